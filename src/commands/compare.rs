@@ -1,0 +1,43 @@
+//! `canary compare BASELINE CANARY`: read two files of numbers, compare, print, give the verdict.
+
+use crate::cli::CompareArgs;
+use crate::comparison::{CompareSettings, compare};
+use crate::error::{CanaryError, Verdict};
+use crate::input::read_numbers;
+use crate::report::{Format, compare as render};
+use std::io::{IsTerminal, Write};
+
+pub fn run(args: &CompareArgs) -> Result<Verdict, CanaryError> {
+    if args.baseline.as_os_str() == "-" && args.canary.as_os_str() == "-" {
+        return Err(CanaryError::Usage("only one of BASELINE and CANARY can be `-` (standard input)".into()));
+    }
+    let (baseline, canary) = std::thread::scope(|scope| {
+        let canary = scope.spawn(|| read_numbers(&args.canary));
+        (read_numbers(&args.baseline), canary.join().expect("reading thread panicked"))
+    });
+    let (baseline, canary) = (baseline?, canary?);
+    let settings = CompareSettings {
+        alternative: args.alternative,
+        method: args.method,
+        confidence: args.confidence,
+        direction: args.direction,
+        margin: args.margin,
+    };
+    let report = compare(baseline, canary, &settings).map_err(|e| match e {
+        CanaryError::NotEnoughData(message) => {
+            let file = if message.contains("baseline") { &args.baseline } else { &args.canary };
+            CanaryError::NotEnoughData(format!("{}: {message}", file.display()))
+        }
+        other => other,
+    })?;
+    let stdout = std::io::stdout();
+    let styled = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut out = stdout.lock();
+    match args.format {
+        Format::Json => render::write_json(&report, &mut out),
+        Format::Table => render::write_table(&report, &mut out, styled),
+    }
+    .and_then(|()| out.flush())
+    .map_err(CanaryError::Output)?;
+    Ok(report.verdict)
+}

@@ -1,0 +1,137 @@
+//! The two-sample comparison behind `canary compare`: descriptive statistics of both samples, the
+//! Mann-Whitney test, the Hodges-Lehmann shift with its interval, effect sizes and the verdict.
+//! Pure: it takes numbers and settings and returns the finished report.
+
+use crate::error::{CanaryError, Verdict};
+use crate::judge::{Direction, Margin, judge_shift};
+use crate::stats::mann_whitney::Ranks;
+use crate::stats::{
+    Alternative, EffectSizes, ExactNull, MannWhitney, Method, ShiftEstimate, Summary, hodges_lehmann, mann_whitney,
+    sorted_finite,
+};
+use serde::Serialize;
+
+/// Version of the `canary compare --format json` document.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Settings of one comparison.
+#[derive(Debug, Clone, Copy)]
+pub struct CompareSettings {
+    pub alternative: Alternative,
+    pub method: Method,
+    pub confidence: f64,
+    pub direction: Direction,
+    pub margin: Margin,
+}
+
+/// The margin as requested and in the metric's units.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MarginReport {
+    pub direction: Direction,
+    /// As given: `20` or `5%` (of the baseline median).
+    pub requested: String,
+    /// In the metric's units.
+    pub amount: f64,
+}
+
+/// The whole result of `canary compare`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComparisonReport {
+    pub schema_version: u32,
+    pub baseline: Summary,
+    pub canary: Summary,
+    pub mann_whitney: MannWhitney,
+    pub hodges_lehmann: ShiftEstimate,
+    pub effect_sizes: EffectSizes,
+    pub margin: MarginReport,
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+/// Compares the canary sample against the baseline sample.
+pub fn compare(
+    baseline: Vec<f64>,
+    canary: Vec<f64>,
+    settings: &CompareSettings,
+) -> Result<ComparisonReport, CanaryError> {
+    for (values, side) in [(&baseline, "baseline"), (&canary, "canary")] {
+        if values.is_empty() {
+            return Err(CanaryError::NotEnoughData(format!("the {side} sample is empty: nothing to compare")));
+        }
+    }
+    let stats_error = |e: crate::stats::StatsError| CanaryError::Usage(e.to_string());
+    let (baseline, canary) = std::thread::scope(|scope| {
+        let canary = scope.spawn(|| sorted_finite(canary, "canary"));
+        let baseline = sorted_finite(baseline, "baseline");
+        (baseline, canary.join().expect("sorting thread panicked"))
+    });
+    let (baseline, canary) = (baseline.map_err(stats_error)?, canary.map_err(stats_error)?);
+    let ranks = Ranks::of_sorted(&canary, &baseline);
+    // The exact law gives the exact p-value and also the interval's order statistic, so it is
+    // built once whenever it is cheap (or explicitly requested).
+    let law = match settings.method {
+        Method::Exact if ranks.has_ties => None, // refused by the test below
+        Method::Exact => Some(ExactNull::new(canary.len(), baseline.len()).map_err(stats_error)?),
+        _ if ExactNull::affordable(canary.len(), baseline.len()) => {
+            Some(ExactNull::new(canary.len(), baseline.len()).map_err(stats_error)?)
+        }
+        _ => None,
+    };
+    let test = mann_whitney(&ranks, settings.alternative, settings.method, law.as_ref()).map_err(stats_error)?;
+    let shift = hodges_lehmann(&canary, &baseline, settings.confidence, law.as_ref()).map_err(stats_error)?;
+    let baseline_summary = Summary::of_sorted(&baseline);
+    let canary_summary = Summary::of_sorted(&canary);
+    let amount = settings.margin.amount(baseline_summary.p50);
+    let decision = judge_shift(&shift, settings.direction, amount);
+    Ok(ComparisonReport {
+        schema_version: SCHEMA_VERSION,
+        effect_sizes: EffectSizes::new(&baseline_summary, &canary_summary, test.u),
+        baseline: baseline_summary,
+        canary: canary_summary,
+        mann_whitney: test,
+        hodges_lehmann: shift,
+        margin: MarginReport { direction: settings.direction, requested: settings.margin.to_string(), amount },
+        verdict: decision.verdict,
+        reason: decision.reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> CompareSettings {
+        CompareSettings {
+            alternative: Alternative::TwoSided,
+            method: Method::Auto,
+            confidence: 0.95,
+            direction: Direction::Increase,
+            margin: Margin::default(),
+        }
+    }
+
+    #[test]
+    fn a_clear_increase_fails_and_the_same_data_passes_with_a_wide_margin() {
+        let baseline: Vec<f64> = (0..50).map(|i| 100.0 + i as f64).collect();
+        let canary: Vec<f64> = (0..50).map(|i| 130.0 + i as f64).collect();
+        let report = compare(baseline.clone(), canary.clone(), &settings()).unwrap();
+        assert_eq!(report.verdict, Verdict::Fail);
+        assert_eq!(report.hodges_lehmann.estimate, 30.0);
+        let wide = CompareSettings { margin: Margin::Percent(50.0), ..settings() };
+        let report = compare(baseline, canary, &wide).unwrap();
+        assert_eq!(report.verdict, Verdict::Pass);
+        assert_eq!(report.margin.amount, 62.25);
+    }
+
+    #[test]
+    fn empty_samples_are_not_enough_data() {
+        let err = compare(vec![], vec![1.0], &settings()).unwrap_err();
+        assert!(matches!(err, CanaryError::NotEnoughData(ref m) if m.contains("baseline")));
+    }
+
+    #[test]
+    fn exact_with_ties_is_a_usage_error() {
+        let exact = CompareSettings { method: Method::Exact, ..settings() };
+        assert!(matches!(compare(vec![1.0, 2.0], vec![2.0, 3.0], &exact), Err(CanaryError::Usage(_))));
+    }
+}

@@ -1,0 +1,61 @@
+//! The errors a run can end with, each mapped to one documented exit code.
+
+use std::path::PathBuf;
+
+/// The outcome of a judgment, which decides the exit code when nothing went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Inconclusive,
+}
+
+/// Everything that can stop a command before it reaches a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum CanaryError {
+    /// Bad flags or values on the command line.
+    #[error("{0}")]
+    Usage(String),
+    /// A file that could not be opened or read.
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    /// A malformed input file: which file, which line, what was found and what was expected.
+    #[error("{}:{line}: {message}", path.display())]
+    BadInput { path: PathBuf, line: usize, message: String },
+    /// Too little data to judge (an empty sample, for instance).
+    #[error("{0}")]
+    NotEnoughData(String),
+    /// Could not write the result (a closed pipe, a full disk).
+    #[error("cannot write the result: {0}")]
+    Output(#[source] std::io::Error),
+}
+
+/// Exit codes, as documented in the README and `canary --help`.
+pub mod exit_code {
+    pub const PASS: u8 = 0;
+    pub const FAIL: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const INCONCLUSIVE: u8 = 3;
+    pub const COULD_NOT_JUDGE: u8 = 4;
+}
+
+impl CanaryError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CanaryError::Usage(_) | CanaryError::Unreadable { .. } | CanaryError::BadInput { .. } => exit_code::USAGE,
+            CanaryError::NotEnoughData(_) => exit_code::INCONCLUSIVE,
+            CanaryError::Output(_) => exit_code::COULD_NOT_JUDGE,
+        }
+    }
+}
+
+impl Verdict {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Pass => exit_code::PASS,
+            Verdict::Fail => exit_code::FAIL,
+            Verdict::Inconclusive => exit_code::INCONCLUSIVE,
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The rule for a location shift with a confidence interval: fail when the whole interval lies
+//! beyond the practical margin in the bad direction, inconclusive when the sample sizes cannot
+//! reach the requested confidence, pass otherwise. An improvement never fails.
+
+use crate::error::Verdict;
+use crate::report::number::signed;
+use crate::stats::ShiftEstimate;
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// Which change of the metric is bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// A rise is bad (latency, errors).
+    Increase,
+    /// A fall is bad (conversion, throughput).
+    Decrease,
+    /// Any change is bad.
+    Either,
+}
+
+/// A practical margin: absolute in the metric's units (`20`) or relative to the baseline's
+/// median (`5%`). Changes within it never fail a canary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Margin {
+    Absolute(f64),
+    Percent(f64),
+}
+
+impl Default for Margin {
+    fn default() -> Margin {
+        Margin::Absolute(0.0)
+    }
+}
+
+impl FromStr for Margin {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Margin, String> {
+        let text = text.trim();
+        let (number, percent) = match text.strip_suffix('%') {
+            Some(number) => (number.trim(), true),
+            None => (text, false),
+        };
+        let value: f64 = number.parse().map_err(|_| {
+            format!("`{text}` is not a margin (expected an amount such as 20 or a percentage such as 5%)")
+        })?;
+        if !value.is_finite() || value < 0.0 {
+            return Err(format!("`{text}`: a margin must be a finite amount of at least 0"));
+        }
+        Ok(if percent { Margin::Percent(value) } else { Margin::Absolute(value) })
+    }
+}
+
+impl fmt::Display for Margin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Margin::Absolute(v) => write!(f, "{v}"),
+            Margin::Percent(v) => write!(f, "{v}%"),
+        }
+    }
+}
+
+impl Margin {
+    /// The margin in the metric's units, given the baseline's median.
+    pub fn amount(self, baseline_median: f64) -> f64 {
+        match self {
+            Margin::Absolute(v) => v,
+            Margin::Percent(p) => p / 100.0 * baseline_median.abs(),
+        }
+    }
+}
+
+/// The decision on a shift, with the reason a person reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShiftDecision {
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+/// Applies the rule to `shift` (canary − baseline) with the margin already in the metric's units.
+pub fn judge_shift(shift: &ShiftEstimate, direction: Direction, margin: f64) -> ShiftDecision {
+    let level = percent(shift.confidence);
+    let interval = format!("[{}, {}]", signed(shift.ci_low), signed(shift.ci_high));
+    if !shift.reachable {
+        return ShiftDecision {
+            verdict: Verdict::Inconclusive,
+            reason: format!(
+                "too few values to reach {level} confidence: the interval spans every difference {interval}"
+            ),
+        };
+    }
+    let above = shift.ci_low > margin;
+    let below = shift.ci_high < -margin;
+    let bad = match direction {
+        Direction::Increase => above,
+        Direction::Decrease => below,
+        Direction::Either => above || below,
+    };
+    let margin_text =
+        if margin == 0.0 { "0".to_string() } else { format!("±{}", crate::report::number::plain(margin)) };
+    if bad {
+        let side = if above { "above" } else { "below" };
+        return ShiftDecision {
+            verdict: Verdict::Fail,
+            reason: format!("the whole {level} interval of the shift {interval} lies {side} the margin {margin_text}"),
+        };
+    }
+    let improved = match direction {
+        Direction::Increase => below,
+        Direction::Decrease => above,
+        Direction::Either => false,
+    };
+    let reason = if improved {
+        format!(
+            "the canary improved: the {level} interval of the shift {interval} lies beyond the margin {margin_text} in the good direction"
+        )
+    } else {
+        format!("no regression beyond the margin {margin_text}: the {level} interval of the shift is {interval}")
+    };
+    ShiftDecision { verdict: Verdict::Pass, reason }
+}
+
+fn percent(confidence: f64) -> String {
+    format!("{}%", crate::report::number::plain(confidence * 100.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::MethodUsed;
+
+    fn shift(low: f64, high: f64) -> ShiftEstimate {
+        ShiftEstimate {
+            estimate: (low + high) / 2.0,
+            ci_low: low,
+            ci_high: high,
+            confidence: 0.95,
+            achieved_confidence: 0.95,
+            reachable: true,
+            interval_method: MethodUsed::Asymptotic,
+        }
+    }
+
+    #[test]
+    fn fails_only_when_the_whole_interval_is_beyond_the_margin_in_the_bad_direction() {
+        assert_eq!(judge_shift(&shift(3.0, 9.0), Direction::Increase, 2.0).verdict, Verdict::Fail);
+        assert_eq!(judge_shift(&shift(1.0, 9.0), Direction::Increase, 2.0).verdict, Verdict::Pass);
+        assert_eq!(judge_shift(&shift(2.0, 9.0), Direction::Increase, 2.0).verdict, Verdict::Pass);
+        assert_eq!(judge_shift(&shift(-9.0, -3.0), Direction::Decrease, 2.0).verdict, Verdict::Fail);
+        assert_eq!(judge_shift(&shift(-9.0, -3.0), Direction::Either, 2.0).verdict, Verdict::Fail);
+        assert_eq!(judge_shift(&shift(3.0, 9.0), Direction::Either, 2.0).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn an_improvement_never_fails() {
+        let d = judge_shift(&shift(-9.0, -3.0), Direction::Increase, 0.0);
+        assert_eq!(d.verdict, Verdict::Pass);
+        assert!(d.reason.starts_with("the canary improved"), "{}", d.reason);
+        assert_eq!(judge_shift(&shift(3.0, 9.0), Direction::Decrease, 0.0).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn unreachable_confidence_is_inconclusive() {
+        let mut s = shift(-5.0, 5.0);
+        s.reachable = false;
+        assert_eq!(judge_shift(&s, Direction::Increase, 0.0).verdict, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn margins_parse_and_scale() {
+        assert_eq!("20".parse::<Margin>(), Ok(Margin::Absolute(20.0)));
+        assert_eq!(" 5% ".parse::<Margin>(), Ok(Margin::Percent(5.0)));
+        assert_eq!(Margin::Percent(5.0).amount(-200.0), 10.0);
+        assert!("-1".parse::<Margin>().is_err());
+        assert!("abc%".parse::<Margin>().unwrap_err().contains("`abc%`"));
+    }
+}

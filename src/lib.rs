@@ -1,0 +1,35 @@
+//! `canary` judges a canary deployment against its baseline.
+//!
+//! Data flows one way: [`cli`] parses the command line, [`commands`] orchestrate, [`input`] reads
+//! files, [`stats`] and [`judge`] compute (pure), [`report`] renders. [`error`] maps every outcome
+//! to one documented exit code, in one place ([`exit_code`]).
+
+pub mod cli;
+pub mod commands;
+pub mod comparison;
+pub mod error;
+pub mod input;
+pub mod judge;
+pub mod report;
+pub mod stats;
+
+use error::{CanaryError, Verdict};
+
+/// Runs a parsed command line to its verdict.
+pub fn run(cli: cli::Cli) -> Result<Verdict, CanaryError> {
+    match &cli.command {
+        cli::Command::Compare(args) => commands::compare::run(args),
+    }
+}
+
+/// The process exit code of an outcome; errors are reported on stderr first.
+pub fn exit_code(outcome: Result<Verdict, CanaryError>) -> u8 {
+    match outcome {
+        Ok(verdict) => verdict.exit_code(),
+        Err(error) => {
+            let label = if error.exit_code() == error::exit_code::INCONCLUSIVE { "inconclusive" } else { "error" };
+            eprintln!("canary: {label}: {error}");
+            error.exit_code()
+        }
+    }
+}

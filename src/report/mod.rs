@@ -1,0 +1,13 @@
+//! Renderers: each takes a finished report and writes it in one format. No statistics here.
+
+pub mod compare;
+pub mod number;
+
+/// Output formats of `canary compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A readable table (plain when stdout is not a terminal or NO_COLOR is set).
+    Table,
+    /// The JSON document described in the README.
+    Json,
+}
