@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 /// The outcome of a judgment, which decides the exit code when nothing went wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,

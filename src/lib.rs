@@ -7,10 +7,12 @@
 pub mod cli;
 pub mod commands;
 pub mod comparison;
+pub mod config;
 pub mod error;
 pub mod input;
 pub mod judge;
 pub mod report;
+pub mod source;
 pub mod stats;
 
 use error::{CanaryError, Verdict};

@@ -5,12 +5,12 @@
 use crate::error::Verdict;
 use crate::report::number::signed;
 use crate::stats::ShiftEstimate;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
 /// Which change of the metric is bad.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// A rise is bad (latency, errors).
@@ -60,6 +60,23 @@ impl fmt::Display for Margin {
             Margin::Absolute(v) => write!(f, "{v}"),
             Margin::Percent(v) => write!(f, "{v}%"),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Margin {
+    /// A number (absolute) or a string such as `5%` or `20`.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Margin, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        let text = match Raw::deserialize(deserializer)? {
+            Raw::Number(number) => number.to_string(),
+            Raw::Text(text) => text,
+        };
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 /// Summary of one sample, as reported side by side for baseline and canary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     pub count: usize,
     pub mean: f64,

@@ -1,0 +1,515 @@
+//! Analysis files: what to query for baseline and canary, over which window, and how to judge
+//! each metric. Parsing is strict (unknown keys, wrong types and bad durations are errors naming
+//! file, line, column and field, with the near miss suggested); [`Analysis::validate`] checks the
+//! rules that span fields. No I/O beyond reading the file.
+
+mod duration;
+mod error;
+pub mod template;
+pub mod window;
+
+pub use duration::Duration;
+pub use error::ConfigError;
+
+use crate::judge::{Direction, Margin};
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A parsed analysis file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Analysis {
+    /// Format version of the analysis file; only 1 exists.
+    #[serde(default = "version_one")]
+    pub version: u32,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub source: Option<SourceConfig>,
+    /// Template variables shared by both sides (overridden by `--var`).
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    #[serde(default)]
+    pub baseline: SideConfig,
+    #[serde(default)]
+    pub canary: SideConfig,
+    #[serde(default)]
+    pub window: WindowConfig,
+    #[serde(default)]
+    pub judgment: JudgmentConfig,
+    #[serde(default)]
+    pub groups: Vec<GroupConfig>,
+    pub metrics: Vec<MetricConfig>,
+}
+
+fn version_one() -> u32 {
+    1
+}
+
+/// Where the metrics live. Credentials are given only by the name of an environment variable or
+/// a file, never inline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub kind: SourceKind,
+    /// Base URL of the API (Prometheus: `http://prometheus:9090`; Datadog: overrides `site`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Environment variable holding a bearer token (Prometheus).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// File holding a bearer token (Prometheus).
+    #[serde(default)]
+    pub token_file: Option<String>,
+    /// Extra request headers, e.g. `X-Scope-OrgID` for Mimir and Cortex (not for secrets).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Datadog site: datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ddog-gov.com.
+    #[serde(default)]
+    pub site: Option<String>,
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub app_key_env: Option<String>,
+    #[serde(default)]
+    pub api_key_file: Option<String>,
+    #[serde(default)]
+    pub app_key_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Prometheus,
+    Datadog,
+}
+
+/// Template variables of one side; for the baseline, optionally the canary's own series shifted
+/// back in time (`offset`: compare to before the deploy).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SideConfig {
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    #[serde(default)]
+    pub offset: Option<Duration>,
+}
+
+/// The default window; `--last`, `--start`/`--end`, `--step` and `--warmup` override it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    #[serde(default = "default_last")]
+    pub last: Duration,
+    #[serde(default = "default_step")]
+    pub step: Duration,
+    #[serde(default)]
+    pub warmup: Duration,
+}
+
+fn default_last() -> Duration {
+    Duration::from_secs(1800)
+}
+
+fn default_step() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl Default for WindowConfig {
+    fn default() -> WindowConfig {
+        WindowConfig { last: default_last(), step: default_step(), warmup: Duration::default() }
+    }
+}
+
+/// How the metrics roll up into one verdict.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JudgmentConfig {
+    /// Family-wise false-alarm level across all gating tests (Holm-corrected).
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    /// Score (0 to 100) at or above which the canary passes.
+    #[serde(default = "default_pass_score")]
+    pub pass_score: f64,
+    /// Score at or above which a canary below `pass_score` is inconclusive (marginal) rather than failed.
+    #[serde(default = "default_marginal_score")]
+    pub marginal_score: f64,
+}
+
+fn default_alpha() -> f64 {
+    0.01
+}
+
+fn default_pass_score() -> f64 {
+    95.0
+}
+
+fn default_marginal_score() -> f64 {
+    75.0
+}
+
+impl Default for JudgmentConfig {
+    fn default() -> JudgmentConfig {
+        JudgmentConfig {
+            alpha: default_alpha(),
+            pass_score: default_pass_score(),
+            marginal_score: default_marginal_score(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    pub name: Spanned<String>,
+    #[serde(default = "default_weight")]
+    pub weight: f64,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+fn default_weight() -> f64 {
+    1.0
+}
+
+/// One metric: a gauge (one query, e.g. p99 latency) or a count (numerator and denominator
+/// queries, e.g. errors of requests), and how to judge it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricConfig {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Group for scoring; metrics without one form the group `default`.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Gauge metrics: the query.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Count metrics: the events query (errors, checkouts).
+    #[serde(default)]
+    pub numerator: Option<String>,
+    /// Count metrics: the exposure query (requests, sessions).
+    #[serde(default)]
+    pub denominator: Option<String>,
+    /// Which change is bad.
+    pub direction: Direction,
+    /// Practical margin a change must exceed to fail: `20` (units) or `5%` (of the baseline
+    /// median for gauges; of the rate for counts, which take only relative margins).
+    #[serde(default)]
+    pub margin: Option<Margin>,
+    /// Statistical tests: `shift` (Mann-Whitney with Hodges-Lehmann) and `spread` for gauges,
+    /// `rate` for counts. Default: `[shift]` for gauges, `[rate]` for counts.
+    #[serde(default)]
+    pub tests: Option<Vec<TestKind>>,
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdConfig>,
+    /// A failure of a critical metric fails the whole canary.
+    #[serde(default)]
+    pub critical: bool,
+    /// Fewer (non-overlapping) points than this on either side makes the metric "no data".
+    #[serde(default)]
+    pub min_samples: Option<usize>,
+    /// What no data means: `fail`, `inconclusive` (default) or `ignore`.
+    #[serde(default)]
+    pub no_data: NoDataPolicy,
+    /// The range window of `rate()`/`increase()` inside the query. Points closer than this overlap
+    /// and are not independent; they are judged in non-overlapping blocks.
+    #[serde(default)]
+    pub range: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TestKind {
+    Shift,
+    Spread,
+    Rate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NoDataPolicy {
+    Fail,
+    #[default]
+    Inconclusive,
+    Ignore,
+}
+
+/// A threshold on one statistic of the canary: absolute (`max`, `min`) or relative to the same
+/// statistic of the baseline (`max_ratio`: canary ≤ baseline × max_ratio + slack; `min_ratio`:
+/// canary ≥ baseline × min_ratio − slack).
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdConfig {
+    pub statistic: Statistic,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ratio: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_ratio: Option<f64>,
+    #[serde(default)]
+    pub slack: f64,
+}
+
+/// A statistic of one side's data. `rate` (Σ numerator / Σ denominator) and `total`
+/// (Σ numerator) apply to count metrics; the others to gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Statistic {
+    Mean,
+    Min,
+    P50,
+    P90,
+    P99,
+    Max,
+    Rate,
+    Total,
+}
+
+/// Gauge or count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricKind {
+    Gauge,
+    Count,
+}
+
+impl MetricConfig {
+    pub fn name(&self) -> &str {
+        &self.name.value
+    }
+
+    pub fn kind(&self) -> MetricKind {
+        if self.query.is_some() { MetricKind::Gauge } else { MetricKind::Count }
+    }
+
+    pub fn group(&self) -> &str {
+        self.group.as_deref().unwrap_or("default")
+    }
+
+    /// The statistical tests to run, defaults applied.
+    pub fn tests(&self) -> Vec<TestKind> {
+        self.tests.clone().unwrap_or_else(|| match self.kind() {
+            MetricKind::Gauge => vec![TestKind::Shift],
+            MetricKind::Count => vec![TestKind::Rate],
+        })
+    }
+
+    /// Minimum number of judged points per side (after blocking), defaults applied.
+    pub fn min_samples(&self) -> usize {
+        self.min_samples.unwrap_or(match self.kind() {
+            MetricKind::Gauge => 10,
+            MetricKind::Count => 3,
+        })
+    }
+
+    /// The query templates by role.
+    pub fn queries(&self) -> Vec<(QueryRole, &str)> {
+        match (&self.query, &self.numerator, &self.denominator) {
+            (Some(query), _, _) => vec![(QueryRole::Value, query.as_str())],
+            (None, Some(numerator), Some(denominator)) => {
+                vec![(QueryRole::Numerator, numerator.as_str()), (QueryRole::Denominator, denominator.as_str())]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What a query of a metric measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum QueryRole {
+    Value,
+    Numerator,
+    Denominator,
+}
+
+impl Analysis {
+    /// Reads and validates an analysis file.
+    pub fn load(path: &Path) -> Result<Analysis, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Unreadable { path: path.to_path_buf(), source })?;
+        Analysis::parse(&text, path)
+    }
+
+    /// Parses and validates analysis text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Analysis, ConfigError> {
+        let analysis: Analysis =
+            serde_saphyr::from_str(text).map_err(|error| ConfigError::from_yaml(&error, text, path))?;
+        analysis.validate(text, path)?;
+        Ok(analysis)
+    }
+
+    /// Cross-field rules: one shape per metric, tests that fit it, unique names, known groups.
+    fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let at = |name: &Spanned<String>, message: String| {
+            ConfigError::at(path, text, name.referenced.line() as usize, name.referenced.column() as usize, message)
+        };
+        let top = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+        if self.version != 1 {
+            return Err(top(format!("version {} is not supported (expected 1)", self.version)));
+        }
+        if self.metrics.is_empty() {
+            return Err(top("`metrics` is empty: an analysis needs at least one metric".into()));
+        }
+        let judgment = &self.judgment;
+        if !(judgment.alpha > 0.0 && judgment.alpha < 0.5) {
+            return Err(top(format!("judgment.alpha must lie between 0 and 0.5, got {}", judgment.alpha)));
+        }
+        if !(0.0..=100.0).contains(&judgment.marginal_score)
+            || !(0.0..=100.0).contains(&judgment.pass_score)
+            || judgment.marginal_score > judgment.pass_score
+        {
+            return Err(top(format!(
+                "judgment scores must satisfy 0 ≤ marginal_score ≤ pass_score ≤ 100, got marginal {} and pass {}",
+                judgment.marginal_score, judgment.pass_score
+            )));
+        }
+        if self.canary.offset.is_some() {
+            return Err(top("canary.offset is not allowed: only the baseline can be shifted back in time".into()));
+        }
+        if self.window.step.is_zero() {
+            return Err(top("window.step must be longer than 0s".into()));
+        }
+        if let Some(source) = &self.source {
+            source.validate().map_err(top)?;
+        }
+        let mut group_names = Vec::new();
+        for group in &self.groups {
+            if group_names.contains(&group.name.value.as_str()) {
+                return Err(at(&group.name, format!("group `{}` is declared twice", group.name.value)));
+            }
+            if !(group.weight > 0.0 && group.weight.is_finite()) {
+                return Err(at(&group.name, format!("group `{}`: weight must be positive", group.name.value)));
+            }
+            group_names.push(group.name.value.as_str());
+        }
+        let mut metric_names: Vec<&str> = Vec::new();
+        for metric in &self.metrics {
+            let name = metric.name();
+            let fail = |message: String| at(&metric.name, format!("metric `{name}`: {message}"));
+            if metric_names.contains(&name) {
+                return Err(fail("another metric has the same name".into()));
+            }
+            metric_names.push(name);
+            match (&metric.query, &metric.numerator, &metric.denominator) {
+                (Some(_), None, None) | (None, Some(_), Some(_)) => {}
+                (None, None, None) => {
+                    return Err(fail(
+                        "give either `query` (a gauge) or `numerator` and `denominator` (a count)".into(),
+                    ));
+                }
+                (Some(_), _, _) => {
+                    return Err(fail("`query` (a gauge) cannot be combined with `numerator`/`denominator`".into()));
+                }
+                _ => return Err(fail("a count metric needs both `numerator` and `denominator`".into())),
+            }
+            let kind = metric.kind();
+            for test in metric.tests() {
+                let fits = matches!(
+                    (kind, test),
+                    (MetricKind::Gauge, TestKind::Shift | TestKind::Spread) | (MetricKind::Count, TestKind::Rate)
+                );
+                if !fits {
+                    let allowed = if kind == MetricKind::Gauge { "shift, spread" } else { "rate" };
+                    return Err(fail(format!(
+                        "test `{}` does not apply to a {} metric (allowed: {allowed})",
+                        serde_json::to_value(test).unwrap_or_default().as_str().unwrap_or(""),
+                        if kind == MetricKind::Gauge { "gauge" } else { "count" }
+                    )));
+                }
+            }
+            if kind == MetricKind::Count && matches!(metric.margin, Some(Margin::Absolute(m)) if m != 0.0) {
+                return Err(fail(
+                    "count metrics take a relative margin on the rate, such as 10% (use a threshold on `rate` for absolute limits)".into(),
+                ));
+            }
+            for threshold in &metric.thresholds {
+                threshold.validate(kind).map_err(&fail)?;
+            }
+            if metric.tests().is_empty() && metric.thresholds.is_empty() {
+                return Err(fail("no tests and no thresholds: nothing would judge this metric".into()));
+            }
+            if metric.min_samples == Some(0) {
+                return Err(fail("min_samples must be at least 1".into()));
+            }
+            if let Some(group) = &metric.group
+                && !self.groups.is_empty()
+                && !group_names.contains(&group.as_str())
+            {
+                let hint = error::suggestion(group, group_names.iter().copied());
+                return Err(fail(format!("group `{group}` is not declared under `groups`{hint}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The weight of a group (declared weight, or 1 when no groups are declared).
+    pub fn group_weight(&self, group: &str) -> f64 {
+        self.groups.iter().find(|g| g.name.value == group).map_or(1.0, |g| g.weight)
+    }
+}
+
+impl SourceConfig {
+    fn validate(&self) -> Result<(), String> {
+        let datadog_only = [
+            ("site", self.site.is_some()),
+            ("api_key_env", self.api_key_env.is_some()),
+            ("app_key_env", self.app_key_env.is_some()),
+            ("api_key_file", self.api_key_file.is_some()),
+            ("app_key_file", self.app_key_file.is_some()),
+        ];
+        let prometheus_only = [("token_env", self.token_env.is_some()), ("token_file", self.token_file.is_some())];
+        let (misplaced, kind) = match self.kind {
+            SourceKind::Prometheus => (datadog_only.iter().find(|(_, set)| *set), "prometheus"),
+            SourceKind::Datadog => (prometheus_only.iter().find(|(_, set)| *set), "datadog"),
+        };
+        if let Some((field, _)) = misplaced {
+            return Err(format!("source.{field} does not apply to a {kind} source"));
+        }
+        for header in self.headers.keys() {
+            let lower = header.to_ascii_lowercase();
+            if lower == "authorization" || lower.contains("api-key") || lower.contains("token") {
+                return Err(format!(
+                    "source.headers.{header}: credentials must not be written in the analysis; use token_env or token_file"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ThresholdConfig {
+    fn validate(&self, kind: MetricKind) -> Result<(), String> {
+        let for_counts = matches!(self.statistic, Statistic::Rate | Statistic::Total);
+        if for_counts != (kind == MetricKind::Count) {
+            return Err(format!(
+                "threshold on `{}` does not apply to a {} metric",
+                serde_json::to_value(self.statistic).unwrap_or_default().as_str().unwrap_or(""),
+                if kind == MetricKind::Gauge { "gauge" } else { "count" }
+            ));
+        }
+        if self.max.is_none() && self.min.is_none() && self.max_ratio.is_none() && self.min_ratio.is_none() {
+            return Err("a threshold needs at least one of max, min, max_ratio, min_ratio".into());
+        }
+        for value in [self.max, self.min, self.max_ratio, self.min_ratio, Some(self.slack)].into_iter().flatten() {
+            if !value.is_finite() {
+                return Err("threshold values must be finite numbers".into());
+            }
+        }
+        if self.slack < 0.0 {
+            return Err("threshold slack must be at least 0".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,131 @@
+//! Parsing and validation of analysis files.
+
+use super::*;
+use std::path::Path;
+
+const MINIMAL: &str = r#"
+name: checkout
+canary:
+  variables:
+    selector: 'deployment="{{ canary }}"'
+baseline:
+  variables:
+    selector: 'deployment="checkout-stable"'
+groups:
+  - name: errors
+    weight: 2
+  - name: latency
+metrics:
+  - name: error_rate
+    group: errors
+    numerator: 'sum(increase(http_requests_total{ {{ selector }}, code=~"5.." }[{{ step }}]))'
+    denominator: 'sum(increase(http_requests_total{ {{ selector }} }[{{ step }}]))'
+    direction: increase
+    margin: 20%
+    critical: true
+  - name: p99
+    group: latency
+    query: 'histogram_quantile(0.99, sum by (le) (rate(x_bucket{ {{ selector }} }[{{ range }}])))'
+    range: 2m
+    direction: increase
+    margin: 5%
+    thresholds:
+      - statistic: p99
+        max: 0.5
+"#;
+
+fn parse(text: &str) -> Result<Analysis, ConfigError> {
+    Analysis::parse(text, Path::new("analyses/x.yaml"))
+}
+
+#[test]
+fn a_complete_analysis_parses_with_defaults() {
+    let analysis = parse(MINIMAL).unwrap();
+    assert_eq!(analysis.name, "checkout");
+    assert_eq!(analysis.window.step, Duration::from_secs(60));
+    assert_eq!(analysis.judgment.alpha, 0.01);
+    let errors = &analysis.metrics[0];
+    assert_eq!(errors.kind(), MetricKind::Count);
+    assert_eq!(errors.tests(), vec![TestKind::Rate]);
+    assert_eq!(errors.margin, Some(Margin::Percent(20.0)));
+    assert_eq!(analysis.metrics[1].kind(), MetricKind::Gauge);
+    assert_eq!(analysis.group_weight("errors"), 2.0);
+    assert_eq!(analysis.group_weight("latency"), 1.0);
+}
+
+#[test]
+fn an_unknown_key_names_line_column_and_the_near_miss() {
+    let text = MINIMAL.replace("    direction: increase\n    margin: 5%", "    directon: increase\n    margin: 5%");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.starts_with("analyses/x.yaml:25:5: unknown field `directon`, did you mean `direction`?"), "{err}");
+    assert!(err.contains("25 |     directon: increase"), "{err}");
+}
+
+#[test]
+fn a_wrong_type_or_bad_duration_names_the_field() {
+    let err = parse(&MINIMAL.replace("range: 2m", "range: two minutes")).unwrap_err().to_string();
+    assert!(
+        err.contains("analyses/x.yaml:24:12:") && err.contains("field `range`") && err.contains("not a duration"),
+        "{err}"
+    );
+    let err = parse(&MINIMAL.replace("weight: 2", "weight: heavy")).unwrap_err().to_string();
+    assert!(err.contains(":11:13:") && err.contains("field `weight`"), "{err}");
+    let err = parse(&MINIMAL.replace("direction: increase\n    margin: 20%", "direction: upward\n    margin: 20%"))
+        .unwrap_err();
+    let err = err.to_string();
+    assert!(err.contains("field `direction`: unknown value `upward`"), "{err}");
+}
+
+#[test]
+fn cross_field_rules_point_at_the_metric() {
+    let err = parse(&MINIMAL.replace("    group: latency\n", "    group: latncy\n")).unwrap_err().to_string();
+    assert!(
+        err.contains("metric `p99`: group `latncy` is not declared under `groups`, did you mean `latency`?"),
+        "{err}"
+    );
+    assert!(err.starts_with("analyses/x.yaml:21:11:"), "{err}");
+    let err = parse(&MINIMAL.replace("margin: 20%", "margin: 0.01")).unwrap_err().to_string();
+    assert!(err.contains("count metrics take a relative margin"), "{err}");
+    let err = parse(&MINIMAL.replace("statistic: p99", "statistic: rate")).unwrap_err().to_string();
+    assert!(err.contains("threshold on `rate` does not apply to a gauge metric"), "{err}");
+}
+
+#[test]
+fn credentials_are_only_referenced() {
+    let text = format!("{MINIMAL}source:\n  kind: prometheus\n  token: abc\n");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("unknown field `token`") && err.contains("token_env"), "{err}");
+    let text = format!("{MINIMAL}source:\n  kind: prometheus\n  headers:\n    Authorization: Bearer abc\n");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("credentials must not be written") && !err.contains("Bearer abc"), "{err}");
+}
+
+#[test]
+fn templates_resolve_per_side_and_offset_baselines_reuse_the_canary() {
+    let analysis = parse(MINIMAL).unwrap();
+    let overrides: BTreeMap<String, String> = [("canary".to_string(), "checkout-7f9c".to_string())].into();
+    let sides = template::resolve_sides(&analysis, &overrides).unwrap();
+    assert_eq!(sides.canary["selector"], "deployment=\"checkout-7f9c\"");
+    assert_eq!(sides.baseline["selector"], "deployment=\"checkout-stable\"");
+    let queries = template::render_metric(
+        &analysis,
+        &analysis.metrics[1],
+        template::Side::Canary,
+        &sides,
+        &overrides,
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    assert_eq!(
+        queries[0].1,
+        "histogram_quantile(0.99, sum by (le) (rate(x_bucket{ deployment=\"checkout-7f9c\" }[2m])))"
+    );
+    let missing = template::resolve_sides(&analysis, &BTreeMap::new()).unwrap_err();
+    assert!(missing.to_string().contains("undefined variable `canary`"), "{missing}");
+
+    let shifted = MINIMAL
+        .replace("baseline:\n  variables:\n    selector: 'deployment=\"checkout-stable\"'", "baseline:\n  offset: 1h");
+    let analysis = parse(&shifted).unwrap();
+    let sides = template::resolve_sides(&analysis, &overrides).unwrap();
+    assert_eq!(sides.baseline, sides.canary);
+}

@@ -1,0 +1,210 @@
+//! The judgment report: what `canary judge --format json` prints, what the other renderers show,
+//! and the body of the rollback webhook. Its JSON Schema is printed by `canary schema report`.
+
+use crate::config::template::Side;
+use crate::config::window::Window;
+use crate::config::{MetricKind, QueryRole};
+use crate::error::Verdict;
+use crate::judge::Direction;
+use crate::source::SourceDescription;
+use crate::stats::Summary;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Version of the report document.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// The whole judgment.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct JudgmentReport {
+    pub schema_version: u32,
+    /// Name of the analysis.
+    pub analysis: String,
+    pub verdict: Verdict,
+    /// Why: the critical metric that failed, the score against its thresholds, or what was missing.
+    pub reason: String,
+    /// Weighted score 0 to 100 over the judged metrics; null when no metric could be scored.
+    pub score: Option<f64>,
+    pub pass_score: f64,
+    pub marginal_score: f64,
+    /// Family-wise false-alarm level of the gating tests (Holm-corrected across all of them).
+    pub alpha: f64,
+    pub window: Window,
+    pub source: SourceDescription,
+    pub baseline: SideDescription,
+    pub canary: SideDescription,
+    pub groups: Vec<GroupResult>,
+    pub metrics: Vec<MetricResult>,
+}
+
+/// How one side was selected.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct SideDescription {
+    /// Resolved template variables (selectors).
+    pub variables: BTreeMap<String, String>,
+    /// For a before/after baseline: how far back its series are taken from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct GroupResult {
+    pub name: String,
+    pub weight: f64,
+    /// 100 × passed / (passed + failed); null when none of its metrics could be scored.
+    pub score: Option<f64>,
+    pub passed: usize,
+    pub failed: usize,
+    /// Metrics with no data or errors, not scored.
+    pub unscored: usize,
+}
+
+/// Per-metric outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Classification {
+    Pass,
+    /// The canary is worse by being higher.
+    FailHigh,
+    /// The canary is worse by being lower.
+    FailLow,
+    /// Too little or no data to judge.
+    NoData,
+    /// The data cannot be judged as it is (identical sides, unexpected series).
+    Error,
+}
+
+impl Classification {
+    pub fn is_fail(self) -> bool {
+        matches!(self, Classification::FailHigh | Classification::FailLow)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Classification::Pass => "pass",
+            Classification::FailHigh => "fail (high)",
+            Classification::FailLow => "fail (low)",
+            Classification::NoData => "no data",
+            Classification::Error => "error",
+        }
+    }
+}
+
+/// One metric's judgment with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct MetricResult {
+    pub name: String,
+    pub group: String,
+    pub kind: MetricKind,
+    pub direction: Direction,
+    pub critical: bool,
+    pub classification: Classification,
+    /// The rule that decided, in one line.
+    pub reason: String,
+    /// Resolved queries per side and role.
+    pub queries: BTreeMap<Side, BTreeMap<QueryRole, String>>,
+    pub baseline: SideData,
+    pub canary: SideData,
+    pub tests: Vec<TestResult>,
+    /// Data-quality findings (each is also reflected in the classification when it matters).
+    pub findings: Vec<Finding>,
+}
+
+/// What was judged on one side.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, schemars::JsonSchema)]
+pub struct SideData {
+    /// Points judged (after warm-up, cleaning and, for overlapping windows, blocking).
+    pub samples: usize,
+    /// Statistics of the judged values (gauges: the series; counts: the per-interval rates).
+    pub summary: Option<Summary>,
+    /// Count metrics: window totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totals: Option<Totals>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Totals {
+    pub numerator: f64,
+    pub denominator: f64,
+    /// numerator / denominator (null without exposure).
+    pub rate: Option<f64>,
+}
+
+/// Which test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TestKindResult {
+    /// Mann-Whitney U with the Hodges-Lehmann shift (gauges).
+    Shift,
+    /// Mann-Whitney U on absolute deviations from each side's median (gauges).
+    Spread,
+    /// Conditional binomial test of the rate ratio, widened for overdispersion (counts).
+    Rate,
+    /// An absolute or relative threshold.
+    Threshold,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TestOutcome {
+    Pass,
+    Fail,
+    /// Not run (no data, or an earlier data-quality error).
+    Skipped,
+}
+
+/// One test's evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct TestResult {
+    pub test: TestKindResult,
+    /// Whether it can fail the metric (statistical tests are part of the Holm family).
+    pub gating: bool,
+    /// The test statistic (U of the canary; canary events; the canary's statistic for thresholds).
+    pub statistic: Option<f64>,
+    /// One-sided p-value in the bad direction (two one-sided tests for `either`), against the margin.
+    pub p_value: Option<f64>,
+    /// Holm-adjusted p-value; the test fails when it is at most `alpha`.
+    pub adjusted_p_value: Option<f64>,
+    /// Effect: shift canary − baseline (shift), spread ratio (spread), rate ratio (rate).
+    pub estimate: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    /// Confidence of the interval.
+    pub confidence: Option<f64>,
+    /// The margin in the effect's units (shift: metric units; rate and spread: the null ratio).
+    pub margin: Option<f64>,
+    /// Threshold bound (thresholds only).
+    pub threshold: Option<f64>,
+    pub outcome: TestOutcome,
+    /// One line a person reads.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// Fewer samples than the metric's minimum.
+    TooFewSamples,
+    /// No traffic (zero exposure) or no series on one side.
+    NoTraffic,
+    /// Baseline and canary series are identical: the selectors likely match the same pods.
+    IdenticalSeries,
+    /// NaN or infinite values were dropped.
+    NonFiniteValues,
+    /// The last bucket extends past the window and was dropped.
+    PartialBucket,
+    /// Points overlap (step finer than the range window) and were thinned to non-overlapping ones.
+    OverlappingWindows,
+    /// Counts vary more than Poisson noise; the rate test was widened accordingly.
+    Overdispersion,
+    /// More series than expected, or numerator and denominator points that do not line up.
+    UnexpectedSeries,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// The side concerned, if one.
+    pub side: Option<Side>,
+    pub message: String,
+}

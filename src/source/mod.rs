@@ -1,0 +1,79 @@
+//! Metric sources: one trait, one module per backend, plus recorded data. A source returns plain
+//! series (timestamps and values, NaN and infinities kept as such, gaps as missing points), so the
+//! judge cannot tell live data from recorded data. All network I/O lives below this module.
+
+pub mod recorded;
+
+use crate::config::QueryRole;
+use crate::config::template::Side;
+use crate::config::window::Window;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One sample: Unix seconds and a value (which may be NaN or infinite).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub time: i64,
+    pub value: f64,
+}
+
+/// One time series with its labels.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Series {
+    pub labels: BTreeMap<String, String>,
+    pub points: Vec<Point>,
+}
+
+/// What a point's timestamp marks: the end of the interval it summarises (Prometheus evaluates
+/// `rate(x[5m])` at t over (t − 5m, t]) or its start (Datadog rollup buckets [t, t + step)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PointTime {
+    #[default]
+    IntervalEnd,
+    IntervalStart,
+}
+
+/// One query to run.
+#[derive(Debug, Clone)]
+pub struct QueryRequest<'a> {
+    pub metric: &'a str,
+    pub side: Side,
+    pub role: QueryRole,
+    pub query: &'a str,
+    /// The window to query, already shifted back by the baseline's offset.
+    pub window: Window,
+}
+
+/// Why a source could not deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The request cannot succeed as written (a query error, data missing from a recording).
+    #[error("{0}")]
+    Request(String),
+    /// The backend could not be reached or refused (exit 4).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A provider of series.
+pub trait MetricSource {
+    /// What the report says about where the data came from.
+    fn description(&self) -> SourceDescription;
+    /// How timestamps relate to intervals for this source.
+    fn point_time(&self) -> PointTime;
+    /// Runs one query over its window at the window's step.
+    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError>;
+}
+
+/// Where the data of a judgment came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SourceDescription {
+    /// `prometheus`, `datadog`, or `synthetic` for generated recordings.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The recording replayed, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
+}
