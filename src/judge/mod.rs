@@ -1,6 +1,94 @@
-//! Judgment rules: turning statistics into a verdict with a one-line reason. Pure.
+//! The judgment, pure: per metric a classification with the rule that fired, the gating tests
+//! corrected for multiplicity (Holm) across the whole analysis, group scores, a score and a
+//! verdict. Data quality is judged first ([`quality`]); nothing here does I/O.
 
+pub mod metric;
+pub mod quality;
 pub mod report;
+mod score;
 pub mod shift;
 
+pub use metric::{Context, MetricInput};
 pub use shift::{Direction, Margin, judge_shift};
+
+use crate::config::Analysis;
+use crate::config::template::ResolvedSides;
+use crate::source::SourceDescription;
+use crate::stats::holm::holm_adjust;
+use report::{Classification, JudgmentReport, REPORT_SCHEMA_VERSION, SideDescription, TestOutcome};
+
+/// Judges every metric of `analysis` on its fetched data.
+pub fn judge(
+    analysis: &Analysis,
+    inputs: &[MetricInput<'_>],
+    context: &Context,
+    sides: &ResolvedSides,
+    source: SourceDescription,
+) -> JudgmentReport {
+    let mut evaluated: Vec<metric::Evaluated> = inputs.iter().map(|input| metric::evaluate(input, context)).collect();
+
+    // The family: every statistical test of every metric that reached its tests.
+    let family: Vec<(usize, usize)> = evaluated
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.settled)
+        .flat_map(|(m, e)| {
+            e.result.tests.iter().enumerate().filter(|(_, t)| t.gating && t.p_value.is_some()).map(move |(t, _)| (m, t))
+        })
+        .collect();
+    let p_values: Vec<f64> = family.iter().map(|&(m, t)| evaluated[m].result.tests[t].p_value.unwrap_or(1.0)).collect();
+    for (&(m, t), adjusted) in family.iter().zip(holm_adjust(&p_values)) {
+        let direction = evaluated[m].result.direction;
+        metric::settle_test(&mut evaluated[m].result.tests[t], adjusted, context.alpha, direction);
+    }
+
+    let metrics: Vec<_> = evaluated
+        .into_iter()
+        .map(|e| {
+            let mut result = e.result;
+            if e.settled {
+                return result;
+            }
+            let failure = result.tests.iter().find(|t| t.gating && t.outcome == TestOutcome::Fail);
+            match failure {
+                Some(test) => {
+                    result.classification = metric::failure_class(test, result.direction);
+                    result.reason = test.reason.clone();
+                }
+                None => {
+                    result.classification = Classification::Pass;
+                    let reasons: Vec<&str> = result
+                        .tests
+                        .iter()
+                        .filter(|t| t.outcome != TestOutcome::Skipped && !t.reason.is_empty())
+                        .map(|t| t.reason.as_str())
+                        .collect();
+                    result.reason = if reasons.is_empty() { "no test ran".into() } else { reasons.join("; ") };
+                }
+            }
+            result
+        })
+        .collect();
+
+    let roll_up = score::roll_up(analysis, &metrics);
+    let offset = analysis.baseline.offset.map(|o| o.as_secs());
+    JudgmentReport {
+        schema_version: REPORT_SCHEMA_VERSION,
+        analysis: analysis.name.clone(),
+        verdict: roll_up.verdict,
+        reason: roll_up.reason,
+        score: roll_up.score,
+        pass_score: analysis.judgment.pass_score,
+        marginal_score: analysis.judgment.marginal_score,
+        alpha: context.alpha,
+        window: context.window,
+        source,
+        baseline: SideDescription { variables: sides.baseline.clone(), offset_seconds: offset },
+        canary: SideDescription { variables: sides.canary.clone(), offset_seconds: None },
+        groups: roll_up.groups,
+        metrics,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -68,6 +68,107 @@ pub fn compare_rates(
     })
 }
 
+/// Events and exposure of one interval (one step of the window).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntervalCount {
+    pub events: f64,
+    pub exposure: f64,
+}
+
+/// The rate comparison widened for overdispersion.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DispersedRateTest {
+    /// (Σ canary events / Σ canary exposure) / (Σ baseline events / Σ baseline exposure).
+    pub rate_ratio: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub confidence: f64,
+    /// Estimated variance inflation of the canary/baseline split of events (1 = binomial).
+    pub dispersion: f64,
+    /// Blocks of consecutive intervals the dispersion was estimated from.
+    pub blocks: usize,
+    /// Events of both sides divided by the dispersion used.
+    pub effective_events: f64,
+    pub p_value: f64,
+}
+
+/// Compares the canary's event rate with the baseline's over aligned intervals (both slices hold
+/// the same intervals in time order), testing H0: ratio = `null_ratio` against `alternative`.
+///
+/// Conditioning on the total s = x1 + x2 makes the canary's share binomial with
+/// π(r) = r·n1 / (r·n1 + n2) for Poisson counts; real deployments are noisier (a pod on a slow host,
+/// uneven routing), so the split is overdispersed. The dispersion φ is estimated from how the
+/// split varies between `blocks` blocks of consecutive intervals (Pearson statistic of the
+/// per-block shares around the fitted ratio, divided by its degrees of freedom; drift shared by
+/// both sides cancels in the split). The exact test and Clopper-Pearson interval are then applied
+/// to the effective counts x1/φ and s/φ (φ ≥ 1), through the regularised incomplete beta function.
+pub fn dispersed_rate_test(
+    canary: &[IntervalCount],
+    baseline: &[IntervalCount],
+    null_ratio: f64,
+    alternative: Alternative,
+    confidence: f64,
+    blocks: usize,
+) -> Result<DispersedRateTest, StatsError> {
+    assert_eq!(canary.len(), baseline.len(), "intervals must be aligned");
+    if !(confidence > 0.0 && confidence < 1.0) {
+        return Err(StatsError::BadConfidence(confidence));
+    }
+    let total = |side: &[IntervalCount]| {
+        side.iter().fold((0.0, 0.0), |(events, exposure), c| (events + c.events, exposure + c.exposure))
+    };
+    let (x1, n1) = total(canary);
+    let (x2, n2) = total(baseline);
+    if !(n1 > 0.0 && n2 > 0.0) {
+        return Err(StatsError::BadCounts("no exposure on one side".into()));
+    }
+    if x1 + x2 <= 0.0 {
+        return Err(StatsError::NoEvents);
+    }
+    // The fitted ratio, kept away from 0 and ∞ so that every block's expected share is inside (0, 1).
+    let fitted = ((x1 + 0.5) / n1) / ((x2 + 0.5) / n2);
+    let blocks = blocks.clamp(1, canary.len().max(1));
+    let mut pearson = 0.0;
+    let mut informative_blocks = 0usize;
+    for b in 0..blocks {
+        let range = (b * canary.len() / blocks)..((b + 1) * canary.len() / blocks);
+        let (bx1, bn1) = total(&canary[range.clone()]);
+        let (bx2, bn2) = total(&baseline[range]);
+        let events = bx1 + bx2;
+        if events <= 0.0 || bn1 <= 0.0 || bn2 <= 0.0 {
+            continue;
+        }
+        let share = fitted * bn1 / (fitted * bn1 + bn2);
+        pearson += (bx1 - events * share).powi(2) / (events * share * (1.0 - share));
+        informative_blocks += 1;
+    }
+    let dispersion = if informative_blocks >= 3 { (pearson / (informative_blocks - 1) as f64).max(1.0) } else { 1.0 };
+    let (x1_eff, s_eff) = (x1 / dispersion, (x1 + x2) / dispersion);
+    let share0 = null_ratio * n1 / (null_ratio * n1 + n2);
+    let upper_tail = || if x1_eff <= 0.0 { 1.0 } else { beta_reg(x1_eff, s_eff - x1_eff + 1.0, share0) };
+    let lower_tail = || if x1_eff >= s_eff { 1.0 } else { beta_reg(s_eff - x1_eff, x1_eff + 1.0, 1.0 - share0) };
+    let p_value = match alternative {
+        Alternative::Greater => upper_tail(),
+        Alternative::Less => lower_tail(),
+        Alternative::TwoSided => (2.0 * upper_tail().min(lower_tail())).min(1.0),
+    }
+    .clamp(0.0, 1.0);
+    let tail = (1.0 - confidence) / 2.0;
+    let pi_low = if x1_eff <= 0.0 { 0.0 } else { beta_quantile(x1_eff, s_eff - x1_eff + 1.0, tail) };
+    let pi_high = if x1_eff >= s_eff { 1.0 } else { beta_quantile(x1_eff + 1.0, s_eff - x1_eff, 1.0 - tail) };
+    let to_ratio = |pi: f64| if pi >= 1.0 { f64::INFINITY } else { n2 / n1 * pi / (1.0 - pi) };
+    Ok(DispersedRateTest {
+        rate_ratio: (x1 / n1) / (x2 / n2),
+        ci_low: to_ratio(pi_low),
+        ci_high: to_ratio(pi_high),
+        confidence,
+        dispersion,
+        blocks: informative_blocks,
+        effective_events: s_eff,
+        p_value,
+    })
+}
+
 /// `scipy.stats.binomtest(k, n, p, alternative).pvalue`, including its two-sided rule (outcomes at
 /// most as likely as the observed one, with a relative tolerance of 1e-7).
 pub fn binomial_test(k: u64, n: u64, p: f64, alternative: Alternative) -> f64 {
@@ -178,6 +279,36 @@ mod tests {
         assert_eq!(r.rate_ratio, 1.0);
         assert!(r.ci_low < 1.0 && r.ci_high > 1.0);
         assert!(r.p_value > 0.9);
+    }
+
+    fn intervals(pairs: &[(f64, f64)]) -> Vec<IntervalCount> {
+        pairs.iter().map(|&(events, exposure)| IntervalCount { events, exposure }).collect()
+    }
+
+    #[test]
+    fn without_overdispersion_the_dispersed_test_is_the_exact_binomial_test() {
+        // Identical splits in every block: dispersion is clipped to 1.
+        let canary = intervals(&[(3.0, 1000.0); 6]);
+        let baseline = intervals(&[(1.0, 1000.0); 6]);
+        let test = dispersed_rate_test(&canary, &baseline, 1.0, Alternative::Greater, 0.95, 6).unwrap();
+        assert_eq!(test.dispersion, 1.0);
+        let exact = binomial_test(18, 24, 0.5, Alternative::Greater);
+        assert!((test.p_value - exact).abs() < 1e-12 * exact, "{} vs {exact}", test.p_value);
+        assert_eq!(test.rate_ratio, 3.0);
+        let classic = compare_rates(18, 6000.0, 6, 6000.0, Alternative::TwoSided, 0.95, 1.0).unwrap();
+        assert!((test.ci_low - classic.ci_low).abs() < 1e-9 && (test.ci_high - classic.ci_high).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_uneven_split_between_blocks_widens_the_test() {
+        // The same totals (60 vs 40 events), but the split swings between blocks.
+        let canary = intervals(&[(20.0, 1000.0), (2.0, 1000.0), (18.0, 1000.0), (1.0, 1000.0), (19.0, 1000.0)]);
+        let baseline = intervals(&[(2.0, 1000.0), (15.0, 1000.0), (3.0, 1000.0), (18.0, 1000.0), (2.0, 1000.0)]);
+        let test = dispersed_rate_test(&canary, &baseline, 1.0, Alternative::Greater, 0.95, 5).unwrap();
+        assert!(test.dispersion > 5.0, "{}", test.dispersion);
+        let binomial = binomial_test(60, 100, 0.5, Alternative::Greater);
+        assert!(test.p_value > 0.2 && binomial < 0.05, "{} vs {binomial}", test.p_value);
+        assert!(test.effective_events < 20.0);
     }
 
     #[test]

@@ -8,10 +8,11 @@ pub mod counts;
 pub mod descriptive;
 pub mod effect;
 pub mod hodges_lehmann;
+pub mod holm;
 pub mod mann_whitney;
 mod normal;
 
-pub use counts::{RateComparison, compare_rates};
+pub use counts::{DispersedRateTest, IntervalCount, RateComparison, compare_rates, dispersed_rate_test};
 pub use descriptive::Summary;
 pub use effect::EffectSizes;
 pub use hodges_lehmann::{ShiftEstimate, hodges_lehmann};

@@ -1,0 +1,645 @@
+//! One metric, from its series to its tests: data quality first (see [`super::quality`]), then the
+//! statistical tests (shift and spread for gauges, the rate test for counts) and thresholds. The
+//! statistical tests' p-values are only provisional here: [`super::judge`] adjusts them across the
+//! whole analysis (Holm) before outcomes are decided.
+
+use super::quality::{clean, join, overlap_factor, range_in_query, thin, thinning_finding};
+use super::report::{
+    Classification, Finding, FindingKind, MetricResult, SideData, TestKindResult, TestOutcome, TestResult, Totals,
+};
+use super::{Direction, Margin};
+use crate::config::template::Side;
+use crate::config::window::Window;
+use crate::config::{MetricConfig, MetricKind, QueryRole, Statistic, TestKind, ThresholdConfig};
+use crate::report::number::{plain, signed};
+use crate::source::{Point, PointTime, Series};
+use crate::stats::descriptive::median_sorted;
+use crate::stats::mann_whitney::Ranks;
+use crate::stats::{
+    Alternative, ExactNull, IntervalCount, Method, Summary, dispersed_rate_test, hodges_lehmann, mann_whitney,
+};
+use std::collections::BTreeMap;
+
+/// A metric's configuration, rendered queries and fetched series.
+#[derive(Debug, Clone)]
+pub struct MetricInput<'a> {
+    pub config: &'a MetricConfig,
+    pub queries: BTreeMap<Side, BTreeMap<QueryRole, String>>,
+    pub baseline: BTreeMap<QueryRole, Vec<Series>>,
+    pub canary: BTreeMap<QueryRole, Vec<Series>>,
+}
+
+/// What every metric's judgment shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    pub window: Window,
+    pub point_time: PointTime,
+    pub alpha: f64,
+}
+
+/// A metric evaluated up to the multiplicity correction.
+pub(super) struct Evaluated {
+    pub result: MetricResult,
+    /// Set when data quality already decided the classification (no data, error).
+    pub settled: bool,
+}
+
+/// Evaluates one metric.
+pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context) -> Evaluated {
+    let config = input.config;
+    let mut result = MetricResult {
+        name: config.name().to_string(),
+        group: config.group().to_string(),
+        kind: config.kind(),
+        direction: config.direction,
+        critical: config.critical,
+        classification: Classification::Pass,
+        reason: String::new(),
+        queries: input.queries.clone(),
+        baseline: SideData::default(),
+        canary: SideData::default(),
+        tests: Vec::new(),
+        findings: Vec::new(),
+    };
+    let outcome = match config.kind() {
+        MetricKind::Gauge => evaluate_gauge(input, context, &mut result),
+        MetricKind::Count => evaluate_count(input, context, &mut result),
+    };
+    match outcome {
+        Ok(()) => Evaluated { result, settled: false },
+        Err((classification, reason)) => {
+            result.classification = classification;
+            result.reason = reason;
+            for test in &mut result.tests {
+                test.outcome = TestOutcome::Skipped;
+            }
+            Evaluated { result, settled: true }
+        }
+    }
+}
+
+/// A data-quality stop: the classification and its reason.
+type Settled = (Classification, String);
+
+/// The single series a query returned on one side, or `None` when it returned none.
+fn single_series<'s>(
+    series: &'s BTreeMap<QueryRole, Vec<Series>>,
+    role: QueryRole,
+    side: Side,
+    findings: &mut Vec<Finding>,
+) -> Result<Option<&'s Series>, Settled> {
+    match series.get(&role).map(Vec::as_slice).unwrap_or_default() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        many => {
+            let labels: Vec<String> = many.iter().take(4).map(|s| format!("{:?}", s.labels)).collect();
+            let message = format!(
+                "the {} query returned {} series ({}{}); expected one: aggregate it (sum, max) in the query",
+                side.name(),
+                many.len(),
+                labels.join(", "),
+                if many.len() > 4 { ", …" } else { "" }
+            );
+            findings.push(Finding { kind: FindingKind::UnexpectedSeries, side: Some(side), message: message.clone() });
+            Err((Classification::Error, message))
+        }
+    }
+}
+
+/// The range window of the metric's queries: declared, or read from the rendered PromQL.
+fn range_of(input: &MetricInput<'_>, step_seconds: u64) -> crate::config::Duration {
+    input.config.range.unwrap_or_else(|| {
+        input
+            .queries
+            .values()
+            .flat_map(|by_role| by_role.values())
+            .filter_map(|query| range_in_query(query))
+            .max()
+            .unwrap_or(crate::config::Duration::from_secs(step_seconds))
+    })
+}
+
+fn no_data(findings: &mut Vec<Finding>, kind: FindingKind, side: Option<Side>, message: String) -> Settled {
+    findings.push(Finding { kind, side, message: message.clone() });
+    (Classification::NoData, message)
+}
+
+fn evaluate_gauge(input: &MetricInput<'_>, context: &Context, result: &mut MetricResult) -> Result<(), Settled> {
+    let config = input.config;
+    let step = context.window.step_seconds;
+    let factor = overlap_factor(range_of(input, step), step);
+    let mut cleaned: BTreeMap<Side, Vec<Point>> = BTreeMap::new();
+    for side in Side::BOTH {
+        let series = match side {
+            Side::Baseline => &input.baseline,
+            Side::Canary => &input.canary,
+        };
+        let points = single_series(series, QueryRole::Value, side, &mut result.findings)?
+            .map(|s| clean(&s.points, &context.window, context.point_time, side, &mut result.findings))
+            .unwrap_or_default();
+        cleaned.insert(side, points);
+    }
+    for side in Side::BOTH {
+        if cleaned[&side].is_empty() {
+            let message = format!("no {} data in the judged window", side.name());
+            return Err(no_data(&mut result.findings, FindingKind::NoTraffic, Some(side), message));
+        }
+    }
+    if identical(&cleaned[&Side::Baseline], &cleaned[&Side::Canary]) {
+        let message =
+            "baseline and canary series are identical: do both selectors match the same instances?".to_string();
+        result.findings.push(Finding { kind: FindingKind::IdenticalSeries, side: None, message: message.clone() });
+        return Err((Classification::Error, message));
+    }
+    if factor > 1 {
+        result.findings.push(thinning_finding(range_of(input, step), step, factor));
+    }
+    let judged: BTreeMap<Side, Vec<f64>> = Side::BOTH
+        .into_iter()
+        .map(|side| (side, sorted(thin(&cleaned[&side], factor, step).iter().map(|p| p.value).collect())))
+        .collect();
+    for side in Side::BOTH {
+        let all = sorted(cleaned[&side].iter().map(|p| p.value).collect());
+        let data = SideData { samples: judged[&side].len(), summary: Some(Summary::of_sorted(&all)), totals: None };
+        match side {
+            Side::Baseline => result.baseline = data,
+            Side::Canary => result.canary = data,
+        }
+    }
+    let gauge_stat = |data: &SideData, statistic: Statistic| {
+        data.summary.as_ref().and_then(|s| match statistic {
+            Statistic::Mean => Some(s.mean),
+            Statistic::Min => Some(s.min),
+            Statistic::P50 => Some(s.p50),
+            Statistic::P90 => Some(s.p90),
+            Statistic::P99 => Some(s.p99),
+            Statistic::Max => Some(s.max),
+            Statistic::Rate | Statistic::Total => None,
+        })
+    };
+    result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, gauge_stat));
+    let minimum = config.min_samples();
+    for side in Side::BOTH {
+        let count = judged[&side].len();
+        if count < minimum {
+            let message = format!(
+                "{count} {} point(s) to judge, fewer than the minimum {minimum}{}",
+                side.name(),
+                if factor > 1 { " after thinning overlapping windows" } else { "" }
+            );
+            return Err(no_data(&mut result.findings, FindingKind::TooFewSamples, Some(side), message));
+        }
+    }
+    let (baseline, canary) = (&judged[&Side::Baseline], &judged[&Side::Canary]);
+    let margin = config.margin.unwrap_or_default();
+    for test in config.tests() {
+        match test {
+            TestKind::Shift => result.tests.push(shift_test(canary, baseline, config.direction, margin, context.alpha)),
+            TestKind::Spread => result.tests.push(spread_test(canary, baseline, config.direction, margin)),
+            TestKind::Rate => {}
+        }
+    }
+    Ok(())
+}
+
+fn sorted(mut values: Vec<f64>) -> Vec<f64> {
+    values.sort_unstable_by(f64::total_cmp);
+    values
+}
+
+fn identical(a: &[Point], b: &[Point]) -> bool {
+    !a.is_empty() && a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.value == y.value)
+}
+
+/// The one-sided (per direction) Mann-Whitney p-value of "canary − baseline ≤ margin".
+fn shifted_p_value(canary: &[f64], baseline: &[f64], direction: Direction, margin: f64) -> f64 {
+    let one_sided = |shift: f64, alternative: Alternative| {
+        let moved: Vec<f64> = canary.iter().map(|c| c + shift).collect();
+        let ranks = Ranks::of_sorted(&moved, baseline);
+        mann_whitney(&ranks, alternative, Method::Auto, None).map(|t| t.p_value).unwrap_or(1.0)
+    };
+    match direction {
+        Direction::Increase => one_sided(-margin, Alternative::Greater),
+        Direction::Decrease => one_sided(margin, Alternative::Less),
+        Direction::Either => {
+            (2.0 * one_sided(-margin, Alternative::Greater).min(one_sided(margin, Alternative::Less))).min(1.0)
+        }
+    }
+}
+
+fn shift_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: Margin, alpha: f64) -> TestResult {
+    let amount = margin.amount(median_sorted(baseline));
+    let p_value = shifted_p_value(canary, baseline, direction, amount);
+    let ranks = Ranks::of_sorted(canary, baseline);
+    let law = ExactNull::affordable(canary.len(), baseline.len())
+        .then(|| ExactNull::new(canary.len(), baseline.len()).ok())
+        .flatten();
+    let shift = hodges_lehmann(canary, baseline, 1.0 - alpha, law.as_ref()).ok();
+    TestResult {
+        test: TestKindResult::Shift,
+        gating: true,
+        statistic: Some(ranks.u()),
+        p_value: Some(p_value),
+        adjusted_p_value: None,
+        estimate: shift.as_ref().map(|s| s.estimate),
+        ci_low: shift.as_ref().map(|s| s.ci_low),
+        ci_high: shift.as_ref().map(|s| s.ci_high),
+        confidence: shift.as_ref().map(|s| s.confidence),
+        margin: Some(amount),
+        threshold: None,
+        outcome: TestOutcome::Pass,
+        reason: String::new(),
+    }
+}
+
+fn spread_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: Margin) -> TestResult {
+    let deviations = |values: &[f64]| {
+        let center = median_sorted(values);
+        sorted(values.iter().map(|v| (v - center).abs()).collect())
+    };
+    let (canary_dev, baseline_dev) = (deviations(canary), deviations(baseline));
+    let factor = match margin {
+        Margin::Percent(p) => 1.0 + p / 100.0,
+        Margin::Absolute(_) => 1.0,
+    };
+    let test = |scale: f64, alternative: Alternative| {
+        let moved: Vec<f64> = canary_dev.iter().map(|d| d * scale).collect();
+        mann_whitney(&Ranks::of_sorted(&moved, &baseline_dev), alternative, Method::Auto, None)
+            .map(|t| t.p_value)
+            .unwrap_or(1.0)
+    };
+    let p_value = match direction {
+        Direction::Increase => test(1.0 / factor, Alternative::Greater),
+        Direction::Decrease => test(factor, Alternative::Less),
+        Direction::Either => {
+            (2.0 * test(1.0 / factor, Alternative::Greater).min(test(factor, Alternative::Less))).min(1.0)
+        }
+    };
+    let (canary_mad, baseline_mad) = (median_sorted(&canary_dev), median_sorted(&baseline_dev));
+    TestResult {
+        test: TestKindResult::Spread,
+        gating: true,
+        statistic: Some(Ranks::of_sorted(&canary_dev, &baseline_dev).u()),
+        p_value: Some(p_value),
+        adjusted_p_value: None,
+        estimate: (baseline_mad > 0.0).then(|| canary_mad / baseline_mad),
+        ci_low: None,
+        ci_high: None,
+        confidence: None,
+        margin: Some(factor),
+        threshold: None,
+        outcome: TestOutcome::Pass,
+        reason: String::new(),
+    }
+}
+
+fn evaluate_count(input: &MetricInput<'_>, context: &Context, result: &mut MetricResult) -> Result<(), Settled> {
+    let config = input.config;
+    let step = context.window.step_seconds;
+    let factor = overlap_factor(range_of(input, step), step);
+    let mut intervals: BTreeMap<Side, Vec<(i64, f64, f64)>> = BTreeMap::new();
+    for side in Side::BOTH {
+        let series = match side {
+            Side::Baseline => &input.baseline,
+            Side::Canary => &input.canary,
+        };
+        let numerator = single_series(series, QueryRole::Numerator, side, &mut result.findings)?;
+        let denominator = single_series(series, QueryRole::Denominator, side, &mut result.findings)?;
+        let Some(denominator) = denominator else {
+            let message = format!("the {} denominator query returned no series: no traffic", side.name());
+            return Err(no_data(&mut result.findings, FindingKind::NoTraffic, Some(side), message));
+        };
+        let den = clean(&denominator.points, &context.window, context.point_time, side, &mut result.findings);
+        // A counter that never fired has no series at all: that is zero events, not missing data.
+        let num = match numerator {
+            Some(numerator) => {
+                clean(&numerator.points, &context.window, context.point_time, side, &mut result.findings)
+            }
+            None => den.iter().map(|p| Point { time: p.time, value: 0.0 }).collect(),
+        };
+        let joined = join(&num, &den);
+        let unmatched = den.len().max(num.len()) - joined.len();
+        if unmatched > 0 {
+            result.findings.push(Finding {
+                kind: FindingKind::UnexpectedSeries,
+                side: Some(side),
+                message: format!("{unmatched} numerator or denominator point(s) without a partner were dropped"),
+            });
+        }
+        let kept: Vec<i64> =
+            thin(&joined.iter().map(|&(t, _, _)| Point { time: t, value: 0.0 }).collect::<Vec<_>>(), factor, step)
+                .iter()
+                .map(|p| p.time)
+                .collect();
+        intervals.insert(side, joined.into_iter().filter(|(t, _, _)| kept.binary_search(t).is_ok()).collect());
+    }
+    for side in Side::BOTH {
+        let data = &intervals[&side];
+        let (events, exposure) = data.iter().fold((0.0, 0.0), |(e, x), &(_, n, d)| (e + n, x + d));
+        let rates = sorted(data.iter().filter(|(_, _, d)| *d > 0.0).map(|&(_, n, d)| n / d).collect());
+        let side_data = SideData {
+            samples: data.len(),
+            summary: (!rates.is_empty()).then(|| Summary::of_sorted(&rates)),
+            totals: Some(Totals {
+                numerator: events,
+                denominator: exposure,
+                rate: (exposure > 0.0).then(|| events / exposure),
+            }),
+        };
+        match side {
+            Side::Baseline => result.baseline = side_data,
+            Side::Canary => result.canary = side_data,
+        }
+    }
+    let count_stat = |data: &SideData, statistic: Statistic| {
+        data.totals.as_ref().and_then(|t| match statistic {
+            Statistic::Rate => t.rate,
+            Statistic::Total => Some(t.numerator),
+            _ => None,
+        })
+    };
+    for side in Side::BOTH {
+        let totals = match side {
+            Side::Baseline => &result.baseline,
+            Side::Canary => &result.canary,
+        };
+        if totals.totals.as_ref().is_none_or(|t| t.denominator <= 0.0) {
+            let message = format!("no traffic on the {}: its denominator is 0 over the judged window", side.name());
+            return Err(no_data(&mut result.findings, FindingKind::NoTraffic, Some(side), message));
+        }
+    }
+    let same = |a: &[(i64, f64, f64)], b: &[(i64, f64, f64)]| {
+        !a.is_empty() && a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.1 == y.1 && x.2 == y.2)
+    };
+    if same(&intervals[&Side::Baseline], &intervals[&Side::Canary]) {
+        let message =
+            "baseline and canary counts are identical: do both selectors match the same instances?".to_string();
+        result.findings.push(Finding { kind: FindingKind::IdenticalSeries, side: None, message: message.clone() });
+        return Err((Classification::Error, message));
+    }
+    if factor > 1 {
+        result.findings.push(thinning_finding(range_of(input, step), step, factor));
+    }
+    result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, count_stat));
+    // The rate test compares the intervals both sides have.
+    let baseline_by_time: BTreeMap<i64, (f64, f64)> =
+        intervals[&Side::Baseline].iter().map(|&(t, n, d)| (t, (n, d))).collect();
+    let (mut canary_counts, mut baseline_counts) = (Vec::new(), Vec::new());
+    for &(time, events, exposure) in &intervals[&Side::Canary] {
+        if let Some(&(b_events, b_exposure)) = baseline_by_time.get(&time) {
+            canary_counts.push(IntervalCount { events, exposure });
+            baseline_counts.push(IntervalCount { events: b_events, exposure: b_exposure });
+        }
+    }
+    let minimum = config.min_samples();
+    if canary_counts.len() < minimum {
+        let message =
+            format!("{} interval(s) with data on both sides, fewer than the minimum {minimum}", canary_counts.len());
+        return Err(no_data(&mut result.findings, FindingKind::TooFewSamples, None, message));
+    }
+    if config.tests().contains(&TestKind::Rate) {
+        let test = rate_test(&canary_counts, &baseline_counts, config.direction, config.margin, context.alpha);
+        if let Some(dispersion) = test.1 {
+            result.findings.push(Finding {
+                kind: FindingKind::Overdispersion,
+                side: None,
+                message: format!(
+                    "the canary/baseline split of events varies {}× more than Poisson noise between blocks; the rate test allows for it",
+                    plain(dispersion)
+                ),
+            });
+        }
+        result.tests.push(test.0);
+    }
+    Ok(())
+}
+
+/// Null rate ratios for a relative margin: (1 + δ) above, (1 − δ) below.
+fn null_ratios(margin: Option<Margin>) -> (f64, f64) {
+    let delta = match margin {
+        Some(Margin::Percent(p)) => p / 100.0,
+        _ => 0.0,
+    };
+    (1.0 + delta, (1.0 - delta).max(f64::MIN_POSITIVE))
+}
+
+/// The rate test, and the dispersion when it exceeded Poisson noise noticeably.
+fn rate_test(
+    canary: &[IntervalCount],
+    baseline: &[IntervalCount],
+    direction: Direction,
+    margin: Option<Margin>,
+    alpha: f64,
+) -> (TestResult, Option<f64>) {
+    let (above, below) = null_ratios(margin);
+    let blocks = canary.len().min(10);
+    let run = |ratio: f64, alternative: Alternative| {
+        dispersed_rate_test(canary, baseline, ratio, alternative, 1.0 - alpha, blocks)
+    };
+    let events: f64 = canary.iter().chain(baseline).map(|c| c.events).sum();
+    let mut test = TestResult {
+        test: TestKindResult::Rate,
+        gating: true,
+        statistic: Some(canary.iter().map(|c| c.events).sum()),
+        p_value: None,
+        adjusted_p_value: None,
+        estimate: None,
+        ci_low: None,
+        ci_high: None,
+        confidence: Some(1.0 - alpha),
+        margin: Some(match direction {
+            Direction::Decrease => below,
+            _ => above,
+        }),
+        threshold: None,
+        outcome: TestOutcome::Pass,
+        reason: String::new(),
+    };
+    if events <= 0.0 {
+        test.gating = false;
+        test.reason = "no events on either side".into();
+        return (test, None);
+    }
+    let outcome = match direction {
+        Direction::Increase => run(above, Alternative::Greater),
+        Direction::Decrease => run(below, Alternative::Less),
+        Direction::Either => run(above, Alternative::Greater).and_then(|up| {
+            let down = run(below, Alternative::Less)?;
+            Ok(crate::stats::DispersedRateTest { p_value: (2.0 * up.p_value.min(down.p_value)).min(1.0), ..up })
+        }),
+    };
+    match outcome {
+        Ok(result) => {
+            test.p_value = Some(result.p_value);
+            test.estimate = Some(result.rate_ratio);
+            test.ci_low = Some(result.ci_low);
+            test.ci_high = Some(result.ci_high);
+            let noted = (result.dispersion > 1.5).then_some(result.dispersion);
+            (test, noted)
+        }
+        Err(error) => {
+            test.gating = false;
+            test.outcome = TestOutcome::Skipped;
+            test.reason = error.to_string();
+            (test, None)
+        }
+    }
+}
+
+/// Threshold checks on the statistic each threshold names.
+fn thresholds(
+    configs: &[ThresholdConfig],
+    baseline: &SideData,
+    canary: &SideData,
+    statistic_of: impl Fn(&SideData, Statistic) -> Option<f64>,
+) -> Vec<TestResult> {
+    configs
+        .iter()
+        .flat_map(|threshold| {
+            let name = serde_json::to_value(threshold.statistic).unwrap_or_default();
+            let name = name.as_str().unwrap_or("").to_string();
+            let canary_value = statistic_of(canary, threshold.statistic);
+            let baseline_value = statistic_of(baseline, threshold.statistic);
+            let mut checks: Vec<(f64, bool, String)> = Vec::new(); // (bound, is_upper, description)
+            if let Some(max) = threshold.max {
+                checks.push((max, true, format!("the maximum {}", plain(max))));
+            }
+            if let Some(min) = threshold.min {
+                checks.push((min, false, format!("the minimum {}", plain(min))));
+            }
+            if let (Some(ratio), Some(b)) = (threshold.max_ratio, baseline_value) {
+                let bound = b * ratio + threshold.slack;
+                checks.push((
+                    bound,
+                    true,
+                    format!("baseline {} × {} + {} = {}", plain(b), plain(ratio), plain(threshold.slack), plain(bound)),
+                ));
+            }
+            if let (Some(ratio), Some(b)) = (threshold.min_ratio, baseline_value) {
+                let bound = b * ratio - threshold.slack;
+                checks.push((
+                    bound,
+                    false,
+                    format!("baseline {} × {} − {} = {}", plain(b), plain(ratio), plain(threshold.slack), plain(bound)),
+                ));
+            }
+            checks
+                .into_iter()
+                .map(|(bound, upper, description)| {
+                    let (outcome, reason) = match canary_value {
+                        None => (TestOutcome::Skipped, format!("no canary {name} to compare with {description}")),
+                        Some(value) => {
+                            let breached = if upper { value > bound } else { value < bound };
+                            let relation = match (breached, upper) {
+                                (true, true) => "exceeds",
+                                (true, false) => "is below",
+                                (false, true) => "is within",
+                                (false, false) => "is at or above",
+                            };
+                            let outcome = if breached { TestOutcome::Fail } else { TestOutcome::Pass };
+                            (outcome, format!("canary {name} {} {relation} {description}", plain(value)))
+                        }
+                    };
+                    TestResult {
+                        test: TestKindResult::Threshold,
+                        gating: true,
+                        statistic: canary_value,
+                        p_value: None,
+                        adjusted_p_value: None,
+                        estimate: None,
+                        ci_low: None,
+                        ci_high: None,
+                        confidence: None,
+                        margin: None,
+                        threshold: Some(bound),
+                        outcome,
+                        reason,
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Decides the outcome and reason of a statistical test from its Holm-adjusted p-value.
+pub(super) fn settle_test(test: &mut TestResult, adjusted: f64, alpha: f64, direction: Direction) {
+    test.adjusted_p_value = Some(adjusted);
+    let failed = adjusted <= alpha;
+    test.outcome = if failed { TestOutcome::Fail } else { TestOutcome::Pass };
+    let evidence = format!(
+        "p = {}, Holm-adjusted {} {} {}",
+        crate::report::number::p_value(test.p_value.unwrap_or(1.0)),
+        crate::report::number::p_value(adjusted),
+        if failed { "≤" } else { ">" },
+        plain(alpha)
+    );
+    let interval = |format_value: &dyn Fn(f64) -> String| match (test.ci_low, test.ci_high) {
+        (Some(low), Some(high)) => format!(" [{}, {}]", format_value(low), format_value(high)),
+        _ => String::new(),
+    };
+    let margin = test.margin.unwrap_or(0.0);
+    test.reason = match test.test {
+        TestKindResult::Shift => {
+            let estimate = test.estimate.map(signed).unwrap_or_else(|| "?".into());
+            let margin_text = if margin == 0.0 { "0".into() } else { format!("±{}", plain(margin)) };
+            if failed {
+                format!("shift {estimate}{} beyond the margin {margin_text} ({evidence})", interval(&signed))
+            } else {
+                format!(
+                    "shift {estimate}{}, no significant change beyond the margin {margin_text} ({evidence})",
+                    interval(&signed)
+                )
+            }
+        }
+        TestKindResult::Spread => {
+            let estimate = test.estimate.map(|e| format!("×{}", plain(e))).unwrap_or_else(|| "?".into());
+            let side = match direction {
+                Direction::Increase => "wider",
+                Direction::Decrease => "narrower",
+                Direction::Either => "different",
+            };
+            if failed {
+                format!(
+                    "spread {estimate} of the baseline's: significantly {side} beyond ×{} ({evidence})",
+                    plain(margin)
+                )
+            } else {
+                format!("spread {estimate} of the baseline's, not significantly {side} ({evidence})")
+            }
+        }
+        TestKindResult::Rate => {
+            let ratio = |v: f64| format!("×{}", plain(v));
+            let estimate = test.estimate.map(ratio).unwrap_or_else(|| "?".into());
+            if failed {
+                format!(
+                    "rate {estimate}{} of the baseline's, beyond the margin ×{} ({evidence})",
+                    interval(&ratio),
+                    plain(margin)
+                )
+            } else {
+                format!(
+                    "rate {estimate}{} of the baseline's, no significant change beyond ×{} ({evidence})",
+                    interval(&ratio),
+                    plain(margin)
+                )
+            }
+        }
+        TestKindResult::Threshold => test.reason.clone(),
+    };
+}
+
+/// The failure label of a failed test.
+pub(super) fn failure_class(test: &TestResult, direction: Direction) -> Classification {
+    let high = match test.test {
+        TestKindResult::Threshold => test.statistic.zip(test.threshold).is_some_and(|(v, bound)| v > bound),
+        _ => match direction {
+            Direction::Increase => true,
+            Direction::Decrease => false,
+            Direction::Either => test.estimate.is_some_and(|e| match test.test {
+                TestKindResult::Shift => e > 0.0,
+                _ => e > 1.0,
+            }),
+        },
+    };
+    if high { Classification::FailHigh } else { Classification::FailLow }
+}

@@ -1,0 +1,184 @@
+//! Data-quality handling before any test: the warm-up and points outside the window are dropped,
+//! NaN and infinite values are dropped and reported, a trailing partial bucket is dropped,
+//! overlapping range windows are thinned to non-overlapping points, and numerator and denominator
+//! points are lined up. Every change to the data is reported as a [`Finding`].
+
+use super::report::{Finding, FindingKind};
+use crate::config::Duration;
+use crate::config::template::Side;
+use crate::config::window::Window;
+use crate::source::{Point, PointTime};
+
+/// Keeps the points that are judged: inside the window after the warm-up, finite, and (for
+/// sources whose timestamps mark interval starts) not a bucket that runs past the window's end.
+pub fn clean(
+    points: &[Point],
+    window: &Window,
+    point_time: PointTime,
+    side: Side,
+    findings: &mut Vec<Finding>,
+) -> Vec<Point> {
+    let step = window.step_seconds as i64;
+    let mut non_finite = 0usize;
+    let mut partial = None;
+    let mut kept = Vec::with_capacity(points.len());
+    for point in points {
+        if point.time < window.judged_from() || point.time > window.end {
+            continue;
+        }
+        if point_time == PointTime::IntervalStart && point.time + step > window.end {
+            partial = Some(point.time);
+            continue;
+        }
+        if !point.value.is_finite() {
+            non_finite += 1;
+            continue;
+        }
+        kept.push(*point);
+    }
+    if non_finite > 0 {
+        findings.push(Finding {
+            kind: FindingKind::NonFiniteValues,
+            side: Some(side),
+            message: format!("{non_finite} NaN or infinite value(s) dropped"),
+        });
+    }
+    if let Some(time) = partial {
+        findings.push(Finding {
+            kind: FindingKind::PartialBucket,
+            side: Some(side),
+            message: format!(
+                "the bucket starting at {} runs past the end of the window and was dropped",
+                crate::config::window::format_timestamp(time)
+            ),
+        });
+    }
+    kept
+}
+
+/// The longest range selector (`[5m]`) in a PromQL query, if any. Subqueries (`[30m:1m]`) count
+/// with their range.
+pub fn range_in_query(query: &str) -> Option<Duration> {
+    let mut longest: Option<Duration> = None;
+    let mut rest = query;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(']') else { break };
+        let inside = after[..close].split(':').next().unwrap_or_default().trim();
+        if let Ok(duration) = inside.parse::<Duration>()
+            && !inside.is_empty()
+            && inside.chars().next().is_some_and(|c| c.is_ascii_digit())
+        {
+            longest = Some(longest.map_or(duration, |l| l.max(duration)));
+        }
+        rest = &after[close + 1..];
+    }
+    longest
+}
+
+/// How many steps one range window spans (1 when points do not overlap).
+pub fn overlap_factor(range: Duration, step_seconds: u64) -> u64 {
+    range.as_secs().div_ceil(step_seconds).max(1)
+}
+
+/// Keeps every `factor`-th point counting back from the last one, so that the kept points' range
+/// windows tile the window without overlapping.
+pub fn thin(points: &[Point], factor: u64, step_seconds: u64) -> Vec<Point> {
+    let Some(last) = points.last() else { return Vec::new() };
+    let stride = (factor * step_seconds) as i64;
+    points.iter().copied().filter(|p| (last.time - p.time) % stride == 0).collect()
+}
+
+/// The finding that says points were thinned.
+pub fn thinning_finding(range: Duration, step_seconds: u64, factor: u64) -> Finding {
+    Finding {
+        kind: FindingKind::OverlappingWindows,
+        side: None,
+        message: format!(
+            "points every {} summarise overlapping {range} windows and are not independent: judged on every {} point",
+            Duration::from_secs(step_seconds),
+            ordinal(factor)
+        ),
+    }
+}
+
+fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// Pairs of (numerator, denominator) at the timestamps both have.
+pub fn join(numerator: &[Point], denominator: &[Point]) -> Vec<(i64, f64, f64)> {
+    let mut joined = Vec::with_capacity(denominator.len());
+    let (mut i, mut j) = (0, 0);
+    while i < numerator.len() && j < denominator.len() {
+        match numerator[i].time.cmp(&denominator[j].time) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                joined.push((numerator[i].time, numerator[i].value, denominator[j].value));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    joined
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points(values: &[(i64, f64)]) -> Vec<Point> {
+        values.iter().map(|&(time, value)| Point { time, value }).collect()
+    }
+
+    fn window() -> Window {
+        Window::between(0, 600, Duration::from_secs(60), Duration::from_secs(120)).unwrap()
+    }
+
+    #[test]
+    fn drops_warmup_non_finite_values_and_partial_buckets() {
+        let data = points(&[(60, 1.0), (180, 2.0), (240, f64::NAN), (300, f64::INFINITY), (360, 3.0), (600, 4.0)]);
+        let mut findings = Vec::new();
+        let kept = clean(&data, &window(), PointTime::IntervalEnd, Side::Canary, &mut findings);
+        assert_eq!(kept, points(&[(180, 2.0), (360, 3.0), (600, 4.0)]));
+        assert_eq!(findings[0].kind, FindingKind::NonFiniteValues);
+        assert!(findings[0].message.starts_with("2 NaN"));
+        let mut findings = Vec::new();
+        let kept = clean(&data, &window(), PointTime::IntervalStart, Side::Baseline, &mut findings);
+        assert_eq!(kept.last().unwrap().time, 360);
+        assert!(findings.iter().any(|f| f.kind == FindingKind::PartialBucket));
+    }
+
+    #[test]
+    fn finds_range_selectors_in_promql() {
+        let q = "histogram_quantile(0.99, sum by (le) (rate(x_bucket{a=\"[1m]\"}[2m])))";
+        assert_eq!(range_in_query(q), Some(Duration::from_secs(120)));
+        assert_eq!(range_in_query("max_over_time(rate(x[1m])[30m:1m])"), Some(Duration::from_secs(1800)));
+        assert_eq!(range_in_query("avg:trace.http.request{version:v2}"), None);
+        assert_eq!(range_in_query("x[5m] + y[1h]"), Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn thinning_keeps_non_overlapping_points_ending_at_the_last() {
+        let data = points(&[(60, 1.0), (120, 2.0), (180, 3.0), (240, 4.0), (300, 5.0)]);
+        assert_eq!(overlap_factor(Duration::from_secs(120), 60), 2);
+        assert_eq!(overlap_factor(Duration::from_secs(30), 60), 1);
+        assert_eq!(thin(&data, 2, 60), points(&[(60, 1.0), (180, 3.0), (300, 5.0)]));
+        assert_eq!(thin(&data, 1, 60), data);
+    }
+
+    #[test]
+    fn join_lines_up_timestamps() {
+        let num = points(&[(60, 1.0), (180, 2.0)]);
+        let den = points(&[(60, 10.0), (120, 10.0), (180, 20.0)]);
+        assert_eq!(join(&num, &den), vec![(60, 1.0, 10.0), (180, 2.0, 20.0)]);
+    }
+}

@@ -1,0 +1,114 @@
+//! Roll-up: group scores (share of scored metrics that passed), a weighted score, and the verdict.
+//! A failed critical metric fails the run; no-data and error metrics are never counted as passes.
+
+use super::report::{Classification, GroupResult, MetricResult};
+use crate::config::{Analysis, NoDataPolicy};
+use crate::error::Verdict;
+use crate::report::number::plain;
+
+/// Group results, the score, the verdict and its reason.
+pub struct RollUp {
+    pub groups: Vec<GroupResult>,
+    pub score: Option<f64>,
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> RollUp {
+    let policy = |name: &str| {
+        analysis.metrics.iter().find(|m| m.name() == name).map_or(NoDataPolicy::Inconclusive, |m| m.no_data)
+    };
+    // A metric counts as failed when it failed, or had no data under the `fail` policy.
+    let failed = |m: &MetricResult| {
+        m.classification.is_fail()
+            || (m.classification == Classification::NoData && policy(&m.name) == NoDataPolicy::Fail)
+    };
+    let mut group_names: Vec<String> = analysis.groups.iter().map(|g| g.name.value.clone()).collect();
+    for metric in metrics {
+        if !group_names.contains(&metric.group) {
+            group_names.push(metric.group.clone());
+        }
+    }
+    let groups: Vec<GroupResult> = group_names
+        .into_iter()
+        .filter_map(|name| {
+            let members: Vec<&MetricResult> = metrics.iter().filter(|m| m.group == name).collect();
+            if members.is_empty() {
+                return None;
+            }
+            let passed = members.iter().filter(|m| m.classification == Classification::Pass).count();
+            let failed = members.iter().filter(|m| failed(m)).count();
+            let scored = passed + failed;
+            Some(GroupResult {
+                weight: analysis.group_weight(&name),
+                name,
+                score: (scored > 0).then(|| 100.0 * passed as f64 / scored as f64),
+                passed,
+                failed,
+                unscored: members.len() - scored,
+            })
+        })
+        .collect();
+    let weighted: Vec<(f64, f64)> = groups.iter().filter_map(|g| g.score.map(|s| (g.weight, s))).collect();
+    let total_weight: f64 = weighted.iter().map(|(w, _)| w).sum();
+    let score = (total_weight > 0.0)
+        .then(|| (weighted.iter().map(|(w, s)| w * s).sum::<f64>() / total_weight * 100.0).round() / 100.0);
+
+    let judgment = &analysis.judgment;
+    if let Some(critical) = metrics.iter().find(|m| m.critical && failed(m)) {
+        return RollUp {
+            groups,
+            score,
+            verdict: Verdict::Fail,
+            reason: format!("critical metric `{}` failed: {}", critical.name, critical.reason),
+        };
+    }
+    let unresolved: Vec<&MetricResult> = metrics
+        .iter()
+        .filter(|m| {
+            m.classification == Classification::Error
+                || (m.classification == Classification::NoData && policy(&m.name) == NoDataPolicy::Inconclusive)
+        })
+        .collect();
+    let Some(value) = score else {
+        let reason = match unresolved.first() {
+            Some(m) => format!("no metric could be judged; `{}`: {}", m.name, m.reason),
+            None => "no metric could be judged".to_string(),
+        };
+        return RollUp { groups, score, verdict: Verdict::Inconclusive, reason };
+    };
+    let failures: Vec<&str> = metrics.iter().filter(|m| failed(m)).map(|m| m.name.as_str()).collect();
+    let against = format!(
+        "score {} (pass ≥ {}, marginal ≥ {})",
+        plain(value),
+        plain(judgment.pass_score),
+        plain(judgment.marginal_score)
+    );
+    let failed_list = if failures.is_empty() { String::new() } else { format!("; failed: {}", failures.join(", ")) };
+    if value < judgment.marginal_score {
+        return RollUp { groups, score, verdict: Verdict::Fail, reason: format!("{against}{failed_list}") };
+    }
+    if value < judgment.pass_score {
+        return RollUp {
+            groups,
+            score,
+            verdict: Verdict::Inconclusive,
+            reason: format!("marginal {against}{failed_list}"),
+        };
+    }
+    if let Some(first) = unresolved.first() {
+        let names: Vec<&str> = unresolved.iter().map(|m| m.name.as_str()).collect();
+        return RollUp {
+            groups,
+            score,
+            verdict: Verdict::Inconclusive,
+            reason: format!(
+                "{against}, but {} could not be judged (`{}`: {})",
+                names.join(", "),
+                first.name,
+                first.reason
+            ),
+        };
+    }
+    RollUp { groups, score, verdict: Verdict::Pass, reason: format!("{against}{failed_list}") }
+}

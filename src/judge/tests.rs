@@ -1,0 +1,266 @@
+//! Rules of the judge, one at a time, on small hand-made series.
+
+use super::report::{Classification, FindingKind, TestKindResult, TestOutcome};
+use super::*;
+use crate::config::template::Side;
+use crate::config::window::Window;
+use crate::config::{Duration, QueryRole};
+use crate::error::Verdict;
+use crate::source::{Point, PointTime, Series};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const START: i64 = 1_700_000_000 - 1_700_000_000 % 60;
+
+fn analysis(metrics: &str, extra: &str) -> Analysis {
+    let text = format!("name: test\n{extra}metrics:\n{metrics}");
+    Analysis::parse(&text, Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn window(minutes: i64) -> Window {
+    Window::between(START, START + minutes * 60, Duration::from_secs(60), Duration::default()).unwrap()
+}
+
+fn series(values: &[f64]) -> Vec<Series> {
+    vec![Series {
+        labels: BTreeMap::new(),
+        points: values
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| Point { time: START + 60 * (i as i64 + 1), value })
+            .collect(),
+    }]
+}
+
+fn gauge<'a>(config: &'a crate::config::MetricConfig, baseline: &[f64], canary: &[f64]) -> MetricInput<'a> {
+    MetricInput {
+        config,
+        queries: BTreeMap::new(),
+        baseline: [(QueryRole::Value, series(baseline))].into(),
+        canary: [(QueryRole::Value, series(canary))].into(),
+    }
+}
+
+fn count<'a>(
+    config: &'a crate::config::MetricConfig,
+    baseline: (&[f64], &[f64]),
+    canary: (&[f64], &[f64]),
+) -> MetricInput<'a> {
+    MetricInput {
+        config,
+        queries: BTreeMap::new(),
+        baseline: [(QueryRole::Numerator, series(baseline.0)), (QueryRole::Denominator, series(baseline.1))].into(),
+        canary: [(QueryRole::Numerator, series(canary.0)), (QueryRole::Denominator, series(canary.1))].into(),
+    }
+}
+
+fn run(analysis: &Analysis, inputs: &[MetricInput<'_>], minutes: i64) -> JudgmentReport {
+    let context =
+        Context { window: window(minutes), point_time: PointTime::IntervalEnd, alpha: analysis.judgment.alpha };
+    let sides = crate::config::template::resolve_sides(analysis, &BTreeMap::new()).unwrap();
+    judge(analysis, inputs, &context, &sides, SourceDescription { kind: "synthetic".into(), url: None, replay: None })
+}
+
+/// A deterministic wiggle in [-1, 1].
+fn wiggle(i: usize) -> f64 {
+    ((i as f64 * 2.399_963).sin() + (i as f64 * 0.7).cos()) / 2.0
+}
+
+const LATENCY: &str = "  - name: latency\n    query: q\n    direction: increase\n    margin: 5%\n";
+
+#[test]
+fn a_clear_latency_regression_fails_high_and_the_same_data_reversed_passes_as_an_improvement() {
+    let a = analysis(LATENCY, "");
+    let baseline: Vec<f64> = (0..30).map(|i| 100.0 + 5.0 * wiggle(i)).collect();
+    let canary: Vec<f64> = (0..30).map(|i| 130.0 + 5.0 * wiggle(i + 7)).collect();
+    let report = run(&a, &[gauge(&a.metrics[0], &baseline, &canary)], 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::FailHigh, "{}", metric.reason);
+    assert!(metric.reason.starts_with("shift +"), "{}", metric.reason);
+    assert_eq!(report.verdict, Verdict::Fail);
+    let shift = &metric.tests[0];
+    assert_eq!(shift.test, TestKindResult::Shift);
+    assert!(shift.ci_low.unwrap() > 20.0 && (shift.margin.unwrap() - 5.0).abs() < 0.1, "{shift:?}");
+
+    let report = run(&a, &[gauge(&a.metrics[0], &canary, &baseline)], 30);
+    assert_eq!(report.metrics[0].classification, Classification::Pass);
+    assert_eq!(report.verdict, Verdict::Pass);
+}
+
+#[test]
+fn a_shift_within_the_margin_passes() {
+    let a = analysis(LATENCY, "");
+    let baseline: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
+    let canary: Vec<f64> = (0..30).map(|i| 103.0 + wiggle(i + 3)).collect();
+    let report = run(&a, &[gauge(&a.metrics[0], &baseline, &canary)], 30);
+    assert_eq!(report.metrics[0].classification, Classification::Pass, "{}", report.metrics[0].reason);
+}
+
+#[test]
+fn too_few_points_is_no_data_and_the_run_is_inconclusive() {
+    let a = analysis(LATENCY, "");
+    let report = run(&a, &[gauge(&a.metrics[0], &[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0])], 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::NoData);
+    assert_eq!(metric.findings[0].kind, FindingKind::TooFewSamples);
+    assert_eq!(report.verdict, Verdict::Inconclusive);
+    assert_eq!(report.score, None);
+}
+
+#[test]
+fn identical_series_are_an_error_never_a_pass() {
+    let a = analysis(LATENCY, "");
+    let values: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
+    let report = run(&a, &[gauge(&a.metrics[0], &values, &values)], 30);
+    assert_eq!(report.metrics[0].classification, Classification::Error);
+    assert!(report.metrics[0].findings.iter().any(|f| f.kind == FindingKind::IdenticalSeries));
+    assert_eq!(report.verdict, Verdict::Inconclusive);
+}
+
+#[test]
+fn nan_values_are_dropped_and_reported() {
+    let a = analysis(LATENCY, "");
+    let mut canary: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i + 1)).collect();
+    canary[4] = f64::NAN;
+    canary[9] = f64::INFINITY;
+    let baseline: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
+    let report = run(&a, &[gauge(&a.metrics[0], &baseline, &canary)], 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::Pass);
+    assert_eq!(metric.canary.samples, 28);
+    assert!(metric.findings.iter().any(|f| f.kind == FindingKind::NonFiniteValues && f.side == Some(Side::Canary)));
+}
+
+#[test]
+fn overlapping_windows_are_thinned() {
+    let a = analysis("  - name: latency\n    query: 'rate(x[2m])'\n    direction: increase\n", "");
+    let values: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
+    let other: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i + 11)).collect();
+    let mut input = gauge(&a.metrics[0], &values, &other);
+    input.queries = [(Side::Canary, [(QueryRole::Value, "rate(x[2m])".to_string())].into())].into();
+    let report = run(&a, &[input], 30);
+    let metric = &report.metrics[0];
+    assert_eq!((metric.baseline.samples, metric.canary.samples), (15, 15));
+    assert!(metric.findings.iter().any(|f| f.kind == FindingKind::OverlappingWindows));
+}
+
+const ERRORS: &str =
+    "  - name: errors\n    numerator: e\n    denominator: r\n    direction: increase\n    margin: 20%\n";
+
+#[test]
+fn an_error_rate_increase_fails_and_equal_rates_pass() {
+    let a = analysis(ERRORS, "");
+    let requests = vec![1000.0; 30];
+    let baseline: Vec<f64> = (0..30).map(|i| 5.0 + (i % 3) as f64).collect();
+    let canary: Vec<f64> = (0..30).map(|i| 15.0 + (i % 4) as f64).collect();
+    let report = run(&a, &[count(&a.metrics[0], (&baseline, &requests), (&canary, &requests))], 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::FailHigh, "{}", metric.reason);
+    assert!(metric.reason.starts_with("rate ×"), "{}", metric.reason);
+    let totals = metric.canary.totals.as_ref().unwrap();
+    assert_eq!((totals.denominator, totals.rate.map(|r| (r * 1e4).round())), (30_000.0, Some(164.0)));
+
+    let same: Vec<f64> = (0..30).map(|i| 5.0 + ((i + 1) % 3) as f64).collect();
+    let report = run(&a, &[count(&a.metrics[0], (&baseline, &requests), (&same, &requests))], 30);
+    assert_eq!(report.metrics[0].classification, Classification::Pass, "{}", report.metrics[0].reason);
+}
+
+#[test]
+fn no_canary_traffic_is_no_data_and_a_missing_error_series_is_zero_errors() {
+    let a = analysis(ERRORS, "");
+    let requests = vec![1000.0; 30];
+    let zeros = vec![0.0; 30];
+    let errors = vec![2.0; 30];
+    let report = run(&a, &[count(&a.metrics[0], (&errors, &requests), (&zeros, &zeros))], 30);
+    assert_eq!(report.metrics[0].classification, Classification::NoData);
+    assert_eq!(report.metrics[0].findings[0].kind, FindingKind::NoTraffic);
+    assert_eq!(report.verdict, Verdict::Inconclusive);
+
+    let mut input = count(&a.metrics[0], (&errors, &requests), (&errors, &requests));
+    input.canary.remove(&QueryRole::Numerator);
+    let report = run(&a, &[input], 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.canary.totals.as_ref().unwrap().numerator, 0.0);
+    assert_eq!(metric.classification, Classification::Pass, "{}", metric.reason);
+}
+
+#[test]
+fn a_critical_failure_fails_the_run_whatever_the_score() {
+    let metrics = format!("{}    critical: true\n{LATENCY}", ERRORS);
+    let a = analysis(&metrics, "judgment:\n  pass_score: 40\n  marginal_score: 10\n");
+    let requests = vec![1000.0; 30];
+    let baseline: Vec<f64> = vec![5.0; 30];
+    let canary: Vec<f64> = vec![25.0; 30];
+    let latency: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
+    let latency2: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i + 5)).collect();
+    let report = run(
+        &a,
+        &[
+            count(&a.metrics[0], (&baseline, &requests), (&canary, &requests)),
+            gauge(&a.metrics[1], &latency, &latency2),
+        ],
+        30,
+    );
+    assert_eq!(report.score, Some(50.0));
+    assert_eq!(report.verdict, Verdict::Fail);
+    assert!(report.reason.starts_with("critical metric `errors` failed"), "{}", report.reason);
+}
+
+#[test]
+fn thresholds_fail_on_their_own() {
+    let metrics = "  - name: latency\n    query: q\n    direction: increase\n    tests: []\n    thresholds:\n      - statistic: p99\n        max: 120\n      - statistic: mean\n        max_ratio: 1.5\n";
+    let a = analysis(metrics, "");
+    let baseline: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
+    let mut canary = baseline.clone();
+    canary[3] = 150.0;
+    let report = run(&a, &[gauge(&a.metrics[0], &baseline, &canary)], 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::FailHigh);
+    assert!(
+        metric.reason.contains("canary p99") && metric.reason.contains("exceeds the maximum 120"),
+        "{}",
+        metric.reason
+    );
+    assert_eq!(metric.tests[1].outcome, TestOutcome::Pass);
+}
+
+#[test]
+fn holm_keeps_two_borderline_metrics_from_failing_together() {
+    // Each metric alone would be significant at 0.01; adjusted over two tests neither is.
+    let a = analysis(&format!("{LATENCY}{}", LATENCY.replace("latency", "latency2")), "judgment:\n  alpha: 0.01\n");
+    let baseline: Vec<f64> = (0..12).map(|i| 100.0 + i as f64).collect();
+    let canary: Vec<f64> = (0..12).map(|i| 110.0 + i as f64).collect();
+    let single = analysis(LATENCY, "judgment:\n  alpha: 0.01\n");
+    let alone = run(&single, &[gauge(&single.metrics[0], &baseline, &canary)], 12);
+    let p = alone.metrics[0].tests[0].p_value.unwrap();
+    assert!(p < 0.01 && p > 0.005, "p = {p}");
+    let both = run(&a, &[gauge(&a.metrics[0], &baseline, &canary), gauge(&a.metrics[1], &baseline, &canary)], 12);
+    for metric in &both.metrics {
+        assert_eq!(metric.tests[0].adjusted_p_value, Some(2.0 * p));
+        assert_eq!(metric.classification, Classification::Pass);
+    }
+}
+
+/// The cases Kayenta's users reported as regressions it passed: each fails here.
+#[test]
+fn kayenta_user_reported_regressions_fail() {
+    let fixtures: serde_json::Value =
+        serde_json::from_str(include_str!("../../tests/data/kayenta-judge-fixtures.json")).unwrap();
+    for case in fixtures["user_reported_cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let values =
+            |key: &str| -> Vec<f64> { case[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect() };
+        let (canary, baseline) = (values("experiment"), values("control"));
+        // As the reporters configure them: a latency-like gauge (increase is bad) judged as one
+        // metric at a 5% false-alarm level; the variance case with the spread test, either way.
+        let metric = if name.contains("variance") {
+            "  - name: m\n    query: q\n    direction: either\n    tests: [shift, spread]\n    min_samples: 5\n"
+        } else {
+            "  - name: m\n    query: q\n    direction: increase\n    min_samples: 5\n"
+        };
+        let a = analysis(metric, "judgment:\n  alpha: 0.05\n");
+        let report = run(&a, &[gauge(&a.metrics[0], &baseline, &canary)], canary.len() as i64);
+        assert!(report.metrics[0].classification.is_fail(), "{name}: {}", report.metrics[0].reason);
+        assert_eq!(report.verdict, Verdict::Fail, "{name}");
+    }
+}
