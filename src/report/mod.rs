@@ -1,7 +1,12 @@
 //! Renderers: each takes a finished report and writes it in one format. No statistics here.
 
 pub mod compare;
+pub mod junit;
+pub mod markdown;
 pub mod number;
+#[cfg(test)]
+pub(crate) mod sample;
+pub mod table;
 
 /// Output formats of `canary compare`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

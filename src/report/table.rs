@@ -1,0 +1,417 @@
+//! Renders a [`JudgmentReport`] as a table for people at a terminal, and owns the wording the
+//! Markdown and JUnit renderers share: the verdict, the window, the selections and the cells of
+//! a metric's row.
+
+use crate::config::Duration;
+use crate::config::MetricKind;
+use crate::config::window::{Window, format_timestamp};
+use crate::error::Verdict;
+use crate::judge::report::{
+    Finding, GroupResult, JudgmentReport, MetricResult, SideData, SideDescription, TestKindResult, TestResult,
+};
+use crate::report::number::{p_value, plain, signed};
+use crate::source::SourceDescription;
+use comfy_table::{Cell, CellAlignment, Table, presets};
+use std::io::{self, Write};
+
+/// Columns the rules and findings are wrapped to.
+const PAGE_WIDTH: usize = 120;
+
+/// Writes the table; `styled` selects box-drawing borders and a coloured verdict (for terminals)
+/// over plain ASCII. The rules that decided follow the table, wrapped to 120 columns, so that the
+/// table keeps to one line per metric.
+pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) -> io::Result<()> {
+    writeln!(out, "{}: {}", report.analysis, window_text(&report.window))?;
+    writeln!(out, "  source:   {}", source_text(&report.source))?;
+    writeln!(out, "  baseline: {}", selection_text(&report.baseline))?;
+    writeln!(out, "  canary:   {}", selection_text(&report.canary))?;
+
+    if !report.metrics.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", figures_table(&report.metrics, styled).trim_fmt())?;
+        writeln!(out, "{}", legend(report.alpha))?;
+        writeln!(out, "\nrules:")?;
+        let name_width = report.metrics.iter().map(|metric| metric.name.chars().count()).max().unwrap_or(0);
+        for metric in &report.metrics {
+            let label = format!("  {:<name_width$}  ", metric.name);
+            write_wrapped(out, &label, &" ".repeat(label.chars().count()), &metric.reason)?;
+        }
+    }
+
+    let findings: Vec<String> = finding_lines(report).collect();
+    if !findings.is_empty() {
+        writeln!(out, "\ndata quality:")?;
+        for finding in findings {
+            write_wrapped(out, "  ", "    ", &finding)?;
+        }
+    }
+
+    if !report.groups.is_empty() {
+        writeln!(out, "\ngroups:")?;
+        let name_width = report.groups.iter().map(|group| group.name.chars().count()).max().unwrap_or(0);
+        for group in &report.groups {
+            let score = optional_score(group.score);
+            writeln!(out, "  {:<name_width$}  {score:>5}  ({})", group.name, group_tally(group))?;
+        }
+    }
+
+    let verdict = verdict_word(report.verdict);
+    let verdict = if styled { coloured(verdict, report.verdict) } else { verdict.to_owned() };
+    writeln!(out, "\nverdict: {verdict} ({}): {}", score_text(report), report.reason)
+}
+
+/// Writes `text` after `first_prefix`, word-wrapped to the page width, continuing after
+/// `continuation_prefix`.
+fn write_wrapped(out: &mut impl Write, first_prefix: &str, continuation_prefix: &str, text: &str) -> io::Result<()> {
+    let width =
+        PAGE_WIDTH.saturating_sub(first_prefix.chars().count().max(continuation_prefix.chars().count())).max(40);
+    for (index, line) in wrap(text, width).iter().enumerate() {
+        let prefix = if index == 0 { first_prefix } else { continuation_prefix };
+        writeln!(out, "{prefix}{line}")?;
+    }
+    Ok(())
+}
+
+/// Greedy word wrap; a word longer than `width` gets a line of its own.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+fn figures_table(metrics: &[MetricResult], styled: bool) -> Table {
+    let mut table = Table::new();
+    table.load_style(if styled { presets::UTF8_FULL_CONDENSED } else { presets::ASCII_MARKDOWN });
+    table.set_header(MetricRow::FIGURE_HEADERS);
+    for metric in metrics {
+        let row = MetricRow::of(metric);
+        let cells = row.figures().into_iter().zip(MetricRow::FIGURE_ALIGNMENT);
+        table.add_row(cells.map(|(text, alignment)| Cell::new(text).set_alignment(alignment)));
+    }
+    table
+}
+
+/// The text of one metric's row, as the table and the Markdown renderer show it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct MetricRow {
+    /// The name, with ` *` for a critical metric.
+    pub metric: String,
+    pub group: String,
+    /// The baseline's median (gauges) or window rate (counts).
+    pub baseline: String,
+    pub canary: String,
+    /// The headline test's effect with its confidence interval.
+    pub change: String,
+    /// The headline test's p-value, Holm-adjusted when it has one.
+    pub p_value: String,
+    pub classification: String,
+    /// The rule that decided.
+    pub rule: String,
+}
+
+impl MetricRow {
+    /// Headers of the columns before the rule.
+    pub const FIGURE_HEADERS: [&str; 7] = ["metric", "group", "baseline", "canary", "change [CI]", "p", "result"];
+    pub const FIGURE_ALIGNMENT: [CellAlignment; 7] = [
+        CellAlignment::Left,
+        CellAlignment::Left,
+        CellAlignment::Right,
+        CellAlignment::Right,
+        CellAlignment::Left,
+        CellAlignment::Right,
+        CellAlignment::Left,
+    ];
+
+    pub fn of(metric: &MetricResult) -> MetricRow {
+        let headline = headline_test(metric);
+        MetricRow {
+            metric: if metric.critical { format!("{} *", metric.name) } else { metric.name.clone() },
+            group: metric.group.clone(),
+            baseline: side_value(metric.kind, &metric.baseline).map_or_else(missing, value_text),
+            canary: side_value(metric.kind, &metric.canary).map_or_else(missing, value_text),
+            change: headline.and_then(effect_text).unwrap_or_else(missing),
+            p_value: headline.and_then(|test| test.adjusted_p_value.or(test.p_value)).map_or_else(missing, p_value),
+            classification: metric.classification.label().to_owned(),
+            rule: metric.reason.clone(),
+        }
+    }
+
+    /// The cells before the rule.
+    pub fn figures(&self) -> [&str; 7] {
+        [&self.metric, &self.group, &self.baseline, &self.canary, &self.change, &self.p_value, &self.classification]
+    }
+}
+
+/// What the row's legend explains: the marker, the values, the interval and the p-value.
+pub(crate) fn legend(alpha: f64) -> String {
+    format!(
+        "* critical; values: gauge median, count window rate; change [CI], Holm-adjusted p: first gating test \
+         (alpha {})",
+        plain(alpha)
+    )
+}
+
+/// The test whose effect a row shows: the first gating test with an estimate.
+fn headline_test(metric: &MetricResult) -> Option<&TestResult> {
+    metric.tests.iter().find(|test| test.gating && test.estimate.is_some())
+}
+
+/// The value a row shows for one side: the median of a gauge, the window rate of a count.
+fn side_value(kind: MetricKind, side: &SideData) -> Option<f64> {
+    match kind {
+        MetricKind::Gauge => side.summary.as_ref().map(|summary| summary.p50),
+        MetricKind::Count => side.totals.as_ref().and_then(|totals| totals.rate),
+    }
+}
+
+/// A test's effect with its interval when it has both bounds: `+1.8 [-0.6, +4.1]`, `×1.64 [×1.31, ×2.05]`.
+pub(crate) fn effect_text(test: &TestResult) -> Option<String> {
+    let estimate = effect_number(test.test, test.estimate?);
+    Some(match (test.ci_low, test.ci_high) {
+        (Some(low), Some(high)) => {
+            format!("{estimate} [{}, {}]", effect_number(test.test, low), effect_number(test.test, high))
+        }
+        _ => estimate,
+    })
+}
+
+/// A number in a test's effect units: a signed shift, a `×` ratio, or a plain threshold statistic.
+pub(crate) fn effect_number(test: TestKindResult, value: f64) -> String {
+    let value = round_significant(value, 3);
+    match test {
+        TestKindResult::Shift => signed(value),
+        TestKindResult::Rate | TestKindResult::Spread => format!("×{}", plain(value)),
+        TestKindResult::Threshold => plain(value),
+    }
+}
+
+pub(crate) fn test_name(test: TestKindResult) -> &'static str {
+    match test {
+        TestKindResult::Shift => "shift",
+        TestKindResult::Spread => "spread",
+        TestKindResult::Rate => "rate",
+        TestKindResult::Threshold => "threshold",
+    }
+}
+
+/// A measured value, to four significant digits.
+pub(crate) fn value_text(value: f64) -> String {
+    plain(round_significant(value, 4))
+}
+
+fn round_significant(value: f64, digits: i32) -> f64 {
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    let scale = 10f64.powi(digits - 1 - value.abs().log10().floor() as i32);
+    (value * scale).round() / scale
+}
+
+fn missing() -> String {
+    "-".to_owned()
+}
+
+pub(crate) fn verdict_word(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+        Verdict::Inconclusive => "INCONCLUSIVE",
+    }
+}
+
+fn coloured(word: &str, verdict: Verdict) -> String {
+    let colour = match verdict {
+        Verdict::Pass => "32",
+        Verdict::Fail => "31",
+        Verdict::Inconclusive => "33",
+    };
+    format!("\x1b[1;{colour}m{word}\x1b[0m")
+}
+
+/// `score 66.7, pass ≥ 95, marginal ≥ 75`.
+pub(crate) fn score_text(report: &JudgmentReport) -> String {
+    match report.score {
+        Some(score) => format!("score {}, {}", score_number(score), thresholds_text(report)),
+        None => format!("no score, {}", thresholds_text(report)),
+    }
+}
+
+/// `pass ≥ 95, marginal ≥ 75`.
+pub(crate) fn thresholds_text(report: &JudgmentReport) -> String {
+    format!("pass ≥ {}, marginal ≥ {}", score_number(report.pass_score), score_number(report.marginal_score))
+}
+
+/// A 0 to 100 score to one decimal.
+pub(crate) fn score_number(score: f64) -> String {
+    plain((score * 10.0).round() / 10.0)
+}
+
+pub(crate) fn optional_score(score: Option<f64>) -> String {
+    score.map_or_else(missing, score_number)
+}
+
+/// `weight 25: 1 passed, 0 failed, 1 unscored`.
+fn group_tally(group: &GroupResult) -> String {
+    let mut tally = format!("weight {}: {} passed, {} failed", plain(group.weight), group.passed, group.failed);
+    if group.unscored > 0 {
+        tally.push_str(&format!(", {} unscored", group.unscored));
+    }
+    tally
+}
+
+/// `2026-11-23T10:00:00Z to 2026-11-23T10:30:00Z, step 30s, warm-up 5m`.
+pub(crate) fn window_text(window: &Window) -> String {
+    format!(
+        "{} to {}, step {}, warm-up {}",
+        format_timestamp(window.start),
+        format_timestamp(window.end),
+        Duration::from_secs(window.step_seconds),
+        Duration::from_secs(window.warmup_seconds)
+    )
+}
+
+/// `prometheus http://prometheus:9090`, with the recording when one was replayed.
+pub(crate) fn source_text(source: &SourceDescription) -> String {
+    let mut text = source.kind.clone();
+    if let Some(url) = &source.url {
+        text.push_str(&format!(" {url}"));
+    }
+    if let Some(replay) = &source.replay {
+        text.push_str(&format!(" (replay of {replay})"));
+    }
+    text
+}
+
+/// The resolved variables of one side, `name=value, …`, and its offset for a before/after baseline.
+pub(crate) fn selection_text(side: &SideDescription) -> String {
+    let mut text = if side.variables.is_empty() {
+        "(no variables)".to_owned()
+    } else {
+        side.variables.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join(", ")
+    };
+    if let Some(offset) = side.offset_seconds {
+        text.push_str(&format!(", {} earlier", Duration::from_secs(offset)));
+    }
+    text
+}
+
+/// One line per data-quality finding of the report.
+pub(crate) fn finding_lines(report: &JudgmentReport) -> impl Iterator<Item = String> + '_ {
+    report.metrics.iter().flat_map(|metric| metric.findings.iter().map(move |finding| finding_text(metric, finding)))
+}
+
+/// `metric (side): message`.
+pub(crate) fn finding_text(metric: &MetricResult, finding: &Finding) -> String {
+    match finding.side {
+        Some(side) => format!("{} ({}): {}", metric.name, side.name(), finding.message),
+        None => format!("{}: {}", metric.name, finding.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample::failed_checkout;
+
+    fn render(report: &JudgmentReport, styled: bool) -> String {
+        let mut out = Vec::new();
+        write_table(report, &mut out, styled).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn ends_with_the_verdict_its_score_and_thresholds() {
+        let text = render(&failed_checkout(), false);
+        assert_eq!(
+            text.lines().last().unwrap(),
+            "verdict: FAIL (score 66.7, pass ≥ 95, marginal ≥ 75): critical metric error_rate failed"
+        );
+    }
+
+    #[test]
+    fn heads_with_the_analysis_window_source_and_selections() {
+        let text = render(&failed_checkout(), false);
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "checkout: 2026-11-23T10:00:00Z to 2026-11-23T10:30:00Z, step 30s, warm-up 5m"
+        );
+        assert_eq!(lines.next().unwrap(), "  source:   prometheus http://prometheus.monitoring:9090");
+        assert_eq!(lines.next().unwrap(), "  baseline: namespace=shop, version=checkout-6d2a");
+        assert_eq!(lines.next().unwrap(), "  canary:   namespace=shop, version=checkout-7f9c");
+    }
+
+    #[test]
+    fn shows_each_metric_with_its_values_change_and_rule() {
+        let text = render(&failed_checkout(), false);
+        let row = |name: &str| text.lines().find(|line| line.starts_with(&format!("| {name} "))).unwrap();
+        let error_rate = row("error_rate *");
+        for expected in ["| errors ", "0.00102", "0.001667", "×1.64 [×1.31, ×2.05]", "4.80e-5", "fail (high)"] {
+            assert!(error_rate.contains(expected), "{expected} missing from {error_rate}");
+        }
+        let latency = row("latency_p99");
+        for expected in ["212.4", "214.1", "+1.8 [-0.6, +4.1]", "0.0360", "pass"] {
+            assert!(latency.contains(expected), "{expected} missing from {latency}");
+        }
+        assert!(row("queue_depth").contains("no data"));
+        assert!(text.contains("\nrules:\n  checkout_conversion  conversion ×0.98"));
+        assert!(text.contains(
+            "\n  error_rate           error rate ×1.64 [×1.31, ×2.05] of the baseline's exceeds the ×1.1 margin \
+             (Holm p = 4.8e-5 <\n                       0.01)\n"
+        ));
+    }
+
+    #[test]
+    fn lists_findings_and_group_scores() {
+        let text = render(&failed_checkout(), false);
+        assert!(text.contains("\n  queue_depth (canary): 3 samples after the warm-up, fewer than the 10 required\n"));
+        assert!(text.contains("\n  error_rate: per-interval rates vary 2.4×"));
+        assert!(text.contains("\n  errors          0  (weight 25: 0 passed, 1 failed)\n"), "{text}");
+        assert!(text.contains("\n  saturation      -  (weight 25: 0 passed, 0 failed, 1 unscored)\n"), "{text}");
+    }
+
+    #[test]
+    fn fits_in_120_columns_and_colours_only_when_styled() {
+        let plain_text = render(&failed_checkout(), false);
+        assert!(!plain_text.contains('\x1b'));
+        let styled_text = render(&failed_checkout(), true);
+        assert!(styled_text.contains("\x1b[1;31mFAIL\x1b[0m"));
+        assert!(styled_text.contains('┆'));
+        for text in [plain_text, styled_text] {
+            for line in text.lines() {
+                assert!(line.chars().count() <= 120, "too wide: {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn wraps_words_to_the_width() {
+        assert_eq!(wrap("one two three four", 9), ["one two", "three", "four"]);
+        assert_eq!(wrap("unbreakable-word x", 5), ["unbreakable-word", "x"]);
+        assert_eq!(wrap("", 10), [""]);
+    }
+
+    #[test]
+    fn formats_effects_in_their_units() {
+        assert_eq!(effect_number(TestKindResult::Shift, 12.3456), "+12.3");
+        assert_eq!(effect_number(TestKindResult::Shift, -0.0004567), "-0.000457");
+        assert_eq!(effect_number(TestKindResult::Rate, 1.23456), "×1.23");
+        assert_eq!(effect_number(TestKindResult::Spread, 0.5), "×0.5");
+        assert_eq!(value_text(41.0 / 40210.0), "0.00102");
+        assert_eq!(value_text(1234567.0), "1235000");
+        assert_eq!(score_number(200.0 / 3.0), "66.7");
+        assert_eq!(score_number(100.0), "100");
+    }
+}
