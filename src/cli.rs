@@ -1,5 +1,6 @@
 //! The command-line surface (clap derive). Parsing only: commands turn these into settings.
 
+use crate::config::Duration;
 use crate::judge::{Direction, Margin};
 use crate::report::Format;
 use crate::stats::{Alternative, Method};
@@ -24,9 +25,114 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Judge a canary against its baseline with the metrics of an analysis file.
+    #[command(after_help = EXIT_CODES)]
+    Judge(JudgeArgs),
+    /// Check an analysis file: parse it strictly and render every query for both sides.
+    #[command(after_help = EXIT_CODES)]
+    Validate(ValidateArgs),
     /// Compare two samples of numbers (latency samples, benchmark runs), like ministat.
     #[command(after_help = EXIT_CODES)]
     Compare(CompareArgs),
+    /// Print the JSON Schemas of the documents canary writes and reads.
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JudgeArgs {
+    /// The analysis file (YAML), e.g. analyses/checkout.yaml.
+    pub analysis: PathBuf,
+    /// Judge recorded data (from `canary record`) instead of querying the source.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Set a template variable, overriding the analysis (repeatable): --var canary=checkout-7f9c.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
+    pub vars: Vec<(String, String)>,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = JudgeFormat::Table)]
+    pub format: JudgeFormat,
+    /// Also write a report to a file (repeatable): --output json=report.json --output junit=junit.xml.
+    #[arg(long = "output", value_name = "FORMAT=PATH", value_parser = parse_output)]
+    pub outputs: Vec<(JudgeFormat, PathBuf)>,
+}
+
+/// The judged window; each flag overrides the analysis's `window`.
+#[derive(Debug, Args, Default)]
+pub struct WindowArgs {
+    /// Judge the last DURATION up to now (e.g. 30m).
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["start", "end"])]
+    pub last: Option<Duration>,
+    /// Start of the window (RFC 3339, e.g. 2026-11-23T10:00:00Z).
+    #[arg(long, value_name = "TIME", requires = "end", value_parser = parse_time)]
+    pub start: Option<i64>,
+    /// End of the window (RFC 3339).
+    #[arg(long, value_name = "TIME", requires = "start", value_parser = parse_time)]
+    pub end: Option<i64>,
+    /// Resolution of the queried series (e.g. 1m).
+    #[arg(long, value_name = "DURATION")]
+    pub step: Option<Duration>,
+    /// Leading part of the window that is not judged (e.g. 5m).
+    #[arg(long, value_name = "DURATION")]
+    pub warmup: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The analysis file (YAML).
+    pub analysis: PathBuf,
+    /// Set a template variable (repeatable).
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
+    pub vars: Vec<(String, String)>,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which document; all of them (as one JSON object keyed by name) when omitted.
+    #[arg(value_enum)]
+    pub document: Option<SchemaDocument>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaDocument {
+    /// The judgment report (`canary judge --format json`, the rollback webhook body).
+    Report,
+    /// Recorded data (`canary record`, `canary judge --replay`).
+    Recording,
+    /// The `canary compare --format json` document.
+    Compare,
+}
+
+/// Report formats of `canary judge`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JudgeFormat {
+    Table,
+    Json,
+    Markdown,
+    Junit,
+}
+
+fn parse_variable(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_string(), value.to_string())),
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}
+
+fn parse_output(text: &str) -> Result<(JudgeFormat, PathBuf), String> {
+    let (format, path) =
+        text.split_once('=').ok_or_else(|| format!("`{text}` is not FORMAT=PATH (e.g. json=report.json)"))?;
+    let format = <JudgeFormat as clap::ValueEnum>::from_str(format, true)
+        .map_err(|_| format!("`{format}` is not a format (expected table, json, markdown or junit)"))?;
+    if path.is_empty() {
+        return Err(format!("`{text}` names no file"));
+    }
+    Ok((format, PathBuf::from(path)))
+}
+
+fn parse_time(text: &str) -> Result<i64, String> {
+    crate::config::window::parse_timestamp(text)
 }
 
 #[derive(Debug, Args)]

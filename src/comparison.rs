@@ -25,7 +25,7 @@ pub struct CompareSettings {
 }
 
 /// The margin as requested and in the metric's units.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MarginReport {
     pub direction: Direction,
     /// As given: `20` or `5%` (of the baseline median).
@@ -35,7 +35,7 @@ pub struct MarginReport {
 }
 
 /// The whole result of `canary compare`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ComparisonReport {
     pub schema_version: u32,
     pub baseline: Summary,

@@ -29,6 +29,18 @@ pub enum CanaryError {
     /// Could not write the result (a closed pipe, a full disk).
     #[error("cannot write the result: {0}")]
     Output(#[source] std::io::Error),
+    /// An invalid analysis file.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A query or variable template that cannot be rendered.
+    #[error(transparent)]
+    Template(#[from] crate::config::template::TemplateError),
+    /// A recording that cannot be used.
+    #[error(transparent)]
+    Recording(#[from] crate::source::recorded::RecordingError),
+    /// A query the source refused as written (exit 2) or a source that could not answer (exit 4).
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
 }
 
 /// Exit codes, as documented in the README and `canary --help`.
@@ -43,7 +55,14 @@ pub mod exit_code {
 impl CanaryError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CanaryError::Usage(_) | CanaryError::Unreadable { .. } | CanaryError::BadInput { .. } => exit_code::USAGE,
+            CanaryError::Usage(_)
+            | CanaryError::Unreadable { .. }
+            | CanaryError::BadInput { .. }
+            | CanaryError::Config(_)
+            | CanaryError::Template(_)
+            | CanaryError::Recording(_)
+            | CanaryError::Source(crate::source::SourceError::Request(_)) => exit_code::USAGE,
+            CanaryError::Source(crate::source::SourceError::Unavailable(_)) => exit_code::COULD_NOT_JUDGE,
             CanaryError::NotEnoughData(_) => exit_code::INCONCLUSIVE,
             CanaryError::Output(_) => exit_code::COULD_NOT_JUDGE,
         }

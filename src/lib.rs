@@ -20,7 +20,10 @@ use error::{CanaryError, Verdict};
 /// Runs a parsed command line to its verdict.
 pub fn run(cli: cli::Cli) -> Result<Verdict, CanaryError> {
     match &cli.command {
+        cli::Command::Judge(args) => commands::judge::run(args),
+        cli::Command::Validate(args) => commands::validate::run(args),
         cli::Command::Compare(args) => commands::compare::run(args),
+        cli::Command::Schema(args) => commands::schema::run(args),
     }
 }
 

@@ -440,6 +440,12 @@ impl Analysis {
             if metric.min_samples == Some(0) {
                 return Err(fail("min_samples must be at least 1".into()));
             }
+            if metric.group.is_none() && !self.groups.is_empty() {
+                return Err(fail(format!(
+                    "no `group`: when `groups` are declared every metric names one (declared: {})",
+                    group_names.join(", ")
+                )));
+            }
             if let Some(group) = &metric.group
                 && !self.groups.is_empty()
                 && !group_names.contains(&group.as_str())

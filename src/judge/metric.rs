@@ -11,7 +11,7 @@ use super::{Direction, Margin};
 use crate::config::template::Side;
 use crate::config::window::Window;
 use crate::config::{MetricConfig, MetricKind, QueryRole, Statistic, TestKind, ThresholdConfig};
-use crate::report::number::{plain, signed};
+use crate::report::number::{plain, short, short_signed};
 use crate::source::{Point, PointTime, Series};
 use crate::stats::descriptive::median_sorted;
 use crate::stats::mann_whitney::Ranks;
@@ -405,7 +405,7 @@ fn evaluate_count(input: &MetricInput<'_>, context: &Context, result: &mut Metri
                 side: None,
                 message: format!(
                     "the canary/baseline split of events varies {}× more than Poisson noise between blocks; the rate test allows for it",
-                    plain(dispersion)
+                    short(dispersion)
                 ),
             });
         }
@@ -578,6 +578,7 @@ pub(super) fn settle_test(test: &mut TestResult, adjusted: f64, alpha: f64, dire
         _ => String::new(),
     };
     let margin = test.margin.unwrap_or(0.0);
+    let (signed, plain) = (short_signed, short);
     test.reason = match test.test {
         TestKindResult::Shift => {
             let estimate = test.estimate.map(signed).unwrap_or_else(|| "?".into());

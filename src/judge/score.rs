@@ -78,23 +78,19 @@ pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> RollUp {
         return RollUp { groups, score, verdict: Verdict::Inconclusive, reason };
     };
     let failures: Vec<&str> = metrics.iter().filter(|m| failed(m)).map(|m| m.name.as_str()).collect();
-    let against = format!(
-        "score {} (pass ≥ {}, marginal ≥ {})",
-        plain(value),
-        plain(judgment.pass_score),
-        plain(judgment.marginal_score)
-    );
-    let failed_list = if failures.is_empty() { String::new() } else { format!("; failed: {}", failures.join(", ")) };
+    let failed_names = failures.join(", ");
     if value < judgment.marginal_score {
-        return RollUp { groups, score, verdict: Verdict::Fail, reason: format!("{against}{failed_list}") };
+        let reason =
+            format!("{failed_names} failed: the score is below the marginal score {}", plain(judgment.marginal_score));
+        return RollUp { groups, score, verdict: Verdict::Fail, reason };
     }
     if value < judgment.pass_score {
-        return RollUp {
-            groups,
-            score,
-            verdict: Verdict::Inconclusive,
-            reason: format!("marginal {against}{failed_list}"),
-        };
+        let reason = format!(
+            "{failed_names} failed: the score is marginal (at least {} but below the pass score {})",
+            plain(judgment.marginal_score),
+            plain(judgment.pass_score)
+        );
+        return RollUp { groups, score, verdict: Verdict::Inconclusive, reason };
     }
     if let Some(first) = unresolved.first() {
         let names: Vec<&str> = unresolved.iter().map(|m| m.name.as_str()).collect();
@@ -102,13 +98,13 @@ pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> RollUp {
             groups,
             score,
             verdict: Verdict::Inconclusive,
-            reason: format!(
-                "{against}, but {} could not be judged (`{}`: {})",
-                names.join(", "),
-                first.name,
-                first.reason
-            ),
+            reason: format!("{} could not be judged (`{}`: {})", names.join(", "), first.name, first.reason),
         };
     }
-    RollUp { groups, score, verdict: Verdict::Pass, reason: format!("{against}{failed_list}") }
+    let reason = if failures.is_empty() {
+        "every metric passed".to_string()
+    } else {
+        format!("{failed_names} failed, but the score reaches the pass score {}", plain(judgment.pass_score))
+    };
+    RollUp { groups, score, verdict: Verdict::Pass, reason }
 }

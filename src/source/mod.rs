@@ -68,6 +68,7 @@ pub trait MetricSource {
 
 /// Where the data of a judgment came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SourceDescription {
     /// `prometheus`, `datadog`, or `synthetic` for generated recordings.
     pub kind: String,

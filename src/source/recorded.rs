@@ -173,6 +173,23 @@ impl Recording {
         if window.step_seconds == 0 {
             return Err(RecordingError(format!("{}: window.step_seconds must be positive", path.display())));
         }
+        for (name, metric) in &recording.metrics {
+            for (side, data) in [("baseline", &metric.baseline), ("canary", &metric.canary)] {
+                for (role, query) in &data.queries {
+                    for series in &query.series {
+                        if let Some(pair) = series.points.windows(2).find(|pair| pair[1].time <= pair[0].time) {
+                            return Err(RecordingError(format!(
+                                "{}: metric `{name}`, {side} {}: point times must increase, but {} follows {}",
+                                path.display(),
+                                serde_json::to_value(role).unwrap_or_default().as_str().unwrap_or(""),
+                                pair[1].time,
+                                pair[0].time
+                            )));
+                        }
+                    }
+                }
+            }
+        }
         Ok(recording)
     }
 

@@ -4,7 +4,7 @@
 use super::Summary;
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct EffectSizes {
     /// canary mean / baseline mean; `None` when the baseline mean is 0.
     pub mean_ratio: Option<f64>,

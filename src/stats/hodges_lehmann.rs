@@ -13,7 +13,7 @@ use super::{StatsError, normal};
 use serde::Serialize;
 
 /// The shift estimate and its interval.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ShiftEstimate {
     pub estimate: f64,
     pub ci_low: f64,

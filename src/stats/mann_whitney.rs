@@ -10,7 +10,7 @@ use super::{StatsError, normal};
 use serde::Serialize;
 
 /// Which departure from "same distribution" the p-value measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Alternative {
     /// The canary differs from the baseline in either direction.
@@ -33,7 +33,7 @@ pub enum Method {
 }
 
 /// The method a result was actually computed with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MethodUsed {
     Exact,
@@ -104,7 +104,7 @@ impl Ranks {
 }
 
 /// Result of the test.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MannWhitney {
     /// The canary's U.
     pub u: f64,

@@ -1,0 +1,204 @@
+//! `canary judge ANALYSIS`: resolve the analysis and window, fetch every metric's series from the
+//! source (recorded data with `--replay`), judge, and write the report in the requested formats.
+
+use crate::cli::{JudgeArgs, JudgeFormat, WindowArgs};
+use crate::config::template::{ResolvedSides, Side, render_metric, resolve_sides};
+use crate::config::window::Window;
+use crate::config::{Analysis, Duration, QueryRole};
+use crate::error::{CanaryError, Verdict};
+use crate::judge::report::JudgmentReport;
+use crate::judge::{Context, MetricInput, judge};
+use crate::report::{junit, markdown, table};
+use crate::source::recorded::{RecordedSource, Recording};
+use crate::source::{MetricSource, QueryRequest, Series};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
+    let analysis = Analysis::load(&args.analysis)?;
+    let overrides: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    let sides = resolve_sides(&analysis, &overrides)?;
+    let Some(replay) = &args.replay else {
+        return Err(CanaryError::Usage(
+            "this build judges recorded data only: pass --replay FILE (a recording made by `canary record` or \
+             scripts/make_fixtures.py); querying Prometheus or Datadog directly is not available yet"
+                .into(),
+        ));
+    };
+    let source = RecordedSource::new(Recording::load(replay)?, replay);
+    let window = replay_window(&analysis, source.recording(), &args.window)?;
+    check_recorded_offsets(&analysis, source.recording(), replay)?;
+    warn_about_changed_queries(&analysis, &source, &sides, &overrides, window.step_seconds);
+    let report = judge_source(&analysis, &source, window, &sides, &overrides)?;
+    write_reports(&report, args)?;
+    Ok(report.verdict)
+}
+
+/// The window of a replay: the recording's, optionally narrowed by `--start`/`--end`, with the
+/// warm-up from the flags or the analysis.
+fn replay_window(analysis: &Analysis, recording: &Recording, flags: &WindowArgs) -> Result<Window, CanaryError> {
+    let usage = CanaryError::Usage;
+    if flags.last.is_some() {
+        return Err(usage("--last cannot be combined with --replay: the window comes from the recording".into()));
+    }
+    let step = Duration::from_secs(recording.window.step_seconds);
+    if let Some(requested) = flags.step
+        && requested != step
+    {
+        return Err(usage(format!("--step {requested} differs from the recording's step {step}")));
+    }
+    let (recorded_start, recorded_end) = recording.bounds();
+    let (start, end) = match (flags.start, flags.end) {
+        (Some(start), Some(end)) if start >= recorded_start && end <= recorded_end => (start, end),
+        (Some(_), Some(_)) => {
+            return Err(usage(format!(
+                "--start/--end must lie within the recorded window {} to {}",
+                recording.window.start, recording.window.end
+            )));
+        }
+        _ => (recorded_start, recorded_end),
+    };
+    let warmup = flags.warmup.unwrap_or(analysis.window.warmup);
+    Window::between(start, end, step, warmup).map_err(usage)
+}
+
+/// A before/after baseline must have been recorded with the analysis's offset, or its points
+/// would fall outside the window.
+fn check_recorded_offsets(analysis: &Analysis, recording: &Recording, path: &Path) -> Result<(), CanaryError> {
+    let wanted = analysis.baseline.offset.map(|o| o.as_secs());
+    for (name, metric) in &recording.metrics {
+        let recorded = metric.baseline.offset_seconds.filter(|&o| o > 0);
+        if recorded != wanted.filter(|&o| o > 0) && analysis.metrics.iter().any(|m| m.name() == name) {
+            let show = |o: Option<u64>| o.map_or("none".to_string(), |s| Duration::from_secs(s).to_string());
+            return Err(CanaryError::Usage(format!(
+                "{}: metric `{name}` was recorded with baseline offset {}, but the analysis asks for {}",
+                path.display(),
+                show(recorded),
+                show(wanted)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Tells the user when the analysis's queries no longer match what was recorded.
+fn warn_about_changed_queries(
+    analysis: &Analysis,
+    source: &RecordedSource,
+    sides: &ResolvedSides,
+    overrides: &BTreeMap<String, String>,
+    step_seconds: u64,
+) {
+    for metric in &analysis.metrics {
+        for side in Side::BOTH {
+            let Ok(queries) =
+                render_metric(analysis, metric, side, sides, overrides, Duration::from_secs(step_seconds))
+            else {
+                continue;
+            };
+            for (role, query) in queries {
+                if let Some(recorded) = source.recorded_query(metric.name(), side, role)
+                    && recorded != query
+                {
+                    eprintln!(
+                        "canary: warning: metric `{}`: the {} {} query differs from the recorded one; judging the recorded data\n  analysis: {query}\n  recorded: {recorded}",
+                        metric.name(),
+                        side.name(),
+                        role_name(role)
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn role_name(role: QueryRole) -> &'static str {
+    match role {
+        QueryRole::Value => "value",
+        QueryRole::Numerator => "numerator",
+        QueryRole::Denominator => "denominator",
+    }
+}
+
+/// Fetches every query of every metric for both sides and judges them.
+pub fn judge_source(
+    analysis: &Analysis,
+    source: &dyn MetricSource,
+    window: Window,
+    sides: &ResolvedSides,
+    overrides: &BTreeMap<String, String>,
+) -> Result<JudgmentReport, CanaryError> {
+    let step = Duration::from_secs(window.step_seconds);
+    let offset = analysis.baseline.offset.map_or(0, |o| o.as_secs() as i64);
+    let mut inputs = Vec::with_capacity(analysis.metrics.len());
+    for metric in &analysis.metrics {
+        let mut input = MetricInput {
+            config: metric,
+            queries: BTreeMap::new(),
+            baseline: BTreeMap::new(),
+            canary: BTreeMap::new(),
+        };
+        for side in Side::BOTH {
+            let shift = if side == Side::Baseline { offset } else { 0 };
+            let side_window = Window { start: window.start - shift, end: window.end - shift, ..window };
+            for (role, query) in render_metric(analysis, metric, side, sides, overrides, step)? {
+                let request = QueryRequest { metric: metric.name(), side, role, query: &query, window: side_window };
+                let mut series: Vec<Series> = source.fetch(&request)?;
+                // An offset baseline is judged on the canary's timeline.
+                for s in &mut series {
+                    for point in &mut s.points {
+                        point.time += shift;
+                    }
+                }
+                match side {
+                    Side::Baseline => input.baseline.insert(role, series),
+                    Side::Canary => input.canary.insert(role, series),
+                };
+                input.queries.entry(side).or_default().insert(role, query);
+            }
+        }
+        inputs.push(input);
+    }
+    let context = Context { window, point_time: source.point_time(), alpha: analysis.judgment.alpha };
+    Ok(judge(analysis, &inputs, &context, sides, source.description()))
+}
+
+fn write_reports(report: &JudgmentReport, args: &JudgeArgs) -> Result<(), CanaryError> {
+    let stdout = std::io::stdout();
+    let styled = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut out = stdout.lock();
+    render(report, args.format, &mut out, styled).and_then(|()| out.flush()).map_err(CanaryError::Output)?;
+    for (format, path) in &args.outputs {
+        write_file(path, |file| render(report, *format, file, false))?;
+    }
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+        let path = Path::new(&summary);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| CanaryError::Unreadable { path: path.to_path_buf(), source })?;
+        markdown::write_markdown(report, &mut file).map_err(CanaryError::Output)?;
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<(), CanaryError> {
+    let mut file =
+        std::fs::File::create(path).map_err(|source| CanaryError::Unreadable { path: path.to_path_buf(), source })?;
+    write(&mut file).and_then(|()| file.flush()).map_err(CanaryError::Output)
+}
+
+/// Writes `report` in `format`.
+pub fn render(report: &JudgmentReport, format: JudgeFormat, out: &mut impl Write, styled: bool) -> std::io::Result<()> {
+    match format {
+        JudgeFormat::Table => table::write_table(report, out, styled),
+        JudgeFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, report)?;
+            writeln!(out)
+        }
+        JudgeFormat::Markdown => markdown::write_markdown(report, out),
+        JudgeFormat::Junit => junit::write_junit(report, out),
+    }
+}

@@ -1,0 +1,37 @@
+//! `canary schema [report|recording|compare]`: the JSON Schemas of the documents canary writes
+//! and reads, generated from the same types that produce them.
+
+use crate::cli::{SchemaArgs, SchemaDocument};
+use crate::comparison::ComparisonReport;
+use crate::error::{CanaryError, Verdict};
+use crate::judge::report::JudgmentReport;
+use crate::source::recorded::Recording;
+use std::io::Write;
+
+/// The schema of one document.
+pub fn schema(document: SchemaDocument) -> serde_json::Value {
+    let schema = match document {
+        SchemaDocument::Report => schemars::schema_for!(JudgmentReport),
+        SchemaDocument::Recording => schemars::schema_for!(Recording),
+        SchemaDocument::Compare => schemars::schema_for!(ComparisonReport),
+    };
+    serde_json::to_value(schema).expect("schemas serialise")
+}
+
+pub fn run(args: &SchemaArgs) -> Result<Verdict, CanaryError> {
+    let value = match args.document {
+        Some(document) => schema(document),
+        None => serde_json::json!({
+            "report": schema(SchemaDocument::Report),
+            "recording": schema(SchemaDocument::Recording),
+            "compare": schema(SchemaDocument::Compare),
+        }),
+    };
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out))
+        .and_then(|()| out.flush())
+        .map_err(CanaryError::Output)?;
+    Ok(Verdict::Pass)
+}

@@ -1,0 +1,167 @@
+//! `canary judge --replay` end to end on the recorded scenarios in `fixtures/`: verdicts and exit
+//! codes, the JSON report against `canary schema report`, JUnit and Markdown outputs, bad input.
+
+use crate::support::{TempDir, run, stderr, stdout};
+use serde_json::Value;
+
+const ANALYSIS: &str = "analyses/checkout.yaml";
+
+fn judge(fixture: &str, extra: &[&str]) -> std::process::Output {
+    let replay = format!("fixtures/{fixture}.json");
+    let mut args = vec!["judge", ANALYSIS, "--replay", replay.as_str()];
+    args.extend_from_slice(extra);
+    run(&args, None)
+}
+
+fn report_schema() -> Value {
+    let out = run(&["schema", "report"], None);
+    assert_eq!(out.status.code(), Some(0));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+#[test]
+fn every_fixture_gets_its_verdict_and_exit_code() {
+    let validator = jsonschema::validator_for(&report_schema()).expect("the report schema compiles");
+    for (fixture, code, verdict) in [
+        ("healthy", 0, "pass"),
+        ("latency-regression", 1, "fail"),
+        ("error-spike-low-traffic", 1, "fail"),
+        ("conversion-drop", 1, "fail"),
+        ("improvement", 0, "pass"),
+        ("no-canary-traffic", 3, "inconclusive"),
+    ] {
+        let out = judge(fixture, &["--format", "json"]);
+        assert_eq!(out.status.code(), Some(code), "{fixture}: {}\n{}", stdout(&out), stderr(&out));
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(report["verdict"], verdict, "{fixture}: {}", report["reason"]);
+        let errors: Vec<String> =
+            validator.iter_errors(&report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{fixture}: report does not match its schema: {errors:?}");
+    }
+}
+
+#[test]
+fn the_regressions_name_the_metric_that_failed() {
+    for (fixture, metric, classification) in [
+        ("latency-regression", "p99_latency", "fail_high"),
+        ("error-spike-low-traffic", "error_rate", "fail_high"),
+        ("conversion-drop", "conversion", "fail_low"),
+    ] {
+        let report: Value = serde_json::from_str(&stdout(&judge(fixture, &["--format", "json"]))).unwrap();
+        let metrics = report["metrics"].as_array().unwrap();
+        let judged = metrics.iter().find(|m| m["name"] == metric).unwrap();
+        assert_eq!(judged["classification"], classification, "{fixture}: {}", judged["reason"]);
+        for other in metrics.iter().filter(|m| m["name"] != metric) {
+            assert!(
+                !other["classification"].as_str().unwrap().starts_with("fail"),
+                "{fixture}: {} failed: {}",
+                other["name"],
+                other["reason"]
+            );
+        }
+    }
+}
+
+#[test]
+fn readme_command_prints_the_table_and_exits_1() {
+    let out = judge("latency-regression", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("p99_latency") && text.contains("FAIL"), "{text}");
+}
+
+#[test]
+fn several_outputs_at_once_and_the_github_step_summary() {
+    let dir = TempDir::new("outputs");
+    let json = dir.file("report.json", "");
+    let junit = dir.file("junit.xml", "");
+    let summary = dir.file("summary.md", "# earlier step\n");
+    let out = std::process::Command::new(crate::support::canary_bin())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["judge", ANALYSIS, "--replay", "fixtures/latency-regression.json", "--format", "markdown"])
+        .arg("--output")
+        .arg(format!("json={}", json.display()))
+        .arg("--output")
+        .arg(format!("junit={}", junit.display()))
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("p99\\_latency"), "{}", stdout(&out));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["verdict"], "fail");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut cases, mut failures) = (0, 0);
+    loop {
+        match reader.read_event().expect("JUnit is well-formed XML") {
+            quick_xml::events::Event::Eof => break,
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => match e.name().as_ref() {
+                "testcase" => cases += 1,
+                "failure" => failures += 1,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    assert_eq!((cases, failures), (3, 1), "{xml}");
+    let markdown = std::fs::read_to_string(&summary).unwrap();
+    assert!(markdown.starts_with("# earlier step\n") && markdown.contains("p99\\_latency"), "{markdown}");
+}
+
+#[test]
+fn exit_codes_for_bad_input_name_the_problem() {
+    let dir = TempDir::new("bad-analysis");
+    let text = std::fs::read_to_string(ANALYSIS).unwrap().replacen("direction:", "directon:", 1);
+    let bad = dir.file("bad.yaml", &text);
+    let out = run(&["judge", bad.to_str().unwrap(), "--replay", "fixtures/healthy.json"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("bad.yaml:") && err.contains("unknown field `directon`, did you mean `direction`?"), "{err}");
+
+    let out = run(&["judge", ANALYSIS], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--replay"), "{}", stderr(&out));
+
+    let out = run(&["judge", ANALYSIS, "--replay", "fixtures/missing.json"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("fixtures/missing.json"), "{}", stderr(&out));
+
+    let broken = dir.file("broken.json", "{\"format\": \"canary-recording\", \"version\": 1,\n \"analysis\": 3}");
+    let out = run(&["judge", ANALYSIS, "--replay", broken.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("broken.json:2:"), "{}", stderr(&out));
+}
+
+#[test]
+fn validate_renders_every_query_and_catches_undefined_variables() {
+    let out = run(&["validate", ANALYSIS, "--var", "canary=checkout-7f9c"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("valid analysis") && text.contains("deployment=\"checkout-7f9c\""), "{text}");
+
+    let dir = TempDir::new("undefined");
+    let text = std::fs::read_to_string(ANALYSIS).unwrap().replacen("{{ selector }}, code", "{{ selectr }}, code", 1);
+    let bad = dir.file("undefined.yaml", &text);
+    let out = run(&["validate", bad.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("undefined variable `selectr`"), "{}", stderr(&out));
+}
+
+#[test]
+fn schema_prints_all_documents() {
+    let out = run(&["schema"], None);
+    let all: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for key in ["report", "recording", "compare"] {
+        assert!(all[key]["properties"].is_object(), "{key}");
+    }
+    // Every fixture is a valid recording.
+    let validator = jsonschema::validator_for(&all["recording"]).unwrap();
+    for entry in std::fs::read_dir("fixtures").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let recording: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert!(validator.is_valid(&recording), "{}", path.display());
+        }
+    }
+}
