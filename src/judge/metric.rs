@@ -583,8 +583,15 @@ pub(super) fn settle_test(test: &mut TestResult, adjusted: f64, alpha: f64, dire
         TestKindResult::Shift => {
             let estimate = test.estimate.map(signed).unwrap_or_else(|| "?".into());
             let margin_text = if margin == 0.0 { "0".into() } else { format!("±{}", plain(margin)) };
+            let improved = match direction {
+                Direction::Increase => test.ci_high.is_some_and(|h| h < 0.0),
+                Direction::Decrease => test.ci_low.is_some_and(|l| l > 0.0),
+                Direction::Either => false,
+            };
             if failed {
                 format!("shift {estimate}{} beyond the margin {margin_text} ({evidence})", interval(&signed))
+            } else if improved {
+                format!("shift {estimate}{}: an improvement ({evidence})", interval(&signed))
             } else {
                 format!(
                     "shift {estimate}{}, no significant change beyond the margin {margin_text} ({evidence})",
@@ -611,12 +618,19 @@ pub(super) fn settle_test(test: &mut TestResult, adjusted: f64, alpha: f64, dire
         TestKindResult::Rate => {
             let ratio = |v: f64| format!("×{}", plain(v));
             let estimate = test.estimate.map(ratio).unwrap_or_else(|| "?".into());
+            let improved = match direction {
+                Direction::Increase => test.ci_high.is_some_and(|h| h < 1.0),
+                Direction::Decrease => test.ci_low.is_some_and(|l| l > 1.0),
+                Direction::Either => false,
+            };
             if failed {
                 format!(
                     "rate {estimate}{} of the baseline's, beyond the margin ×{} ({evidence})",
                     interval(&ratio),
                     plain(margin)
                 )
+            } else if improved {
+                format!("rate {estimate}{} of the baseline's: an improvement ({evidence})", interval(&ratio))
             } else {
                 format!(
                     "rate {estimate}{} of the baseline's, no significant change beyond ×{} ({evidence})",
@@ -627,6 +641,46 @@ pub(super) fn settle_test(test: &mut TestResult, adjusted: f64, alpha: f64, dire
         }
         TestKindResult::Threshold => test.reason.clone(),
     };
+}
+
+/// For a test that did not fail: why its interval is too wide to call the metric healthy, if it
+/// is. A pass claims "no regression beyond the margin"; when the interval's bad-direction end lies
+/// beyond twice the margin, a regression of that size could not have been ruled out. Only tests
+/// with a positive margin and an interval are checked.
+pub(super) fn imprecision(test: &TestResult, direction: Direction) -> Option<String> {
+    let (low, high, margin) = (test.ci_low?, test.ci_high?, test.margin?);
+    let level = test.confidence.map(|c| format!("{}% ", short(c * 100.0))).unwrap_or_default();
+    let (beyond_high, beyond_low, limit_high, limit_low, show): (bool, bool, f64, f64, fn(f64) -> String) =
+        match test.test {
+            TestKindResult::Shift if margin > 0.0 => {
+                (high > 2.0 * margin, low < -2.0 * margin, 2.0 * margin, -2.0 * margin, short_signed)
+            }
+            TestKindResult::Rate => {
+                let delta = (margin - 1.0).abs();
+                if delta <= 0.0 {
+                    return None;
+                }
+                (high > 1.0 + 2.0 * delta, low < 1.0 - 2.0 * delta, 1.0 + 2.0 * delta, 1.0 - 2.0 * delta, |v| {
+                    format!("×{}", short(v))
+                })
+            }
+            _ => return None,
+        };
+    let (too_wide, end, limit) = match direction {
+        Direction::Increase => (beyond_high, high, limit_high),
+        Direction::Decrease => (beyond_low, low, limit_low),
+        Direction::Either if beyond_high => (true, high, limit_high),
+        Direction::Either => (beyond_low, low, limit_low),
+    };
+    too_wide.then(|| {
+        format!(
+            "too little data to call it healthy: the {level}interval [{}, {}] reaches {}, beyond twice the margin ({}), so a regression of that size cannot be ruled out",
+            show(low),
+            show(high),
+            show(end),
+            show(limit)
+        )
+    })
 }
 
 /// The failure label of a failed test.

@@ -55,6 +55,17 @@ pub fn judge(
                     result.classification = metric::failure_class(test, result.direction);
                     result.reason = test.reason.clone();
                 }
+                None if let Some(reason) =
+                    result.tests.iter().filter(|t| t.gating).find_map(|t| metric::imprecision(t, result.direction)) =>
+                {
+                    result.classification = Classification::NoData;
+                    result.findings.push(report::Finding {
+                        kind: report::FindingKind::Imprecise,
+                        side: None,
+                        message: reason.clone(),
+                    });
+                    result.reason = reason;
+                }
                 None => {
                     result.classification = Classification::Pass;
                     let reasons: Vec<&str> = result

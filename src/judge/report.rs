@@ -199,6 +199,8 @@ pub enum FindingKind {
     Overdispersion,
     /// More series than expected, or numerator and denominator points that do not line up.
     UnexpectedSeries,
+    /// No significant regression, but the interval is too wide to rule out one of twice the margin.
+    Imprecise,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]

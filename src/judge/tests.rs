@@ -227,10 +227,11 @@ fn thresholds_fail_on_their_own() {
 #[test]
 fn holm_keeps_two_borderline_metrics_from_failing_together() {
     // Each metric alone would be significant at 0.01; adjusted over two tests neither is.
-    let a = analysis(&format!("{LATENCY}{}", LATENCY.replace("latency", "latency2")), "judgment:\n  alpha: 0.01\n");
+    let metric = "  - name: latency\n    query: q\n    direction: increase\n";
+    let a = analysis(&format!("{metric}{}", metric.replace("latency", "latency2")), "judgment:\n  alpha: 0.01\n");
     let baseline: Vec<f64> = (0..12).map(|i| 100.0 + i as f64).collect();
-    let canary: Vec<f64> = (0..12).map(|i| 110.0 + i as f64).collect();
-    let single = analysis(LATENCY, "judgment:\n  alpha: 0.01\n");
+    let canary: Vec<f64> = (0..12).map(|i| 104.25 + i as f64).collect();
+    let single = analysis(metric, "judgment:\n  alpha: 0.01\n");
     let alone = run(&single, &[gauge(&single.metrics[0], &baseline, &canary)], 12);
     let p = alone.metrics[0].tests[0].p_value.unwrap();
     assert!(p < 0.01 && p > 0.005, "p = {p}");
@@ -239,6 +240,20 @@ fn holm_keeps_two_borderline_metrics_from_failing_together() {
         assert_eq!(metric.tests[0].adjusted_p_value, Some(2.0 * p));
         assert_eq!(metric.classification, Classification::Pass);
     }
+}
+
+#[test]
+fn an_interval_too_wide_to_rule_out_twice_the_margin_is_not_a_pass() {
+    let a = analysis(LATENCY, "");
+    // Very noisy, no real change: the interval spans far more than ±2 × 5%.
+    let baseline: Vec<f64> = (0..12).map(|i| 100.0 + 60.0 * wiggle(i)).collect();
+    let canary: Vec<f64> = (0..12).map(|i| 100.0 + 60.0 * wiggle(i + 5)).collect();
+    let report = run(&a, &[gauge(&a.metrics[0], &baseline, &canary)], 12);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::NoData, "{}", metric.reason);
+    assert!(metric.reason.starts_with("too little data to call it healthy"), "{}", metric.reason);
+    assert!(metric.findings.iter().any(|f| f.kind == FindingKind::Imprecise));
+    assert_eq!(report.verdict, Verdict::Inconclusive);
 }
 
 /// The cases Kayenta's users reported as regressions it passed: each fails here.
