@@ -31,6 +31,9 @@ pub enum Command {
     /// Check an analysis file: parse it strictly and render every query for both sides.
     #[command(after_help = EXIT_CODES)]
     Validate(ValidateArgs),
+    /// Query the source for every metric of an analysis and save the series for --replay.
+    #[command(after_help = EXIT_CODES)]
+    Record(RecordArgs),
     /// Compare two samples of numbers (latency samples, benchmark runs), like ministat.
     #[command(after_help = EXIT_CODES)]
     Compare(CompareArgs),
@@ -50,6 +53,8 @@ pub struct JudgeArgs {
     pub vars: Vec<(String, String)>,
     #[command(flatten)]
     pub window: WindowArgs,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = JudgeFormat::Table)]
     pub format: JudgeFormat,
@@ -78,6 +83,37 @@ pub struct WindowArgs {
     pub warmup: Option<Duration>,
 }
 
+/// Where live data comes from; each flag overrides the analysis's `source`. Credentials are read
+/// from files or from the environment, never from flag values.
+#[derive(Debug, Args, Default)]
+pub struct SourceArgs {
+    /// Base URL of the Prometheus-compatible API, with any path prefix (http://mimir/prometheus).
+    #[arg(long, value_name = "URL", env = "CANARY_SOURCE_URL")]
+    pub source_url: Option<String>,
+    /// File holding a bearer token. A token can also be given in the environment variable
+    /// CANARY_SOURCE_TOKEN, or named by the analysis (`token_env`, `token_file`).
+    #[arg(long, value_name = "PATH", env = "CANARY_SOURCE_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Extra request header (repeatable), e.g. --header 'X-Scope-OrgID: team-a'. Not for secrets.
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+    /// PEM file of an extra certificate authority to trust.
+    #[arg(long, value_name = "PATH", env = "CANARY_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Queries in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Time limit of one HTTP request (each retry gets its own).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub query_timeout: Duration,
+    /// Time limit of all the queries of a run together.
+    #[arg(long, value_name = "DURATION", default_value = "2m")]
+    pub timeout: Duration,
+    /// Retries of a request that failed with 5xx, 429, a timeout or a connection error.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub retries: u32,
+}
+
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// The analysis file (YAML).
@@ -85,6 +121,29 @@ pub struct ValidateArgs {
     /// Set a template variable (repeatable).
     #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
     pub vars: Vec<(String, String)>,
+    /// Also run every query once for both sides and show what came back.
+    #[arg(long)]
+    pub live: bool,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The analysis file (YAML).
+    pub analysis: PathBuf,
+    /// Where to write the recording (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Set a template variable (repeatable).
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
+    pub vars: Vec<(String, String)>,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +188,13 @@ fn parse_output(text: &str) -> Result<(JudgeFormat, PathBuf), String> {
         return Err(format!("`{text}` names no file"));
     }
     Ok((format, PathBuf::from(path)))
+}
+
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.trim().to_string())),
+        _ => Err(format!("`{text}` is not NAME: VALUE")),
+    }
 }
 
 fn parse_time(text: &str) -> Result<i64, String> {

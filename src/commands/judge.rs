@@ -1,6 +1,7 @@
 //! `canary judge ANALYSIS`: resolve the analysis and window, fetch every metric's series from the
 //! source (recorded data with `--replay`), judge, and write the report in the requested formats.
 
+use super::live;
 use crate::cli::{JudgeArgs, JudgeFormat, WindowArgs};
 use crate::config::template::{ResolvedSides, Side, render_metric, resolve_sides};
 use crate::config::window::Window;
@@ -9,8 +10,8 @@ use crate::error::{CanaryError, Verdict};
 use crate::judge::report::JudgmentReport;
 use crate::judge::{Context, MetricInput, judge};
 use crate::report::{junit, markdown, table};
+use crate::source::MetricSource;
 use crate::source::recorded::{RecordedSource, Recording};
-use crate::source::{MetricSource, QueryRequest, Series};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -19,18 +20,20 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     let analysis = Analysis::load(&args.analysis)?;
     let overrides: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     let sides = resolve_sides(&analysis, &overrides)?;
-    let Some(replay) = &args.replay else {
-        return Err(CanaryError::Usage(
-            "this build judges recorded data only: pass --replay FILE (a recording made by `canary record` or \
-             scripts/make_fixtures.py); querying Prometheus or Datadog directly is not available yet"
-                .into(),
-        ));
+    let report = match &args.replay {
+        Some(replay) => {
+            let source = RecordedSource::new(Recording::load(replay)?, replay);
+            let window = replay_window(&analysis, source.recording(), &args.window)?;
+            check_recorded_offsets(&analysis, source.recording(), replay)?;
+            warn_about_changed_queries(&analysis, &source, &sides, &overrides, window.step_seconds);
+            judge_source(&analysis, &source, window, &sides, &overrides)?
+        }
+        None => {
+            let source = live::open_source(&analysis, &args.source)?;
+            let window = live::live_window(&analysis, &args.window, live::now())?;
+            judge_source(&analysis, source.as_ref(), window, &sides, &overrides)?
+        }
     };
-    let source = RecordedSource::new(Recording::load(replay)?, replay);
-    let window = replay_window(&analysis, source.recording(), &args.window)?;
-    check_recorded_offsets(&analysis, source.recording(), replay)?;
-    warn_about_changed_queries(&analysis, &source, &sides, &overrides, window.step_seconds);
-    let report = judge_source(&analysis, &source, window, &sides, &overrides)?;
     write_reports(&report, args)?;
     Ok(report.verdict)
 }
@@ -129,36 +132,24 @@ pub fn judge_source(
     sides: &ResolvedSides,
     overrides: &BTreeMap<String, String>,
 ) -> Result<JudgmentReport, CanaryError> {
-    let step = Duration::from_secs(window.step_seconds);
-    let offset = analysis.baseline.offset.map_or(0, |o| o.as_secs() as i64);
-    let mut inputs = Vec::with_capacity(analysis.metrics.len());
-    for metric in &analysis.metrics {
-        let mut input = MetricInput {
-            config: metric,
+    let fetched = live::fetch_everything(analysis, source, window, sides, overrides)?;
+    let mut inputs: Vec<MetricInput<'_>> = analysis
+        .metrics
+        .iter()
+        .map(|config| MetricInput {
+            config,
             queries: BTreeMap::new(),
             baseline: BTreeMap::new(),
             canary: BTreeMap::new(),
+        })
+        .collect();
+    for answer in fetched {
+        let input = &mut inputs[answer.metric];
+        input.queries.entry(answer.side).or_default().insert(answer.role, answer.query);
+        match answer.side {
+            Side::Baseline => input.baseline.insert(answer.role, answer.series),
+            Side::Canary => input.canary.insert(answer.role, answer.series),
         };
-        for side in Side::BOTH {
-            let shift = if side == Side::Baseline { offset } else { 0 };
-            let side_window = Window { start: window.start - shift, end: window.end - shift, ..window };
-            for (role, query) in render_metric(analysis, metric, side, sides, overrides, step)? {
-                let request = QueryRequest { metric: metric.name(), side, role, query: &query, window: side_window };
-                let mut series: Vec<Series> = source.fetch(&request)?;
-                // An offset baseline is judged on the canary's timeline.
-                for s in &mut series {
-                    for point in &mut s.points {
-                        point.time += shift;
-                    }
-                }
-                match side {
-                    Side::Baseline => input.baseline.insert(role, series),
-                    Side::Canary => input.canary.insert(role, series),
-                };
-                input.queries.entry(side).or_default().insert(role, query);
-            }
-        }
-        inputs.push(input);
     }
     let context = Context { window, point_time: source.point_time(), alpha: analysis.judgment.alpha };
     Ok(judge(analysis, &inputs, &context, sides, source.description()))

@@ -2,5 +2,7 @@
 
 pub mod compare;
 pub mod judge;
+pub mod live;
+pub mod record;
 pub mod schema;
 pub mod validate;

@@ -1,10 +1,14 @@
 //! `canary validate ANALYSIS`: parse strictly, resolve both sides' variables and render every
 //! query, then print what would be queried.
 
+use super::live;
 use crate::cli::ValidateArgs;
 use crate::config::template::{Side, render_metric, resolve_sides};
-use crate::config::{Analysis, MetricKind};
+use crate::config::window::format_timestamp;
+use crate::config::{Analysis, Duration, MetricKind, QueryRole};
 use crate::error::{CanaryError, Verdict};
+use crate::report::number::plain;
+use crate::source::Series;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -37,9 +41,76 @@ pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {
             }
         }
     }
+    let mut verdict = Verdict::Pass;
+    if args.live {
+        let source = live::open_source(&analysis, &args.source)?;
+        let window = live::live_window(&analysis, &args.window, live::now())?;
+        let fetched = live::fetch_everything(&analysis, source.as_ref(), window, &sides, &overrides)?;
+        text.push_str(&format!(
+            "\nlive preview from {} over {} to {} (step {}):\n",
+            source.description().url.unwrap_or_default(),
+            format_timestamp(window.start),
+            format_timestamp(window.end),
+            Duration::from_secs(window.step_seconds)
+        ));
+        for answer in &fetched {
+            let line = preview(&answer.series);
+            let empty = answer.series.is_empty();
+            // A counter that never fired has no series; an empty value or denominator is a wrong selector.
+            if empty && answer.role != QueryRole::Numerator {
+                verdict = Verdict::Inconclusive;
+            }
+            text.push_str(&format!(
+                "  {:<20} {:<8} {:<11} {}{line}\n",
+                analysis.metrics[answer.metric].name(),
+                answer.side.name(),
+                role_label(answer.role),
+                if empty && answer.role != QueryRole::Numerator { "EMPTY: " } else { "" }
+            ));
+        }
+        if verdict == Verdict::Inconclusive {
+            text.push_str("\nsome queries returned no series: check their selectors before relying on this analysis\n");
+        }
+    }
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(CanaryError::Output)?;
-    Ok(Verdict::Pass)
+    Ok(verdict)
+}
+
+fn role_label(role: QueryRole) -> &'static str {
+    match role {
+        QueryRole::Value => "value",
+        QueryRole::Numerator => "numerator",
+        QueryRole::Denominator => "denominator",
+    }
+}
+
+/// "matrix, 1 series, 31 points, values 0.12 to 0.56, 2 NaN".
+fn preview(series: &[Series]) -> String {
+    if series.is_empty() {
+        return "matrix, 0 series".into();
+    }
+    let points: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(|p| p.value)).collect();
+    let finite: Vec<f64> = points.iter().copied().filter(|v| v.is_finite()).collect();
+    let non_finite = points.len() - finite.len();
+    let range = match (finite.iter().copied().reduce(f64::min), finite.iter().copied().reduce(f64::max)) {
+        (Some(low), Some(high)) => format!(", values {} to {}", plain(low), plain(high)),
+        _ => String::new(),
+    };
+    let per_series: Vec<String> = series.iter().take(3).map(|s| s.points.len().to_string()).collect();
+    let labels = if series.len() > 1 {
+        let shown: Vec<String> = series.iter().take(3).map(|s| format!("{:?}", s.labels)).collect();
+        format!(" (labels {}{})", shown.join(", "), if series.len() > 3 { ", …" } else { "" })
+    } else {
+        String::new()
+    };
+    format!(
+        "matrix, {} series{labels}, points {}{}{range}{}",
+        series.len(),
+        per_series.join("/"),
+        if series.len() > 3 { "/…" } else { "" },
+        if non_finite > 0 { format!(", {non_finite} NaN/Inf") } else { String::new() }
+    )
 }
 
 fn kind_name(kind: MetricKind) -> &'static str {

@@ -64,6 +64,17 @@ pub struct SourceConfig {
     /// File holding a bearer token (Prometheus).
     #[serde(default)]
     pub token_file: Option<String>,
+    /// User name for basic auth (Grafana Cloud: the instance ID); the password comes from
+    /// `basic_auth_password_env` or `basic_auth_password_file`.
+    #[serde(default)]
+    pub basic_auth_user: Option<String>,
+    #[serde(default)]
+    pub basic_auth_password_env: Option<String>,
+    #[serde(default)]
+    pub basic_auth_password_file: Option<String>,
+    /// PEM file of an extra certificate authority to trust (private CAs).
+    #[serde(default)]
+    pub ca_file: Option<String>,
     /// Extra request headers, e.g. `X-Scope-OrgID` for Mimir and Cortex (not for secrets).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -216,6 +227,11 @@ pub struct MetricConfig {
     /// What no data means: `fail`, `inconclusive` (default) or `ignore`.
     #[serde(default)]
     pub no_data: NoDataPolicy,
+    /// A metric with no significant regression is still "too little data" (not a pass) when its
+    /// interval's bad-direction end lies beyond this many margins: the data could not rule out a
+    /// regression that large. 0 turns the check off. Default 3.
+    #[serde(default)]
+    pub inconclusive_beyond: Option<f64>,
     /// The range window of `rate()`/`increase()` inside the query. Points closer than this overlap
     /// and are not independent; they are judged in non-overlapping blocks.
     #[serde(default)]
@@ -308,6 +324,12 @@ impl MetricConfig {
             MetricKind::Gauge => 10,
             MetricKind::Count => 3,
         })
+    }
+
+    /// How many margins the bad-direction end of an interval may reach before a metric without a
+    /// significant regression counts as too little data (0: never).
+    pub fn inconclusive_beyond(&self) -> f64 {
+        self.inconclusive_beyond.unwrap_or(3.0)
     }
 
     /// The query templates by role.
@@ -437,6 +459,9 @@ impl Analysis {
             if metric.tests().is_empty() && metric.thresholds.is_empty() {
                 return Err(fail("no tests and no thresholds: nothing would judge this metric".into()));
             }
+            if metric.inconclusive_beyond.is_some_and(|f| !(f == 0.0 || (f >= 1.0 && f.is_finite()))) {
+                return Err(fail("inconclusive_beyond must be 0 (off) or at least 1".into()));
+            }
             if metric.min_samples == Some(0) {
                 return Err(fail("min_samples must be at least 1".into()));
             }
@@ -472,13 +497,28 @@ impl SourceConfig {
             ("api_key_file", self.api_key_file.is_some()),
             ("app_key_file", self.app_key_file.is_some()),
         ];
-        let prometheus_only = [("token_env", self.token_env.is_some()), ("token_file", self.token_file.is_some())];
+        let prometheus_only = [
+            ("token_env", self.token_env.is_some()),
+            ("token_file", self.token_file.is_some()),
+            ("basic_auth_user", self.basic_auth_user.is_some()),
+            ("basic_auth_password_env", self.basic_auth_password_env.is_some()),
+            ("basic_auth_password_file", self.basic_auth_password_file.is_some()),
+            ("ca_file", self.ca_file.is_some()),
+        ];
         let (misplaced, kind) = match self.kind {
             SourceKind::Prometheus => (datadog_only.iter().find(|(_, set)| *set), "prometheus"),
             SourceKind::Datadog => (prometheus_only.iter().find(|(_, set)| *set), "datadog"),
         };
         if let Some((field, _)) = misplaced {
             return Err(format!("source.{field} does not apply to a {kind} source"));
+        }
+        let token = self.token_env.is_some() || self.token_file.is_some();
+        let basic = self.basic_auth_password_env.is_some() || self.basic_auth_password_file.is_some();
+        if token && (basic || self.basic_auth_user.is_some()) {
+            return Err("source: use either a bearer token or basic auth, not both".into());
+        }
+        if basic != self.basic_auth_user.is_some() {
+            return Err("source: basic auth needs basic_auth_user and one of basic_auth_password_env or basic_auth_password_file".into());
         }
         for header in self.headers.keys() {
             let lower = header.to_ascii_lowercase();

@@ -645,15 +645,18 @@ pub(super) fn settle_test(test: &mut TestResult, adjusted: f64, alpha: f64, dire
 
 /// For a test that did not fail: why its interval is too wide to call the metric healthy, if it
 /// is. A pass claims "no regression beyond the margin"; when the interval's bad-direction end lies
-/// beyond twice the margin, a regression of that size could not have been ruled out. Only tests
-/// with a positive margin and an interval are checked.
-pub(super) fn imprecision(test: &TestResult, direction: Direction) -> Option<String> {
+/// beyond `factor` margins, a regression that large could not have been ruled out. Only tests with
+/// a positive margin and an interval are checked, and none when `factor` is 0.
+pub(super) fn imprecision(test: &TestResult, direction: Direction, factor: f64) -> Option<String> {
+    if factor <= 0.0 {
+        return None;
+    }
     let (low, high, margin) = (test.ci_low?, test.ci_high?, test.margin?);
     let level = test.confidence.map(|c| format!("{}% ", short(c * 100.0))).unwrap_or_default();
     let (beyond_high, beyond_low, limit_high, limit_low, show): (bool, bool, f64, f64, fn(f64) -> String) =
         match test.test {
             TestKindResult::Shift if margin > 0.0 => {
-                (high > 2.0 * margin, low < -2.0 * margin, 2.0 * margin, -2.0 * margin, short_signed)
+                (high > factor * margin, low < -factor * margin, factor * margin, -factor * margin, short_signed)
             }
             TestKindResult::Rate => {
                 let delta = (margin - 1.0).abs();
@@ -674,10 +677,11 @@ pub(super) fn imprecision(test: &TestResult, direction: Direction) -> Option<Str
     };
     too_wide.then(|| {
         format!(
-            "too little data to call it healthy: the {level}interval [{}, {}] reaches {}, beyond twice the margin ({}), so a regression of that size cannot be ruled out",
+            "too little data to call it healthy: the {level}interval [{}, {}] reaches {}, beyond {} margins ({}), so a regression that large cannot be ruled out",
             show(low),
             show(high),
             show(end),
+            short(factor),
             show(limit)
         )
     })

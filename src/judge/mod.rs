@@ -44,7 +44,8 @@ pub fn judge(
 
     let metrics: Vec<_> = evaluated
         .into_iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(index, e)| {
             let mut result = e.result;
             if e.settled {
                 return result;
@@ -55,8 +56,9 @@ pub fn judge(
                     result.classification = metric::failure_class(test, result.direction);
                     result.reason = test.reason.clone();
                 }
-                None if let Some(reason) =
-                    result.tests.iter().filter(|t| t.gating).find_map(|t| metric::imprecision(t, result.direction)) =>
+                None if let Some(reason) = result.tests.iter().filter(|t| t.gating).find_map(|t| {
+                    metric::imprecision(t, result.direction, inputs[index].config.inconclusive_beyond())
+                }) =>
                 {
                     result.classification = Classification::NoData;
                     result.findings.push(report::Finding {

@@ -2,6 +2,7 @@
 //! series (timestamps and values, NaN and infinities kept as such, gaps as missing points), so the
 //! judge cannot tell live data from recorded data. All network I/O lives below this module.
 
+pub mod prometheus;
 pub mod recorded;
 
 use crate::config::QueryRole;
@@ -64,6 +65,23 @@ pub trait MetricSource {
     fn point_time(&self) -> PointTime;
     /// Runs one query over its window at the window's step.
     fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError>;
+    /// Runs many queries (concurrently where the source can), one result per request, in order.
+    fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
+        requests.iter().map(|request| self.fetch(request)).collect()
+    }
+}
+
+/// A progress bar on stderr, shown only when stderr is a terminal and `CI` is unset.
+pub fn progress_bar(length: u64, message: &'static str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || std::env::var_os("CI").is_some() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(length).with_message(message);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// Where the data of a judgment came from.

@@ -119,9 +119,20 @@ fn exit_codes_for_bad_input_name_the_problem() {
     let err = stderr(&out);
     assert!(err.contains("bad.yaml:") && err.contains("unknown field `directon`, did you mean `direction`?"), "{err}");
 
-    let out = run(&["judge", ANALYSIS], None);
+    // Without --replay the analysis's source is queried: an unreachable one cannot judge.
+    let out = std::process::Command::new(crate::support::canary_bin())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["judge", ANALYSIS, "--source-url", "http://127.0.0.1:1", "--retries", "0"])
+        .env("PROMETHEUS_TOKEN", "not-a-real-token")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("not-a-real-token"));
+    assert!(stderr(&out).contains("cannot query http://127.0.0.1:1/api/v1/query_range"), "{}", stderr(&out));
+    // The analysis names the token's variable; unset, that is a configuration error.
+    let out = run(&["judge", ANALYSIS, "--source-url", "http://127.0.0.1:1"], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--replay"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("$PROMETHEUS_TOKEN, but it is not set"), "{}", stderr(&out));
 
     let out = run(&["judge", ANALYSIS, "--replay", "fixtures/missing.json"], None);
     assert_eq!(out.status.code(), Some(2));

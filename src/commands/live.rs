@@ -1,0 +1,166 @@
+//! What every command that queries a live backend shares: opening the source from the analysis
+//! and the flags (credentials from files or the environment only), the live window, and fetching
+//! every query of an analysis for both sides at once.
+
+use crate::cli::{SourceArgs, WindowArgs};
+use crate::config::template::{ResolvedSides, Side, render_metric};
+use crate::config::window::Window;
+use crate::config::{Analysis, Duration, QueryRole, SourceKind};
+use crate::error::CanaryError;
+use crate::source::prometheus::{Auth, PrometheusSettings, PrometheusSource, Secret};
+use crate::source::{MetricSource, QueryRequest, Series};
+use std::collections::BTreeMap;
+
+/// The newest minute is left out of live windows: its samples may not all have been scraped yet
+/// (and VictoriaMetrics hides the last 30 s by default).
+pub const SETTLE_SECONDS: i64 = 60;
+
+/// The environment variable that can hold the bearer token itself.
+pub const TOKEN_VARIABLE: &str = "CANARY_SOURCE_TOKEN";
+
+/// Opens the analysis's live source, with the flags' overrides.
+pub fn open_source(analysis: &Analysis, flags: &SourceArgs) -> Result<Box<dyn MetricSource>, CanaryError> {
+    let config = analysis.source.as_ref();
+    let kind = config.map_or(SourceKind::Prometheus, |c| c.kind);
+    if kind == SourceKind::Datadog {
+        return Err(CanaryError::Usage(
+            "the Datadog source is not available in this build; judge Datadog data with --replay".into(),
+        ));
+    }
+    let url = flags.source_url.clone().or_else(|| config.and_then(|c| c.url.clone())).ok_or_else(|| {
+        CanaryError::Usage(
+            "no source URL: set `source.url` in the analysis, pass --source-url, or set CANARY_SOURCE_URL".into(),
+        )
+    })?;
+    let mut headers = config.map(|c| c.headers.clone()).unwrap_or_default();
+    headers.extend(flags.headers.iter().cloned());
+    let settings = PrometheusSettings {
+        url,
+        headers,
+        auth: auth(analysis, flags)?,
+        ca_file: flags.ca_file.clone().or_else(|| config.and_then(|c| c.ca_file.clone()).map(Into::into)),
+        request_timeout: std::time::Duration::from_secs(flags.query_timeout.as_secs().max(1)),
+        total_timeout: std::time::Duration::from_secs(flags.timeout.as_secs().max(1)),
+        retries: flags.retries,
+        concurrency: usize::from(flags.concurrency),
+    };
+    Ok(Box::new(PrometheusSource::new(settings)?))
+}
+
+/// The credential to send, from the first place that has one: `CANARY_SOURCE_TOKEN`,
+/// `--token-file`, the analysis's `token_env`, `token_file`, then basic auth.
+fn auth(analysis: &Analysis, flags: &SourceArgs) -> Result<Auth, CanaryError> {
+    let usage = CanaryError::Usage;
+    let from_env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| usage(format!("the analysis reads a credential from ${name}, but it is not set")))
+    };
+    let from_file = |path: &str| {
+        std::fs::read_to_string(path)
+            .map(|text| text.trim().to_string())
+            .map_err(|e| usage(format!("cannot read the credential file {path}: {e}")))
+    };
+    if let Some(token) = std::env::var(TOKEN_VARIABLE).ok().filter(|v| !v.trim().is_empty()) {
+        return Ok(Auth::Bearer { token: Secret::new(token), origin: format!("${TOKEN_VARIABLE}") });
+    }
+    if let Some(path) = &flags.token_file {
+        let path = path.display().to_string();
+        return Ok(Auth::Bearer { token: Secret::new(from_file(&path)?), origin: format!("the file {path}") });
+    }
+    let Some(config) = &analysis.source else { return Ok(Auth::None) };
+    if let Some(name) = &config.token_env {
+        return Ok(Auth::Bearer { token: Secret::new(from_env(name)?), origin: format!("${name}") });
+    }
+    if let Some(path) = &config.token_file {
+        return Ok(Auth::Bearer { token: Secret::new(from_file(path)?), origin: format!("the file {path}") });
+    }
+    if let Some(user) = &config.basic_auth_user {
+        let (password, origin) = match (&config.basic_auth_password_env, &config.basic_auth_password_file) {
+            (Some(name), _) => (from_env(name)?, format!("${name}")),
+            (None, Some(path)) => (from_file(path)?, format!("the file {path}")),
+            (None, None) => unreachable!("validated: basic auth has a password source"),
+        };
+        return Ok(Auth::Basic { user: user.clone(), password: Secret::new(password), origin });
+    }
+    Ok(Auth::None)
+}
+
+/// The window of a live run: `--start`/`--end` aligned inward to the step, or the last
+/// `--last` (or the analysis's `window.last`) ending a minute before `now`.
+pub fn live_window(analysis: &Analysis, flags: &WindowArgs, now: i64) -> Result<Window, CanaryError> {
+    let step = flags.step.unwrap_or(analysis.window.step);
+    let warmup = flags.warmup.unwrap_or(analysis.window.warmup);
+    let step_s = step.as_secs() as i64;
+    if step_s == 0 {
+        return Err(CanaryError::Usage("--step must be longer than 0s".into()));
+    }
+    let window = match (flags.start, flags.end) {
+        (Some(start), Some(end)) => {
+            let aligned_start =
+                start.div_euclid(step_s) * step_s + if start.rem_euclid(step_s) == 0 { 0 } else { step_s };
+            Window::between(aligned_start, end.div_euclid(step_s) * step_s, step, warmup)
+        }
+        _ => Window::last(now - SETTLE_SECONDS, flags.last.unwrap_or(analysis.window.last), step, warmup),
+    };
+    window.map_err(CanaryError::Usage)
+}
+
+/// One query's answer.
+pub struct Fetched {
+    pub metric: usize,
+    pub side: Side,
+    pub role: QueryRole,
+    pub query: String,
+    pub series: Vec<Series>,
+}
+
+/// Renders and runs every query of every metric for both sides. The baseline of a before/after
+/// analysis is queried `offset` earlier and its points are moved onto the canary's timeline.
+pub fn fetch_everything(
+    analysis: &Analysis,
+    source: &dyn MetricSource,
+    window: Window,
+    sides: &ResolvedSides,
+    overrides: &BTreeMap<String, String>,
+) -> Result<Vec<Fetched>, CanaryError> {
+    let step = Duration::from_secs(window.step_seconds);
+    let offset = analysis.baseline.offset.map_or(0, |o| o.as_secs() as i64);
+    let mut planned = Vec::new();
+    for (index, metric) in analysis.metrics.iter().enumerate() {
+        for side in Side::BOTH {
+            for (role, query) in render_metric(analysis, metric, side, sides, overrides, step)? {
+                planned.push((index, side, role, query));
+            }
+        }
+    }
+    let shift_of = |side: Side| if side == Side::Baseline { offset } else { 0 };
+    let requests: Vec<QueryRequest<'_>> = planned
+        .iter()
+        .map(|(index, side, role, query)| QueryRequest {
+            metric: analysis.metrics[*index].name(),
+            side: *side,
+            role: *role,
+            query,
+            window: Window { start: window.start - shift_of(*side), end: window.end - shift_of(*side), ..window },
+        })
+        .collect();
+    let answers = source.fetch_all(&requests);
+    let mut fetched = Vec::with_capacity(planned.len());
+    for ((metric, side, role, query), answer) in planned.into_iter().zip(answers) {
+        let mut series = answer?;
+        for s in &mut series {
+            for point in &mut s.points {
+                point.time += shift_of(side);
+            }
+        }
+        fetched.push(Fetched { metric, side, role, query, series });
+    }
+    Ok(fetched)
+}
+
+/// The current time in Unix seconds.
+pub fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}

@@ -1,0 +1,517 @@
+//! Prometheus and the backends that speak its HTTP API (Thanos, Mimir, Cortex, VictoriaMetrics):
+//! `query_range` by POST form over the window, split into requests of at most 11,000 points per
+//! series, with per-request and overall timeouts and bounded, jittered retries on 5xx, 429,
+//! timeouts and connection errors only. Errors say what went wrong in the user's terms: a PromQL
+//! error shows the query and the server's message; gateway HTML pages are summarised, never
+//! parsed as JSON; credentials never appear in any message.
+
+use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use reqwest_retry::{Jitter, RetryTransientMiddleware, policies::ExponentialBackoff};
+use serde::Deserialize;
+use serde::de::{Deserializer, Error as _, Visitor};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Prometheus refuses range queries of more than 11,000 points per series.
+pub const MAX_POINTS_PER_REQUEST: i64 = 11_000;
+
+/// A secret read from the environment or a file; never printed.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// How requests authenticate.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    None,
+    /// `Authorization: Bearer …`; `origin` names where the token came from, for error messages.
+    Bearer {
+        token: Secret,
+        origin: String,
+    },
+    /// Basic auth (Grafana Cloud: the instance ID and an access-policy token).
+    Basic {
+        user: String,
+        password: Secret,
+        origin: String,
+    },
+}
+
+/// Everything needed to talk to one server.
+#[derive(Debug, Clone)]
+pub struct PrometheusSettings {
+    /// Base URL including any path prefix (`http://mimir/prometheus`); `/api/v1/...` is appended.
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub auth: Auth,
+    /// PEM file of an extra certificate authority to trust.
+    pub ca_file: Option<std::path::PathBuf>,
+    pub request_timeout: Duration,
+    pub total_timeout: Duration,
+    pub retries: u32,
+    pub concurrency: usize,
+}
+
+/// A live Prometheus-compatible source.
+pub struct PrometheusSource {
+    settings: Arc<PrometheusSettings>,
+    client: ClientWithMiddleware,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl PrometheusSource {
+    pub fn new(settings: PrometheusSettings) -> Result<PrometheusSource, SourceError> {
+        let config = |message: String| SourceError::Request(message);
+        let url = reqwest::Url::parse(&settings.url)
+            .map_err(|e| config(format!("source URL `{}` is not a URL: {e}", settings.url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(config(format!("source URL `{}` must start with http:// or https://", settings.url)));
+        }
+        let mut headers = HeaderMap::new();
+        for (name, value) in &settings.headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| config(format!("`{name}` is not a valid HTTP header name")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| config(format!("the value of header `{name}` is not valid in HTTP")))?;
+            headers.insert(header, value);
+        }
+        let authorization = match &settings.auth {
+            Auth::None => None,
+            Auth::Bearer { token, origin } => Some((format!("Bearer {}", token.expose().trim()), origin)),
+            Auth::Basic { user, password, origin } => Some((
+                format!(
+                    "Basic {}",
+                    base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        format!("{user}:{}", password.expose().trim())
+                    )
+                ),
+                origin,
+            )),
+        };
+        if let Some((value, origin)) = authorization {
+            let mut value = HeaderValue::from_str(&value)
+                .map_err(|_| config(format!("the credential from {origin} contains characters not allowed in HTTP")))?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        // One process-wide TLS provider (ring); ignore "already installed".
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(settings.request_timeout)
+            .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("canary/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &settings.ca_file {
+            let pem =
+                std::fs::read(path).map_err(|e| config(format!("cannot read CA file {}: {e}", path.display())))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| config(format!("CA file {} holds no PEM certificate: {e}", path.display())))?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let client = builder.build().map_err(|e| config(format!("cannot set up the HTTP client: {e}")))?;
+        let policy = ExponentialBackoff::builder()
+            .retry_bounds(Duration::from_millis(200), Duration::from_secs(5))
+            .jitter(Jitter::Bounded)
+            .build_with_max_retries(settings.retries);
+        let client = ClientBuilder::new(client).with(RetryTransientMiddleware::new_with_policy(policy)).build();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| SourceError::Unavailable(format!("cannot start the I/O runtime: {e}")))?;
+        Ok(PrometheusSource { settings: Arc::new(settings), client, runtime })
+    }
+}
+
+/// One query of a batch, owned so that it can run on the runtime.
+#[derive(Debug, Clone)]
+struct OwnedQuery {
+    label: String,
+    query: String,
+    start: i64,
+    end: i64,
+    step: u64,
+}
+
+impl MetricSource for PrometheusSource {
+    fn description(&self) -> SourceDescription {
+        SourceDescription { kind: "prometheus".into(), url: Some(self.settings.url.clone()), replay: None }
+    }
+
+    fn point_time(&self) -> PointTime {
+        PointTime::IntervalEnd
+    }
+
+    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
+        self.fetch_all(std::slice::from_ref(request)).pop().expect("one result per request")
+    }
+
+    fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
+        let queries: Vec<OwnedQuery> = requests
+            .iter()
+            .map(|r| OwnedQuery {
+                label: format!("metric `{}`, {} {}", r.metric, r.side.name(), role_name(r.role)),
+                query: r.query.to_string(),
+                start: r.window.start,
+                end: r.window.end,
+                step: r.window.step_seconds,
+            })
+            .collect();
+        let progress = super::progress_bar(queries.len() as u64, "querying Prometheus");
+        let settings = Arc::clone(&self.settings);
+        let client = self.client.clone();
+        self.runtime.block_on(async move {
+            let limit = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
+            let mut tasks = tokio::task::JoinSet::new();
+            for (index, query) in queries.into_iter().enumerate() {
+                let (client, settings, limit, progress) =
+                    (client.clone(), Arc::clone(&settings), Arc::clone(&limit), progress.clone());
+                tasks.spawn(async move {
+                    let _permit = limit.acquire_owned().await.expect("semaphore is never closed");
+                    let result = query_range(&client, &settings, &query).await;
+                    progress.inc(1);
+                    (index, result)
+                });
+            }
+            let mut results: Vec<Option<Result<Vec<Series>, SourceError>>> = (0..tasks.len()).map(|_| None).collect();
+            let collect = async {
+                while let Some(joined) = tasks.join_next().await {
+                    let (index, result) = joined.expect("query tasks do not panic");
+                    results[index] = Some(result);
+                }
+            };
+            if tokio::time::timeout(settings.total_timeout, collect).await.is_err() {
+                tasks.abort_all();
+            }
+            progress.finish_and_clear();
+            let total = settings.total_timeout;
+            results
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|| {
+                        Err(SourceError::Unavailable(format!(
+                            "{}: no answer within the overall timeout of {}s",
+                            settings.url,
+                            total.as_secs()
+                        )))
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+fn role_name(role: crate::config::QueryRole) -> &'static str {
+    match role {
+        crate::config::QueryRole::Value => "query",
+        crate::config::QueryRole::Numerator => "numerator",
+        crate::config::QueryRole::Denominator => "denominator",
+    }
+}
+
+/// Runs one range query, split into requests of at most 11,000 points, and merges the series.
+async fn query_range(
+    client: &ClientWithMiddleware,
+    settings: &PrometheusSettings,
+    query: &OwnedQuery,
+) -> Result<Vec<Series>, SourceError> {
+    let step = query.step as i64;
+    let mut merged: BTreeMap<BTreeMap<String, String>, Vec<Point>> = BTreeMap::new();
+    let mut start = query.start;
+    while start <= query.end {
+        let end = query.end.min(start + (MAX_POINTS_PER_REQUEST - 1) * step);
+        for series in request(client, settings, query, start, end).await? {
+            merged.entry(series.labels).or_default().extend(series.points);
+        }
+        start = end + step;
+    }
+    Ok(merged.into_iter().map(|(labels, points)| Series { labels, points }).collect())
+}
+
+/// The endpoint URL under the configured base (which may carry a path prefix).
+fn endpoint(base: &str) -> String {
+    format!("{}/api/v1/query_range", base.trim_end_matches('/'))
+}
+
+async fn request(
+    client: &ClientWithMiddleware,
+    settings: &PrometheusSettings,
+    query: &OwnedQuery,
+    start: i64,
+    end: i64,
+) -> Result<Vec<Series>, SourceError> {
+    let url = endpoint(&settings.url);
+    let form = [
+        ("query", query.query.clone()),
+        ("start", start.to_string()),
+        ("end", end.to_string()),
+        ("step", query.step.to_string()),
+        ("timeout", format!("{}s", settings.request_timeout.as_secs().max(1))),
+        // Thanos: a judgment on half the data is worse than none.
+        ("partial_response", "false".to_string()),
+    ];
+    let unavailable = |message: String| SourceError::Unavailable(format!("{}: {message}", query.label));
+    let response = client.post(&url).form(&form).send().await.map_err(|error| {
+        let cause = describe_transport_error(&error);
+        unavailable(format!("cannot query {url}: {cause}; gave up after {} retries", settings.retries))
+    })?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| {
+        unavailable(format!("the response from {url} broke off: {}", describe_transport_error_plain(&e)))
+    })?;
+    interpret(status, &body, &url, query, &settings.auth)
+}
+
+/// Turns a response into series or an error in the user's terms.
+fn interpret(
+    status: reqwest::StatusCode,
+    body: &[u8],
+    url: &str,
+    query: &OwnedQuery,
+    auth: &Auth,
+) -> Result<Vec<Series>, SourceError> {
+    let unavailable = |message: String| SourceError::Unavailable(format!("{}: {message}", query.label));
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        let credential = match auth {
+            Auth::None => "no credentials were sent (set token_env or token_file in the analysis's source)".to_string(),
+            Auth::Bearer { origin, .. } | Auth::Basic { origin, .. } => format!("check the credential from {origin}"),
+        };
+        return Err(unavailable(format!(
+            "authentication refused by {url} (HTTP {}{}): {credential}",
+            status.as_u16(),
+            summary(body).map(|s| format!(": {s}")).unwrap_or_default()
+        )));
+    }
+    let envelope: Envelope = match serde_json::from_slice(body) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            let what = if looks_like_html(body) { "an HTML page" } else { "a body that is not Prometheus JSON" };
+            let detail = summary(body).unwrap_or_else(|| error.to_string());
+            return Err(unavailable(format!("HTTP {} from {url} with {what}: {detail}", status.as_u16())));
+        }
+    };
+    if envelope.status != "success" {
+        let message = envelope.error.unwrap_or_else(|| "no error message".into());
+        let kind = envelope.error_type.unwrap_or_default();
+        return Err(match (status.as_u16(), kind.as_str()) {
+            (400, _) | (_, "bad_data") => SourceError::Request(format!(
+                "{}: the server rejected the query (HTTP {}, {kind}): {message}\n  query: {}",
+                query.label,
+                status.as_u16(),
+                query.query
+            )),
+            _ => unavailable(format!("the query failed on {url} (HTTP {}, {kind}): {message}", status.as_u16())),
+        });
+    }
+    for warning in envelope.warnings.iter().flatten() {
+        if warning.contains("truncated") || warning.contains("partial") {
+            return Err(unavailable(format!("the server returned incomplete data: {warning}")));
+        }
+        eprintln!("canary: warning: {}: the server warned: {warning}", query.label);
+    }
+    let data = envelope.data.ok_or_else(|| unavailable(format!("HTTP {} from {url} without data", status.as_u16())))?;
+    if data.result_type != "matrix" {
+        return Err(SourceError::Request(format!(
+            "{}: expected a range result (matrix), got `{}`\n  query: {}",
+            query.label, data.result_type, query.query
+        )));
+    }
+    let series: Vec<MatrixSeries> = serde_json::from_str(data.result.get())
+        .map_err(|e| unavailable(format!("malformed result from {url}: {e}")))?;
+    series
+        .into_iter()
+        .map(|s| {
+            if s.histograms.is_some() {
+                return Err(SourceError::Request(format!(
+                    "{}: the query returns native histograms; wrap it in histogram_quantile() or sum() to get numbers\n  query: {}",
+                    query.label, query.query
+                )));
+            }
+            let points = s.values.unwrap_or_default().into_iter().map(|(t, v)| Point { time: t.round() as i64, value: v.0 }).collect();
+            Ok(Series { labels: s.metric, points })
+        })
+        .collect()
+}
+
+fn looks_like_html(body: &[u8]) -> bool {
+    let start = String::from_utf8_lossy(&body[..body.len().min(512)]).to_ascii_lowercase();
+    start.contains("<html") || start.contains("<!doctype") || start.contains("<head")
+}
+
+/// A one-line summary of a non-JSON body: an HTML page's title, or the start of the text.
+fn summary(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let lower = text.to_ascii_lowercase();
+    if let (Some(open), Some(close)) = (lower.find("<title>"), lower.find("</title>"))
+        && close > open
+    {
+        return Some(text[open + 7..close].trim().to_string());
+    }
+    let plain: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!plain.is_empty()).then(|| plain.chars().take(200).collect())
+}
+
+fn describe_transport_error(error: &reqwest_middleware::Error) -> String {
+    match error {
+        reqwest_middleware::Error::Reqwest(e) => describe_transport_error_plain(e),
+        // The retry middleware wraps the last transport error.
+        reqwest_middleware::Error::Middleware(e) => match e.chain().find_map(|c| c.downcast_ref::<reqwest::Error>()) {
+            Some(inner) => describe_transport_error_plain(inner),
+            None => e.to_string(),
+        },
+    }
+}
+
+fn describe_transport_error_plain(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "timed out".into();
+    }
+    if error.is_connect() {
+        return "connection failed (is the server up and the URL right?)".into();
+    }
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message = format!("{message}: {cause}");
+        source = cause.source();
+    }
+    message
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    status: String,
+    data: Option<Data>,
+    #[serde(rename = "errorType")]
+    error_type: Option<String>,
+    error: Option<String>,
+    warnings: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Box<serde_json::value::RawValue>,
+}
+
+#[derive(Deserialize)]
+struct MatrixSeries {
+    #[serde(default)]
+    metric: BTreeMap<String, String>,
+    values: Option<Vec<(f64, SampleValue)>>,
+    histograms: Option<serde::de::IgnoredAny>,
+}
+
+/// A sample value as Prometheus writes it: a string (`"0.25"`, `"NaN"`, `"+Inf"`).
+struct SampleValue(f64);
+
+impl<'de> Deserialize<'de> for SampleValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SampleValue, D::Error> {
+        struct Text;
+        impl Visitor<'_> for Text {
+            type Value = SampleValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sample value string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<SampleValue, E> {
+                text.parse().map(SampleValue).map_err(|_| E::custom(format!("`{text}` is not a sample value")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<SampleValue, E> {
+                Ok(SampleValue(value))
+            }
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<SampleValue, E> {
+                Ok(SampleValue(value as f64))
+            }
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<SampleValue, E> {
+                Ok(SampleValue(value as f64))
+            }
+        }
+        deserializer.deserialize_any(Text).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query() -> OwnedQuery {
+        OwnedQuery {
+            label: "metric `m`, canary query".into(),
+            query: "rate(x[1m])".into(),
+            start: 0,
+            end: 600,
+            step: 60,
+        }
+    }
+
+    #[test]
+    fn parses_a_matrix_with_special_values() {
+        let body = br#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{"pod":"a"},"values":[[1435781430.781,"1"],[1435781445,"NaN"],[1435781460,"+Inf"],[1435781475,"1e-07"]]}]}}"#;
+        let series = interpret(reqwest::StatusCode::OK, body, "u", &query(), &Auth::None).unwrap();
+        let values: Vec<f64> = series[0].points.iter().map(|p| p.value).collect();
+        assert_eq!(series[0].points[0].time, 1435781431);
+        assert!(values[1].is_nan() && values[2] == f64::INFINITY && values[3] == 1e-7);
+        assert_eq!(series[0].labels["pod"], "a");
+    }
+
+    #[test]
+    fn a_promql_error_is_a_request_error_showing_the_query() {
+        let body = br#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:9: parse error: unexpected end of input"}"#;
+        let err = interpret(reqwest::StatusCode::BAD_REQUEST, body, "u", &query(), &Auth::None).unwrap_err();
+        assert!(matches!(err, SourceError::Request(_)));
+        let text = err.to_string();
+        assert!(text.contains("parse error") && text.contains("query: rate(x[1m])"), "{text}");
+    }
+
+    #[test]
+    fn execution_errors_html_pages_and_truncation_cannot_judge() {
+        let body = br#"{"status":"error","errorType":"execution","error":"found duplicate series"}"#;
+        let err = interpret(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body, "u", &query(), &Auth::None).unwrap_err();
+        assert!(matches!(err, SourceError::Unavailable(_)));
+        let html = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>";
+        let err = interpret(reqwest::StatusCode::BAD_GATEWAY, html, "http://x", &query(), &Auth::None).unwrap_err();
+        assert!(err.to_string().contains("HTTP 502 from http://x with an HTML page: 502 Bad Gateway"), "{err}");
+        let truncated = br#"{"status":"success","data":{"resultType":"matrix","result":[]},"warnings":["results truncated due to limit"]}"#;
+        let err = interpret(reqwest::StatusCode::OK, truncated, "u", &query(), &Auth::None).unwrap_err();
+        assert!(err.to_string().contains("incomplete data"), "{err}");
+    }
+
+    #[test]
+    fn authentication_errors_name_where_the_credential_came_from_never_its_value() {
+        let auth = Auth::Bearer { token: Secret::new("s3cr3t-token".into()), origin: "$PROM_TOKEN".into() };
+        let err = interpret(reqwest::StatusCode::UNAUTHORIZED, b"no org id", "http://x", &query(), &auth).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("$PROM_TOKEN") && text.contains("no org id") && !text.contains("s3cr3t"), "{text}");
+        assert_eq!(format!("{auth:?}").contains("s3cr3t"), false);
+    }
+
+    #[test]
+    fn path_prefixes_are_kept() {
+        assert_eq!(endpoint("http://mimir/prometheus/"), "http://mimir/prometheus/api/v1/query_range");
+        assert_eq!(endpoint("http://prom:9090"), "http://prom:9090/api/v1/query_range");
+    }
+}
