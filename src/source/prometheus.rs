@@ -377,8 +377,10 @@ fn describe_transport_error(error: &reqwest_middleware::Error) -> String {
     match error {
         reqwest_middleware::Error::Reqwest(e) => describe_transport_error_plain(e),
         // The retry middleware wraps the last transport error.
-        reqwest_middleware::Error::Middleware(e) => match e.chain().find_map(|c| c.downcast_ref::<reqwest::Error>()) {
-            Some(inner) => describe_transport_error_plain(inner),
+        reqwest_middleware::Error::Middleware(e) => match e.downcast_ref::<reqwest_retry::RetryError>() {
+            Some(reqwest_retry::RetryError::WithRetries { err, .. } | reqwest_retry::RetryError::Error(err)) => {
+                describe_transport_error(err)
+            }
             None => e.to_string(),
         },
     }
