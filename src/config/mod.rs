@@ -227,9 +227,9 @@ pub struct MetricConfig {
     /// What no data means: `fail`, `inconclusive` (default) or `ignore`.
     #[serde(default)]
     pub no_data: NoDataPolicy,
-    /// A metric with no significant regression is still "too little data" (not a pass) when its
-    /// interval's bad-direction end lies beyond this many margins: the data could not rule out a
-    /// regression that large. 0 turns the check off. Default 3.
+    /// A metric with no significant regression is "too little data" (not a pass) when its interval
+    /// cannot rule out a doubling in the bad direction; with this set (e.g. 3), also when the
+    /// interval's bad-direction end lies beyond this many margins. Default 0: off.
     #[serde(default)]
     pub inconclusive_beyond: Option<f64>,
     /// The range window of `rate()`/`increase()` inside the query. Points closer than this overlap
@@ -327,9 +327,9 @@ impl MetricConfig {
     }
 
     /// How many margins the bad-direction end of an interval may reach before a metric without a
-    /// significant regression counts as too little data (0: never).
+    /// significant regression counts as too little data (0: only the built-in "doubling" limit).
     pub fn inconclusive_beyond(&self) -> f64 {
-        self.inconclusive_beyond.unwrap_or(3.0)
+        self.inconclusive_beyond.unwrap_or(0.0)
     }
 
     /// The query templates by role.

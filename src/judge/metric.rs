@@ -44,8 +44,8 @@ pub(super) struct Evaluated {
     pub settled: bool,
 }
 
-/// Evaluates one metric.
-pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context) -> Evaluated {
+/// Evaluates one metric; intervals are computed at `confidence` (two-sided).
+pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context, confidence: f64) -> Evaluated {
     let config = input.config;
     let mut result = MetricResult {
         name: config.name().to_string(),
@@ -61,9 +61,11 @@ pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context) -> Evaluated 
         tests: Vec::new(),
         findings: Vec::new(),
     };
+    // A two-sided test spends α on both sides: its interval must be correspondingly wider.
+    let confidence = if config.direction == Direction::Either { 1.0 - (1.0 - confidence) / 2.0 } else { confidence };
     let outcome = match config.kind() {
-        MetricKind::Gauge => evaluate_gauge(input, context, &mut result),
-        MetricKind::Count => evaluate_count(input, context, &mut result),
+        MetricKind::Gauge => evaluate_gauge(input, context, confidence, &mut result),
+        MetricKind::Count => evaluate_count(input, context, confidence, &mut result),
     };
     match outcome {
         Ok(()) => Evaluated { result, settled: false },
@@ -124,7 +126,12 @@ fn no_data(findings: &mut Vec<Finding>, kind: FindingKind, side: Option<Side>, m
     (Classification::NoData, message)
 }
 
-fn evaluate_gauge(input: &MetricInput<'_>, context: &Context, result: &mut MetricResult) -> Result<(), Settled> {
+fn evaluate_gauge(
+    input: &MetricInput<'_>,
+    context: &Context,
+    confidence: f64,
+    result: &mut MetricResult,
+) -> Result<(), Settled> {
     let config = input.config;
     let step = context.window.step_seconds;
     let factor = overlap_factor(range_of(input, step), step);
@@ -194,7 +201,7 @@ fn evaluate_gauge(input: &MetricInput<'_>, context: &Context, result: &mut Metri
     let margin = config.margin.unwrap_or_default();
     for test in config.tests() {
         match test {
-            TestKind::Shift => result.tests.push(shift_test(canary, baseline, config.direction, margin, context.alpha)),
+            TestKind::Shift => result.tests.push(shift_test(canary, baseline, config.direction, margin, confidence)),
             TestKind::Spread => result.tests.push(spread_test(canary, baseline, config.direction, margin)),
             TestKind::Rate => {}
         }
@@ -227,14 +234,14 @@ fn shifted_p_value(canary: &[f64], baseline: &[f64], direction: Direction, margi
     }
 }
 
-fn shift_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: Margin, alpha: f64) -> TestResult {
+fn shift_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: Margin, confidence: f64) -> TestResult {
     let amount = margin.amount(median_sorted(baseline));
     let p_value = shifted_p_value(canary, baseline, direction, amount);
     let ranks = Ranks::of_sorted(canary, baseline);
     let law = ExactNull::affordable(canary.len(), baseline.len())
         .then(|| ExactNull::new(canary.len(), baseline.len()).ok())
         .flatten();
-    let shift = hodges_lehmann(canary, baseline, 1.0 - alpha, law.as_ref()).ok();
+    let shift = hodges_lehmann(canary, baseline, confidence, law.as_ref()).ok();
     TestResult {
         test: TestKindResult::Shift,
         gating: true,
@@ -293,7 +300,12 @@ fn spread_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: M
     }
 }
 
-fn evaluate_count(input: &MetricInput<'_>, context: &Context, result: &mut MetricResult) -> Result<(), Settled> {
+fn evaluate_count(
+    input: &MetricInput<'_>,
+    context: &Context,
+    confidence: f64,
+    result: &mut MetricResult,
+) -> Result<(), Settled> {
     let config = input.config;
     let step = context.window.step_seconds;
     let factor = overlap_factor(range_of(input, step), step);
@@ -398,7 +410,7 @@ fn evaluate_count(input: &MetricInput<'_>, context: &Context, result: &mut Metri
         return Err(no_data(&mut result.findings, FindingKind::TooFewSamples, None, message));
     }
     if config.tests().contains(&TestKind::Rate) {
-        let test = rate_test(&canary_counts, &baseline_counts, config.direction, config.margin, context.alpha);
+        let test = rate_test(&canary_counts, &baseline_counts, config.direction, config.margin, confidence);
         if let Some(dispersion) = test.1 {
             result.findings.push(Finding {
                 kind: FindingKind::Overdispersion,
@@ -429,12 +441,12 @@ fn rate_test(
     baseline: &[IntervalCount],
     direction: Direction,
     margin: Option<Margin>,
-    alpha: f64,
+    confidence: f64,
 ) -> (TestResult, Option<f64>) {
     let (above, below) = null_ratios(margin);
     let blocks = canary.len().min(10);
     let run = |ratio: f64, alternative: Alternative| {
-        dispersed_rate_test(canary, baseline, ratio, alternative, 1.0 - alpha, blocks)
+        dispersed_rate_test(canary, baseline, ratio, alternative, confidence, blocks)
     };
     let events: f64 = canary.iter().chain(baseline).map(|c| c.events).sum();
     let mut test = TestResult {
@@ -446,7 +458,7 @@ fn rate_test(
         estimate: None,
         ci_low: None,
         ci_high: None,
-        confidence: Some(1.0 - alpha),
+        confidence: Some(confidence),
         margin: Some(match direction {
             Direction::Decrease => below,
             _ => above,
@@ -644,44 +656,50 @@ pub(super) fn settle_test(test: &mut TestResult, adjusted: f64, alpha: f64, dire
 }
 
 /// For a test that did not fail: why its interval is too wide to call the metric healthy, if it
-/// is. A pass claims "no regression beyond the margin"; when the interval's bad-direction end lies
-/// beyond `factor` margins, a regression that large could not have been ruled out. Only tests with
-/// a positive margin and an interval are checked, and none when `factor` is 0.
-pub(super) fn imprecision(test: &TestResult, direction: Direction, factor: f64) -> Option<String> {
-    if factor <= 0.0 {
-        return None;
-    }
-    let (low, high, margin) = (test.ci_low?, test.ci_high?, test.margin?);
+/// is. Always: when the interval cannot rule out a doubling in the bad direction (rate ×2 or ×½;
+/// a shift of the baseline median's size up, or half of it down), the data say nothing. With
+/// `factor` > 0 also: when the interval's bad end lies beyond `factor` margins.
+pub(super) fn imprecision(
+    test: &TestResult,
+    direction: Direction,
+    factor: f64,
+    baseline_median: Option<f64>,
+) -> Option<String> {
+    let (low, high) = (test.ci_low?, test.ci_high?);
+    let margin = test.margin.unwrap_or(0.0);
     let level = test.confidence.map(|c| format!("{}% ", short(c * 100.0))).unwrap_or_default();
-    let (beyond_high, beyond_low, limit_high, limit_low, show): (bool, bool, f64, f64, fn(f64) -> String) =
-        match test.test {
-            TestKindResult::Shift if margin > 0.0 => {
-                (high > factor * margin, low < -factor * margin, factor * margin, -factor * margin, short_signed)
+    // (highest tolerable upper end, lowest tolerable lower end, what those limits are)
+    let (up, down, show): (f64, f64, fn(f64) -> String) = match test.test {
+        TestKindResult::Shift => {
+            let scale = baseline_median?.abs();
+            let (mut up, mut down) = (scale, -scale / 2.0);
+            if factor > 0.0 && margin > 0.0 {
+                (up, down) = (up.min(factor * margin), down.max(-factor * margin));
             }
-            TestKindResult::Rate => {
-                let delta = (margin - 1.0).abs();
-                if delta <= 0.0 {
-                    return None;
-                }
-                (high > 1.0 + 2.0 * delta, low < 1.0 - 2.0 * delta, 1.0 + 2.0 * delta, 1.0 - 2.0 * delta, |v| {
-                    format!("×{}", short(v))
-                })
+            (up, down, short_signed)
+        }
+        TestKindResult::Rate => {
+            let (mut up, mut down): (f64, f64) = (2.0, 0.5);
+            let delta = (margin - 1.0).abs();
+            if factor > 0.0 && delta > 0.0 {
+                (up, down) = (up.min(1.0 + factor * delta), down.max(1.0 - factor * delta));
             }
-            _ => return None,
-        };
+            (up, down, |v| format!("×{}", short(v)))
+        }
+        _ => return None,
+    };
     let (too_wide, end, limit) = match direction {
-        Direction::Increase => (beyond_high, high, limit_high),
-        Direction::Decrease => (beyond_low, low, limit_low),
-        Direction::Either if beyond_high => (true, high, limit_high),
-        Direction::Either => (beyond_low, low, limit_low),
+        Direction::Increase => (high > up, high, up),
+        Direction::Decrease => (low < down, low, down),
+        Direction::Either if high > up => (true, high, up),
+        Direction::Either => (low < down, low, down),
     };
     too_wide.then(|| {
         format!(
-            "too little data to call it healthy: the {level}interval [{}, {}] reaches {}, beyond {} margins ({}), so a regression that large cannot be ruled out",
+            "too little data to call it healthy: the {level}interval [{}, {}] reaches {}, beyond {}; a regression that large cannot be ruled out",
             show(low),
             show(high),
             show(end),
-            short(factor),
             show(limit)
         )
     })

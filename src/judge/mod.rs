@@ -25,7 +25,12 @@ pub fn judge(
     sides: &ResolvedSides,
     source: SourceDescription,
 ) -> JudgmentReport {
-    let mut evaluated: Vec<metric::Evaluated> = inputs.iter().map(|input| metric::evaluate(input, context)).collect();
+    // Intervals at the simultaneous (Bonferroni) level of the family: an interval that lies wholly
+    // beyond its margin then always means a failed test, whatever Holm decides for the others.
+    let family_size: usize = inputs.iter().map(|input| input.config.tests().len()).sum();
+    let confidence = 1.0 - 2.0 * context.alpha / family_size.max(1) as f64;
+    let mut evaluated: Vec<metric::Evaluated> =
+        inputs.iter().map(|input| metric::evaluate(input, context, confidence)).collect();
 
     // The family: every statistical test of every metric that reached its tests.
     let family: Vec<(usize, usize)> = evaluated
@@ -57,7 +62,8 @@ pub fn judge(
                     result.reason = test.reason.clone();
                 }
                 None if let Some(reason) = result.tests.iter().filter(|t| t.gating).find_map(|t| {
-                    metric::imprecision(t, result.direction, inputs[index].config.inconclusive_beyond())
+                    let median = result.baseline.summary.as_ref().map(|s| s.p50);
+                    metric::imprecision(t, result.direction, inputs[index].config.inconclusive_beyond(), median)
                 }) =>
                 {
                     result.classification = Classification::NoData;

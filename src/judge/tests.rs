@@ -243,8 +243,26 @@ fn holm_keeps_two_borderline_metrics_from_failing_together() {
 }
 
 #[test]
-fn an_interval_too_wide_to_rule_out_three_margins_is_not_a_pass() {
-    let a = analysis(LATENCY, "");
+fn an_interval_that_cannot_rule_out_a_doubling_is_too_little_data() {
+    let a = analysis(ERRORS, "");
+    // Three errors against two: the rate could as well have tripled.
+    let requests = vec![100.0; 12];
+    let mut baseline = vec![0.0; 12];
+    let mut canary = vec![0.0; 12];
+    baseline[2] = 1.0;
+    baseline[7] = 1.0;
+    canary[1] = 1.0;
+    canary[5] = 1.0;
+    canary[9] = 1.0;
+    let report = run(&a, &[count(&a.metrics[0], (&baseline, &requests), (&canary, &requests))], 12);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::NoData, "{}", metric.reason);
+    assert!(metric.reason.contains("beyond ×2"), "{}", metric.reason);
+}
+
+#[test]
+fn an_interval_too_wide_to_rule_out_three_margins_is_not_a_pass_when_asked() {
+    let a = analysis(&format!("{LATENCY}    inconclusive_beyond: 3\n"), "");
     // Very noisy, no real change: the interval spans far more than ±3 × 5%.
     let baseline: Vec<f64> = (0..12).map(|i| 100.0 + 60.0 * wiggle(i)).collect();
     let canary: Vec<f64> = (0..12).map(|i| 100.0 + 60.0 * wiggle(i + 5)).collect();
@@ -254,8 +272,8 @@ fn an_interval_too_wide_to_rule_out_three_margins_is_not_a_pass() {
     assert!(metric.reason.starts_with("too little data to call it healthy"), "{}", metric.reason);
     assert!(metric.findings.iter().any(|f| f.kind == FindingKind::Imprecise));
     assert_eq!(report.verdict, Verdict::Inconclusive);
-    // The check can be turned off.
-    let lenient = analysis(&format!("{LATENCY}    inconclusive_beyond: 0\n"), "");
+    // By default only an interval that cannot rule out a doubling is too little data.
+    let lenient = analysis(LATENCY, "");
     let report = run(&lenient, &[gauge(&lenient.metrics[0], &baseline, &canary)], 12);
     assert_eq!(report.metrics[0].classification, Classification::Pass, "{}", report.metrics[0].reason);
 }

@@ -315,14 +315,22 @@ fn interpret(
     if envelope.status != "success" {
         let message = envelope.error.unwrap_or_else(|| "no error message".into());
         let kind = envelope.error_type.unwrap_or_default();
-        return Err(match (status.as_u16(), kind.as_str()) {
-            (400, _) | (_, "bad_data") => SourceError::Request(format!(
-                "{}: the server rejected the query (HTTP {}, {kind}): {message}\n  query: {}",
+        // VictoriaMetrics answers parse errors with 422 and the status code as errorType.
+        let parse_error = ["parse error", "cannot parse", "unparsed data", "unexpected token"]
+            .iter()
+            .any(|needle| message.contains(needle));
+        let kind =
+            if kind.is_empty() || kind == status.as_u16().to_string() { String::new() } else { format!(", {kind}") };
+        let rejected = parse_error || status.as_u16() == 400 || kind == ", bad_data";
+        return Err(if rejected {
+            SourceError::Request(format!(
+                "{}: the server rejected the query (HTTP {}{kind}): {message}\n  query: {}",
                 query.label,
                 status.as_u16(),
                 query.query
-            )),
-            _ => unavailable(format!("the query failed on {url} (HTTP {}, {kind}): {message}", status.as_u16())),
+            ))
+        } else {
+            unavailable(format!("the query failed on {url} (HTTP {}{kind}): {message}", status.as_u16()))
         });
     }
     for warning in envelope.warnings.iter().flatten() {
@@ -490,6 +498,14 @@ mod tests {
     }
 
     #[test]
+    fn victoria_metrics_parse_errors_are_request_errors() {
+        let body = br#"{"status":"error","errorType":"422","error":"cannot execute query: argList: unexpected token \"\"; unparsed data: \"\""}"#;
+        let err = interpret(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body, "u", &query(), &Auth::None).unwrap_err();
+        assert!(matches!(err, SourceError::Request(_)), "{err}");
+        assert!(err.to_string().contains("(HTTP 422): cannot execute"), "{err}");
+    }
+
+    #[test]
     fn execution_errors_html_pages_and_truncation_cannot_judge() {
         let body = br#"{"status":"error","errorType":"execution","error":"found duplicate series"}"#;
         let err = interpret(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body, "u", &query(), &Auth::None).unwrap_err();
@@ -508,7 +524,7 @@ mod tests {
         let err = interpret(reqwest::StatusCode::UNAUTHORIZED, b"no org id", "http://x", &query(), &auth).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("$PROM_TOKEN") && text.contains("no org id") && !text.contains("s3cr3t"), "{text}");
-        assert_eq!(format!("{auth:?}").contains("s3cr3t"), false);
+        assert!(!format!("{auth:?}").contains("s3cr3t"));
     }
 
     #[test]
