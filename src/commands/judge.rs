@@ -133,16 +133,7 @@ pub fn judge_source(
     overrides: &BTreeMap<String, String>,
 ) -> Result<JudgmentReport, CanaryError> {
     let fetched = live::fetch_everything(analysis, source, window, sides, overrides)?;
-    let mut inputs: Vec<MetricInput<'_>> = analysis
-        .metrics
-        .iter()
-        .map(|config| MetricInput {
-            config,
-            queries: BTreeMap::new(),
-            baseline: BTreeMap::new(),
-            canary: BTreeMap::new(),
-        })
-        .collect();
+    let mut inputs: Vec<MetricInput<'_>> = analysis.metrics.iter().map(MetricInput::new).collect();
     for answer in fetched {
         let input = &mut inputs[answer.metric];
         input.queries.entry(answer.side).or_default().insert(answer.role, answer.query);
@@ -152,7 +143,7 @@ pub fn judge_source(
         };
     }
     let context = Context { window, point_time: source.point_time(), alpha: analysis.judgment.alpha };
-    Ok(judge(analysis, &inputs, &context, sides, source.description()))
+    Ok(judge(analysis, inputs, &context, sides, source.description()))
 }
 
 fn write_reports(report: &JudgmentReport, args: &JudgeArgs) -> Result<(), CanaryError> {

@@ -232,6 +232,11 @@ pub struct MetricConfig {
     /// interval's bad-direction end lies beyond this many margins. Default 0: off.
     #[serde(default)]
     pub inconclusive_beyond: Option<f64>,
+    /// Labels whose values split the metric: the query returns one series per combination (e.g.
+    /// `sum by (route) (...)`), and each is judged and reported on its own, all of them in the
+    /// multiplicity correction. Without it, more than one series is an error.
+    #[serde(default)]
+    pub breakdown: Vec<String>,
     /// The range window of `rate()`/`increase()` inside the query. Points closer than this overlap
     /// and are not independent; they are judged in non-overlapping blocks.
     #[serde(default)]

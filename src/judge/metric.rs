@@ -27,6 +27,56 @@ pub struct MetricInput<'a> {
     pub queries: BTreeMap<Side, BTreeMap<QueryRole, String>>,
     pub baseline: BTreeMap<QueryRole, Vec<Series>>,
     pub canary: BTreeMap<QueryRole, Vec<Series>>,
+    /// For a metric with a `breakdown`: the label values of this part.
+    pub part: Option<BTreeMap<String, String>>,
+}
+
+impl<'a> MetricInput<'a> {
+    /// An input with no series yet.
+    pub fn new(config: &'a MetricConfig) -> MetricInput<'a> {
+        MetricInput { config, queries: BTreeMap::new(), baseline: BTreeMap::new(), canary: BTreeMap::new(), part: None }
+    }
+
+    /// The name it is reported under: `p99_latency`, or `p99_latency{route="/cart"}` for a part.
+    pub fn name(&self) -> String {
+        match &self.part {
+            None => self.config.name().to_string(),
+            Some(labels) => {
+                let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+                format!("{}{{{}}}", self.config.name(), pairs.join(","))
+            }
+        }
+    }
+
+    /// Splits a metric with a `breakdown` into one input per combination of its labels' values,
+    /// matching baseline and canary series by those values. Other metrics are returned as they are.
+    pub fn split(self) -> Vec<MetricInput<'a>> {
+        let labels = &self.config.breakdown;
+        if labels.is_empty() {
+            return vec![self];
+        }
+        let key = |series: &Series| -> BTreeMap<String, String> {
+            labels.iter().map(|l| (l.clone(), series.labels.get(l).cloned().unwrap_or_default())).collect()
+        };
+        let mut keys: Vec<BTreeMap<String, String>> =
+            self.baseline.values().chain(self.canary.values()).flatten().map(&key).collect();
+        keys.sort();
+        keys.dedup();
+        let select = |side: &BTreeMap<QueryRole, Vec<Series>>, wanted: &BTreeMap<String, String>| {
+            side.iter()
+                .map(|(role, series)| (*role, series.iter().filter(|s| key(s) == *wanted).cloned().collect::<Vec<_>>()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        keys.into_iter()
+            .map(|wanted| MetricInput {
+                config: self.config,
+                queries: self.queries.clone(),
+                baseline: select(&self.baseline, &wanted),
+                canary: select(&self.canary, &wanted),
+                part: Some(wanted),
+            })
+            .collect()
+    }
 }
 
 /// What every metric's judgment shares.
@@ -48,7 +98,7 @@ pub(super) struct Evaluated {
 pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context, confidence: f64) -> Evaluated {
     let config = input.config;
     let mut result = MetricResult {
-        name: config.name().to_string(),
+        name: input.name(),
         group: config.group().to_string(),
         kind: config.kind(),
         direction: config.direction,
@@ -96,7 +146,7 @@ fn single_series<'s>(
         many => {
             let labels: Vec<String> = many.iter().take(4).map(|s| format!("{:?}", s.labels)).collect();
             let message = format!(
-                "the {} query returned {} series ({}{}); expected one: aggregate it (sum, max) in the query",
+                "the {} query returned {} series ({}{}); expected one: aggregate it (sum, max) in the query, or judge each on its own with `breakdown`",
                 side.name(),
                 many.len(),
                 labels.join(", "),

@@ -20,11 +20,12 @@ use report::{Classification, JudgmentReport, REPORT_SCHEMA_VERSION, SideDescript
 /// Judges every metric of `analysis` on its fetched data.
 pub fn judge(
     analysis: &Analysis,
-    inputs: &[MetricInput<'_>],
+    inputs: Vec<MetricInput<'_>>,
     context: &Context,
     sides: &ResolvedSides,
     source: SourceDescription,
 ) -> JudgmentReport {
+    let inputs: Vec<MetricInput<'_>> = inputs.into_iter().flat_map(MetricInput::split).collect();
     // Intervals at the simultaneous (Bonferroni) level of the family: an interval that lies wholly
     // beyond its margin then always means a failed test, whatever Holm decides for the others.
     let family_size: usize = inputs.iter().map(|input| input.config.tests().len()).sum();

@@ -15,8 +15,10 @@ pub struct RollUp {
 }
 
 pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> RollUp {
+    // Parts of a breakdown (`name{label="value"}`) follow their metric's policy.
     let policy = |name: &str| {
-        analysis.metrics.iter().find(|m| m.name() == name).map_or(NoDataPolicy::Inconclusive, |m| m.no_data)
+        let metric = name.split('{').next().unwrap_or(name);
+        analysis.metrics.iter().find(|m| m.name() == metric).map_or(NoDataPolicy::Inconclusive, |m| m.no_data)
     };
     // A metric counts as failed when it failed, or had no data under the `fail` policy.
     let failed = |m: &MetricResult| {

@@ -34,10 +34,9 @@ fn series(values: &[f64]) -> Vec<Series> {
 
 fn gauge<'a>(config: &'a crate::config::MetricConfig, baseline: &[f64], canary: &[f64]) -> MetricInput<'a> {
     MetricInput {
-        config,
-        queries: BTreeMap::new(),
         baseline: [(QueryRole::Value, series(baseline))].into(),
         canary: [(QueryRole::Value, series(canary))].into(),
+        ..MetricInput::new(config)
     }
 }
 
@@ -47,14 +46,14 @@ fn count<'a>(
     canary: (&[f64], &[f64]),
 ) -> MetricInput<'a> {
     MetricInput {
-        config,
-        queries: BTreeMap::new(),
         baseline: [(QueryRole::Numerator, series(baseline.0)), (QueryRole::Denominator, series(baseline.1))].into(),
         canary: [(QueryRole::Numerator, series(canary.0)), (QueryRole::Denominator, series(canary.1))].into(),
+        ..MetricInput::new(config)
     }
 }
 
 fn run(analysis: &Analysis, inputs: &[MetricInput<'_>], minutes: i64) -> JudgmentReport {
+    let inputs = inputs.to_vec();
     let context =
         Context { window: window(minutes), point_time: PointTime::IntervalEnd, alpha: analysis.judgment.alpha };
     let sides = crate::config::template::resolve_sides(analysis, &BTreeMap::new()).unwrap();
@@ -276,6 +275,48 @@ fn an_interval_too_wide_to_rule_out_three_margins_is_not_a_pass_when_asked() {
     let lenient = analysis(LATENCY, "");
     let report = run(&lenient, &[gauge(&lenient.metrics[0], &baseline, &canary)], 12);
     assert_eq!(report.metrics[0].classification, Classification::Pass, "{}", report.metrics[0].reason);
+}
+
+#[test]
+fn a_breakdown_judges_each_label_value_on_its_own() {
+    let metric = "  - name: latency\n    query: q\n    direction: increase\n    margin: 5%\n    breakdown: [route]\n";
+    let a = analysis(metric, "");
+    let labelled = |route: &str, values: Vec<f64>| {
+        let mut s = series(&values).remove(0);
+        s.labels.insert("route".into(), route.into());
+        s
+    };
+    let steady: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
+    let other: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i + 9)).collect();
+    let slow: Vec<f64> = (0..30).map(|i| 140.0 + wiggle(i + 4)).collect();
+    let input = MetricInput {
+        baseline: [(QueryRole::Value, vec![labelled("/cart", steady.clone()), labelled("/search", steady.clone())])]
+            .into(),
+        canary: [(QueryRole::Value, vec![labelled("/cart", other), labelled("/search", slow)])].into(),
+        ..MetricInput::new(&a.metrics[0])
+    };
+    let report = run(&a, &[input], 30);
+    let names: Vec<&str> = report.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["latency{route=\"/cart\"}", "latency{route=\"/search\"}"]);
+    assert_eq!(report.metrics[0].classification, Classification::Pass, "{}", report.metrics[0].reason);
+    assert_eq!(report.metrics[1].classification, Classification::FailHigh);
+    // Both parts are in the Holm family.
+    assert!(report.metrics.iter().all(|m| m.tests[0].adjusted_p_value.is_some()));
+
+    // Without a breakdown, several series are an error that names their labels.
+    let plain = analysis(LATENCY, "");
+    let input = MetricInput {
+        baseline: [(QueryRole::Value, vec![labelled("/cart", steady.clone()), labelled("/search", steady)])].into(),
+        canary: [(QueryRole::Value, series(&other_values()))].into(),
+        ..MetricInput::new(&plain.metrics[0])
+    };
+    let report = run(&plain, &[input], 30);
+    assert_eq!(report.metrics[0].classification, Classification::Error);
+    assert!(report.metrics[0].reason.contains("/search") && report.metrics[0].reason.contains("breakdown"));
+}
+
+fn other_values() -> Vec<f64> {
+    (0..30).map(|i| 100.0 + wiggle(i + 2)).collect()
 }
 
 /// The cases Kayenta's users reported as regressions it passed: each fails here.

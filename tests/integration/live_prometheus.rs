@@ -317,3 +317,14 @@ fn victoria_metrics_syntax_error_shows_the_query_and_the_servers_message() {
     assert!(err.contains("sum(rate(http_requests_total{ deployment="), "{}", explain(&output));
     assert!(err.contains("unparsed data"), "{}", explain(&output));
 }
+
+/// With `breakdown: [code]` each status code's series is judged on its own: only the 5xx rate of
+/// the error canary fails, and both parts are reported by name.
+#[test]
+fn a_breakdown_judges_each_status_code_on_its_own() {
+    let server = servers::prometheus();
+    let (output, report) =
+        judge(server, "tests/data/live/breakdown.yaml", "checkout-errors", (WINDOW_START, WINDOW_END), &[]);
+    assert_judgment(server, "breakdown by code", &output, &report, 1, &[("request_rate{code=\"500\"}", "fail_high")]);
+    assert_eq!(classifications(&report).len(), 2, "{}", explain(&output));
+}
