@@ -61,6 +61,26 @@ pub struct JudgeArgs {
     /// Also write a report to a file (repeatable): --output json=report.json --output junit=junit.xml.
     #[arg(long = "output", value_name = "FORMAT=PATH", value_parser = parse_output)]
     pub outputs: Vec<(JudgeFormat, PathBuf)>,
+    #[command(flatten)]
+    pub rollback: RollbackArgs,
+}
+
+/// The rollback webhook; each flag overrides the analysis's `rollback`. The signing secret comes
+/// from CANARY_ROLLBACK_SECRET or a file, never from a flag value.
+#[derive(Debug, Args, Default)]
+pub struct RollbackArgs {
+    /// URL to POST the report to on a fail verdict.
+    #[arg(long, value_name = "URL", env = "CANARY_ROLLBACK_WEBHOOK")]
+    pub rollback_webhook: Option<String>,
+    /// File holding the HMAC-SHA256 signing secret.
+    #[arg(long, value_name = "PATH", env = "CANARY_ROLLBACK_SECRET_FILE")]
+    pub rollback_secret_file: Option<PathBuf>,
+    /// Also call the webhook when the verdict is inconclusive.
+    #[arg(long)]
+    pub rollback_on_inconclusive: bool,
+    /// Print the webhook request (signature included, secret not) instead of sending it.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// The judged window; each flag overrides the analysis's `window`.

@@ -4,6 +4,7 @@
 //! files, [`stats`] and [`judge`] compute (pure), [`report`] renders. [`error`] maps every outcome
 //! to one documented exit code, in one place ([`exit_code`]).
 
+pub mod actions;
 pub mod cli;
 pub mod commands;
 pub mod comparison;

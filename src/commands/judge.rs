@@ -2,7 +2,8 @@
 //! source (recorded data with `--replay`), judge, and write the report in the requested formats.
 
 use super::live;
-use crate::cli::{JudgeArgs, JudgeFormat, WindowArgs};
+use crate::actions::webhook;
+use crate::cli::{JudgeArgs, JudgeFormat, RollbackArgs, WindowArgs};
 use crate::config::template::{ResolvedSides, Side, render_metric, resolve_sides};
 use crate::config::window::Window;
 use crate::config::{Analysis, Duration, QueryRole};
@@ -11,6 +12,7 @@ use crate::judge::report::JudgmentReport;
 use crate::judge::{Context, MetricInput, judge};
 use crate::report::{junit, markdown, table};
 use crate::source::MetricSource;
+use crate::source::prometheus::Secret;
 use crate::source::recorded::{RecordedSource, Recording};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -34,8 +36,62 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
             judge_source(&analysis, source.as_ref(), window, &sides, &overrides)?
         }
     };
+    let mut report = report;
+    if let Some(settings) = rollback_settings(&analysis, &args.rollback)?
+        && (report.verdict == Verdict::Fail || (report.verdict == Verdict::Inconclusive && settings.1))
+    {
+        let outcome = webhook::deliver(&report, &settings.0, live::now());
+        if !outcome.delivered && !outcome.dry_run {
+            eprintln!(
+                "canary: ERROR: the rollback webhook {} was NOT delivered: {}",
+                outcome.url,
+                outcome.error.as_deref().unwrap_or("unknown error")
+            );
+        }
+        report.rollback = Some(outcome);
+    }
     write_reports(&report, args)?;
     Ok(report.verdict)
+}
+
+/// The webhook to call, if any, and whether it also fires on inconclusive.
+fn rollback_settings(
+    analysis: &Analysis,
+    flags: &RollbackArgs,
+) -> Result<Option<(webhook::WebhookSettings, bool)>, CanaryError> {
+    let config = analysis.rollback.as_ref();
+    let Some(url) = flags.rollback_webhook.clone().or_else(|| config.map(|c| c.url.clone())) else {
+        return Ok(None);
+    };
+    let usage = CanaryError::Usage;
+    let secret =
+        if let Some(secret) = std::env::var(webhook::SECRET_VARIABLE).ok().filter(|s| !s.is_empty()) {
+            Some(secret)
+        } else if let Some(path) = &flags.rollback_secret_file {
+            Some(read_secret_file(&path.display().to_string())?)
+        } else if let Some(name) = config.and_then(|c| c.secret_env.as_ref()) {
+            Some(std::env::var(name).ok().filter(|s| !s.is_empty()).ok_or_else(|| {
+                usage(format!("the analysis reads the rollback secret from ${name}, but it is not set"))
+            })?)
+        } else if let Some(path) = config.and_then(|c| c.secret_file.as_ref()) {
+            Some(read_secret_file(path)?)
+        } else {
+            None
+        };
+    let settings = webhook::WebhookSettings {
+        url,
+        secret: secret.map(Secret::new),
+        timeout: std::time::Duration::from_secs(config.map_or(10, |c| c.timeout.as_secs()).max(1)),
+        retries: config.map_or(3, |c| c.retries),
+        dry_run: flags.dry_run,
+    };
+    Ok(Some((settings, flags.rollback_on_inconclusive || config.is_some_and(|c| c.on_inconclusive))))
+}
+
+fn read_secret_file(path: &str) -> Result<String, CanaryError> {
+    std::fs::read_to_string(path)
+        .map(|text| text.trim().to_string())
+        .map_err(|e| CanaryError::Usage(format!("cannot read the rollback secret file {path}: {e}")))
 }
 
 /// The window of a replay: the recording's, optionally narrowed by `--start`/`--end`, with the

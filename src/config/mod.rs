@@ -43,6 +43,39 @@ pub struct Analysis {
     #[serde(default)]
     pub groups: Vec<GroupConfig>,
     pub metrics: Vec<MetricConfig>,
+    /// The rollback webhook called on a fail verdict.
+    #[serde(default)]
+    pub rollback: Option<RollbackConfig>,
+}
+
+/// The rollback webhook. The signing secret is read from an environment variable or a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackConfig {
+    pub url: String,
+    /// Environment variable holding the HMAC secret.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// File holding the HMAC secret.
+    #[serde(default)]
+    pub secret_file: Option<String>,
+    /// Also call it when the verdict is inconclusive.
+    #[serde(default)]
+    pub on_inconclusive: bool,
+    /// Time limit of one delivery attempt.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout: Duration,
+    /// Retries on 5xx, 429 and connection errors.
+    #[serde(default = "default_webhook_retries")]
+    pub retries: u32,
+}
+
+fn default_webhook_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_webhook_retries() -> u32 {
+    3
 }
 
 fn version_one() -> u32 {
@@ -407,6 +440,17 @@ impl Analysis {
         }
         if let Some(source) = &self.source {
             source.validate().map_err(top)?;
+        }
+        if let Some(rollback) = &self.rollback {
+            if !(rollback.url.starts_with("http://") || rollback.url.starts_with("https://")) {
+                return Err(top(format!("rollback.url `{}` must start with http:// or https://", rollback.url)));
+            }
+            if rollback.secret_env.is_some() && rollback.secret_file.is_some() {
+                return Err(top("rollback: give secret_env or secret_file, not both".into()));
+            }
+            if rollback.retries > 10 {
+                return Err(top("rollback.retries must be at most 10".into()));
+            }
         }
         let mut group_names = Vec::new();
         for group in &self.groups {

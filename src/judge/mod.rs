@@ -107,6 +107,7 @@ pub fn judge(
         canary: SideDescription { variables: sides.canary.clone(), offset_seconds: None },
         groups: roll_up.groups,
         metrics,
+        rollback: None,
     }
 }
 

@@ -35,6 +35,9 @@ pub struct JudgmentReport {
     pub canary: SideDescription,
     pub groups: Vec<GroupResult>,
     pub metrics: Vec<MetricResult>,
+    /// The rollback webhook's delivery, when it was called (absent from the webhook's own body).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<WebhookOutcome>,
 }
 
 /// How one side was selected.
@@ -209,4 +212,20 @@ pub struct Finding {
     /// The side concerned, if one.
     pub side: Option<Side>,
     pub message: String,
+}
+
+/// What happened to the rollback webhook's delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct WebhookOutcome {
+    pub url: String,
+    pub idempotency_key: String,
+    /// Whether the receiver answered 2xx.
+    pub delivered: bool,
+    pub dry_run: bool,
+    /// The final HTTP status, if the receiver answered.
+    pub status: Option<u16>,
+    /// Why it was not delivered.
+    pub error: Option<String>,
+    /// Whether the request carried an HMAC signature.
+    pub signed: bool,
 }

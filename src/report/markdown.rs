@@ -16,6 +16,9 @@ use std::io::{self, Write};
 pub fn write_markdown(report: &JudgmentReport, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "## canary: {} — {}\n", verdict_word(report.verdict), escape(&report.analysis))?;
     writeln!(out, "- **Reason:** {}", escape(&report.reason))?;
+    if let Some(line) = super::table::rollback_text(report) {
+        writeln!(out, "- **Rollback:** {}", escape(&line))?;
+    }
     let score = report.score.map_or_else(|| "none".to_owned(), score_number);
     writeln!(out, "- **Score:** {score} ({})", thresholds_text(report))?;
     writeln!(out, "- **Window:** {}", escape(&window_text(&report.window)))?;

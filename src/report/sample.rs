@@ -48,6 +48,7 @@ pub fn failed_checkout() -> JudgmentReport {
             group("saturation", 0, 0, 1),
         ],
         metrics: vec![conversion(), error_rate(), queue_depth(), latency_p99()],
+        rollback: None,
     }
 }
 

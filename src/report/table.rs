@@ -57,6 +57,9 @@ pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) 
 
     let verdict = verdict_word(report.verdict);
     let verdict = if styled { coloured(verdict, report.verdict) } else { verdict.to_owned() };
+    if let Some(line) = rollback_text(report) {
+        writeln!(out, "\n{line}")?;
+    }
     writeln!(out, "\nverdict: {verdict} ({}): {}", score_text(report), report.reason)
 }
 
@@ -221,6 +224,28 @@ fn round_significant(value: f64, digits: i32) -> f64 {
 
 fn missing() -> String {
     "-".to_owned()
+}
+
+/// One line on the rollback webhook, if it was called.
+pub(crate) fn rollback_text(report: &JudgmentReport) -> Option<String> {
+    let outcome = report.rollback.as_ref()?;
+    let signed = if outcome.signed { "signed, " } else { "" };
+    Some(match (outcome.dry_run, outcome.delivered) {
+        (true, _) => {
+            format!("rollback webhook: dry run, not sent to {} ({signed}key {})", outcome.url, outcome.idempotency_key)
+        }
+        (false, true) => format!(
+            "rollback webhook: delivered to {} (HTTP {}, {signed}key {})",
+            outcome.url,
+            outcome.status.unwrap_or_default(),
+            outcome.idempotency_key
+        ),
+        (false, false) => format!(
+            "rollback webhook: NOT delivered to {}: {}",
+            outcome.url,
+            outcome.error.as_deref().unwrap_or("unknown error")
+        ),
+    })
 }
 
 pub(crate) fn verdict_word(verdict: Verdict) -> &'static str {

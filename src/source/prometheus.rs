@@ -28,7 +28,7 @@ impl Secret {
         Secret(value)
     }
 
-    fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -274,7 +274,7 @@ async fn request(
     ];
     let unavailable = |message: String| SourceError::Unavailable(format!("{}: {message}", query.label));
     let response = client.post(&url).form(&form).send().await.map_err(|error| {
-        let cause = describe_transport_error(&error);
+        let cause = describe_error(&error);
         unavailable(format!("cannot query {url}: {cause}; gave up after {} retries", settings.retries))
     })?;
     let status = response.status();
@@ -381,13 +381,14 @@ fn summary(body: &[u8]) -> Option<String> {
     (!plain.is_empty()).then(|| plain.chars().take(200).collect())
 }
 
-fn describe_transport_error(error: &reqwest_middleware::Error) -> String {
+/// A transport error in the user's terms ("timed out", "connection failed"), unwrapping retries.
+pub(crate) fn describe_error(error: &reqwest_middleware::Error) -> String {
     match error {
         reqwest_middleware::Error::Reqwest(e) => describe_transport_error_plain(e),
         // The retry middleware wraps the last transport error.
         reqwest_middleware::Error::Middleware(e) => match e.downcast_ref::<reqwest_retry::RetryError>() {
             Some(reqwest_retry::RetryError::WithRetries { err, .. } | reqwest_retry::RetryError::Error(err)) => {
-                describe_transport_error(err)
+                describe_error(err)
             }
             None => e.to_string(),
         },

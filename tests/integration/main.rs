@@ -9,3 +9,4 @@ mod prometheus_faults;
 mod scipy_reference;
 mod servers;
 mod support;
+mod webhook;
