@@ -31,6 +31,9 @@ pub enum Command {
     /// Check an analysis file: parse it strictly and render every query for both sides.
     #[command(after_help = EXIT_CODES)]
     Validate(ValidateArgs),
+    /// Judge a canary repeatedly over its lifetime; stop at the first fail (the rollback fires once).
+    #[command(after_help = EXIT_CODES)]
+    Watch(WatchArgs),
     /// Query the source for every metric of an analysis and save the series for --replay.
     #[command(after_help = EXIT_CODES)]
     Record(RecordArgs),
@@ -148,6 +151,50 @@ pub struct ValidateArgs {
     pub window: WindowArgs,
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The analysis file (YAML).
+    pub analysis: PathBuf,
+    /// Set a template variable (repeatable).
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
+    pub vars: Vec<(String, String)>,
+    /// How long the canary runs, from its start (the first judgment is at warm-up + interval).
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub lifetime: Duration,
+    /// Time between judgments.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub interval: Duration,
+    /// Leading part of the lifetime that is never judged (default: the analysis's window.warmup).
+    #[arg(long, value_name = "DURATION")]
+    pub warmup: Option<Duration>,
+    /// Judge a sliding window of this length instead of everything since the warm-up.
+    #[arg(long, value_name = "DURATION")]
+    pub lookback: Option<Duration>,
+    /// Resolution of the queried series (default: the analysis's window.step).
+    #[arg(long, value_name = "DURATION")]
+    pub step: Option<Duration>,
+    /// The canary's start (RFC 3339). Fixes the clock: judgments run one after another without
+    /// waiting, as if time had passed (for backfilled or recorded data and reproducible runs).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<i64>,
+    /// Watch recorded data instead of querying the source (the start defaults to the recording's).
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// `table`: one row per judgment; `json`: one JSON event per line.
+    #[arg(long, value_enum, default_value_t = WatchFormat::Table)]
+    pub format: WatchFormat,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub rollback: RollbackArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WatchFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ pub fn run(cli: cli::Cli) -> Result<Verdict, CanaryError> {
         cli::Command::Judge(args) => commands::judge::run(args),
         cli::Command::Validate(args) => commands::validate::run(args),
         cli::Command::Record(args) => commands::record::run(args),
+        cli::Command::Watch(args) => commands::watch::run(args),
         cli::Command::Compare(args) => commands::compare::run(args),
         cli::Command::Schema(args) => commands::schema::run(args),
     }

@@ -28,12 +28,12 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
             let window = replay_window(&analysis, source.recording(), &args.window)?;
             check_recorded_offsets(&analysis, source.recording(), replay)?;
             warn_about_changed_queries(&analysis, &source, &sides, &overrides, window.step_seconds);
-            judge_source(&analysis, &source, window, &sides, &overrides)?
+            judge_source(&analysis, &source, window, &sides, &overrides, analysis.judgment.alpha)?
         }
         None => {
             let source = live::open_source(&analysis, &args.source)?;
             let window = live::live_window(&analysis, &args.window, live::now())?;
-            judge_source(&analysis, source.as_ref(), window, &sides, &overrides)?
+            judge_source(&analysis, source.as_ref(), window, &sides, &overrides, analysis.judgment.alpha)?
         }
     };
     let mut report = report;
@@ -55,7 +55,7 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
 }
 
 /// The webhook to call, if any, and whether it also fires on inconclusive.
-fn rollback_settings(
+pub(crate) fn rollback_settings(
     analysis: &Analysis,
     flags: &RollbackArgs,
 ) -> Result<Option<(webhook::WebhookSettings, bool)>, CanaryError> {
@@ -96,7 +96,11 @@ fn read_secret_file(path: &str) -> Result<String, CanaryError> {
 
 /// The window of a replay: the recording's, optionally narrowed by `--start`/`--end`, with the
 /// warm-up from the flags or the analysis.
-fn replay_window(analysis: &Analysis, recording: &Recording, flags: &WindowArgs) -> Result<Window, CanaryError> {
+fn replay_window(
+    analysis: &Analysis,
+    recording: &Recording,
+    flags: &WindowArgs,
+) -> Result<Window, CanaryError> {
     let usage = CanaryError::Usage;
     if flags.last.is_some() {
         return Err(usage("--last cannot be combined with --replay: the window comes from the recording".into()));
@@ -124,7 +128,11 @@ fn replay_window(analysis: &Analysis, recording: &Recording, flags: &WindowArgs)
 
 /// A before/after baseline must have been recorded with the analysis's offset, or its points
 /// would fall outside the window.
-fn check_recorded_offsets(analysis: &Analysis, recording: &Recording, path: &Path) -> Result<(), CanaryError> {
+pub(crate) fn check_recorded_offsets(
+    analysis: &Analysis,
+    recording: &Recording,
+    path: &Path,
+) -> Result<(), CanaryError> {
     let wanted = analysis.baseline.offset.map(|o| o.as_secs());
     for (name, metric) in &recording.metrics {
         let recorded = metric.baseline.offset_seconds.filter(|&o| o > 0);
@@ -180,13 +188,14 @@ fn role_name(role: QueryRole) -> &'static str {
     }
 }
 
-/// Fetches every query of every metric for both sides and judges them.
+/// Fetches every query of every metric for both sides and judges them at family-wise level `alpha`.
 pub fn judge_source(
     analysis: &Analysis,
     source: &dyn MetricSource,
     window: Window,
     sides: &ResolvedSides,
     overrides: &BTreeMap<String, String>,
+    alpha: f64,
 ) -> Result<JudgmentReport, CanaryError> {
     let fetched = live::fetch_everything(analysis, source, window, sides, overrides)?;
     let mut inputs: Vec<MetricInput<'_>> = analysis.metrics.iter().map(MetricInput::new).collect();
@@ -198,7 +207,7 @@ pub fn judge_source(
             Side::Canary => input.canary.insert(answer.role, answer.series),
         };
     }
-    let context = Context { window, point_time: source.point_time(), alpha: analysis.judgment.alpha };
+    let context = Context { window, point_time: source.point_time(), alpha };
     Ok(judge(analysis, inputs, &context, sides, source.description()))
 }
 

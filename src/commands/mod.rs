@@ -6,3 +6,4 @@ pub mod live;
 pub mod record;
 pub mod schema;
 pub mod validate;
+pub mod watch;

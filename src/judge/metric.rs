@@ -717,7 +717,7 @@ pub(super) fn imprecision(
 ) -> Option<String> {
     let (low, high) = (test.ci_low?, test.ci_high?);
     let margin = test.margin.unwrap_or(0.0);
-    let level = test.confidence.map(|c| format!("{}% ", short(c * 100.0))).unwrap_or_default();
+    let level = test.confidence.map(|c| format!("{}% ", plain(c * 100.0))).unwrap_or_default();
     // (highest tolerable upper end, lowest tolerable lower end, what those limits are)
     let (up, down, show): (f64, f64, fn(f64) -> String) = match test.test {
         TestKindResult::Shift => {

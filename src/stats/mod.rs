@@ -11,6 +11,7 @@ pub mod hodges_lehmann;
 pub mod holm;
 pub mod mann_whitney;
 mod normal;
+pub mod sequential;
 
 pub use counts::{DispersedRateTest, IntervalCount, RateComparison, compare_rates, dispersed_rate_test};
 pub use descriptive::Summary;

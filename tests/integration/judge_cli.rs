@@ -176,3 +176,30 @@ fn schema_prints_all_documents() {
         }
     }
 }
+
+#[test]
+fn watch_stops_at_the_first_fail_and_spends_alpha_over_the_looks() {
+    let args =
+        ["watch", ANALYSIS, "--replay", "fixtures/latency-regression.json", "--lifetime", "30m", "--interval", "5m"];
+    let out = run(&[&args[..], &["--format", "json"]].concat(), None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let events: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events[0]["event"], "start");
+    let planned: Vec<f64> =
+        events[0]["looks"].as_array().unwrap().iter().map(|l| l["alpha"].as_f64().unwrap()).collect();
+    assert_eq!(planned.len(), 5);
+    assert!((planned.iter().sum::<f64>() - 0.01).abs() < 1e-12, "{planned:?}");
+    let looks: Vec<&Value> = events.iter().filter(|e| e["event"] == "look").collect();
+    assert!(looks.len() < 5, "stops early");
+    assert_eq!(looks.last().unwrap()["verdict"], "fail");
+    // Later looks fetch only the new points.
+    let fetched: Vec<u64> = looks.iter().map(|l| l["points_fetched"].as_u64().unwrap()).collect();
+    assert!(fetched.windows(2).all(|w| w[1] > w[0]), "{fetched:?}");
+    let last = events.last().unwrap();
+    assert_eq!((last["event"].as_str(), last["verdict"].as_str()), (Some("final"), Some("fail")));
+
+    let healthy =
+        run(&["watch", ANALYSIS, "--replay", "fixtures/healthy.json", "--lifetime", "30m", "--interval", "5m"], None);
+    assert_eq!(healthy.status.code(), Some(0), "{}", stdout(&healthy));
+    assert!(stdout(&healthy).contains("final verdict: PASS"), "{}", stdout(&healthy));
+}

@@ -328,3 +328,42 @@ fn a_breakdown_judges_each_status_code_on_its_own() {
     assert_judgment(server, "breakdown by code", &output, &report, 1, &[("request_rate{code=\"500\"}", "fail_high")]);
     assert_eq!(classifications(&report).len(), 2, "{}", explain(&output));
 }
+
+/// `canary watch` against the real Prometheus with a fixed clock: the slow canary is caught before
+/// the end of its lifetime, the healthy one runs to the end and passes.
+#[test]
+fn watch_stops_early_on_a_regression_against_prometheus() {
+    let server = servers::prometheus();
+    let watch = |canary_name: &str| {
+        let var = format!("canary={canary_name}");
+        canary(
+            &[
+                "watch",
+                LIVE,
+                "--source-url",
+                &server.url,
+                "--var",
+                &var,
+                "--now",
+                WINDOW_START,
+                "--lifetime",
+                "30m",
+                "--interval",
+                "5m",
+                "--format",
+                "json",
+            ],
+            None,
+        )
+    };
+    let events =
+        |output: &Output| -> Vec<Value> { stdout(output).lines().map(|l| serde_json::from_str(l).unwrap()).collect() };
+    let slow = watch("checkout-slow");
+    assert_eq!(slow.status.code(), Some(1), "{}", explain(&slow));
+    let looks = events(&slow).iter().filter(|e| e["event"] == "look").count();
+    let planned = events(&slow)[0]["looks"].as_array().unwrap().len();
+    assert!(looks < planned, "stopped at look {looks} of {planned}");
+    let healthy = watch("checkout-healthy");
+    assert_eq!(healthy.status.code(), Some(0), "{}", explain(&healthy));
+    assert_eq!(events(&healthy).iter().filter(|e| e["event"] == "look").count(), planned);
+}

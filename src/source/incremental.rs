@@ -1,0 +1,172 @@
+//! A caching layer over any source for repeated judgments of one canary (`canary watch`): each
+//! query remembers the points it has already fetched, and a later request over a longer (or
+//! later) window fetches only the new tail, so the cost grows linearly with the canary's lifetime.
+
+use super::{MetricSource, PointTime, QueryRequest, Series, SourceDescription, SourceError};
+use crate::config::QueryRole;
+use crate::config::template::Side;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+
+type Key = (String, Side, QueryRole, String);
+
+/// What one query has fetched so far.
+struct Fetched {
+    start: i64,
+    end: i64,
+    series: BTreeMap<BTreeMap<String, String>, Vec<super::Point>>,
+}
+
+pub struct IncrementalSource<'a> {
+    inner: &'a dyn MetricSource,
+    cache: RefCell<HashMap<Key, Fetched>>,
+    /// Points fetched from the inner source, for reporting the cost.
+    points_fetched: RefCell<usize>,
+}
+
+impl<'a> IncrementalSource<'a> {
+    pub fn new(inner: &'a dyn MetricSource) -> IncrementalSource<'a> {
+        IncrementalSource { inner, cache: RefCell::new(HashMap::new()), points_fetched: RefCell::new(0) }
+    }
+
+    /// Points fetched from the wrapped source so far.
+    pub fn points_fetched(&self) -> usize {
+        *self.points_fetched.borrow()
+    }
+}
+
+fn key(request: &QueryRequest<'_>) -> Key {
+    (request.metric.to_string(), request.side, request.role, request.query.to_string())
+}
+
+impl MetricSource for IncrementalSource<'_> {
+    fn description(&self) -> SourceDescription {
+        self.inner.description()
+    }
+
+    fn point_time(&self) -> PointTime {
+        self.inner.point_time()
+    }
+
+    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
+        self.fetch_all(std::slice::from_ref(request)).pop().expect("one result per request")
+    }
+
+    fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
+        let step = |r: &QueryRequest<'_>| r.window.step_seconds as i64;
+        // Only the part of each window not fetched before.
+        let missing: Vec<QueryRequest<'_>> = requests
+            .iter()
+            .map(|request| {
+                let mut part = request.clone();
+                if let Some(known) = self.cache.borrow().get(&key(request))
+                    && request.window.start >= known.start
+                {
+                    part.window.start = known.end + step(request);
+                }
+                part
+            })
+            .collect();
+        let wanted: Vec<usize> =
+            (0..missing.len()).filter(|&i| missing[i].window.start <= missing[i].window.end).collect();
+        let to_fetch: Vec<QueryRequest<'_>> = wanted.iter().map(|&i| missing[i].clone()).collect();
+        let mut answers = self.inner.fetch_all(&to_fetch).into_iter();
+        let mut failures: HashMap<usize, SourceError> = HashMap::new();
+        for &index in &wanted {
+            let request = &requests[index];
+            match answers.next().expect("one answer per request") {
+                Ok(series) => {
+                    let mut cache = self.cache.borrow_mut();
+                    let entry = cache.entry(key(request)).or_insert_with(|| Fetched {
+                        start: missing[index].window.start,
+                        end: missing[index].window.start - step(request),
+                        series: BTreeMap::new(),
+                    });
+                    for s in series {
+                        *self.points_fetched.borrow_mut() += s.points.len();
+                        entry.series.entry(s.labels).or_default().extend(s.points);
+                    }
+                    entry.end = entry.end.max(request.window.end);
+                }
+                Err(error) => {
+                    failures.insert(index, error);
+                }
+            }
+        }
+        requests
+            .iter()
+            .enumerate()
+            .map(|(index, request)| {
+                if let Some(error) = failures.remove(&index) {
+                    return Err(error);
+                }
+                let cache = self.cache.borrow();
+                let Some(known) = cache.get(&key(request)) else { return Ok(Vec::new()) };
+                Ok(known
+                    .series
+                    .iter()
+                    .map(|(labels, points)| Series {
+                        labels: labels.clone(),
+                        points: points
+                            .iter()
+                            .copied()
+                            .filter(|p| p.time >= request.window.start && p.time <= request.window.end)
+                            .collect(),
+                    })
+                    .collect())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Duration;
+    use crate::config::window::Window;
+    use crate::source::Point;
+
+    /// Answers with one point per step of the window and counts what it was asked for.
+    struct Counting {
+        asked: RefCell<Vec<(i64, i64)>>,
+    }
+
+    impl MetricSource for Counting {
+        fn description(&self) -> SourceDescription {
+            SourceDescription { kind: "test".into(), url: None, replay: None }
+        }
+        fn point_time(&self) -> PointTime {
+            PointTime::IntervalEnd
+        }
+        fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
+            let w = request.window;
+            self.asked.borrow_mut().push((w.start, w.end));
+            let points = (w.start..=w.end)
+                .step_by(w.step_seconds as usize)
+                .map(|t| Point { time: t, value: t as f64 })
+                .collect();
+            Ok(vec![Series { labels: BTreeMap::new(), points }])
+        }
+    }
+
+    #[test]
+    fn later_windows_fetch_only_the_new_tail() {
+        let inner = Counting { asked: RefCell::new(Vec::new()) };
+        let source = IncrementalSource::new(&inner);
+        let step = Duration::from_secs(60);
+        for end in [600, 1200, 1800] {
+            let window = Window::between(0, end, step, Duration::default()).unwrap();
+            let request = QueryRequest { metric: "m", side: Side::Canary, role: QueryRole::Value, query: "q", window };
+            let series = source.fetch(&request).unwrap();
+            assert_eq!(series[0].points.len() as i64, end / 60 + 1);
+            assert_eq!(series[0].points.last().unwrap().time, end);
+        }
+        assert_eq!(*inner.asked.borrow(), vec![(0, 600), (660, 1200), (1260, 1800)]);
+        assert_eq!(source.points_fetched(), 31);
+        // A sliding window is served from what is known.
+        let window = Window::between(600, 1800, step, Duration::default()).unwrap();
+        let request = QueryRequest { metric: "m", side: Side::Canary, role: QueryRole::Value, query: "q", window };
+        assert_eq!(source.fetch(&request).unwrap()[0].points.len(), 21);
+        assert_eq!(inner.asked.borrow().len(), 3);
+    }
+}
