@@ -37,6 +37,14 @@ impl<'a> MetricInput<'a> {
         MetricInput { config, queries: BTreeMap::new(), baseline: BTreeMap::new(), canary: BTreeMap::new(), part: None }
     }
 
+    /// The fetched series of one side.
+    pub fn side(&self, side: Side) -> &BTreeMap<QueryRole, Vec<Series>> {
+        match side {
+            Side::Baseline => &self.baseline,
+            Side::Canary => &self.canary,
+        }
+    }
+
     /// The name it is reported under: `p99_latency`, or `p99_latency{route="/cart"}` for a part.
     pub fn name(&self) -> String {
         match &self.part {
@@ -187,10 +195,7 @@ fn evaluate_gauge(
     let factor = overlap_factor(range_of(input, step), step);
     let mut cleaned: BTreeMap<Side, Vec<Point>> = BTreeMap::new();
     for side in Side::BOTH {
-        let series = match side {
-            Side::Baseline => &input.baseline,
-            Side::Canary => &input.canary,
-        };
+        let series = input.side(side);
         let points = single_series(series, QueryRole::Value, side, &mut result.findings)?
             .map(|s| clean(&s.points, &context.window, context.point_time, side, &mut result.findings))
             .unwrap_or_default();
@@ -218,10 +223,7 @@ fn evaluate_gauge(
     for side in Side::BOTH {
         let all = sorted(cleaned[&side].iter().map(|p| p.value).collect());
         let data = SideData { samples: judged[&side].len(), summary: Some(Summary::of_sorted(&all)), totals: None };
-        match side {
-            Side::Baseline => result.baseline = data,
-            Side::Canary => result.canary = data,
-        }
+        *result.side_mut(side) = data;
     }
     let gauge_stat = |data: &SideData, statistic: Statistic| {
         data.summary.as_ref().and_then(|s| match statistic {
@@ -361,10 +363,7 @@ fn evaluate_count(
     let factor = overlap_factor(range_of(input, step), step);
     let mut intervals: BTreeMap<Side, Vec<(i64, f64, f64)>> = BTreeMap::new();
     for side in Side::BOTH {
-        let series = match side {
-            Side::Baseline => &input.baseline,
-            Side::Canary => &input.canary,
-        };
+        let series = input.side(side);
         let numerator = single_series(series, QueryRole::Numerator, side, &mut result.findings)?;
         let denominator = single_series(series, QueryRole::Denominator, side, &mut result.findings)?;
         let Some(denominator) = denominator else {
@@ -408,10 +407,7 @@ fn evaluate_count(
                 rate: (exposure > 0.0).then(|| events / exposure),
             }),
         };
-        match side {
-            Side::Baseline => result.baseline = side_data,
-            Side::Canary => result.canary = side_data,
-        }
+        *result.side_mut(side) = side_data;
     }
     let count_stat = |data: &SideData, statistic: Statistic| {
         data.totals.as_ref().and_then(|t| match statistic {
@@ -421,10 +417,7 @@ fn evaluate_count(
         })
     };
     for side in Side::BOTH {
-        let totals = match side {
-            Side::Baseline => &result.baseline,
-            Side::Canary => &result.canary,
-        };
+        let totals = result.side(side);
         if totals.totals.as_ref().is_none_or(|t| t.denominator <= 0.0) {
             let message = format!("no traffic on the {}: its denominator is 0 over the judged window", side.name());
             return Err(no_data(&mut result.findings, FindingKind::NoTraffic, Some(side), message));

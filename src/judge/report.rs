@@ -113,6 +113,22 @@ pub struct MetricResult {
     pub findings: Vec<Finding>,
 }
 
+impl MetricResult {
+    pub fn side(&self, side: Side) -> &SideData {
+        match side {
+            Side::Baseline => &self.baseline,
+            Side::Canary => &self.canary,
+        }
+    }
+
+    pub fn side_mut(&mut self, side: Side) -> &mut SideData {
+        match side {
+            Side::Baseline => &mut self.baseline,
+            Side::Canary => &mut self.canary,
+        }
+    }
+}
+
 /// What was judged on one side.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, schemars::JsonSchema)]
 pub struct SideData {
