@@ -13,7 +13,9 @@ Exit codes:
   1  fail: a regression was found
   2  usage or configuration error (bad flag, unreadable or malformed input)
   3  inconclusive: not enough data to decide
-  4  could not judge (backend unreachable, query error, could not write the result)";
+  4  could not judge (backend unreachable, query error, could not write the result, or
+     another run holds the --state-dir lock)
+  130, 143  interrupted by SIGINT or SIGTERM (with --state-dir: lock removed, state consistent)";
 
 /// Judge a canary against its baseline with rank tests, count tests and thresholds.
 #[derive(Debug, Parser)]
@@ -66,6 +68,25 @@ pub struct JudgeArgs {
     pub outputs: Vec<(JudgeFormat, PathBuf)>,
     #[command(flatten)]
     pub rollback: RollbackArgs,
+    #[command(flatten)]
+    pub watchdog: WatchdogArgs,
+}
+
+/// The cron watchdog: one judgment per run, a rollback only on the transition to fail.
+#[derive(Debug, Args, Default)]
+pub struct WatchdogArgs {
+    /// Keep a lock and the last verdict per canary in DIR: overlapping runs stop with exit 4, and
+    /// the rollback webhook is called on the transition to fail only, not again on the next run.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Print nothing on stdout when the verdict is pass (cron mails whatever a job prints);
+    /// --output files are still written.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// GET this URL after every run that reached a verdict (a heartbeat, healthchecks.io style);
+    /// a failed ping is a warning and does not change the exit code.
+    #[arg(long, value_name = "URL", env = "CANARY_PING_URL")]
+    pub ping_url: Option<String>,
 }
 
 /// The rollback webhook; each flag overrides the analysis's `rollback`. The signing secret comes

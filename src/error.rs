@@ -41,6 +41,9 @@ pub enum CanaryError {
     /// A query the source refused as written (exit 2) or a source that could not answer (exit 4).
     #[error(transparent)]
     Source(#[from] crate::source::SourceError),
+    /// The cron watchdog cannot run: another run holds the lock, or the state directory is unusable.
+    #[error("{0}")]
+    Watchdog(String),
 }
 
 /// Exit codes, as documented in the README and `canary --help`.
@@ -50,6 +53,10 @@ pub mod exit_code {
     pub const USAGE: u8 = 2;
     pub const INCONCLUSIVE: u8 = 3;
     pub const COULD_NOT_JUDGE: u8 = 4;
+    /// Ended by SIGINT (128 + 2), with `--state-dir`: lock removed, state consistent.
+    pub const INTERRUPTED: u8 = 130;
+    /// Ended by SIGTERM (128 + 15), with `--state-dir`: lock removed, state consistent.
+    pub const TERMINATED: u8 = 143;
 }
 
 impl CanaryError {
@@ -64,7 +71,7 @@ impl CanaryError {
             | CanaryError::Source(crate::source::SourceError::Request(_)) => exit_code::USAGE,
             CanaryError::Source(crate::source::SourceError::Unavailable(_)) => exit_code::COULD_NOT_JUDGE,
             CanaryError::NotEnoughData(_) => exit_code::INCONCLUSIVE,
-            CanaryError::Output(_) => exit_code::COULD_NOT_JUDGE,
+            CanaryError::Output(_) | CanaryError::Watchdog(_) => exit_code::COULD_NOT_JUDGE,
         }
     }
 }

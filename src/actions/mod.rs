@@ -1,4 +1,5 @@
-//! What a verdict sets off: the rollback webhook. (Network I/O of actions lives here, apart from
-//! the metric sources.)
+//! What a verdict sets off: the rollback webhook, and the cron watchdog's lock, state and
+//! heartbeat. (Network and file I/O of actions lives here, apart from the metric sources.)
 
+pub mod watchdog;
 pub mod webhook;

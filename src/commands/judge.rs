@@ -2,13 +2,14 @@
 //! source (recorded data with `--replay`), judge, and write the report in the requested formats.
 
 use super::live;
+use crate::actions::watchdog::{self, Watchdog};
 use crate::actions::webhook;
 use crate::cli::{JudgeArgs, JudgeFormat, RollbackArgs, WindowArgs};
 use crate::config::template::{ResolvedSides, Side, render_metric, resolve_sides};
 use crate::config::window::Window;
 use crate::config::{Analysis, Duration, QueryRole};
 use crate::error::{CanaryError, Verdict};
-use crate::judge::report::JudgmentReport;
+use crate::judge::report::{JudgmentReport, WebhookOutcome};
 use crate::judge::{Context, MetricInput, judge};
 use crate::report::{junit, markdown, table};
 use crate::source::MetricSource;
@@ -22,6 +23,8 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     let analysis = Analysis::load(&args.analysis)?;
     let overrides: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     let sides = resolve_sides(&analysis, &overrides)?;
+    // With --state-dir: the lock (held until this function returns) and the signal thread.
+    let watchdog = args.watchdog.state_dir.as_deref().map(|dir| Watchdog::start(dir, &analysis.name)).transpose()?;
     let report = match &args.replay {
         Some(replay) => {
             let source = RecordedSource::new(Recording::load(replay)?, replay);
@@ -37,21 +40,35 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
         }
     };
     let mut report = report;
-    if let Some(settings) = rollback_settings(&analysis, &args.rollback)?
-        && (report.verdict == Verdict::Fail || (report.verdict == Verdict::Inconclusive && settings.1))
-    {
-        let outcome = webhook::deliver(&report, &settings.0, live::now());
-        if !outcome.delivered && !outcome.dry_run {
-            eprintln!(
-                "canary: ERROR: the rollback webhook {} was NOT delivered: {}",
-                outcome.url,
-                outcome.error.as_deref().unwrap_or("unknown error")
-            );
-        }
-        report.rollback = Some(outcome);
+    let settings = rollback_settings(&analysis, &args.rollback)?;
+    let on_inconclusive = settings.as_ref().is_some_and(|(_, on_inconclusive)| *on_inconclusive);
+    let deliver = |report: &JudgmentReport| settings.as_ref().map(|(settings, _)| call_webhook(report, settings));
+    match &watchdog {
+        // The watchdog calls the webhook on the transition to fail only, and records the verdict.
+        Some(watchdog) => watchdog.act(&mut report, on_inconclusive, args.rollback.dry_run, live::now(), deliver),
+        None if watchdog::calls_webhook(report.verdict.into(), on_inconclusive) => report.rollback = deliver(&report),
+        None => {}
     }
     write_reports(&report, args)?;
+    if let Some(url) = &args.watchdog.ping_url
+        && let Err(error) = watchdog::ping(url)
+    {
+        eprintln!("canary: warning: the heartbeat ping to {} failed: {error}", watchdog::url_origin(url));
+    }
     Ok(report.verdict)
+}
+
+/// Sends the report to the rollback webhook; a failed delivery is loud on stderr.
+fn call_webhook(report: &JudgmentReport, settings: &webhook::WebhookSettings) -> WebhookOutcome {
+    let outcome = webhook::deliver(report, settings, live::now());
+    if !outcome.delivered && !outcome.dry_run {
+        eprintln!(
+            "canary: ERROR: the rollback webhook {} was NOT delivered: {}",
+            outcome.url,
+            outcome.error.as_deref().unwrap_or("unknown error")
+        );
+    }
+    outcome
 }
 
 /// The webhook to call, if any, and whether it also fires on inconclusive.
@@ -96,11 +113,7 @@ fn read_secret_file(path: &str) -> Result<String, CanaryError> {
 
 /// The window of a replay: the recording's, optionally narrowed by `--start`/`--end`, with the
 /// warm-up from the flags or the analysis.
-fn replay_window(
-    analysis: &Analysis,
-    recording: &Recording,
-    flags: &WindowArgs,
-) -> Result<Window, CanaryError> {
+fn replay_window(analysis: &Analysis, recording: &Recording, flags: &WindowArgs) -> Result<Window, CanaryError> {
     let usage = CanaryError::Usage;
     if flags.last.is_some() {
         return Err(usage("--last cannot be combined with --replay: the window comes from the recording".into()));
@@ -215,7 +228,10 @@ fn write_reports(report: &JudgmentReport, args: &JudgeArgs) -> Result<(), Canary
     let stdout = std::io::stdout();
     let styled = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = stdout.lock();
-    render(report, args.format, &mut out, styled).and_then(|()| out.flush()).map_err(CanaryError::Output)?;
+    // --quiet: nothing on stdout for a pass (cron mails whatever a job prints).
+    if !(args.watchdog.quiet && report.verdict == Verdict::Pass) {
+        render(report, args.format, &mut out, styled).and_then(|()| out.flush()).map_err(CanaryError::Output)?;
+    }
     for (format, path) in &args.outputs {
         write_file(path, |file| render(report, *format, file, false))?;
     }

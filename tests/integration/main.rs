@@ -9,4 +9,5 @@ mod prometheus_faults;
 mod scipy_reference;
 mod servers;
 mod support;
+mod watchdog;
 mod webhook;

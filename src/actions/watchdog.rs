@@ -1,0 +1,740 @@
+//! The cron watchdog behind `canary judge ... --state-dir DIR`: a lock against overlapping runs,
+//! the last verdict per analysis and canary, the rule that calls the rollback webhook once per
+//! fail, clean ends on SIGINT/SIGTERM, and the heartbeat ping. All of the watchdog's file and
+//! network I/O lives here; `commands::judge` only calls in.
+//!
+//! # Files in the state directory
+//!
+//! - `<analysis>.lock` exists while a run of that analysis is in progress. It is created with
+//!   `create_new` and holds the PID, host and start time of the run (JSON, for people and for the
+//!   error message), and the run also holds an advisory lock on it (`File::try_lock`, flock(2)).
+//!   A second run while it is held stops at once with exit 4 ("could not judge"), naming the file
+//!   and the holder's PID. A lock file whose advisory lock is free was left by a run that died
+//!   without cleaning up (SIGKILL, OOM kill, power loss): the kernel releases the advisory lock
+//!   with the process, so the file is stale and is taken over with a warning. The advisory lock
+//!   is what makes this right where a PID check alone is not: in containers every run is PID 1
+//!   of its own PID namespace, and PIDs are reused. On a file system without advisory locks the
+//!   PID is checked instead (`/proc/<pid>` on the same host; a lock from another host is left
+//!   alone). The run removes its lock file when it ends: on success, on every error path (a drop
+//!   guard), and on SIGINT/SIGTERM (the signal thread, below).
+//! - `<analysis>.state.json` keeps, per canary, the last verdict, when it was reached and since
+//!   when it has held, and the rollback webhook's delivery for the current fail. The canary's key
+//!   ([`canary_key`]) is the analysis name plus the canary's resolved variables: the ingredients
+//!   of the webhook's idempotency key without the window, which moves on every tick. The file is
+//!   written atomically (a temporary file in the same directory, synced, then renamed over it),
+//!   so a reader or a killed writer never sees half a file. Entries not judged for 30 days are
+//!   dropped. Only the run holding the lock writes it.
+//!
+//! # When the rollback webhook is called
+//!
+//! A verdict *calls* the webhook when it is fail (or inconclusive, with `on_inconclusive`). The
+//! webhook is called on the *transition* to such a verdict, compared with the last verdict
+//! recorded for the same canary ([`rollback_rule`]):
+//!
+//! | last recorded verdict                   | now  | webhook                                  |
+//! |-----------------------------------------|------|------------------------------------------|
+//! | none, pass, or inconclusive             | fail | called                                   |
+//! | fail, and its delivery succeeded        | fail | not called: "already rolled back at …"   |
+//! | fail, delivery failed or never made     | fail | called again (a retry)                   |
+//! | anything                                | pass | not called; the fail streak ends         |
+//!
+//! So pass → fail → fail delivers once, and fail → pass → fail delivers twice: a canary that
+//! recovered and regressed again is a new event. An inconclusive run (no canary traffic after a
+//! rollback, for instance) also ends a fail streak, because a canary that fails after it is
+//! judged on new data (usually a new deployment under the same name), and a missed rollback
+//! costs more than a repeated one. A run that could not judge (exit 4) leaves the state as it
+//! was. `--dry-run` reads the state and says what would happen, but does not write it.
+//!
+//! # Signals
+//!
+//! The judgment runs inside the sources' tokio runtime and blocks for up to `--timeout`, so a
+//! flag checked between phases alone would not end a run promptly. `signal-hook`'s iterator
+//! runs a small thread that receives SIGINT and SIGTERM (no unsafe code in this crate, and it
+//! fits the synchronous flow of `judge`, where tokio's signal streams would need a runtime of
+//! their own). On the first signal the thread waits for the critical section (the webhook
+//! delivery and the state write, which must happen together or not at all) to finish, removes
+//! the lock file and exits with 128 + the signal: 130 for SIGINT, 143 for SIGTERM. Outside that
+//! section nothing is half done: the judgment has no side effects, and the state file is only
+//! ever replaced whole. A second signal while the thread waits ends the run at once.
+//!
+//! # Heartbeat
+//!
+//! `--ping-url` sends a GET (healthchecks.io style) after every run that reached a verdict and
+//! wrote its report, with a short timeout. A run that could not judge does not ping, so the
+//! heartbeat service raises the alarm when the watchdog stops watching. A failed ping is a
+//! warning on stderr and never changes the exit code.
+
+use crate::config::window::{format_timestamp, parse_timestamp};
+use crate::error::{CanaryError, Verdict, exit_code};
+use crate::judge::report::{JudgmentReport, WebhookOutcome};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError};
+use std::time::Duration;
+
+/// Version of the state file's format.
+pub const STATE_VERSION: u32 = 1;
+/// Entries of canaries not judged for this long are dropped from the state file.
+const FORGET_AFTER_SECONDS: i64 = 30 * 24 * 3600;
+/// Time limit of the heartbeat ping.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The key of one canary of one analysis: analysis name and the canary's resolved variables (the
+/// webhook's idempotency key without the window).
+pub fn canary_key(report: &JudgmentReport) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(report.analysis.as_bytes());
+    for (key, value) in &report.canary.variables {
+        hasher.update(format!("\n{key}={value}").as_bytes());
+    }
+    hasher.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A verdict as the state file records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordedVerdict {
+    Pass,
+    Fail,
+    Inconclusive,
+}
+
+impl From<Verdict> for RecordedVerdict {
+    fn from(verdict: Verdict) -> RecordedVerdict {
+        match verdict {
+            Verdict::Pass => RecordedVerdict::Pass,
+            Verdict::Fail => RecordedVerdict::Fail,
+            Verdict::Inconclusive => RecordedVerdict::Inconclusive,
+        }
+    }
+}
+
+/// What the state file keeps for one canary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanaryState {
+    /// The canary's resolved variables (what its key is made of), for people reading the file.
+    pub canary: BTreeMap<String, String>,
+    pub verdict: RecordedVerdict,
+    /// When the last run judged (RFC 3339).
+    pub judged_at: String,
+    /// When the verdict became what it is (the first run of the streak).
+    pub since: String,
+    /// The judged window of the last run.
+    pub window_start: String,
+    pub window_end: String,
+    /// The rollback webhook's delivery for the current fail streak, when it was called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<Delivery>,
+}
+
+/// One call of the rollback webhook, as the state file keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// When it was called (RFC 3339).
+    pub at: String,
+    pub url: String,
+    /// Whether the receiver answered 2xx.
+    pub delivered: bool,
+    pub idempotency_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The state file of one analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateFile {
+    pub version: u32,
+    pub analysis: String,
+    /// Keyed by [`canary_key`].
+    pub canaries: BTreeMap<String, CanaryState>,
+}
+
+/// Whether a verdict calls the rollback webhook at all.
+pub fn calls_webhook(verdict: RecordedVerdict, on_inconclusive: bool) -> bool {
+    verdict == RecordedVerdict::Fail || (verdict == RecordedVerdict::Inconclusive && on_inconclusive)
+}
+
+/// What this run does with the rollback webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rollback {
+    /// The verdict does not call the webhook.
+    NotNeeded,
+    /// A transition to fail: call it.
+    Deliver,
+    /// Still failing, but the delivery at `at` failed (or was never made): call it again.
+    Retry { at: String, error: String },
+    /// Still failing and already delivered at `at`; the fail has held since `since`.
+    AlreadyDelivered { at: String, since: String },
+}
+
+/// The transition rule (see the module documentation): call the webhook when the verdict calls
+/// it and the last recorded verdict of the same canary did not, or did without a delivery.
+pub fn rollback_rule(previous: Option<&CanaryState>, verdict: RecordedVerdict, on_inconclusive: bool) -> Rollback {
+    if !calls_webhook(verdict, on_inconclusive) {
+        return Rollback::NotNeeded;
+    }
+    match previous {
+        Some(last) if calls_webhook(last.verdict, on_inconclusive) => match &last.rollback {
+            Some(delivery) if delivery.delivered => {
+                Rollback::AlreadyDelivered { at: delivery.at.clone(), since: last.since.clone() }
+            }
+            Some(delivery) => Rollback::Retry {
+                at: delivery.at.clone(),
+                error: delivery.error.clone().unwrap_or_else(|| "not delivered".into()),
+            },
+            None => Rollback::Deliver,
+        },
+        _ => Rollback::Deliver,
+    }
+}
+
+/// The entry this run leaves: the new verdict, the streak's start, and the delivery that counts
+/// for the current fail (this run's, or the one already made).
+pub fn next_state(
+    previous: Option<&CanaryState>,
+    report: &JudgmentReport,
+    now: i64,
+    rule: &Rollback,
+    outcome: Option<&WebhookOutcome>,
+) -> CanaryState {
+    let verdict = RecordedVerdict::from(report.verdict);
+    let at = format_timestamp(now);
+    let since = previous.filter(|last| last.verdict == verdict).map_or_else(|| at.clone(), |last| last.since.clone());
+    let rollback = match (rule, outcome) {
+        (_, Some(outcome)) if !outcome.dry_run => Some(Delivery {
+            at: at.clone(),
+            url: outcome.url.clone(),
+            delivered: outcome.delivered,
+            idempotency_key: outcome.idempotency_key.clone(),
+            status: outcome.status,
+            error: outcome.error.clone(),
+        }),
+        (Rollback::AlreadyDelivered { .. }, _) => previous.and_then(|last| last.rollback.clone()),
+        _ => None,
+    };
+    CanaryState {
+        canary: report.canary.variables.clone(),
+        verdict,
+        judged_at: at,
+        since,
+        window_start: format_timestamp(report.window.start),
+        window_end: format_timestamp(report.window.end),
+        rollback,
+    }
+}
+
+/// A watchdog run: the lock is held and the signal thread is running until it is dropped.
+#[derive(Debug)]
+pub struct Watchdog {
+    analysis: String,
+    state_path: PathBuf,
+    critical: Arc<Mutex<()>>,
+    signals: signal_hook::iterator::Handle,
+    // Dropped last: the lock file goes when everything else is done.
+    lock: Lock,
+}
+
+impl Watchdog {
+    /// Creates the state directory if needed, takes the analysis's lock and starts the signal
+    /// thread. Fails with exit 4 when another run holds the lock.
+    pub fn start(dir: &Path, analysis: &str) -> Result<Watchdog, CanaryError> {
+        fs::create_dir_all(dir)
+            .map_err(|e| CanaryError::Watchdog(format!("cannot create the state directory {}: {e}", dir.display())))?;
+        let stem = file_stem(analysis);
+        // The handler first, so that no signal can come between the lock and its handler.
+        let critical = Arc::new(Mutex::new(()));
+        let taken = Arc::new(OnceLock::new());
+        let signals = watch_signals(taken.clone(), critical.clone())
+            .map_err(|e| CanaryError::Watchdog(format!("cannot install the SIGINT/SIGTERM handler: {e}")))?;
+        let lock = Lock::acquire(&dir.join(format!("{stem}.lock"))).inspect_err(|_| signals.close())?;
+        let _ = taken.set(lock.owned.clone());
+        Ok(Watchdog {
+            analysis: analysis.to_string(),
+            state_path: dir.join(format!("{stem}.state.json")),
+            critical,
+            signals,
+            lock,
+        })
+    }
+
+    pub fn state_path(&self) -> &Path {
+        &self.state_path
+    }
+
+    pub fn lock_path(&self) -> &Path {
+        &self.lock.owned.path
+    }
+
+    /// Applies the transition rule to a finished judgment: calls `deliver` (which returns `None`
+    /// when no webhook is configured) when the rule says so, puts its outcome in the report, and
+    /// records the verdict. A signal waits until this is done. With `dry_run` the state is read
+    /// but not written.
+    pub fn act(
+        &self,
+        report: &mut JudgmentReport,
+        on_inconclusive: bool,
+        dry_run: bool,
+        now: i64,
+        deliver: impl FnOnce(&JudgmentReport) -> Option<WebhookOutcome>,
+    ) {
+        let _critical = self.critical.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.load();
+        let key = canary_key(report);
+        let previous = state.canaries.get(&key);
+        let rule = rollback_rule(previous, report.verdict.into(), on_inconclusive);
+        let outcome = match &rule {
+            Rollback::NotNeeded => None,
+            Rollback::Deliver => deliver(report),
+            Rollback::Retry { at, error } => {
+                eprintln!("canary: the rollback webhook called at {at} was not delivered ({error}); calling it again");
+                deliver(report)
+            }
+            Rollback::AlreadyDelivered { at, since } => {
+                eprintln!(
+                    "canary: already rolled back at {at}: this canary has failed since {since}, and the rollback \
+                     webhook is called once per fail (state: {})",
+                    self.state_path.display()
+                );
+                None
+            }
+        };
+        let next = next_state(previous, report, now, &rule, outcome.as_ref());
+        report.rollback = outcome;
+        if dry_run {
+            eprintln!("canary: dry run: the watchdog state {} is left as it was", self.state_path.display());
+            return;
+        }
+        state.canaries.insert(key, next);
+        state.canaries.retain(|_, entry| {
+            parse_timestamp(&entry.judged_at).map_or(true, |judged| now - judged < FORGET_AFTER_SECONDS)
+        });
+        if let Err(error) = write_atomically(&self.state_path, &state) {
+            eprintln!(
+                "canary: ERROR: cannot write the watchdog state {}: {error}; the next run may call the rollback \
+                 webhook again",
+                self.state_path.display()
+            );
+        }
+    }
+
+    /// The state file, or an empty one when there is none yet. A file that cannot be read or
+    /// parsed is reported and treated as empty: a missed rollback costs more than a repeated one.
+    fn load(&self) -> StateFile {
+        let empty =
+            StateFile { version: STATE_VERSION, analysis: self.analysis.clone(), canaries: BTreeMap::default() };
+        let text = match fs::read_to_string(&self.state_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return empty,
+            Err(e) => {
+                eprintln!(
+                    "canary: warning: cannot read the watchdog state {}: {e}; starting afresh",
+                    self.state_path.display()
+                );
+                return empty;
+            }
+        };
+        match serde_json::from_str::<StateFile>(&text) {
+            Ok(state) if state.version == STATE_VERSION => state,
+            Ok(state) => {
+                eprintln!(
+                    "canary: warning: the watchdog state {} has version {}, expected {STATE_VERSION}; starting afresh",
+                    self.state_path.display(),
+                    state.version
+                );
+                empty
+            }
+            Err(e) => {
+                eprintln!(
+                    "canary: warning: the watchdog state {} is not valid ({e}); starting afresh",
+                    self.state_path.display()
+                );
+                empty
+            }
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.signals.close();
+    }
+}
+
+/// A file name made of the analysis name: letters, digits, `.`, `_` and `-` only.
+fn file_stem(analysis: &str) -> String {
+    let stem: String = analysis
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .collect();
+    if stem.is_empty() || stem.starts_with('.') { format!("analysis{stem}") } else { stem }
+}
+
+/// Writes `value` as JSON to a temporary file next to `path`, syncs it and renames it over `path`.
+pub fn write_atomically(path: &Path, value: &impl Serialize) -> io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = File::create(&temporary)?;
+        serde_json::to_writer_pretty(&mut file, value)?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        fs::rename(&temporary, path)?;
+        // Make the rename itself durable; not every platform can sync a directory.
+        let _ = File::open(dir).and_then(|d| d.sync_all());
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// What the lock file holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub pid: u32,
+    #[serde(default)]
+    pub host: String,
+    /// When the run started (RFC 3339).
+    #[serde(default)]
+    pub started: String,
+}
+
+/// The lock file this process created, identified by its inode so that only ours is removed.
+#[derive(Debug)]
+struct OwnedLock {
+    path: PathBuf,
+    identity: FileIdentity,
+}
+
+impl OwnedLock {
+    /// Removes the lock file if it is still ours.
+    fn remove(&self) {
+        if FileIdentity::of_path(&self.path).is_some_and(|id| id == self.identity) {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The lock file, held until dropped.
+#[derive(Debug)]
+struct Lock {
+    owned: Arc<OwnedLock>,
+    // Keeps the advisory lock; closing the file releases it.
+    _file: File,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        self.owned.remove();
+    }
+}
+
+impl Lock {
+    fn acquire(path: &Path) -> Result<Lock, CanaryError> {
+        let cannot = |e: io::Error| CanaryError::Watchdog(format!("cannot use the lock file {}: {e}", path.display()));
+        let info = LockInfo { pid: std::process::id(), host: hostname(), started: format_timestamp(now()) };
+        // A few rounds: the file may come and go between our steps while another run ends.
+        for _ in 0..5 {
+            let file = match OpenOptions::new().read(true).write(true).create_new(true).open(path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    match OpenOptions::new().read(true).write(true).open(path) {
+                        Ok(file) => file,
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(cannot(e)),
+                    }
+                }
+                Err(e) => return Err(cannot(e)),
+            };
+            let held = match file.try_lock() {
+                Ok(()) => false,
+                Err(fs::TryLockError::WouldBlock) => true,
+                // No advisory locks on this file system: judge by the PID.
+                Err(fs::TryLockError::Error(_)) => {
+                    read_info(path).is_some_and(|holder| holder.pid != info.pid && process_alive(&holder))
+                }
+            };
+            if held {
+                return Err(CanaryError::Watchdog(held_message(path, read_info(path))));
+            }
+            // The path must still name the file we locked (the holder may have removed it).
+            let identity = FileIdentity::of_file(&file).map_err(cannot)?;
+            if FileIdentity::of_path(path) != Some(identity) {
+                continue;
+            }
+            let leftover = fs::read_to_string(path).unwrap_or_default();
+            if !leftover.trim().is_empty() {
+                eprintln!("canary: warning: {}", stale_message(path, serde_json::from_str(&leftover).ok()));
+            }
+            let mut writer = &file;
+            file.set_len(0)
+                .and_then(|()| writer.write_all(serde_json::to_string(&info).expect("plain data").as_bytes()))
+                .and_then(|()| writer.write_all(b"\n"))
+                .and_then(|()| file.sync_all())
+                .map_err(cannot)?;
+            return Ok(Lock { owned: Arc::new(OwnedLock { path: path.to_path_buf(), identity }), _file: file });
+        }
+        Err(CanaryError::Watchdog(format!(
+            "cannot take the lock file {}: other runs keep creating and removing it",
+            path.display()
+        )))
+    }
+}
+
+fn read_info(path: &Path) -> Option<LockInfo> {
+    serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
+}
+
+fn held_message(path: &Path, holder: Option<LockInfo>) -> String {
+    let who = match holder {
+        Some(h) => format!("PID {} on {}, started {}", h.pid, h.host, h.started),
+        None => "a run that is just starting".into(),
+    };
+    format!(
+        "another run of this analysis is in progress: the lock file {} is held ({who}); this run stops without \
+         judging. If no such run exists, delete the file.",
+        path.display()
+    )
+}
+
+fn stale_message(path: &Path, holder: Option<LockInfo>) -> String {
+    match holder {
+        Some(h) => {
+            let gone = if h.host == hostname() && !process_alive(&h) { ", which no longer exists" } else { "" };
+            format!(
+                "taking over the stale lock file {}: it was left by PID {} on {}{gone} (started {}), which ended \
+                 without removing it",
+                path.display(),
+                h.pid,
+                h.host,
+                h.started
+            )
+        }
+        None => format!("taking over the stale lock file {}: it holds no readable owner", path.display()),
+    }
+}
+
+/// Whether the process that wrote a lock may still be running: on this host, `/proc/<pid>`
+/// exists and is not this process; a lock from another host is assumed alive.
+fn process_alive(holder: &LockInfo) -> bool {
+    if holder.host != hostname() {
+        return true;
+    }
+    if holder.pid == std::process::id() {
+        return false;
+    }
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true; // No procfs: cannot tell, so assume the worst.
+    }
+    proc.join(holder.pid.to_string()).exists()
+}
+
+fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Device and inode of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity(u64, u64);
+
+impl FileIdentity {
+    fn of_file(file: &File) -> io::Result<FileIdentity> {
+        file.metadata().map(|m| FileIdentity::of(&m))
+    }
+
+    fn of_path(path: &Path) -> Option<FileIdentity> {
+        fs::metadata(path).ok().map(|m| FileIdentity::of(&m))
+    }
+
+    fn of(metadata: &fs::Metadata) -> FileIdentity {
+        use std::os::unix::fs::MetadataExt;
+        FileIdentity(metadata.dev(), metadata.ino())
+    }
+}
+
+/// Starts the thread that ends the run on SIGINT or SIGTERM (see the module documentation).
+fn watch_signals(
+    lock: Arc<OnceLock<Arc<OwnedLock>>>,
+    critical: Arc<Mutex<()>>,
+) -> io::Result<signal_hook::iterator::Handle> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let handle = signals.handle();
+    std::thread::Builder::new().name("canary-signals".into()).spawn(move || {
+        let Some(signal) = signals.forever().next() else { return };
+        let (name, code) =
+            if signal == SIGINT { ("SIGINT", exit_code::INTERRUPTED) } else { ("SIGTERM", exit_code::TERMINATED) };
+        eprintln!("canary: {name} received: stopping");
+        // Let a webhook delivery and its state write finish together, and keep the main thread
+        // from starting one now.
+        let _critical = loop {
+            match critical.try_lock() {
+                Ok(guard) => break Some(guard),
+                Err(TryLockError::Poisoned(poisoned)) => break Some(poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => {}
+            }
+            if signals.pending().next().is_some() {
+                eprintln!("canary: second signal: stopping now; the watchdog state may miss this run's delivery");
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if let Some(lock) = lock.get() {
+            lock.remove();
+        }
+        std::process::exit(i32::from(code));
+    })?;
+    Ok(handle)
+}
+
+/// The heartbeat: a GET of `url`; an error says why, without the URL (it often holds a token).
+pub fn ping(url: &str) -> Result<(), String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(PING_TIMEOUT)
+        .user_agent(concat!("canary/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
+    runtime.block_on(async {
+        match client.get(url).send().await {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(format!("the heartbeat service answered HTTP {}", response.status().as_u16())),
+            Err(e) if e.is_timeout() => Err(format!("timed out after {}s", PING_TIMEOUT.as_secs())),
+            Err(e) if e.is_connect() => Err("connection failed".into()),
+            Err(e) => Err(e.without_url().to_string()),
+        }
+    })
+}
+
+/// `scheme://host[:port]` of a URL, for messages that must not show its path or query.
+pub fn url_origin(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(|_| "(invalid URL)".into(), |u| u.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(verdict: RecordedVerdict, delivered: Option<bool>) -> CanaryState {
+        CanaryState {
+            canary: BTreeMap::from([("canary".to_string(), "checkout-7f9c".to_string())]),
+            verdict,
+            judged_at: "2026-11-23T10:05:00Z".into(),
+            since: "2026-11-23T10:00:00Z".into(),
+            window_start: "2026-11-23T09:35:00Z".into(),
+            window_end: "2026-11-23T10:05:00Z".into(),
+            rollback: delivered.map(|delivered| Delivery {
+                at: "2026-11-23T10:00:00Z".into(),
+                url: "http://deploy/rollback".into(),
+                delivered,
+                idempotency_key: "k".into(),
+                status: Some(if delivered { 200 } else { 503 }),
+                error: (!delivered).then(|| "the receiver answered HTTP 503".into()),
+            }),
+        }
+    }
+
+    use RecordedVerdict::{Fail, Inconclusive, Pass};
+
+    #[test]
+    fn the_webhook_fires_on_the_transition_to_fail_only() {
+        assert_eq!(rollback_rule(None, Fail, false), Rollback::Deliver);
+        assert_eq!(rollback_rule(Some(&entry(Pass, None)), Fail, false), Rollback::Deliver);
+        assert_eq!(
+            rollback_rule(Some(&entry(Fail, Some(true))), Fail, false),
+            Rollback::AlreadyDelivered { at: "2026-11-23T10:00:00Z".into(), since: "2026-11-23T10:00:00Z".into() }
+        );
+        for previous in [None, Some(entry(Pass, None)), Some(entry(Fail, Some(true)))] {
+            assert_eq!(rollback_rule(previous.as_ref(), Pass, false), Rollback::NotNeeded);
+        }
+    }
+
+    #[test]
+    fn a_failed_or_missing_delivery_is_retried_on_the_next_fail() {
+        assert_eq!(
+            rollback_rule(Some(&entry(Fail, Some(false))), Fail, false),
+            Rollback::Retry { at: "2026-11-23T10:00:00Z".into(), error: "the receiver answered HTTP 503".into() }
+        );
+        // A fail recorded when no webhook was configured (or on a dry run) delivers now.
+        assert_eq!(rollback_rule(Some(&entry(Fail, None)), Fail, false), Rollback::Deliver);
+    }
+
+    #[test]
+    fn inconclusive_ends_a_fail_streak_unless_it_calls_the_webhook_too() {
+        assert_eq!(rollback_rule(Some(&entry(Inconclusive, None)), Fail, false), Rollback::Deliver);
+        assert_eq!(rollback_rule(Some(&entry(Fail, Some(true))), Inconclusive, false), Rollback::NotNeeded);
+        // With on_inconclusive, inconclusive and fail are one streak: delivered once.
+        assert_eq!(rollback_rule(None, Inconclusive, true), Rollback::Deliver);
+        assert!(matches!(
+            rollback_rule(Some(&entry(Inconclusive, Some(true))), Fail, true),
+            Rollback::AlreadyDelivered { .. }
+        ));
+    }
+
+    #[test]
+    fn file_stems_are_safe() {
+        assert_eq!(file_stem("checkout"), "checkout");
+        assert_eq!(file_stem("../etc/passwd"), "analysis.._etc_passwd");
+        assert_eq!(file_stem("shop api v2"), "shop_api_v2");
+        assert_eq!(file_stem(""), "analysis");
+    }
+
+    #[test]
+    fn atomic_writes_replace_the_whole_file() {
+        let dir = std::env::temp_dir().join(format!("canary-watchdog-unit-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.json");
+        write_atomically(&path, &serde_json::json!({"a": 1})).unwrap();
+        write_atomically(&path, &serde_json::json!({"b": 2})).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), serde_json::json!({"b": 2}));
+        let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().filter_map(Result::ok).collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_lock_is_exclusive_and_removed_when_dropped() {
+        let dir = std::env::temp_dir().join(format!("canary-watchdog-lock-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("checkout.lock");
+        let lock = Lock::acquire(&path).unwrap();
+        let info = read_info(&path).unwrap();
+        assert_eq!(info.pid, std::process::id());
+        let error = Lock::acquire(&path).unwrap_err();
+        assert_eq!(error.exit_code(), exit_code::COULD_NOT_JUDGE);
+        let message = error.to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains(&format!("PID {}", std::process::id())), "{message}");
+        drop(lock);
+        assert!(!path.exists());
+        // A file left behind without its advisory lock is taken over.
+        fs::write(&path, r#"{"pid": 4194303, "host": "elsewhere", "started": "2026-11-23T10:00:00Z"}"#).unwrap();
+        let lock = Lock::acquire(&path).unwrap();
+        assert_eq!(read_info(&path).unwrap().pid, std::process::id());
+        drop(lock);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
