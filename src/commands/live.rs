@@ -5,8 +5,9 @@
 use crate::cli::{SourceArgs, WindowArgs};
 use crate::config::template::{ResolvedSides, Side, render_metric};
 use crate::config::window::Window;
-use crate::config::{Analysis, Duration, QueryRole, SourceKind};
+use crate::config::{Analysis, Duration, QueryRole, SourceConfig, SourceKind};
 use crate::error::CanaryError;
+use crate::source::datadog;
 use crate::source::prometheus::{Auth, PrometheusSettings, PrometheusSource, Secret};
 use crate::source::{MetricSource, QueryRequest, Series};
 use std::collections::BTreeMap;
@@ -23,9 +24,7 @@ pub fn open_source(analysis: &Analysis, flags: &SourceArgs) -> Result<Box<dyn Me
     let config = analysis.source.as_ref();
     let kind = config.map_or(SourceKind::Prometheus, |c| c.kind);
     if kind == SourceKind::Datadog {
-        return Err(CanaryError::Usage(
-            "the Datadog source is not available in this build; judge Datadog data with --replay".into(),
-        ));
+        return open_datadog(config, flags);
     }
     let url = flags.source_url.clone().or_else(|| config.and_then(|c| c.url.clone())).ok_or_else(|| {
         CanaryError::Usage(
@@ -45,6 +44,85 @@ pub fn open_source(analysis: &Analysis, flags: &SourceArgs) -> Result<Box<dyn Me
         concurrency: usize::from(flags.concurrency),
     };
     Ok(Box::new(PrometheusSource::new(settings)?))
+}
+
+/// The environment variables Datadog's own tools read: the site and the two keys.
+pub const DD_SITE: &str = "DD_SITE";
+pub const DD_API_KEY: &str = "DD_API_KEY";
+pub const DD_APP_KEY: &str = "DD_APP_KEY";
+
+/// Opens a Datadog source. The API host: `--source-url` (or `CANARY_SOURCE_URL`), the analysis's
+/// `url`, else `https://api.<site>` with the site from `DD_SITE`, the analysis's `site`, or
+/// datadoghq.com. Each key from the analysis's `*_key_env` or `*_key_file`, else `DD_API_KEY`
+/// and `DD_APP_KEY`.
+fn open_datadog(config: Option<&SourceConfig>, flags: &SourceArgs) -> Result<Box<dyn MetricSource>, CanaryError> {
+    let usage = CanaryError::Usage;
+    if flags.token_file.is_some() {
+        return Err(usage(
+            "--token-file applies to Prometheus; Datadog keys come from DD_API_KEY and DD_APP_KEY or the analysis's api_key_env/api_key_file and app_key_env/app_key_file".into(),
+        ));
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let url = match flags.source_url.clone().or_else(|| config.and_then(|c| c.url.clone())) {
+        Some(url) => url,
+        None => {
+            let (site, origin) = match (env(DD_SITE), config.and_then(|c| c.site.clone())) {
+                (Some(site), analysis) => {
+                    if let Some(other) = analysis.filter(|a| a.trim() != site.trim()) {
+                        eprintln!("canary: warning: ${DD_SITE} ({site}) overrides source.site ({other})");
+                    }
+                    (site, format!("${DD_SITE}"))
+                }
+                (None, Some(site)) => (site, "source.site".to_string()),
+                (None, None) => (datadog::DEFAULT_SITE.to_string(), String::new()),
+            };
+            datadog::site_url(&site).map_err(|e| usage(format!("{origin}: {e}")))?
+        }
+    };
+    let key = |named_env: Option<&String>, file: Option<&String>, default_env: &str, what: &str| {
+        if let Some(name) = named_env {
+            let value = env(name).ok_or_else(|| {
+                usage(format!("the analysis reads the Datadog {what} from ${name}, but it is not set"))
+            })?;
+            return Ok(datadog::Key::new(value, format!("${name}")));
+        }
+        if let Some(path) = file {
+            let value = std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("cannot read the Datadog {what} file {path}: {e}")))?;
+            return Ok(datadog::Key::new(value, format!("the file {path}")));
+        }
+        env(default_env).map(|value| datadog::Key::new(value, format!("${default_env}"))).ok_or_else(|| {
+            usage(format!("no Datadog {what}: set ${default_env}, or name a variable or file in the analysis's source"))
+        })
+    };
+    let api_key = key(
+        config.and_then(|c| c.api_key_env.as_ref()),
+        config.and_then(|c| c.api_key_file.as_ref()),
+        DD_API_KEY,
+        "API key",
+    )?;
+    let app_key = key(
+        config.and_then(|c| c.app_key_env.as_ref()),
+        config.and_then(|c| c.app_key_file.as_ref()),
+        DD_APP_KEY,
+        "application key",
+    )?;
+    let mut headers = config.map(|c| c.headers.clone()).unwrap_or_default();
+    headers.extend(flags.headers.iter().cloned());
+    let settings = datadog::DatadogSettings {
+        url,
+        api: config.and_then(|c| c.api).unwrap_or_default(),
+        api_key,
+        app_key,
+        headers,
+        ca_file: flags.ca_file.clone(),
+        request_timeout: std::time::Duration::from_secs(flags.query_timeout.as_secs().max(1)),
+        total_timeout: std::time::Duration::from_secs(flags.timeout.as_secs().max(1)),
+        retries: flags.retries,
+        concurrency: usize::from(flags.concurrency),
+        max_rate_limit_wait: datadog::MAX_RATE_LIMIT_WAIT,
+    };
+    Ok(Box::new(datadog::DatadogSource::new(settings)?))
 }
 
 /// The credential to send, from the first place that has one: `CANARY_SOURCE_TOKEN`,

@@ -122,6 +122,19 @@ pub struct SourceConfig {
     pub api_key_file: Option<String>,
     #[serde(default)]
     pub app_key_file: Option<String>,
+    /// Datadog metrics API: `v2` (`POST /api/v2/query/timeseries`, the default) or `v1`
+    /// (`GET /api/v1/query`).
+    #[serde(default)]
+    pub api: Option<DatadogApi>,
+}
+
+/// Which Datadog metrics query API to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatadogApi {
+    V1,
+    #[default]
+    V2,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -545,6 +558,7 @@ impl SourceConfig {
             ("app_key_env", self.app_key_env.is_some()),
             ("api_key_file", self.api_key_file.is_some()),
             ("app_key_file", self.app_key_file.is_some()),
+            ("api", self.api.is_some()),
         ];
         let prometheus_only = [
             ("token_env", self.token_env.is_some()),
@@ -561,6 +575,12 @@ impl SourceConfig {
         if let Some((field, _)) = misplaced {
             return Err(format!("source.{field} does not apply to a {kind} source"));
         }
+        if self.api_key_env.is_some() && self.api_key_file.is_some() {
+            return Err("source: give the Datadog API key by api_key_env or api_key_file, not both".into());
+        }
+        if self.app_key_env.is_some() && self.app_key_file.is_some() {
+            return Err("source: give the Datadog application key by app_key_env or app_key_file, not both".into());
+        }
         let token = self.token_env.is_some() || self.token_file.is_some();
         let basic = self.basic_auth_password_env.is_some() || self.basic_auth_password_file.is_some();
         if token && (basic || self.basic_auth_user.is_some()) {
@@ -571,9 +591,17 @@ impl SourceConfig {
         }
         for header in self.headers.keys() {
             let lower = header.to_ascii_lowercase();
-            if lower == "authorization" || lower.contains("api-key") || lower.contains("token") {
+            if lower == "authorization"
+                || lower.contains("api-key")
+                || lower.contains("application-key")
+                || lower.contains("token")
+            {
+                let instead = match self.kind {
+                    SourceKind::Prometheus => "use token_env or token_file",
+                    SourceKind::Datadog => "use api_key_env/api_key_file and app_key_env/app_key_file",
+                };
                 return Err(format!(
-                    "source.headers.{header}: credentials must not be written in the analysis; use token_env or token_file"
+                    "source.headers.{header}: credentials must not be written in the analysis; {instead}"
                 ));
             }
         }

@@ -3,6 +3,7 @@
 //! live tests run against real Prometheus and VictoriaMetrics servers started by `servers`.
 
 mod compare_cli;
+mod datadog;
 mod judge_cli;
 mod live_prometheus;
 mod prometheus_faults;
