@@ -587,3 +587,39 @@ async fn long_windows_are_split_so_that_the_step_holds() {
     }
     assert_eq!(metric(&report(&out), "p99_latency")["canary"]["samples"], 1500);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_before_after_baseline_is_queried_an_hour_earlier() {
+    let server = MockServer::start().await;
+    let query = "p99:trace.http.request.duration{service:checkout}";
+    for shift in [3600, 0] {
+        Mock::given(method("POST"))
+            .and(path("/api/v2/query/timeseries"))
+            .and(header("dd-api-key", API_KEY))
+            .and(header("dd-application-key", APP_KEY))
+            .and(body_partial_json(json!({"data": {"attributes": {
+                "from": (START_SECONDS - shift) * 1000, "to": (TO_SECONDS - shift) * 1000,
+                "queries": [{"query": query}],
+            }}})))
+            .respond_with(TimeseriesV2(HEALTHY))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let (out, _) = judge(&server.uri(), "tests/data/datadog/before-after.yaml", &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let report = report(&out);
+    // The baseline's buckets were moved onto the canary's timeline and judged there (less the
+    // null points of the hour before).
+    let nulls = (0..30).filter(|i| ((START_SECONDS - 3600) / 60 + i) % 13 == 0).count();
+    assert_eq!(metric(&report, "p99_latency")["baseline"]["samples"], 30 - nulls);
+    assert_eq!(report["baseline"]["offset_seconds"], 3600);
+    server.verify().await;
+}
+
+#[test]
+fn the_example_analysis_is_valid() {
+    let (out, _) = canary(&["validate", "analyses/checkout-datadog.yaml", "--var", "canary_version=1.4.3"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    assert!(stdout(&out).contains("p99:trace.http.request{service:checkout,env:prod,version:1.4.3}"));
+}
