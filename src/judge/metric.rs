@@ -371,20 +371,30 @@ fn evaluate_count(
             return Err(no_data(&mut result.findings, FindingKind::NoTraffic, Some(side), message));
         };
         let den = clean(&denominator.points, &context.window, context.point_time, side, &mut result.findings);
-        // A counter that never fired has no series at all: that is zero events, not missing data.
-        let num = match numerator {
+        let (num, unusable) = match numerator {
             Some(numerator) => {
-                clean(&numerator.points, &context.window, context.point_time, side, &mut result.findings)
+                let unusable: Vec<i64> =
+                    numerator.points.iter().filter(|p| !p.value.is_finite()).map(|p| p.time).collect();
+                (clean(&numerator.points, &context.window, context.point_time, side, &mut result.findings), unusable)
             }
-            None => den.iter().map(|p| Point { time: p.time, value: 0.0 }).collect(),
+            None => (Vec::new(), Vec::new()),
         };
-        let joined = join(&num, &den);
-        let unmatched = den.len().max(num.len()) - joined.len();
-        if unmatched > 0 {
+        // A counter that never fired has no series at all: that is zero events, not missing data.
+        let (joined, filled, orphaned) = join(&num, &den, &unusable);
+        if numerator.is_some() && filled > 0 {
             result.findings.push(Finding {
                 kind: FindingKind::UnexpectedSeries,
                 side: Some(side),
-                message: format!("{unmatched} numerator or denominator point(s) without a partner were dropped"),
+                message: format!(
+                    "{filled} interval(s) with traffic but no numerator point were counted as zero events"
+                ),
+            });
+        }
+        if orphaned > 0 {
+            result.findings.push(Finding {
+                kind: FindingKind::UnexpectedSeries,
+                side: Some(side),
+                message: format!("{orphaned} numerator point(s) without a denominator point were dropped"),
             });
         }
         let kept: Vec<i64> =

@@ -113,22 +113,30 @@ fn ordinal(n: u64) -> String {
     format!("{n}{suffix}")
 }
 
-/// Pairs of (numerator, denominator) at the timestamps both have.
-pub fn join(numerator: &[Point], denominator: &[Point]) -> Vec<(i64, f64, f64)> {
+/// One interval of a count metric: time, events, exposure.
+pub type Interval = (i64, f64, f64);
+
+/// Lines numerator points up with denominator points. A denominator point with no numerator point
+/// counts zero events (a counter that has not fired yet has no series; sparse sources leave out
+/// empty buckets), unless the numerator's point was there but not a number (`unusable`), which
+/// drops the interval. Returns the intervals, how many were filled with zero, and how many
+/// numerator points had no denominator.
+pub fn join(numerator: &[Point], denominator: &[Point], unusable: &[i64]) -> (Vec<Interval>, usize, usize) {
     let mut joined = Vec::with_capacity(denominator.len());
-    let (mut i, mut j) = (0, 0);
-    while i < numerator.len() && j < denominator.len() {
-        match numerator[i].time.cmp(&denominator[j].time) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                joined.push((numerator[i].time, numerator[i].value, denominator[j].value));
-                i += 1;
-                j += 1;
-            }
+    let (mut filled, mut i) = (0, 0);
+    for d in denominator {
+        while i < numerator.len() && numerator[i].time < d.time {
+            i += 1;
+        }
+        if i < numerator.len() && numerator[i].time == d.time {
+            joined.push((d.time, numerator[i].value, d.value));
+        } else if unusable.binary_search(&d.time).is_err() {
+            joined.push((d.time, 0.0, d.value));
+            filled += 1;
         }
     }
-    joined
+    let orphaned = numerator.iter().filter(|n| denominator.binary_search_by_key(&n.time, |d| d.time).is_err()).count();
+    (joined, filled, orphaned)
 }
 
 #[cfg(test)]
@@ -176,9 +184,13 @@ mod tests {
     }
 
     #[test]
-    fn join_lines_up_timestamps() {
-        let num = points(&[(60, 1.0), (180, 2.0)]);
-        let den = points(&[(60, 10.0), (120, 10.0), (180, 20.0)]);
-        assert_eq!(join(&num, &den), vec![(60, 1.0, 10.0), (180, 2.0, 20.0)]);
+    fn join_fills_missing_events_with_zero_but_not_unusable_ones() {
+        let num = points(&[(60, 1.0), (180, 2.0), (300, 5.0)]);
+        let den = points(&[(60, 10.0), (120, 10.0), (180, 20.0), (240, 30.0)]);
+        let (joined, filled, orphaned) = join(&num, &den, &[]);
+        assert_eq!(joined, vec![(60, 1.0, 10.0), (120, 0.0, 10.0), (180, 2.0, 20.0), (240, 0.0, 30.0)]);
+        assert_eq!((filled, orphaned), (2, 1));
+        let (joined, filled, _) = join(&num, &den, &[240]);
+        assert_eq!((joined.len(), filled), (3, 1));
     }
 }

@@ -1,6 +1,8 @@
 //! A caching layer over any source for repeated judgments of one canary (`canary watch`): each
 //! query remembers the points it has already fetched, and a later request over a longer (or
 //! later) window fetches only the new tail, so the cost grows linearly with the canary's lifetime.
+//! For sources whose points mark bucket starts (Datadog), the last bucket of a window is still
+//! filling when fetched and is fetched again by the next look.
 
 use super::{MetricSource, PointTime, QueryRequest, Series, SourceDescription, SourceError};
 use crate::config::QueryRole;
@@ -82,11 +84,18 @@ impl MetricSource for IncrementalSource<'_> {
                         end: missing[index].window.start - step(request),
                         series: BTreeMap::new(),
                     });
+                    // A bucket that starts at the window's end was still filling when fetched:
+                    // keep it out, so that the next look fetches it again, complete.
+                    let complete_until = match self.inner.point_time() {
+                        PointTime::IntervalStart => request.window.end - step(request),
+                        PointTime::IntervalEnd => request.window.end,
+                    };
                     for s in series {
-                        *self.points_fetched.borrow_mut() += s.points.len();
-                        entry.series.entry(s.labels).or_default().extend(s.points);
+                        let points: Vec<_> = s.points.into_iter().filter(|p| p.time <= complete_until).collect();
+                        *self.points_fetched.borrow_mut() += points.len();
+                        entry.series.entry(s.labels).or_default().extend(points);
                     }
-                    entry.end = entry.end.max(request.window.end);
+                    entry.end = entry.end.max(complete_until);
                 }
                 Err(error) => {
                     failures.insert(index, error);
@@ -129,6 +138,7 @@ mod tests {
     /// Answers with one point per step of the window and counts what it was asked for.
     struct Counting {
         asked: RefCell<Vec<(i64, i64)>>,
+        point_time: PointTime,
     }
 
     impl MetricSource for Counting {
@@ -136,7 +146,7 @@ mod tests {
             SourceDescription { kind: "test".into(), url: None, replay: None }
         }
         fn point_time(&self) -> PointTime {
-            PointTime::IntervalEnd
+            self.point_time
         }
         fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
             let w = request.window;
@@ -151,7 +161,7 @@ mod tests {
 
     #[test]
     fn later_windows_fetch_only_the_new_tail() {
-        let inner = Counting { asked: RefCell::new(Vec::new()) };
+        let inner = Counting { asked: RefCell::new(Vec::new()), point_time: PointTime::IntervalEnd };
         let source = IncrementalSource::new(&inner);
         let step = Duration::from_secs(60);
         for end in [600, 1200, 1800] {
@@ -168,5 +178,17 @@ mod tests {
         let request = QueryRequest { metric: "m", side: Side::Canary, role: QueryRole::Value, query: "q", window };
         assert_eq!(source.fetch(&request).unwrap()[0].points.len(), 21);
         assert_eq!(inner.asked.borrow().len(), 3);
+    }
+
+    #[test]
+    fn a_bucket_still_filling_is_fetched_again() {
+        let inner = Counting { asked: RefCell::new(Vec::new()), point_time: PointTime::IntervalStart };
+        let source = IncrementalSource::new(&inner);
+        for end in [600, 1200] {
+            let window = Window::between(0, end, Duration::from_secs(60), Duration::default()).unwrap();
+            let request = QueryRequest { metric: "m", side: Side::Canary, role: QueryRole::Value, query: "q", window };
+            source.fetch(&request).unwrap();
+        }
+        assert_eq!(*inner.asked.borrow(), vec![(0, 600), (600, 1200)]);
     }
 }
