@@ -131,7 +131,8 @@ pub struct WindowArgs {
 /// from files or from the environment, never from flag values.
 #[derive(Debug, Args, Default)]
 pub struct SourceArgs {
-    /// Base URL of the Prometheus-compatible API, with any path prefix (http://mimir/prometheus).
+    /// Base URL of the metrics API: Prometheus-compatible with any path prefix
+    /// (http://mimir/prometheus), or a Datadog API host.
     #[arg(long, value_name = "URL", env = "CANARY_SOURCE_URL")]
     pub source_url: Option<String>,
     /// File holding a bearer token. A token can also be given in the environment variable

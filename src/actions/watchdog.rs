@@ -19,7 +19,7 @@
 //!   guard), and on SIGINT/SIGTERM (the signal thread, below).
 //! - `<analysis>.state.json` keeps, per canary, the last verdict, when it was reached and since
 //!   when it has held, and the rollback webhook's delivery for the current fail. The canary's key
-//!   ([`canary_key`]) is the analysis name plus the canary's resolved variables: the ingredients
+//!   ([`webhook::canary_key`]) is the analysis name plus the canary's resolved variables: the ingredients
 //!   of the webhook's idempotency key without the window, which moves on every tick. The file is
 //!   written atomically (a temporary file in the same directory, synced, then renamed over it),
 //!   so a reader or a killed writer never sees half a file. Entries not judged for 30 days are
@@ -64,11 +64,11 @@
 //! heartbeat service raises the alarm when the watchdog stops watching. A failed ping is a
 //! warning on stderr and never changes the exit code.
 
+use super::webhook;
 use crate::config::window::{format_timestamp, parse_timestamp};
 use crate::error::{CanaryError, Verdict, exit_code};
 use crate::judge::report::{JudgmentReport, WebhookOutcome};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -82,17 +82,6 @@ pub const STATE_VERSION: u32 = 1;
 const FORGET_AFTER_SECONDS: i64 = 30 * 24 * 3600;
 /// Time limit of the heartbeat ping.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The key of one canary of one analysis: analysis name and the canary's resolved variables (the
-/// webhook's idempotency key without the window).
-pub fn canary_key(report: &JudgmentReport) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(report.analysis.as_bytes());
-    for (key, value) in &report.canary.variables {
-        hasher.update(format!("\n{key}={value}").as_bytes());
-    }
-    hasher.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// A verdict as the state file records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +140,7 @@ pub struct Delivery {
 pub struct StateFile {
     pub version: u32,
     pub analysis: String,
-    /// Keyed by [`canary_key`].
+    /// Keyed by [`webhook::canary_key`].
     pub canaries: BTreeMap<String, CanaryState>,
 }
 
@@ -285,7 +274,7 @@ impl Watchdog {
     ) {
         let _critical = self.critical.lock().unwrap_or_else(PoisonError::into_inner);
         let mut state = self.load();
-        let key = canary_key(report);
+        let key = webhook::canary_key(report);
         let previous = state.canaries.get(&key);
         let rule = rollback_rule(previous, report.verdict.into(), on_inconclusive);
         let outcome = match &rule {

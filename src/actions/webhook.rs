@@ -6,7 +6,7 @@
 //! output.
 
 use crate::judge::report::{JudgmentReport, WebhookOutcome};
-use crate::source::prometheus::Secret;
+use crate::source::http::Secret;
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest_retry::{Jitter, RetryTransientMiddleware, policies::ExponentialBackoff};
 use sha2::{Digest, Sha256};
@@ -32,12 +32,23 @@ pub struct WebhookSettings {
 
 /// The key that identifies one judgment of one canary: analysis, canary selection and window.
 pub fn idempotency_key(report: &JudgmentReport) -> String {
+    digest(report, true)
+}
+
+/// The key that identifies one canary across judgments: analysis and canary selection.
+pub fn canary_key(report: &JudgmentReport) -> String {
+    digest(report, false)
+}
+
+fn digest(report: &JudgmentReport, with_window: bool) -> String {
     let mut hasher = Sha256::new();
     hasher.update(report.analysis.as_bytes());
     for (key, value) in &report.canary.variables {
         hasher.update(format!("\n{key}={value}").as_bytes());
     }
-    hasher.update(format!("\n{}\n{}", report.window.start, report.window.end).as_bytes());
+    if with_window {
+        hasher.update(format!("\n{}\n{}", report.window.start, report.window.end).as_bytes());
+    }
     hex(&hasher.finalize()[..16])
 }
 
@@ -126,7 +137,7 @@ fn send(settings: &WebhookSettings, body: &[u8], key: &str, now: i64, signature:
             Err(error) => Err(format!(
                 "cannot reach {}: {}; gave up after {} retries",
                 settings.url,
-                crate::source::prometheus::describe_error(&error),
+                crate::source::http::describe_error(&error),
                 settings.retries
             )),
         }

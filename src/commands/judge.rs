@@ -13,7 +13,7 @@ use crate::judge::report::{JudgmentReport, WebhookOutcome};
 use crate::judge::{Context, MetricInput, judge};
 use crate::report::{junit, markdown, table};
 use crate::source::MetricSource;
-use crate::source::prometheus::Secret;
+use crate::source::http::Secret;
 use crate::source::recorded::{RecordedSource, Recording};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};

@@ -8,7 +8,8 @@ use crate::config::window::Window;
 use crate::config::{Analysis, Duration, QueryRole, SourceConfig, SourceKind};
 use crate::error::CanaryError;
 use crate::source::datadog;
-use crate::source::prometheus::{Auth, PrometheusSettings, PrometheusSource, Secret};
+use crate::source::http::Secret;
+use crate::source::prometheus::{Auth, PrometheusSettings, PrometheusSource};
 use crate::source::{MetricSource, QueryRequest, Series};
 use std::collections::BTreeMap;
 

@@ -15,6 +15,7 @@
 //! key. Query syntax errors are configuration errors that show the query; HTML pages are
 //! summarised, never parsed as JSON.
 
+use super::http::{describe_error, describe_reqwest_error, looks_like_html, summary};
 use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
 use crate::config::template::Side;
 use crate::config::{DatadogApi, QueryRole};
@@ -520,14 +521,15 @@ async fn request(
             }
         };
         let response = builder.send().await.map_err(|error| {
-            let cause = describe_transport_error(&error);
+            let cause = describe_error(&error);
             unavailable(format!("cannot query {url}: {cause}; gave up after {} retries", settings.retries))
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| {
-            unavailable(format!("the response from {url} broke off: {}", describe_transport_error_plain(&e)))
-        })?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| unavailable(format!("the response from {url} broke off: {}", describe_reqwest_error(&e))))?;
         if status == StatusCode::TOO_MANY_REQUESTS {
             let limit = RateLimit::from_headers(&headers);
             let left = shared.deadline.saturating_duration_since(Instant::now());
@@ -669,7 +671,7 @@ async fn check_api_key(shared: &Shared) -> KeyCheck {
     let url = format!("{}/api/v1/validate", shared.settings.url.trim_end_matches('/'));
     let response = match shared.client.get(&url).send().await {
         Ok(response) => response,
-        Err(error) => return KeyCheck::Unknown(describe_transport_error(&error)),
+        Err(error) => return KeyCheck::Unknown(describe_error(&error)),
     };
     let status = response.status();
     let body = response.bytes().await.unwrap_or_default();
@@ -889,53 +891,6 @@ fn messages_of(errors: &serde_json::Value) -> Vec<String> {
         Value::Array(items) => items.iter().filter_map(one).filter(|m| !m.is_empty()).collect(),
         other => one(other).into_iter().filter(|m| !m.is_empty()).collect(),
     }
-}
-
-fn looks_like_html(body: &[u8]) -> bool {
-    let start = String::from_utf8_lossy(&body[..body.len().min(512)]).to_ascii_lowercase();
-    start.contains("<html") || start.contains("<!doctype") || start.contains("<head")
-}
-
-/// A one-line summary of a non-JSON body: an HTML page's title, or the start of the text.
-fn summary(body: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(body);
-    let lower = text.to_ascii_lowercase();
-    if let (Some(open), Some(close)) = (lower.find("<title>"), lower.find("</title>"))
-        && close > open
-    {
-        return Some(text[open + 7..close].trim().to_string());
-    }
-    let plain: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    (!plain.is_empty()).then(|| plain.chars().take(200).collect())
-}
-
-fn describe_transport_error(error: &reqwest_middleware::Error) -> String {
-    match error {
-        reqwest_middleware::Error::Reqwest(e) => describe_transport_error_plain(e),
-        // The retry middleware wraps the last transport error.
-        reqwest_middleware::Error::Middleware(e) => match e.downcast_ref::<reqwest_retry::RetryError>() {
-            Some(reqwest_retry::RetryError::WithRetries { err, .. } | reqwest_retry::RetryError::Error(err)) => {
-                describe_transport_error(err)
-            }
-            None => e.to_string(),
-        },
-    }
-}
-
-fn describe_transport_error_plain(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        return "timed out".into();
-    }
-    if error.is_connect() {
-        return "connection failed (is the URL right and the network up?)".into();
-    }
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message = format!("{message}: {cause}");
-        source = cause.source();
-    }
-    message
 }
 
 /// `GET /api/v1/query` (`MetricsQueryResponse`).

@@ -3,6 +3,7 @@
 //! judge cannot tell live data from recorded data. All network I/O lives below this module.
 
 pub mod datadog;
+pub mod http;
 pub mod incremental;
 pub mod prometheus;
 pub mod recorded;

@@ -5,6 +5,8 @@
 //! error shows the query and the server's message; gateway HTML pages are summarised, never
 //! parsed as JSON; credentials never appear in any message.
 
+use super::http::Secret;
+use super::http::{describe_error, describe_reqwest_error, looks_like_html, summary};
 use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
@@ -18,26 +20,6 @@ use std::time::Duration;
 
 /// Prometheus refuses range queries of more than 11,000 points per series.
 pub const MAX_POINTS_PER_REQUEST: i64 = 11_000;
-
-/// A secret read from the environment or a file; never printed.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Secret {
-        Secret(value)
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(…)")
-    }
-}
 
 /// How requests authenticate.
 #[derive(Debug, Clone)]
@@ -278,9 +260,10 @@ async fn request(
         unavailable(format!("cannot query {url}: {cause}; gave up after {} retries", settings.retries))
     })?;
     let status = response.status();
-    let body = response.bytes().await.map_err(|e| {
-        unavailable(format!("the response from {url} broke off: {}", describe_transport_error_plain(&e)))
-    })?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| unavailable(format!("the response from {url} broke off: {}", describe_reqwest_error(&e))))?;
     interpret(status, &body, &url, query, &settings.auth)
 }
 
@@ -361,54 +344,6 @@ fn interpret(
             Ok(Series { labels: s.metric, points })
         })
         .collect()
-}
-
-fn looks_like_html(body: &[u8]) -> bool {
-    let start = String::from_utf8_lossy(&body[..body.len().min(512)]).to_ascii_lowercase();
-    start.contains("<html") || start.contains("<!doctype") || start.contains("<head")
-}
-
-/// A one-line summary of a non-JSON body: an HTML page's title, or the start of the text.
-fn summary(body: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(body);
-    let lower = text.to_ascii_lowercase();
-    if let (Some(open), Some(close)) = (lower.find("<title>"), lower.find("</title>"))
-        && close > open
-    {
-        return Some(text[open + 7..close].trim().to_string());
-    }
-    let plain: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    (!plain.is_empty()).then(|| plain.chars().take(200).collect())
-}
-
-/// A transport error in the user's terms ("timed out", "connection failed"), unwrapping retries.
-pub(crate) fn describe_error(error: &reqwest_middleware::Error) -> String {
-    match error {
-        reqwest_middleware::Error::Reqwest(e) => describe_transport_error_plain(e),
-        // The retry middleware wraps the last transport error.
-        reqwest_middleware::Error::Middleware(e) => match e.downcast_ref::<reqwest_retry::RetryError>() {
-            Some(reqwest_retry::RetryError::WithRetries { err, .. } | reqwest_retry::RetryError::Error(err)) => {
-                describe_error(err)
-            }
-            None => e.to_string(),
-        },
-    }
-}
-
-fn describe_transport_error_plain(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        return "timed out".into();
-    }
-    if error.is_connect() {
-        return "connection failed (is the server up and the URL right?)".into();
-    }
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message = format!("{message}: {cause}");
-        source = cause.source();
-    }
-    message
 }
 
 #[derive(Deserialize)]
