@@ -15,7 +15,7 @@
 //! key. Query syntax errors are configuration errors that show the query; HTML pages are
 //! summarised, never parsed as JSON.
 
-use super::http::{describe_error, describe_reqwest_error, looks_like_html, summary};
+use super::http::{describe_error, describe_reqwest_error, looks_like_html, run_bounded, summary};
 use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
 use crate::config::template::Side;
 use crate::config::{DatadogApi, QueryRole};
@@ -288,41 +288,12 @@ impl MetricSource for DatadogSource {
                 paused_until: Mutex::new(None),
                 key_check: tokio::sync::OnceCell::new(),
             });
-            let limit = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
-            let mut tasks = tokio::task::JoinSet::new();
-            for (index, query) in planned.into_iter().enumerate() {
-                let (shared, limit, progress) = (Arc::clone(&shared), Arc::clone(&limit), progress.clone());
-                tasks.spawn(async move {
-                    let _permit = limit.acquire_owned().await.expect("semaphore is never closed");
-                    let result = run_query(&shared, &query).await;
-                    progress.inc(1);
-                    (index, result)
-                });
-            }
-            let mut results: Vec<Option<Result<Vec<Series>, SourceError>>> = (0..tasks.len()).map(|_| None).collect();
-            let collect = async {
-                while let Some(joined) = tasks.join_next().await {
-                    let (index, result) = joined.expect("query tasks do not panic");
-                    results[index] = Some(result);
-                }
-            };
-            if tokio::time::timeout(settings.total_timeout, collect).await.is_err() {
-                tasks.abort_all();
-            }
-            progress.finish_and_clear();
-            let total = settings.total_timeout;
-            results
-                .into_iter()
-                .map(|r| {
-                    r.unwrap_or_else(|| {
-                        Err(SourceError::Unavailable(format!(
-                            "{}: no answer within the overall timeout of {}s",
-                            settings.url,
-                            total.as_secs()
-                        )))
-                    })
-                })
-                .collect::<Vec<_>>()
+            let (concurrency, total, url) = (settings.concurrency, settings.total_timeout, settings.url.clone());
+            run_bounded(planned, concurrency, total, &url, progress, move |query: OwnedQuery| {
+                let shared = Arc::clone(&shared);
+                async move { run_query(&shared, &query).await }
+            })
+            .await
         });
         fill_missing_events(&queries, &mut results);
         results

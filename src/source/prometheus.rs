@@ -6,7 +6,7 @@
 //! parsed as JSON; credentials never appear in any message.
 
 use super::http::Secret;
-use super::http::{describe_error, describe_reqwest_error, looks_like_html, summary};
+use super::http::{describe_error, describe_reqwest_error, looks_like_html, run_bounded, summary};
 use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
@@ -164,44 +164,11 @@ impl MetricSource for PrometheusSource {
         let progress = super::progress_bar(queries.len() as u64, "querying Prometheus");
         let settings = Arc::clone(&self.settings);
         let client = self.client.clone();
-        self.runtime.block_on(async move {
-            let limit = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
-            let mut tasks = tokio::task::JoinSet::new();
-            for (index, query) in queries.into_iter().enumerate() {
-                let (client, settings, limit, progress) =
-                    (client.clone(), Arc::clone(&settings), Arc::clone(&limit), progress.clone());
-                tasks.spawn(async move {
-                    let _permit = limit.acquire_owned().await.expect("semaphore is never closed");
-                    let result = query_range(&client, &settings, &query).await;
-                    progress.inc(1);
-                    (index, result)
-                });
-            }
-            let mut results: Vec<Option<Result<Vec<Series>, SourceError>>> = (0..tasks.len()).map(|_| None).collect();
-            let collect = async {
-                while let Some(joined) = tasks.join_next().await {
-                    let (index, result) = joined.expect("query tasks do not panic");
-                    results[index] = Some(result);
-                }
-            };
-            if tokio::time::timeout(settings.total_timeout, collect).await.is_err() {
-                tasks.abort_all();
-            }
-            progress.finish_and_clear();
-            let total = settings.total_timeout;
-            results
-                .into_iter()
-                .map(|r| {
-                    r.unwrap_or_else(|| {
-                        Err(SourceError::Unavailable(format!(
-                            "{}: no answer within the overall timeout of {}s",
-                            settings.url,
-                            total.as_secs()
-                        )))
-                    })
-                })
-                .collect()
-        })
+        let (concurrency, total, url) = (settings.concurrency, settings.total_timeout, settings.url.clone());
+        self.runtime.block_on(run_bounded(queries, concurrency, total, &url, progress, move |query: OwnedQuery| {
+            let (client, settings) = (client.clone(), Arc::clone(&settings));
+            async move { query_range(&client, &settings, &query).await }
+        }))
     }
 }
 
