@@ -2,6 +2,7 @@
 //! corrected for multiplicity (Holm) across the whole analysis, group scores, a score and a
 //! verdict. Data quality is judged first ([`quality`]); nothing here does I/O.
 
+pub mod kayenta;
 pub mod metric;
 pub mod quality;
 pub mod report;

@@ -5,6 +5,7 @@
 mod compare_cli;
 mod datadog;
 mod judge_cli;
+mod kayenta;
 mod live_prometheus;
 mod prometheus_faults;
 mod scipy_reference;
