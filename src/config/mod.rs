@@ -264,6 +264,10 @@ pub struct MetricConfig {
     pub tests: Option<Vec<TestKind>>,
     #[serde(default)]
     pub thresholds: Vec<ThresholdConfig>,
+    /// Sustained-breach rules: a bound on the canary's per-point values that fails the metric
+    /// when breached over a continuous stretch of at least `for` (see `judge::sustained`).
+    #[serde(default)]
+    pub sustained: Vec<SustainedConfig>,
     /// A failure of a critical metric fails the whole canary.
     #[serde(default)]
     pub critical: bool,
@@ -323,6 +327,89 @@ pub struct ThresholdConfig {
     pub min_ratio: Option<f64>,
     #[serde(default)]
     pub slack: f64,
+}
+
+/// A sustained-breach rule: exactly one bound, on the canary's per-point values (gauges: the
+/// values; counts: the per-interval rate), absolute (`max`, `min`) or relative to the baseline's
+/// value at the same timestamp (`max_ratio`: breach above baseline × max_ratio + slack;
+/// `min_ratio`: below baseline × min_ratio − slack), breached without a break for at least `for`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SustainedConfig {
+    #[serde(default)]
+    pub max: Option<f64>,
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max_ratio: Option<f64>,
+    #[serde(default)]
+    pub min_ratio: Option<f64>,
+    /// Relative bounds only: an absolute allowance added to the limit (in the metric's units).
+    #[serde(default)]
+    pub slack: f64,
+    /// How long the breach must last without a break (at least one step).
+    #[serde(rename = "for")]
+    pub duration: Duration,
+}
+
+impl SustainedConfig {
+    /// The rule it states (after validation: exactly one bound).
+    pub fn rule(&self) -> crate::judge::sustained::Rule {
+        use crate::judge::sustained::{Bound, Rule};
+        let slack = self.slack;
+        let bound = match (self.max, self.min, self.max_ratio, self.min_ratio) {
+            (Some(v), ..) => Bound::Max(v),
+            (_, Some(v), ..) => Bound::Min(v),
+            (_, _, Some(ratio), _) => Bound::MaxRatio { ratio, slack },
+            (_, _, _, Some(ratio)) => Bound::MinRatio { ratio, slack },
+            _ => Bound::Max(f64::INFINITY),
+        };
+        Rule { bound, for_seconds: self.duration.as_secs() }
+    }
+
+    /// `max 0.01 for 5m`, `max_ratio 1.5 (+ slack 2) for 10m`.
+    pub fn describe(&self) -> String {
+        use crate::report::number::plain;
+        let slack = if self.slack != 0.0 { format!(" (slack {})", plain(self.slack)) } else { String::new() };
+        let bound = match (self.max, self.min, self.max_ratio, self.min_ratio) {
+            (Some(v), ..) => format!("max {}", plain(v)),
+            (_, Some(v), ..) => format!("min {}", plain(v)),
+            (_, _, Some(r), _) => format!("max_ratio {}{slack}", plain(r)),
+            (_, _, _, Some(r)) => format!("min_ratio {}{slack}", plain(r)),
+            _ => "no bound".into(),
+        };
+        format!("{bound} for {}", self.duration)
+    }
+
+    fn validate(&self, step: Duration) -> Result<(), String> {
+        let bounds = [self.max, self.min, self.max_ratio, self.min_ratio].iter().filter(|b| b.is_some()).count();
+        if bounds != 1 {
+            return Err(format!(
+                "a sustained rule takes exactly one of max, min, max_ratio, min_ratio (found {bounds}); write one rule per bound"
+            ));
+        }
+        for value in [self.max, self.min, self.max_ratio, self.min_ratio, Some(self.slack)].into_iter().flatten() {
+            if !value.is_finite() {
+                return Err("sustained rule values must be finite numbers".into());
+            }
+        }
+        if self.slack < 0.0 {
+            return Err("sustained rule slack must be at least 0".into());
+        }
+        if self.slack != 0.0 && self.max_ratio.is_none() && self.min_ratio.is_none() {
+            return Err("sustained rule slack applies only to max_ratio and min_ratio".into());
+        }
+        if self.max_ratio.is_some_and(|r| r <= 0.0) || self.min_ratio.is_some_and(|r| r <= 0.0) {
+            return Err("sustained rule ratios must be positive".into());
+        }
+        if self.duration.as_secs() < step.as_secs() {
+            return Err(format!(
+                "sustained rule `for: {}` is shorter than the window's step {step}: one point lasts one step",
+                self.duration
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A statistic of one side's data. `rate` (Σ numerator / Σ denominator) and `total`
@@ -518,7 +605,10 @@ impl Analysis {
             for threshold in &metric.thresholds {
                 threshold.validate(kind).map_err(&fail)?;
             }
-            if metric.tests().is_empty() && metric.thresholds.is_empty() {
+            for rule in &metric.sustained {
+                rule.validate(self.window.step).map_err(&fail)?;
+            }
+            if metric.tests().is_empty() && metric.thresholds.is_empty() && metric.sustained.is_empty() {
                 return Err(fail("no tests and no thresholds: nothing would judge this metric".into()));
             }
             if metric.inconclusive_beyond.is_some_and(|f| !(f == 0.0 || (f >= 1.0 && f.is_finite()))) {

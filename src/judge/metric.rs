@@ -237,6 +237,8 @@ fn evaluate_gauge(
         })
     };
     result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, gauge_stat));
+    let per_point = |side: Side| cleaned[&side].iter().map(|p| (p.time, p.value)).collect::<Vec<_>>();
+    result.tests.extend(sustained_tests(config, &per_point(Side::Canary), &per_point(Side::Baseline), step));
     let minimum = config.min_samples();
     for side in Side::BOTH {
         let count = judged[&side].len();
@@ -308,6 +310,7 @@ fn shift_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: Ma
         threshold: None,
         outcome: TestOutcome::Pass,
         reason: String::new(),
+        sustained: None,
     }
 }
 
@@ -349,6 +352,7 @@ fn spread_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: M
         threshold: None,
         outcome: TestOutcome::Pass,
         reason: String::new(),
+        sustained: None,
     }
 }
 
@@ -362,6 +366,8 @@ fn evaluate_count(
     let step = context.window.step_seconds;
     let factor = overlap_factor(range_of(input, step), step);
     let mut intervals: BTreeMap<Side, Vec<(i64, f64, f64)>> = BTreeMap::new();
+    // Per-interval rates at every step (not thinned), for sustained-breach rules.
+    let mut rates_per_step: BTreeMap<Side, Vec<(i64, f64)>> = BTreeMap::new();
     for side in Side::BOTH {
         let series = input.side(side);
         let numerator = single_series(series, QueryRole::Numerator, side, &mut result.findings)?;
@@ -397,6 +403,7 @@ fn evaluate_count(
                 message: format!("{orphaned} numerator point(s) without a denominator point were dropped"),
             });
         }
+        rates_per_step.insert(side, joined.iter().filter(|(_, _, d)| *d > 0.0).map(|&(t, n, d)| (t, n / d)).collect());
         let kept: Vec<i64> =
             thin(&joined.iter().map(|&(t, _, _)| Point { time: t, value: 0.0 }).collect::<Vec<_>>(), factor, step)
                 .iter()
@@ -446,6 +453,12 @@ fn evaluate_count(
         result.findings.push(thinning_finding(range_of(input, step), step, factor));
     }
     result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, count_stat));
+    result.tests.extend(sustained_tests(
+        config,
+        &rates_per_step[&Side::Canary],
+        &rates_per_step[&Side::Baseline],
+        step,
+    ));
     // The rate test compares the intervals both sides have.
     let baseline_by_time: BTreeMap<i64, (f64, f64)> =
         intervals[&Side::Baseline].iter().map(|&(t, n, d)| (t, (n, d))).collect();
@@ -519,6 +532,7 @@ fn rate_test(
         threshold: None,
         outcome: TestOutcome::Pass,
         reason: String::new(),
+        sustained: None,
     };
     if events <= 0.0 {
         test.gating = false;
@@ -619,9 +633,65 @@ fn thresholds(
                         threshold: Some(bound),
                         outcome,
                         reason,
+                        sustained: None,
                     }
                 })
                 .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The metric's sustained-breach rules on per-step points (time, value) of each side; see
+/// [`super::sustained`]. Not statistical tests: never part of the Holm family.
+fn sustained_tests(
+    config: &MetricConfig,
+    canary: &[(i64, f64)],
+    baseline: &[(i64, f64)],
+    step: u64,
+) -> Vec<TestResult> {
+    let baseline_by_time: BTreeMap<i64, f64> = baseline.iter().copied().collect();
+    config
+        .sustained
+        .iter()
+        .map(|rule_config| {
+            let rule = rule_config.rule();
+            let found = super::sustained::evaluate(canary, &baseline_by_time, rule, step, None);
+            let fired = found.fired.is_some();
+            let stretch = found.fired.or(found.longest);
+            let described = rule_config.describe();
+            let reason = match &stretch {
+                Some(stretch) if fired => {
+                    format!("sustained breach of {described}: {}", super::sustained::describe_stretch(stretch))
+                }
+                Some(stretch) => format!(
+                    "no sustained breach of {described}: the longest breach lasted {} ({})",
+                    crate::config::Duration::from_secs(stretch.duration_seconds),
+                    super::sustained::describe_stretch(stretch)
+                ),
+                None => format!("no sustained breach of {described}: no point breached"),
+            };
+            TestResult {
+                test: TestKindResult::Sustained,
+                gating: true,
+                statistic: Some(stretch.as_ref().map_or(0.0, |s| s.duration_seconds as f64)),
+                p_value: None,
+                adjusted_p_value: None,
+                estimate: None,
+                ci_low: None,
+                ci_high: None,
+                confidence: None,
+                margin: None,
+                threshold: Some(rule.for_seconds as f64),
+                outcome: if fired { TestOutcome::Fail } else { TestOutcome::Pass },
+                reason,
+                sustained: Some(super::report::SustainedEvidence {
+                    rule: described,
+                    bound: rule.bound,
+                    for_seconds: rule.for_seconds,
+                    fired,
+                    stretch,
+                }),
+            }
         })
         .collect()
 }
@@ -704,7 +774,7 @@ pub(super) fn settle_test(test: &mut TestResult, adjusted: f64, alpha: f64, dire
                 )
             }
         }
-        TestKindResult::Threshold => test.reason.clone(),
+        TestKindResult::Threshold | TestKindResult::Sustained => test.reason.clone(),
     };
 }
 
@@ -762,6 +832,7 @@ pub(super) fn imprecision(
 pub(super) fn failure_class(test: &TestResult, direction: Direction) -> Classification {
     let high = match test.test {
         TestKindResult::Threshold => test.statistic.zip(test.threshold).is_some_and(|(v, bound)| v > bound),
+        TestKindResult::Sustained => test.sustained.as_ref().is_some_and(|s| s.bound.is_upper()),
         _ => match direction {
             Direction::Increase => true,
             Direction::Decrease => false,

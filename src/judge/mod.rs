@@ -8,6 +8,7 @@ pub mod quality;
 pub mod report;
 mod score;
 pub mod shift;
+pub mod sustained;
 
 pub use metric::{Context, MetricInput};
 pub use shift::{Direction, Margin, judge_shift};

@@ -161,6 +161,8 @@ pub enum TestKindResult {
     Rate,
     /// An absolute or relative threshold.
     Threshold,
+    /// A sustained-breach rule: a bound breached over a continuous stretch of at least `for`.
+    Sustained,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -197,6 +199,23 @@ pub struct TestResult {
     pub outcome: TestOutcome,
     /// One line a person reads.
     pub reason: String,
+    /// Sustained-breach rules only: the rule and the stretch that fired (or the longest breach).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sustained: Option<SustainedEvidence>,
+}
+
+/// The evidence of a sustained-breach rule. For these tests `statistic` is the reported
+/// stretch's duration in seconds and `threshold` the required duration (`for`) in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct SustainedEvidence {
+    /// The rule as written: `max 0.01 for 5m`.
+    pub rule: String,
+    pub bound: crate::judge::sustained::Bound,
+    pub for_seconds: u64,
+    /// Whether a stretch lasted at least `for_seconds`.
+    pub fired: bool,
+    /// The first stretch that fired; when none did, the longest breach; absent when no point breached.
+    pub stretch: Option<crate::judge::sustained::Stretch>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]

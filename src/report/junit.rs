@@ -138,7 +138,7 @@ fn test_evidence(test: &TestResult) -> String {
     if let Some(margin) = test.margin {
         let margin = match test.test {
             TestKindResult::Rate | TestKindResult::Spread => effect_number(test.test, margin),
-            TestKindResult::Shift | TestKindResult::Threshold => plain(margin),
+            TestKindResult::Shift | TestKindResult::Threshold | TestKindResult::Sustained => plain(margin),
         };
         parts.push(format!("margin {margin}"));
     }

@@ -153,6 +153,7 @@ fn rate_test(estimate: f64, ci: (f64, f64), p: f64, adjusted: f64, outcome: Test
         threshold: None,
         outcome,
         reason: reason.into(),
+        sustained: None,
     }
 }
 
@@ -206,6 +207,7 @@ fn queue_depth() -> MetricResult {
         threshold: None,
         outcome: TestOutcome::Skipped,
         reason: "not run: too few canary samples".into(),
+        sustained: None,
     };
     MetricResult {
         classification: Classification::NoData,
@@ -238,6 +240,7 @@ fn latency_p99() -> MetricResult {
         threshold: None,
         outcome: TestOutcome::Pass,
         reason: LATENCY_REASON.into(),
+        sustained: None,
     };
     let spread = TestResult {
         test: TestKindResult::Spread,
@@ -253,6 +256,7 @@ fn latency_p99() -> MetricResult {
         threshold: None,
         outcome: TestOutcome::Pass,
         reason: "spread ×1.07 of the baseline's".into(),
+        sustained: None,
     };
     MetricResult {
         reason: LATENCY_REASON.into(),

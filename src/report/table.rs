@@ -196,7 +196,7 @@ pub(crate) fn effect_number(test: TestKindResult, value: f64) -> String {
     match test {
         TestKindResult::Shift => signed(value),
         TestKindResult::Rate | TestKindResult::Spread => format!("×{}", plain(value)),
-        TestKindResult::Threshold => plain(value),
+        TestKindResult::Threshold | TestKindResult::Sustained => plain(value),
     }
 }
 
@@ -206,6 +206,7 @@ pub(crate) fn test_name(test: TestKindResult) -> &'static str {
         TestKindResult::Spread => "spread",
         TestKindResult::Rate => "rate",
         TestKindResult::Threshold => "threshold",
+        TestKindResult::Sustained => "sustained",
     }
 }
 
