@@ -15,6 +15,8 @@ Exit codes:
   3  inconclusive: not enough data to decide
   4  could not judge (backend unreachable, query error, could not write the result, or
      another run holds the --state-dir lock)
+  5  deployment healthy, feature(s) turned off: only feature-scoped groups failed and
+     their actions succeeded (no rollback)
   130, 143  interrupted by SIGINT or SIGTERM (with --state-dir: lock removed, state consistent)";
 
 /// Judge a canary against its baseline with rank tests, count tests and thresholds.

@@ -9,6 +9,10 @@ pub enum Verdict {
     Pass,
     Fail,
     Inconclusive,
+    /// The deployment is healthy, and the feature-scoped groups that failed had their features
+    /// turned off by their actions (no deployment rollback).
+    #[serde(rename = "feature_off")]
+    FeatureOff,
 }
 
 /// Everything that can stop a command before it reaches a verdict.
@@ -53,6 +57,8 @@ pub mod exit_code {
     pub const USAGE: u8 = 2;
     pub const INCONCLUSIVE: u8 = 3;
     pub const COULD_NOT_JUDGE: u8 = 4;
+    /// Deployment healthy, feature(s) turned off by their actions.
+    pub const FEATURE_OFF: u8 = 5;
     /// Ended by SIGINT (128 + 2), with `--state-dir`: lock removed, state consistent.
     pub const INTERRUPTED: u8 = 130;
     /// Ended by SIGTERM (128 + 15), with `--state-dir`: lock removed, state consistent.
@@ -82,6 +88,7 @@ impl Verdict {
             Verdict::Pass => exit_code::PASS,
             Verdict::Fail => exit_code::FAIL,
             Verdict::Inconclusive => exit_code::INCONCLUSIVE,
+            Verdict::FeatureOff => exit_code::FEATURE_OFF,
         }
     }
 }

@@ -90,6 +90,9 @@ pub enum RecordedVerdict {
     Pass,
     Fail,
     Inconclusive,
+    /// Deployment healthy, feature(s) turned off (never calls the rollback webhook).
+    #[serde(rename = "feature_off")]
+    FeatureOff,
 }
 
 impl From<Verdict> for RecordedVerdict {
@@ -98,6 +101,7 @@ impl From<Verdict> for RecordedVerdict {
             Verdict::Pass => RecordedVerdict::Pass,
             Verdict::Fail => RecordedVerdict::Fail,
             Verdict::Inconclusive => RecordedVerdict::Inconclusive,
+            Verdict::FeatureOff => RecordedVerdict::FeatureOff,
         }
     }
 }

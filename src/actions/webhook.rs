@@ -3,7 +3,8 @@
 //! timestamp, and, when a secret is configured, an HMAC-SHA256 signature over
 //! `"<timestamp>.<body>"` so receivers can verify origin and drop replays. Bounded retries with
 //! backoff on 5xx, 429 and connection errors, never on other 4xx. The secret never appears in any
-//! output.
+//! output. Feature actions ([`super::features`]) go through the same delivery
+//! ([`deliver_request`]) with their own method, URL, headers and body.
 
 use crate::judge::report::{JudgmentReport, WebhookOutcome};
 use crate::source::http::Secret;
@@ -40,6 +41,14 @@ pub fn canary_key(report: &JudgmentReport) -> String {
     digest(report, false)
 }
 
+/// The key of one feature's action in one judgment: the judgment's key and the feature.
+pub fn feature_key(report: &JudgmentReport, feature: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(idempotency_key(report).as_bytes());
+    hasher.update(format!("\nfeature={feature}").as_bytes());
+    hex(&hasher.finalize()[..16])
+}
+
 fn digest(report: &JudgmentReport, with_window: bool) -> String {
     let mut hasher = Sha256::new();
     hasher.update(report.analysis.as_bytes());
@@ -65,13 +74,44 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// One request to deliver: the rollback webhook's POST of the report, or a feature's action.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// What it is, for messages: `the rollback webhook`, `the action of feature \`organic-search\``.
+    pub label: String,
+    pub method: &'static str,
+    pub url: String,
+    /// Headers shown on dry runs.
+    pub headers: Vec<(String, String)>,
+    /// Headers whose values are secrets: (name, value, where it comes from); never shown.
+    pub secret_headers: Vec<(String, Secret, String)>,
+    /// The body (JSON), signed with the timestamp; `None` sends none (and signs the empty body).
+    pub body: Option<Vec<u8>>,
+    pub idempotency_key: String,
+}
+
 /// Sends (or, on a dry run, prints to stderr) the report to the webhook.
 pub fn deliver(report: &JudgmentReport, settings: &WebhookSettings, now: i64) -> WebhookOutcome {
-    let body = serde_json::to_vec(report).expect("reports serialise");
-    let key = idempotency_key(report);
+    let request = Request {
+        label: "the rollback webhook".into(),
+        method: "POST",
+        url: settings.url.clone(),
+        headers: Vec::new(),
+        secret_headers: Vec::new(),
+        body: Some(serde_json::to_vec(report).expect("reports serialise")),
+        idempotency_key: idempotency_key(report),
+    };
+    deliver_request(&request, settings, now)
+}
+
+/// Sends (or, on a dry run, prints to stderr) one request with the idempotency key, the
+/// timestamp and, with a secret in `settings`, the signature; `settings.url` is not used.
+pub fn deliver_request(request: &Request, settings: &WebhookSettings, now: i64) -> WebhookOutcome {
+    let body = request.body.clone().unwrap_or_default();
+    let key = request.idempotency_key.clone();
     let signed = settings.secret.as_ref().map(|secret| signature(secret_text(secret), now, &body));
     let mut outcome = WebhookOutcome {
-        url: settings.url.clone(),
+        url: request.url.clone(),
         idempotency_key: key.clone(),
         delivered: false,
         dry_run: settings.dry_run,
@@ -80,15 +120,26 @@ pub fn deliver(report: &JudgmentReport, settings: &WebhookSettings, now: i64) ->
         signed: signed.is_some(),
     };
     if settings.dry_run {
-        eprintln!("canary: dry run: would send the rollback webhook:\nPOST {}", settings.url);
-        eprintln!("Content-Type: application/json\n{IDEMPOTENCY_HEADER}: {key}\n{TIMESTAMP_HEADER}: {now}");
+        eprintln!("canary: dry run: would send {}:\n{} {}", request.label, request.method, request.url);
+        if request.body.is_some() {
+            eprintln!("Content-Type: application/json");
+        }
+        eprintln!("{IDEMPOTENCY_HEADER}: {key}\n{TIMESTAMP_HEADER}: {now}");
         if let Some(signature) = &signed {
             eprintln!("{SIGNATURE_HEADER}: {signature}");
         }
-        eprintln!("\n{}", String::from_utf8_lossy(&body));
+        for (name, value) in &request.headers {
+            eprintln!("{name}: {value}");
+        }
+        for (name, _, source) in &request.secret_headers {
+            eprintln!("{name}: <secret from {source}>");
+        }
+        if request.body.is_some() {
+            eprintln!("\n{}", String::from_utf8_lossy(&body));
+        }
         return outcome;
     }
-    match send(settings, &body, &key, now, signed.as_deref()) {
+    match send(request, settings, &body, now, signed.as_deref()) {
         Ok(status) => {
             outcome.status = Some(status);
             outcome.delivered = (200..300).contains(&status);
@@ -105,7 +156,13 @@ fn secret_text(secret: &Secret) -> &str {
     secret.expose()
 }
 
-fn send(settings: &WebhookSettings, body: &[u8], key: &str, now: i64, signature: Option<&str>) -> Result<u16, String> {
+fn send(
+    request: &Request,
+    settings: &WebhookSettings,
+    body: &[u8],
+    now: i64,
+    signature: Option<&str>,
+) -> Result<u16, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(settings.timeout)
@@ -118,25 +175,41 @@ fn send(settings: &WebhookSettings, body: &[u8], key: &str, now: i64, signature:
         .build_with_max_retries(settings.retries);
     let client =
         reqwest_middleware::ClientBuilder::new(client).with(RetryTransientMiddleware::new_with_policy(policy)).build();
-    let mut request = client
-        .post(&settings.url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(IDEMPOTENCY_HEADER, key)
-        .header(TIMESTAMP_HEADER, now.to_string())
-        .body(body.to_vec());
+    let method = reqwest::Method::from_bytes(request.method.as_bytes())
+        .map_err(|e| format!("invalid HTTP method {}: {e}", request.method))?;
+    let mut builder = client
+        .request(method, &request.url)
+        .header(IDEMPOTENCY_HEADER, &request.idempotency_key)
+        .header(TIMESTAMP_HEADER, now.to_string());
+    if request.body.is_some() {
+        // A Content-Type among the request's headers replaces the default.
+        if !request.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json");
+        }
+        builder = builder.body(body.to_vec());
+    }
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    for (name, value, _) in &request.secret_headers {
+        let mut value = reqwest::header::HeaderValue::from_str(secret_text(value))
+            .map_err(|_| format!("the secret value of header {name} is not a valid header value"))?;
+        value.set_sensitive(true);
+        builder = builder.header(name, value);
+    }
     if let Some(signature) = signature {
-        request = request.header(SIGNATURE_HEADER, signature);
+        builder = builder.header(SIGNATURE_HEADER, signature);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
     runtime.block_on(async {
-        match request.send().await {
+        match builder.send().await {
             Ok(response) => Ok(response.status().as_u16()),
             Err(error) => Err(format!(
                 "cannot reach {}: {}; gave up after {} retries",
-                settings.url,
+                request.url,
                 crate::source::http::describe_error(&error),
                 settings.retries
             )),

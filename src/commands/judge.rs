@@ -2,6 +2,7 @@
 //! source (recorded data with `--replay`), judge, and write the report in the requested formats.
 
 use super::live;
+use crate::actions::features;
 use crate::actions::watchdog::{self, Watchdog};
 use crate::actions::webhook;
 use crate::cli::{JudgeArgs, JudgeFormat, RollbackArgs, WindowArgs};
@@ -23,6 +24,7 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     let analysis = Analysis::load(&args.analysis)?;
     let overrides: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     let sides = resolve_sides(&analysis, &overrides)?;
+    let feature_actions = features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
     // With --state-dir: the lock (held until this function returns) and the signal thread.
     let watchdog = args.watchdog.state_dir.as_deref().map(|dir| Watchdog::start(dir, &analysis.name)).transpose()?;
     let report = match &args.replay {
@@ -40,6 +42,8 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
         }
     };
     let mut report = report;
+    // Failed features are turned off first; an action not delivered turns the verdict into fail.
+    features::act(&mut report, &feature_actions, live::now());
     let settings = rollback_settings(&analysis, &args.rollback)?;
     let on_inconclusive = settings.as_ref().is_some_and(|(_, on_inconclusive)| *on_inconclusive);
     let deliver = |report: &JudgmentReport| settings.as_ref().map(|(settings, _)| call_webhook(report, settings));

@@ -10,7 +10,7 @@
 
 use super::judge::{check_recorded_offsets, judge_source, rollback_settings};
 use super::live;
-use crate::actions::webhook;
+use crate::actions::{features, webhook};
 use crate::cli::{WatchArgs, WatchFormat};
 use crate::config::Analysis;
 use crate::config::template::resolve_sides;
@@ -76,6 +76,9 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     let analysis = Analysis::load(&args.analysis)?;
     let overrides: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     let sides = resolve_sides(&analysis, &overrides)?;
+    let feature_actions = features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
+    // Features turned off at an earlier look: their actions are not called again.
+    let mut turned_off: BTreeMap<String, crate::judge::report::WebhookOutcome> = BTreeMap::new();
     let (source, recorded_start): (Box<dyn MetricSource>, Option<i64>) = match &args.replay {
         Some(path) => {
             let recording = Recording::load(path)?;
@@ -98,6 +101,24 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
             wait_until(look.at + live::SETTLE_SECONDS);
         }
         let mut report = judge_source(&analysis, &incremental, look.window, &sides, &overrides, look.alpha)?;
+        let pending: Vec<features::FeatureAction> =
+            feature_actions.iter().filter(|a| !turned_off.contains_key(&a.feature)).cloned().collect();
+        features::act(&mut report, &pending, live::now());
+        for feature in &mut report.features {
+            match (&feature.action, turned_off.get(&feature.feature)) {
+                (None, Some(earlier)) if feature.failed => feature.action = Some(earlier.clone()),
+                (Some(outcome), None) if outcome.delivered || outcome.dry_run => {
+                    turned_off.insert(feature.feature.clone(), outcome.clone());
+                }
+                _ => {}
+            }
+        }
+        if report.verdict == Verdict::Pass && !turned_off.is_empty() {
+            let names: Vec<&str> = turned_off.keys().map(String::as_str).collect();
+            report.verdict = Verdict::FeatureOff;
+            report.reason =
+                format!("{}; feature(s) turned off at an earlier look: {}", report.reason, names.join(", "));
+        }
         let stop = report.verdict == Verdict::Fail;
         if stop && let Some((settings, _)) = rollback_settings(&analysis, &args.rollback)? {
             let outcome = webhook::deliver(&report, &settings, live::now());

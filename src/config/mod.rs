@@ -226,6 +226,67 @@ pub struct GroupConfig {
     pub weight: f64,
     #[serde(default)]
     pub description: Option<String>,
+    /// The feature (flag) this group measures. When only feature-scoped groups fail and their
+    /// actions succeed, the features are turned off instead of rolling the deployment back.
+    #[serde(default)]
+    pub feature: Option<String>,
+    /// The call that turns the feature off (required with `feature`).
+    #[serde(default)]
+    pub action: Option<ActionConfig>,
+}
+
+/// A feature's action: an HTTP request with a templated URL, header values and JSON body (the
+/// flag service's "turn this flag off" call), signed and idempotent like the rollback webhook.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionConfig {
+    /// Template of the URL; must render to an http:// or https:// URL.
+    pub url: String,
+    #[serde(default)]
+    pub method: ActionMethod,
+    /// Header values are templates. No credentials here: use `secret_headers`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Header name → environment variable holding the header's whole value (e.g. an API token).
+    #[serde(default)]
+    pub secret_headers: BTreeMap<String, String>,
+    /// JSON body; every string in it is a template. Without it, no body is sent.
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+    /// Environment variable holding the HMAC secret that signs the request.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// File holding the HMAC secret.
+    #[serde(default)]
+    pub secret_file: Option<String>,
+    /// Time limit of one attempt.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout: Duration,
+    /// Retries on 5xx, 429 and connection errors.
+    #[serde(default = "default_webhook_retries")]
+    pub retries: u32,
+}
+
+/// The HTTP method of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ActionMethod {
+    #[default]
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl ActionMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionMethod::Post => "POST",
+            ActionMethod::Put => "PUT",
+            ActionMethod::Patch => "PATCH",
+            ActionMethod::Delete => "DELETE",
+        }
+    }
 }
 
 fn default_weight() -> f64 {
@@ -560,6 +621,9 @@ impl Analysis {
             if !(group.weight > 0.0 && group.weight.is_finite()) {
                 return Err(at(&group.name, format!("group `{}`: weight must be positive", group.name.value)));
             }
+            group
+                .validate_feature(&self.groups)
+                .map_err(|m| at(&group.name, format!("group `{}`: {m}", group.name.value)))?;
             group_names.push(group.name.value.as_str());
         }
         let mut metric_names: Vec<&str> = Vec::new();
@@ -637,6 +701,44 @@ impl Analysis {
     /// The weight of a group (declared weight, or 1 when no groups are declared).
     pub fn group_weight(&self, group: &str) -> f64 {
         self.groups.iter().find(|g| g.name.value == group).map_or(1.0, |g| g.weight)
+    }
+}
+
+impl GroupConfig {
+    /// `feature` and `action` come together; feature names are unique; actions are well formed.
+    fn validate_feature(&self, groups: &[GroupConfig]) -> Result<(), String> {
+        let action = match (&self.feature, &self.action) {
+            (None, None) => return Ok(()),
+            (Some(_), None) => return Err("`feature` needs an `action` (the call that turns the feature off)".into()),
+            (None, Some(_)) => return Err("`action` needs a `feature` (the feature it turns off)".into()),
+            (Some(feature), Some(action)) => {
+                if feature.trim().is_empty() {
+                    return Err("`feature` is empty".into());
+                }
+                if groups.iter().filter(|g| g.feature.as_ref() == Some(feature)).count() > 1 {
+                    return Err(format!("feature `{feature}` is named by more than one group"));
+                }
+                action
+            }
+        };
+        if action.secret_env.is_some() && action.secret_file.is_some() {
+            return Err("action: give secret_env or secret_file, not both".into());
+        }
+        if action.retries > 10 {
+            return Err("action.retries must be at most 10".into());
+        }
+        for header in action.headers.keys() {
+            let lower = header.to_ascii_lowercase();
+            if lower == "authorization" || lower.contains("api-key") || lower.contains("token") {
+                return Err(format!(
+                    "action.headers.{header}: credentials must not be written in the analysis; use secret_headers: {{{header}: ENV_VARIABLE}}"
+                ));
+            }
+            if action.secret_headers.contains_key(header) {
+                return Err(format!("action: header `{header}` is in both headers and secret_headers"));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 //! corrected for multiplicity (Holm) across the whole analysis, group scores, a score and a
 //! verdict. Data quality is judged first ([`quality`]); nothing here does I/O.
 
+pub mod features;
 pub mod kayenta;
 pub mod metric;
 pub mod quality;
@@ -92,7 +93,11 @@ pub fn judge(
         })
         .collect();
 
-    let roll_up = score::roll_up(analysis, &metrics);
+    let (roll_up, features) = if features::has_features(analysis) {
+        features::roll_up(analysis, &metrics)
+    } else {
+        (score::roll_up(analysis, &metrics), Vec::new())
+    };
     let offset = analysis.baseline.offset.map(|o| o.as_secs());
     JudgmentReport {
         schema_version: REPORT_SCHEMA_VERSION,
@@ -110,6 +115,7 @@ pub fn judge(
         groups: roll_up.groups,
         metrics,
         rollback: None,
+        features,
     }
 }
 

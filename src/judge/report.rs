@@ -38,6 +38,24 @@ pub struct JudgmentReport {
     /// The rollback webhook's delivery, when it was called (absent from the webhook's own body).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<WebhookOutcome>,
+    /// Feature-scoped groups (analyses that declare them): which features failed and what their
+    /// actions did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<FeatureResult>,
+}
+
+/// One feature-scoped group's judgment and its action's delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct FeatureResult {
+    pub feature: String,
+    pub group: String,
+    /// Whether a metric of the group failed: the feature is to be turned off.
+    pub failed: bool,
+    /// The group's failed metrics.
+    pub failed_metrics: Vec<String>,
+    /// The action's delivery, when it was called (only for failed features).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<WebhookOutcome>,
 }
 
 /// How one side was selected.

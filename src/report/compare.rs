@@ -71,6 +71,7 @@ pub fn write_table(report: &ComparisonReport, out: &mut impl Write, styled: bool
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
         Verdict::Inconclusive => "INCONCLUSIVE",
+        Verdict::FeatureOff => "FEATURE OFF",
     };
     writeln!(out, "verdict: {verdict}: {}", report.reason)
 }

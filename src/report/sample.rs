@@ -49,6 +49,7 @@ pub fn failed_checkout() -> JudgmentReport {
         ],
         metrics: vec![conversion(), error_rate(), queue_depth(), latency_p99()],
         rollback: None,
+        features: Vec::new(),
     }
 }
 

@@ -57,6 +57,9 @@ pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) 
 
     let verdict = verdict_word(report.verdict);
     let verdict = if styled { coloured(verdict, report.verdict) } else { verdict.to_owned() };
+    for line in features_text(report) {
+        writeln!(out, "\n{line}")?;
+    }
     if let Some(line) = rollback_text(report) {
         writeln!(out, "\n{line}")?;
     }
@@ -228,6 +231,31 @@ fn missing() -> String {
 }
 
 /// One line on the rollback webhook, if it was called.
+/// One line per failed feature: what failed and what its action did.
+pub(crate) fn features_text(report: &JudgmentReport) -> Vec<String> {
+    report
+        .features
+        .iter()
+        .filter(|f| f.failed)
+        .map(|f| {
+            let action = match &f.action {
+                None => "no action called".to_string(),
+                Some(o) if o.dry_run => format!("dry run, not sent to {} (key {})", o.url, o.idempotency_key),
+                Some(o) if o.delivered => {
+                    format!(
+                        "turned off: {} answered HTTP {} (key {})",
+                        o.url,
+                        o.status.unwrap_or_default(),
+                        o.idempotency_key
+                    )
+                }
+                Some(o) => format!("NOT turned off: {}: {}", o.url, o.error.as_deref().unwrap_or("unknown error")),
+            };
+            format!("feature `{}` failed ({}): {action}", f.feature, f.failed_metrics.join(", "))
+        })
+        .collect()
+}
+
 pub(crate) fn rollback_text(report: &JudgmentReport) -> Option<String> {
     let outcome = report.rollback.as_ref()?;
     let signed = if outcome.signed { "signed, " } else { "" };
@@ -254,6 +282,7 @@ pub(crate) fn verdict_word(verdict: Verdict) -> &'static str {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
         Verdict::Inconclusive => "INCONCLUSIVE",
+        Verdict::FeatureOff => "FEATURE OFF",
     }
 }
 
@@ -262,6 +291,7 @@ fn coloured(word: &str, verdict: Verdict) -> String {
         Verdict::Pass => "32",
         Verdict::Fail => "31",
         Verdict::Inconclusive => "33",
+        Verdict::FeatureOff => "36",
     };
     format!("\x1b[1;{colour}m{word}\x1b[0m")
 }

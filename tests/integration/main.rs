@@ -4,6 +4,7 @@
 
 mod compare_cli;
 mod datadog;
+mod features;
 mod judge_cli;
 mod kayenta;
 mod live_prometheus;
