@@ -203,3 +203,63 @@ fn watch_stops_at_the_first_fail_and_spends_alpha_over_the_looks() {
     assert_eq!(healthy.status.code(), Some(0), "{}", stdout(&healthy));
     assert!(stdout(&healthy).contains("final verdict: PASS"), "{}", stdout(&healthy));
 }
+
+/// A recording of 30 one-minute points per side: the canary's p99 rises by half from minute
+/// `burst.0` to `burst.1` (inclusive) and is like the baseline otherwise.
+fn burst_recording(dir: &TempDir, burst: (i64, i64)) -> std::path::PathBuf {
+    let start = 1_795_168_800i64; // 2026-11-20T10:00:00Z
+    let wiggle = |i: i64| ((i as f64 * 2.4).sin() + (i as f64 * 0.7).cos()) / 2.0;
+    let points = |canary: bool| -> Vec<Value> {
+        (1..=30)
+            .map(|i| {
+                let base = 0.25 + 0.005 * wiggle(i + if canary { 3 } else { 0 });
+                let value = if canary && (burst.0..=burst.1).contains(&i) { base * 1.5 } else { base };
+                serde_json::json!([start + 60 * i, value])
+            })
+            .collect()
+    };
+    let side = |name: &str, canary: bool| {
+        serde_json::json!({"queries": {"value": {"query": format!("p99_latency{{ side=\"{name}\" }}"),
+            "series": [{"labels": {}, "points": points(canary)}]}}})
+    };
+    let recording = serde_json::json!({
+        "format": "canary-recording", "version": 1, "analysis": "latency-burst",
+        "source": {"kind": "synthetic"},
+        "window": {"start": "2026-11-20T10:00:00Z", "end": "2026-11-20T10:30:00Z", "step_seconds": 60},
+        "metrics": {"p99_latency": {"baseline": side("baseline", false), "canary": side("canary", true)}},
+    });
+    dir.file(&format!("burst-{}-{}.json", burst.0, burst.1), &recording.to_string())
+}
+
+#[test]
+fn watch_fires_a_sustained_breach_whose_stretch_spans_two_looks() {
+    let dir = TempDir::new("burst");
+    // Minutes 8 to 14: at the look of minute 10 the stretch is 3 minutes long (no fire), at the
+    // look of minute 15 it is 7 minutes long and fires, although the whole window's shift passes.
+    let recording = burst_recording(&dir, (8, 14));
+    let args = [
+        "watch",
+        "tests/data/sustained/latency-burst.yaml",
+        "--replay",
+        recording.to_str().unwrap(),
+        "--lifetime",
+        "30m",
+        "--interval",
+        "5m",
+        "--format",
+        "json",
+    ];
+    let out = run(&args, None);
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let events: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let looks: Vec<&Value> = events.iter().filter(|e| e["event"] == "look").collect();
+    assert_eq!(looks.len(), 3, "fired at the third look (minute 15)");
+    assert_eq!(looks[1]["verdict"], "pass");
+    let reason = looks[2]["metrics"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("10:08") || reason.contains("7m"), "{reason}");
+
+    // A single bad minute never fires.
+    let spike = burst_recording(&dir, (12, 12));
+    let out = run(&["judge", "tests/data/sustained/latency-burst.yaml", "--replay", spike.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
