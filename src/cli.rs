@@ -46,6 +46,40 @@ pub enum Command {
     Compare(CompareArgs),
     /// Print the JSON Schemas of the documents canary writes and reads.
     Schema(SchemaArgs),
+    /// Write an analysis file from another tool's configuration (Kayenta canary configs).
+    #[command(after_help = EXIT_CODES)]
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    pub from: ImportFrom,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportFrom {
+    /// A Kayenta canary config (JSON): Prometheus and Datadog metric sets, groups and weights,
+    /// per-metric analysis settings. The analysis selects `judge: kayenta`.
+    Kayenta(KayentaImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KayentaImportArgs {
+    /// The Kayenta canary config, e.g. canary-config.json.
+    pub config: PathBuf,
+    /// Write the analysis here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Kayenta's pass threshold (Kayenta takes it from the execution request).
+    #[arg(long, default_value_t = 95.0)]
+    pub pass_score: f64,
+    /// Kayenta's marginal threshold.
+    #[arg(long, default_value_t = 75.0)]
+    pub marginal_score: f64,
+    /// Write what can be imported even when some of the config has no equivalent (listed on stderr).
+    #[arg(long)]
+    pub partial: bool,
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +102,10 @@ pub struct JudgeArgs {
     /// Also write a report to a file (repeatable): --output json=report.json --output junit=junit.xml.
     #[arg(long = "output", value_name = "FORMAT=PATH", value_parser = parse_output)]
     pub outputs: Vec<(JudgeFormat, PathBuf)>,
+    /// Which judge decides, overriding `judgment.judge`: default, kayenta (the Kayenta-compatible
+    /// judge), or both (the default judge decides; Kayenta's verdict is shown beside it).
+    #[arg(long, value_enum, value_name = "JUDGE")]
+    pub judge: Option<crate::config::JudgeChoice>,
     #[command(flatten)]
     pub rollback: RollbackArgs,
     #[command(flatten)]

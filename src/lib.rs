@@ -27,6 +27,7 @@ pub fn run(cli: cli::Cli) -> Result<Verdict, CanaryError> {
         cli::Command::Watch(args) => commands::watch::run(args),
         cli::Command::Compare(args) => commands::compare::run(args),
         cli::Command::Schema(args) => commands::schema::run(args),
+        cli::Command::Import(args) => commands::import::run(args),
     }
 }
 

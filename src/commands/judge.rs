@@ -21,7 +21,10 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
-    let analysis = Analysis::load(&args.analysis)?;
+    let mut analysis = Analysis::load(&args.analysis)?;
+    if let Some(judge) = args.judge {
+        analysis.judgment.judge = judge;
+    }
     let overrides: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     let sides = resolve_sides(&analysis, &overrides)?;
     let feature_actions = features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;

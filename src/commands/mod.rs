@@ -1,6 +1,7 @@
 //! One module per subcommand: orchestration only (read inputs, call the pure parts, render).
 
 pub mod compare;
+pub mod import;
 pub mod judge;
 pub mod live;
 pub mod record;

@@ -194,6 +194,106 @@ pub struct JudgmentConfig {
     /// Score at or above which a canary below `pass_score` is inconclusive (marginal) rather than failed.
     #[serde(default = "default_marginal_score")]
     pub marginal_score: f64,
+    /// Which judge decides: `default`, `kayenta` (the Kayenta-compatible NetflixACAJudge) or
+    /// `both` (both are reported; the default judge decides the verdict and exit code).
+    #[serde(default)]
+    pub judge: JudgeChoice,
+}
+
+/// Which judge decides a judgment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JudgeChoice {
+    /// This project's judge.
+    #[default]
+    Default,
+    /// The Kayenta-compatible judge (Spinnaker's NetflixACAJudge): its classifications and verdict.
+    Kayenta,
+    /// Both: the default judge's verdict, with Kayenta's classifications and verdict beside it.
+    Both,
+}
+
+/// Settings only the Kayenta-compatible judge reads (`judgment.judge: kayenta` or `both`), named
+/// after Kayenta's `analysisConfigurations.canary` keys. Direction, `critical` and the group come
+/// from the metric itself.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KayentaMetricConfig {
+    /// `remove` (Kayenta's default) drops NaN points; `replace` turns them into 0.
+    #[serde(default)]
+    pub nan_strategy: KayentaNanStrategy,
+    /// With `nan_strategy: remove` and a non-critical metric, a side without data fails the metric
+    /// (Kayenta's `NodataFailMetric`) instead of being `Nodata`.
+    #[serde(default)]
+    pub must_have_data: bool,
+    /// Reported, but left out of Kayenta's score.
+    #[serde(default)]
+    pub muted: bool,
+    #[serde(default)]
+    pub effect_size: Option<KayentaEffectSize>,
+    #[serde(default)]
+    pub outliers: Option<KayentaOutliers>,
+    /// Fraction of |estimate| the interval must clear (Kayenta's fixed 0.25).
+    #[serde(default)]
+    pub tolerance: Option<f64>,
+    /// Confidence of the Mann-Whitney interval (Kayenta's fixed 0.98).
+    #[serde(default)]
+    pub confidence: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KayentaNanStrategy {
+    #[default]
+    Remove,
+    Replace,
+}
+
+/// Kayenta's `effectSize`: thresholds on the mean ratio (multipliers, default 1.0) or on CLES
+/// (probabilities, default 0.5) that a High or Low must also reach.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KayentaEffectSize {
+    #[serde(default)]
+    pub measure: KayentaEffectMeasure,
+    #[serde(default)]
+    pub allowed_increase: Option<f64>,
+    #[serde(default)]
+    pub allowed_decrease: Option<f64>,
+    /// Critical metrics: a High is critical only at or above this.
+    #[serde(default)]
+    pub critical_increase: Option<f64>,
+    #[serde(default)]
+    pub critical_decrease: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KayentaEffectMeasure {
+    #[default]
+    MeanRatio,
+    Cles,
+}
+
+/// Kayenta's `outliers`: Tukey-fence removal (widened by P1/P99) before the test.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KayentaOutliers {
+    pub strategy: KayentaOutlierStrategy,
+    /// The IQR multiplier (`outlierFactor`).
+    #[serde(default = "default_outlier_factor")]
+    pub factor: f64,
+}
+
+fn default_outlier_factor() -> f64 {
+    3.0
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KayentaOutlierStrategy {
+    Keep,
+    Remove,
 }
 
 fn default_alpha() -> f64 {
@@ -214,6 +314,7 @@ impl Default for JudgmentConfig {
             alpha: default_alpha(),
             pass_score: default_pass_score(),
             marginal_score: default_marginal_score(),
+            judge: JudgeChoice::default(),
         }
     }
 }
@@ -352,6 +453,9 @@ pub struct MetricConfig {
     /// and are not independent; they are judged in non-overlapping blocks.
     #[serde(default)]
     pub range: Option<Duration>,
+    /// Settings of the Kayenta-compatible judge (see `judgment.judge`).
+    #[serde(default)]
+    pub kayenta: Option<KayentaMetricConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
@@ -678,6 +782,9 @@ impl Analysis {
             if metric.inconclusive_beyond.is_some_and(|f| !(f == 0.0 || (f >= 1.0 && f.is_finite()))) {
                 return Err(fail("inconclusive_beyond must be 0 (off) or at least 1".into()));
             }
+            if let Some(kayenta) = &metric.kayenta {
+                kayenta.validate().map_err(&fail)?;
+            }
             if metric.min_samples == Some(0) {
                 return Err(fail("min_samples must be at least 1".into()));
             }
@@ -795,6 +902,30 @@ impl SourceConfig {
                 return Err(format!(
                     "source.headers.{header}: credentials must not be written in the analysis; {instead}"
                 ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl KayentaMetricConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.tolerance.is_some_and(|t| !(t >= 0.0 && t.is_finite())) {
+            return Err("kayenta.tolerance must be a number of at least 0".into());
+        }
+        if self.confidence.is_some_and(|c| !(c > 0.0 && c < 1.0)) {
+            return Err("kayenta.confidence must lie between 0 and 1".into());
+        }
+        if let Some(outliers) = &self.outliers
+            && !(outliers.factor > 0.0 && outliers.factor.is_finite())
+        {
+            return Err("kayenta.outliers.factor must be positive".into());
+        }
+        if let Some(effect) = &self.effect_size {
+            let values =
+                [effect.allowed_increase, effect.allowed_decrease, effect.critical_increase, effect.critical_decrease];
+            if values.into_iter().flatten().any(|v| !v.is_finite()) {
+                return Err("kayenta.effect_size thresholds must be finite numbers".into());
             }
         }
         Ok(())

@@ -118,6 +118,7 @@ pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context, confidence: f
         canary: SideData::default(),
         tests: Vec::new(),
         findings: Vec::new(),
+        kayenta: None,
     };
     // A two-sided test spends α on both sides: its interval must be correspondingly wider.
     let confidence = if config.direction == Direction::Either { 1.0 - (1.0 - confidence) / 2.0 } else { confidence };

@@ -99,7 +99,7 @@ pub fn judge(
         (score::roll_up(analysis, &metrics), Vec::new())
     };
     let offset = analysis.baseline.offset.map(|o| o.as_secs());
-    JudgmentReport {
+    let report = JudgmentReport {
         schema_version: REPORT_SCHEMA_VERSION,
         analysis: analysis.name.clone(),
         verdict: roll_up.verdict,
@@ -116,7 +116,10 @@ pub fn judge(
         metrics,
         rollback: None,
         features,
-    }
+        judge: None,
+        kayenta_verdict: None,
+    };
+    kayenta::apply(analysis, &inputs, context, report)
 }
 
 #[cfg(test)]

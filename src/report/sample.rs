@@ -50,6 +50,8 @@ pub fn failed_checkout() -> JudgmentReport {
         metrics: vec![conversion(), error_rate(), queue_depth(), latency_p99()],
         rollback: None,
         features: Vec::new(),
+        judge: None,
+        kayenta_verdict: None,
     }
 }
 
@@ -86,6 +88,7 @@ fn metric(name: &str, group: &str, kind: MetricKind, direction: Direction) -> Me
         canary: SideData::default(),
         tests: Vec::new(),
         findings: Vec::new(),
+        kayenta: None,
     }
 }
 

@@ -63,6 +63,18 @@ pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) 
     if let Some(line) = rollback_text(report) {
         writeln!(out, "\n{line}")?;
     }
+    if report.judge == Some(crate::config::JudgeChoice::Both)
+        && let Some(kayenta) = &report.kayenta_verdict
+    {
+        // The default judge decides; Kayenta's verdict is shown for comparison.
+        writeln!(
+            out,
+            "\nkayenta:  {} ({}): {}",
+            verdict_word(kayenta.verdict),
+            kayenta.classification,
+            crate::judge::kayenta::kayenta_reason(kayenta)
+        )?;
+    }
     writeln!(out, "\nverdict: {verdict} ({}): {}", score_text(report), report.reason)
 }
 
@@ -100,13 +112,35 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 fn figures_table(metrics: &[MetricResult], styled: bool) -> Table {
     let mut table = Table::new();
     table.load_style(if styled { presets::UTF8_FULL_CONDENSED } else { presets::ASCII_MARKDOWN });
-    table.set_header(MetricRow::FIGURE_HEADERS);
+    // With the Kayenta-compatible judge beside the default one: its classification per metric.
+    let kayenta = metrics.iter().any(|metric| metric.kayenta.is_some());
+    let mut headers: Vec<&str> = MetricRow::FIGURE_HEADERS.to_vec();
+    if kayenta {
+        headers.push("kayenta");
+    }
+    table.set_header(headers);
     for metric in metrics {
         let row = MetricRow::of(metric);
-        let cells = row.figures().into_iter().zip(MetricRow::FIGURE_ALIGNMENT);
-        table.add_row(cells.map(|(text, alignment)| Cell::new(text).set_alignment(alignment)));
+        let mut cells: Vec<Cell> = row
+            .figures()
+            .into_iter()
+            .zip(MetricRow::FIGURE_ALIGNMENT)
+            .map(|(text, alignment)| Cell::new(text).set_alignment(alignment))
+            .collect();
+        if kayenta {
+            cells.push(Cell::new(kayenta_cell(metric)));
+        }
+        table.add_row(cells);
     }
     table
+}
+
+/// Kayenta's classification of a metric, `*` when it is critical (zeroes Kayenta's score).
+pub(crate) fn kayenta_cell(metric: &MetricResult) -> String {
+    metric
+        .kayenta
+        .as_ref()
+        .map_or_else(String::new, |k| format!("{}{}", k.classification, if k.critical { " *" } else { "" }))
 }
 
 /// The text of one metric's row, as the table and the Markdown renderer show it.

@@ -301,3 +301,120 @@ fn the_user_reported_cases_get_kayentas_answers() {
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------------
+// `canary import kayenta` and `canary judge --judge kayenta|both` end to end
+
+use crate::support::{TempDir, run, stderr, stdout};
+
+fn import(config: &str, dir: &TempDir, extra: &[&str]) -> (std::process::Output, String) {
+    let out_path = dir.file(&format!("{config}.yaml"), "");
+    let out_text = out_path.to_str().unwrap().to_string();
+    let config = format!("tests/data/kayenta/{config}-canary-config.json");
+    let mut args = vec!["import", "kayenta", config.as_str(), "--out", out_text.as_str()];
+    args.extend_from_slice(extra);
+    (run(&args, None), out_text)
+}
+
+fn judge_json(analysis: &str, recording: &str, extra: &[&str]) -> (Option<i32>, Value) {
+    let replay = format!("tests/data/kayenta/{recording}-recording.json");
+    let mut args = vec!["judge", analysis, "--replay", replay.as_str(), "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = run(&args, None);
+    let report = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    (out.status.code(), report)
+}
+
+#[test]
+fn a_prometheus_config_imports_validates_and_gets_kayentas_verdict_on_recorded_data() {
+    let dir = TempDir::new("kayenta-prometheus");
+    let (out, analysis) = import("prometheus", &dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let yaml = std::fs::read_to_string(&analysis).unwrap();
+    assert!(
+        yaml.starts_with("# Imported by `canary import kayenta` from tests/data/kayenta/prometheus-canary-config.json")
+    );
+    assert!(yaml.contains("judge: kayenta"));
+    // `${scope}` per side, the extendedScopeParams variable shared; the weights Kayenta gives.
+    assert!(yaml.contains("{{ scope }}") && yaml.contains("namespace: \"\""), "{yaml}");
+    assert!(yaml.contains("name: \"system\"\n    weight: 20"), "{yaml}");
+    assert!(yaml.contains("avg(container_cpu_usage_seconds_rate{pod=~"), "{yaml}");
+    assert!(yaml.contains("strategy: remove") && yaml.contains("must_have_data: true"), "{yaml}");
+    let validate = run(&["validate", analysis.as_str()], None);
+    assert_eq!(validate.status.code(), Some(0), "{}", stderr(&validate));
+
+    let (code, report) = judge_json(&analysis, "prometheus", &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(report["judge"], "kayenta");
+    assert_eq!(report["verdict"], "fail");
+    assert_eq!(report["score"], 0.0);
+    let kayenta = &report["kayenta_verdict"];
+    assert_eq!(kayenta["classification"], "Fail");
+    assert!(kayenta["reason"].as_str().unwrap().contains("error_rate was classified as High (Critical)"));
+    let metric = |name: &str| report["metrics"].as_array().unwrap().iter().find(|m| m["name"] == name).unwrap().clone();
+    assert_eq!(metric("error_rate")["classification"], "fail_high");
+    assert_eq!(metric("error_rate")["kayenta"]["classification"], "High");
+    assert_eq!(metric("error_rate")["kayenta"]["critical"], true);
+    assert_eq!(metric("cpu_usage")["kayenta"]["classification"], "Pass");
+    assert_eq!(metric("latency_p99")["classification"], "pass");
+}
+
+#[test]
+fn a_datadog_config_imports_and_passes_on_alike_data() {
+    let dir = TempDir::new("kayenta-datadog");
+    let (out, analysis) = import("datadog", &dir, &["--pass-score", "90", "--marginal-score", "70"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let yaml = std::fs::read_to_string(&analysis).unwrap();
+    assert!(yaml.contains("kind: datadog") && yaml.contains("pass_score: 90") && yaml.contains("measure: cles"));
+    assert!(yaml.contains("version:{{ scope }}}.as_count()"), "{yaml}");
+    let validate = run(&["validate", analysis.as_str()], None);
+    assert_eq!(validate.status.code(), Some(0), "{}", stderr(&validate));
+    let (code, report) = judge_json(&analysis, "datadog", &[]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["kayenta_verdict"]["score"], 100.0);
+    assert_eq!(report["kayenta_verdict"]["pass_score"], 90.0);
+}
+
+#[test]
+fn an_unsupported_metric_store_fails_with_its_path_unless_partial() {
+    let dir = TempDir::new("kayenta-atlas");
+    let (out, analysis) = import("atlas", &dir, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("tests/data/kayenta/atlas-canary-config.json: $.metrics[0].query.type: atlas"), "{err}");
+    assert!(err.contains("$.metrics[1].analysisConfigurations.canary.outlierStrategy"), "{err}");
+    assert_eq!(std::fs::read_to_string(&analysis).unwrap(), "", "nothing is written");
+    let (out, analysis) = import("atlas", &dir, &["--partial"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let yaml = std::fs::read_to_string(&analysis).unwrap();
+    assert!(yaml.contains("name: \"latency\"") && !yaml.contains("atlas_requests"), "{yaml}");
+    assert_eq!(run(&["validate", analysis.as_str()], None).status.code(), Some(0));
+}
+
+#[test]
+fn judge_both_shows_both_verdicts_and_exits_by_the_default_judge() {
+    let dir = TempDir::new("kayenta-both");
+    let (_, analysis) = import("prometheus", &dir, &[]);
+    let (code, report) = judge_json(&analysis, "prometheus", &["--judge", "both"]);
+    assert_eq!(report["judge"], "both");
+    assert_eq!(code, Some(1));
+    assert_eq!(report["verdict"], "fail");
+    assert_eq!(report["kayenta_verdict"]["verdict"], "fail");
+    // The default judge's score (groups of its own) with Kayenta's beside it.
+    assert_ne!(report["score"], report["kayenta_verdict"]["score"]);
+    for metric in report["metrics"].as_array().unwrap() {
+        assert!(metric["kayenta"]["classification"].is_string(), "{metric}");
+        assert!(metric["tests"].as_array().is_some_and(|t| !t.is_empty()));
+    }
+    let table = run(
+        &["judge", analysis.as_str(), "--replay", "tests/data/kayenta/prometheus-recording.json", "--judge", "both"],
+        None,
+    );
+    let text = stdout(&table);
+    assert!(text.contains("| kayenta") && text.contains("High *"), "{text}");
+    assert!(text.contains("\nkayenta:  FAIL (Fail)"), "{text}");
+    // --judge default: no Kayenta fields at all (the report is as before).
+    let (_, plain) = judge_json(&analysis, "prometheus", &["--judge", "default"]);
+    assert!(plain.get("kayenta_verdict").is_none() && plain.get("judge").is_none());
+    assert!(plain["metrics"][0].get("kayenta").is_none());
+}
