@@ -22,12 +22,17 @@ baseline, (c) low traffic. Scenario kinds: A/A, regressions (p99 latency up, err
 conversion down, three sizes each) and improvements (latency down, errors halved).
 
 Each scenario is written as a canary recording for bench/quality-analysis.yaml and judged by
-`canary judge ANALYSIS --replay FILE --format json`, and on the same per-minute series by
-Kayenta's classifier (bench/kayenta_judge.py: p99 series for latency, per-minute error ratio
-and conversion ratio series for the counts, judge defaults) and scorer (pass 95, marginal 75;
-Marginal counts as not-a-pass). Prints a Markdown report.
+`canary judge ANALYSIS --replay FILE --format json`, and on the same recording by the
+Kayenta-compatible judge `canary judge ANALYSIS --replay FILE --judge kayenta --format json`
+(src/judge/kayenta.rs: NetflixACAJudge's classifier on the p99 series for latency and the
+per-minute error and conversion ratio series for the counts, judge defaults, and its scorer with
+pass 95, marginal 75; Marginal counts as not-a-pass). That is the report's Kayenta column. By
+default the Python port bench/kayenta_judge.py judges the same per-minute series too, as a
+cross-check: the report shows how often the two agree (`--kayenta python` uses the Python port
+alone, `--kayenta rust` the Rust judge alone). Prints a Markdown report.
 
     python3 bench/judgment_quality.py [--runs 100] [--aa-runs 300] [--seed 1] [--jobs 2]
+                                      [--kayenta both|rust|python] [--kayenta-only]
 """
 from __future__ import annotations
 
@@ -239,7 +244,7 @@ def _rfc3339(seconds: int) -> str:
 
 
 def judge_kayenta(sides: dict) -> dict:
-    """Kayenta on the per-minute series: the p99 series, and the per-minute error and
+    """The Python port of Kayenta (bench/kayenta_judge.py) on the per-minute series: the p99 series, and the per-minute error and
     conversion ratios (NaN where the minute had no requests/sessions; nanStrategy remove)."""
 
     def ratio(numerator, denominator):
@@ -264,6 +269,35 @@ def judge_kayenta(sides: dict) -> dict:
     summary = kj.score(results)
     return {"verdict": kj.kayenta_verdict(summary), "classification": summary["classification"],
             "score": summary["score"], "metrics": metrics}
+
+
+def judge_kayenta_rust(binary: str, analysis: str, path: str) -> dict:
+    """The Kayenta-compatible judge of canary (`--judge kayenta`) on the recording: the same shape
+    as judge_kayenta's result (verdict pass only for a Pass summary, Kayenta's own per-metric
+    labels). A run without a usable report is verdict "error" with every metric "Error"."""
+    proc = subprocess.run([binary, "judge", analysis, "--replay", path, "--judge", "kayenta", "--format", "json"],
+                          capture_output=True, text=True, timeout=120)
+    failed = {"verdict": "error", "classification": None, "score": None, "exit": proc.returncode,
+              "stderr": proc.stderr[-2000:], "metrics": {name: {"classification": "Error"} for name in KAYENTA_METRICS}}
+    try:
+        report = json.loads(proc.stdout)
+        summary = report["kayenta_verdict"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return failed
+    expected = {0: "pass", 1: "fail", 3: "inconclusive"}
+    out = {"verdict": "pass" if summary.get("classification") == "Pass" else "fail",
+           "classification": summary.get("classification"), "score": summary.get("score"),
+           "exit": proc.returncode, "metrics": {}}
+    if report.get("judge") != "kayenta" or expected.get(proc.returncode) != report.get("verdict"):
+        out["exit_mismatch"] = True
+        out["stderr"] = proc.stderr[-2000:]
+    for metric in report.get("metrics", []):
+        k = metric.get("kayenta") or {}
+        out["metrics"][metric.get("name")] = {key: k.get(key) for key in
+                                              ("classification", "ci_lower", "ci_upper", "estimate", "ratio")}
+    for name in KAYENTA_METRICS:
+        out["metrics"].setdefault(name, {"classification": "Error"})
+    return out
 
 
 def judge_canary(binary: str, analysis: str, path: str) -> dict:
@@ -306,7 +340,9 @@ class Task:
     run: int
     seed: int
     model: Model
-    binary: str | None
+    binary: str | None  # canary's binary: needed when canary or the Rust Kayenta judge runs
+    run_canary: bool  # the default judge (not with --kayenta-only)
+    kayenta: str  # both | rust | python
     analysis: str
     workdir: str
     keep: bool
@@ -318,10 +354,13 @@ def run_task(task: Task) -> dict:
     rng = np.random.default_rng(np.random.SeedSequence(task.seed, spawn_key=(task.level, task.kind, task.run)))
     sides = simulate(task.model, rng, baseline_rate, canary_rate, metric, factor)
     record = {"level": level_key, "kind": kind_key, "category": category, "metric": metric, "run": task.run}
-    t0 = time.perf_counter()
-    record["kayenta"] = judge_kayenta(sides)
-    record["kayenta_seconds"] = time.perf_counter() - t0
-    if task.binary:
+    rust = task.kayenta in ("both", "rust")
+    if task.kayenta in ("both", "python"):
+        t0 = time.perf_counter()
+        python_result = judge_kayenta(sides)
+        record["kayenta_python_seconds"] = time.perf_counter() - t0
+        record["kayenta_python" if rust else "kayenta"] = python_result
+    if task.run_canary or rust:
         queries = QUERIES
         if task.model.latency_window != 2:
             queries = {**QUERIES, "p99_latency": {"value": QUERIES["p99_latency"]["value"].replace(
@@ -329,9 +368,14 @@ def run_task(task: Task) -> dict:
         path = os.path.join(task.workdir, f"{level_key}-{kind_key}-{task.run:04d}.json")
         with open(path, "w") as f:
             json.dump(recording(task.model, sides, queries), f)
-        t0 = time.perf_counter()
-        record["canary"] = judge_canary(task.binary, task.analysis, path)
-        record["canary_seconds"] = time.perf_counter() - t0
+        if rust:
+            t0 = time.perf_counter()
+            record["kayenta"] = judge_kayenta_rust(task.binary, task.analysis, path)
+            record["kayenta_seconds"] = time.perf_counter() - t0
+        if task.run_canary:
+            t0 = time.perf_counter()
+            record["canary"] = judge_canary(task.binary, task.analysis, path)
+            record["canary_seconds"] = time.perf_counter() - t0
         if not task.keep:
             os.unlink(path)
     return record
@@ -377,8 +421,82 @@ def kayenta_detected(r: dict) -> bool:
     return k["verdict"] == "fail" and k["metrics"][r["metric"]]["classification"] == want
 
 
+def scenario_key(r: dict) -> str:
+    """The scenario's name, as in its recording's file name (with --keep DIR: DIR/KEY.json)."""
+    return f"{r['level']}-{r['kind']}-{r['run']:04d}"
+
+
+def kayenta_agreement(records: list[dict]) -> list[str]:
+    """The Rust Kayenta judge against the Python port, per traffic level (records with both)."""
+    lines = []
+    out = lines.append
+    both = [r for r in records if "kayenta_python" in r]
+    if not both:
+        return lines
+    out("### Kayenta column: the Rust judge against the Python port")
+    out("")
+    out("The Kayenta column above is `canary judge --judge kayenta` on each scenario's recording; "
+        "`bench/kayenta_judge.py` judged the same per-minute series as a cross-check. Verdicts agree "
+        "when Kayenta's summary classification (Pass/Marginal/Fail) is the same; metrics agree when "
+        "Kayenta's classification (Pass/High/Low/Nodata/NodataFailMetric/Error) of every metric is the same.")
+    out("")
+    out("| traffic | runs | verdicts agree | every metric agrees | "
+        + " | ".join(f"{name} agrees" for name in KAYENTA_METRICS) + " | Rust judge errors |")
+    out("|---|---:|---:|---:|" + "---:|" * len(KAYENTA_METRICS) + "---:|")
+
+    def verdict_agrees(r):
+        return r["kayenta"]["classification"] == r["kayenta_python"]["classification"]
+
+    def metric_agrees(r, name):
+        return (r["kayenta"]["metrics"][name]["classification"]
+                == r["kayenta_python"]["metrics"][name]["classification"])
+
+    groups = [(label, [r for r in both if r["level"] == key]) for key, label, _, _ in LEVELS]
+    if sum(bool(rs) for _, rs in groups) > 1:
+        groups.append(("all", both))
+    for label, rs in groups:
+        if not rs:
+            continue
+        n = len(rs)
+        cells = [pct(sum(verdict_agrees(r) for r in rs), n),
+                 pct(sum(all(metric_agrees(r, m) for m in KAYENTA_METRICS) for r in rs), n)]
+        cells += [pct(sum(metric_agrees(r, m) for r in rs), n) for m in KAYENTA_METRICS]
+        cells.append(pct(sum(r["kayenta"]["verdict"] == "error" or r["kayenta"].get("exit_mismatch", False)
+                             for r in rs), n))
+        out(f"| {label} | {n} | " + " | ".join(cells) + " |")
+    out("")
+    disagreements = [r for r in both if not verdict_agrees(r)
+                     or not all(metric_agrees(r, m) for m in KAYENTA_METRICS)]
+    if not disagreements:
+        out("No disagreements.")
+        out("")
+        return lines
+    shown = 5
+    out(f"{len(disagreements)} disagreement(s)" + (f"; the first {shown}" if len(disagreements) > shown else "")
+        + " (scenario: Rust / Python):")
+    out("")
+
+    def score(k):
+        return "–" if k.get("score") is None else f"{k['score']:.1f}"
+
+    for r in disagreements[:shown]:
+        k, p = r["kayenta"], r["kayenta_python"]
+        parts = [f"summary {k['classification']} ({score(k)}) / {p['classification']} ({score(p)})"]
+        for name in KAYENTA_METRICS:
+            if not metric_agrees(r, name):
+                km, pm = k["metrics"][name], p["metrics"][name]
+                detail = ""
+                if km.get("ci_lower") is not None and pm.get("ci_lower") is not None:
+                    detail = (f" (interval [{km['ci_lower']:.4g}, {km['ci_upper']:.4g}] / "
+                              f"[{pm['ci_lower']:.4g}, {pm['ci_upper']:.4g}])")
+                parts.append(f"{name} {km['classification']} / {pm['classification']}{detail}")
+        out(f"- `{scenario_key(r)}`: " + "; ".join(parts))
+    out("")
+    return lines
+
+
 def report(records: list[dict], options, command: str, seconds: float, canary_version: str) -> str:
-    with_canary = options.binary is not None
+    with_canary = options.run_canary
     by = {}
     for r in records:
         by.setdefault((r["level"], r["kind"]), []).append(r)
@@ -387,9 +505,15 @@ def report(records: list[dict], options, command: str, seconds: float, canary_ve
     out("## Judgment quality: `canary judge` against Kayenta's NetflixACAJudge")
     out("")
     out(f"Command: `{command}`  ")
+    port = ("`bench/kayenta_judge.py` (the Python port, checked against Kayenta's own test cases by "
+            "`bench/test_kayenta_judge.py`)")
+    rust_judge = ("`canary judge --judge kayenta` (src/judge/kayenta.rs, checked against Kayenta's own test "
+                  "cases by tests/integration/kayenta.rs) on the same recording")
+    kayenta_source = {"python": port, "rust": rust_judge,
+                      "both": f"{rust_judge}, cross-checked with {port}"}[options.kayenta]
     out(f"Took {seconds:.0f} s with {options.jobs} worker(s) ({len(records)} scenarios); "
-        f"canary: {canary_version}; Kayenta: `bench/kayenta_judge.py` (checked against Kayenta's own test "
-        "cases by `bench/test_kayenta_judge.py`).")
+        f"canary: {canary_version if with_canary else 'not run'}; Kayenta: {kayenta_source}"
+        + (f" with {canary_version}" if options.kayenta != "python" and not with_canary else "") + ".")
     out("")
     m = options.model
     out(f"Scenarios: {m.minutes}-minute window at 1-minute steps ({m.minutes} points per series, "
@@ -543,6 +667,8 @@ def report(records: list[dict], options, command: str, seconds: float, canary_ve
                 out(f"| {kind_label} | {label} | {n} | {pct(kf, n)} | {pct(km, n)} |")
     out("")
 
+    lines.extend(kayenta_agreement(records))
+
     if with_canary:
         out("### Inconclusive rate of canary, all scenarios per traffic level")
         out("")
@@ -651,7 +777,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
     parser.add_argument("--binary", default=os.path.join(REPO, "target", "release", "canary"))
     parser.add_argument("--analysis", default=os.path.join(HERE, "quality-analysis.yaml"))
-    parser.add_argument("--kayenta-only", action="store_true", help="do not run canary (Kayenta side only)")
+    parser.add_argument("--kayenta-only", action="store_true",
+                        help="do not run canary's default judge (Kayenta side only)")
+    parser.add_argument("--kayenta", choices=("both", "rust", "python"), default="both",
+                        help="the Kayenta column: rust (`canary judge --judge kayenta` on the recording), python "
+                             "(bench/kayenta_judge.py alone), or both (default: rust in the report, python as a "
+                             "cross-check, with their agreement reported)")
     parser.add_argument("--levels", default="a,b,c", help="traffic levels to run (a,b,c)")
     parser.add_argument("--kinds", default=None, help="scenario kinds to run (default all): "
                         + ",".join(k[0] for k in KINDS))
@@ -672,19 +803,25 @@ def main() -> int:
     options.model = Model(latency_window=options.latency_window, **model_fields)
 
     check_analysis(options.analysis)
-    if options.kayenta_only:
-        options.binary = None
-        canary_version = "not run"
-    else:
+    options.run_canary = not options.kayenta_only
+    canary_version = "not run"
+    if options.run_canary or options.kayenta != "python":
         options.binary = os.path.abspath(options.binary)
-        probe = subprocess.run([options.binary, "judge", "--help"], capture_output=True, text=True)
+        try:
+            probe = subprocess.run([options.binary, "judge", "--help"], capture_output=True, text=True)
+        except OSError as e:
+            sys.exit(f"{options.binary}: {e}; build it (cargo build --release) or use --kayenta-only --kayenta python")
         if probe.returncode != 0:
             sys.exit(f"{options.binary} judge --help failed (exit {probe.returncode}); build the judge or use "
-                     f"--kayenta-only\n{probe.stderr}")
+                     f"--kayenta-only --kayenta python\n{probe.stderr}")
+        if options.kayenta != "python" and "--judge" not in probe.stdout:
+            sys.exit(f"{options.binary} has no `judge --judge kayenta`; rebuild it or use --kayenta python")
         version = subprocess.run([options.binary, "--version"], capture_output=True, text=True).stdout.strip()
         head = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True).stdout.strip()
         canary_version = f"`{version or 'canary'}` at commit {head or '?'}"
+    else:
+        options.binary = None
 
     levels = [i for i, lv in enumerate(LEVELS) if lv[0] in options.levels.split(",")]
     wanted = options.kinds.split(",") if options.kinds else [k[0] for k in KINDS]
@@ -694,7 +831,8 @@ def main() -> int:
     os.makedirs(workdir, exist_ok=True)
     analysis = os.path.abspath(analysis_for_window(options.analysis, options.latency_window, workdir))
     tasks = [
-        Task(level, kind, run, options.seed, options.model, options.binary, analysis, workdir, bool(options.keep))
+        Task(level, kind, run, options.seed, options.model, options.binary, options.run_canary, options.kayenta,
+             analysis, workdir, bool(options.keep))
         for level in levels for kind in kinds
         for run in range(aa_runs if KINDS[kind][2] == "aa" else options.runs)
     ]
@@ -715,8 +853,13 @@ def main() -> int:
 
     errors = [r for r in records if r.get("canary", {}).get("verdict") == "error" or r.get("canary", {}).get("exit_mismatch")]
     for r in errors[:3]:
-        print(f"canary problem in {r['level']}-{r['kind']}-{r['run']}: exit {r['canary'].get('exit')}: "
+        print(f"canary problem in {scenario_key(r)}: exit {r['canary'].get('exit')}: "
               f"{r['canary'].get('stderr', '').strip()[:500]}", file=sys.stderr)
+    if options.kayenta != "python":
+        kayenta_errors = [r for r in records if r["kayenta"]["verdict"] == "error" or r["kayenta"].get("exit_mismatch")]
+        for r in kayenta_errors[:3]:
+            print(f"canary --judge kayenta problem in {scenario_key(r)}: exit {r['kayenta'].get('exit')}: "
+                  f"{r['kayenta'].get('stderr', '').strip()[:500]}", file=sys.stderr)
     if options.jsonl:
         with open(options.jsonl, "w") as f:
             for r in records:
