@@ -122,6 +122,10 @@ pub struct CanaryState {
     /// The rollback webhook's delivery for the current fail streak, when it was called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<Delivery>,
+    /// Sustained-breach stretches still running at the end of the last run, by metric and rule:
+    /// the next run continues them, so a stretch spanning two runs still fires.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trailing: BTreeMap<String, crate::judge::sustained::Stretch>,
 }
 
 /// One call of the rollback webhook, as the state file keeps it.
@@ -219,7 +223,22 @@ pub fn next_state(
         window_start: format_timestamp(report.window.start),
         window_end: format_timestamp(report.window.end),
         rollback,
+        trailing: trailing_stretches(report),
     }
+}
+
+/// The sustained-breach stretches still running at the end of `report`'s window.
+pub fn trailing_stretches(report: &JudgmentReport) -> BTreeMap<String, crate::judge::sustained::Stretch> {
+    let mut carried = BTreeMap::new();
+    for metric in &report.metrics {
+        let rules = metric.tests.iter().filter_map(|t| t.sustained.as_ref());
+        for (index, evidence) in rules.enumerate() {
+            if let Some(stretch) = &evidence.trailing {
+                carried.insert(crate::judge::metric::carry_key(&metric.name, index), stretch.clone());
+            }
+        }
+    }
+    carried
 }
 
 /// A watchdog run: the lock is held and the signal thread is running until it is dropped.
@@ -268,6 +287,12 @@ impl Watchdog {
     /// when no webhook is configured) when the rule says so, puts its outcome in the report, and
     /// records the verdict. A signal waits until this is done. With `dry_run` the state is read
     /// but not written.
+    /// The stretches the last run of this canary left running (empty when there is no state).
+    pub fn carries(&self, canary: &BTreeMap<String, String>) -> BTreeMap<String, crate::judge::sustained::Stretch> {
+        let key = webhook::canary_key_of(&self.analysis, canary);
+        self.load().canaries.remove(&key).map(|state| state.trailing).unwrap_or_default()
+    }
+
     pub fn act(
         &self,
         report: &mut JudgmentReport,
@@ -646,6 +671,7 @@ mod tests {
                 status: Some(if delivered { 200 } else { 503 }),
                 error: (!delivered).then(|| "the receiver answered HTTP 503".into()),
             }),
+            trailing: BTreeMap::new(),
         }
     }
 

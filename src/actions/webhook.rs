@@ -11,6 +11,7 @@ use crate::source::http::Secret;
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest_retry::{Jitter, RetryTransientMiddleware, policies::ExponentialBackoff};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Header names of the request.
@@ -33,12 +34,12 @@ pub struct WebhookSettings {
 
 /// The key that identifies one judgment of one canary: analysis, canary selection and window.
 pub fn idempotency_key(report: &JudgmentReport) -> String {
-    digest(report, true)
+    digest(&report.analysis, &report.canary.variables, Some((report.window.start, report.window.end)))
 }
 
 /// The key that identifies one canary across judgments: analysis and canary selection.
 pub fn canary_key(report: &JudgmentReport) -> String {
-    digest(report, false)
+    digest(&report.analysis, &report.canary.variables, None)
 }
 
 /// The key of one feature's action in one judgment: the judgment's key and the feature.
@@ -49,14 +50,19 @@ pub fn feature_key(report: &JudgmentReport, feature: &str) -> String {
     hex(&hasher.finalize()[..16])
 }
 
-fn digest(report: &JudgmentReport, with_window: bool) -> String {
+/// [`canary_key`] from the analysis name and the canary's resolved variables, before judging.
+pub fn canary_key_of(analysis: &str, canary: &BTreeMap<String, String>) -> String {
+    digest(analysis, canary, None)
+}
+
+fn digest(analysis: &str, canary: &BTreeMap<String, String>, window: Option<(i64, i64)>) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(report.analysis.as_bytes());
-    for (key, value) in &report.canary.variables {
+    hasher.update(analysis.as_bytes());
+    for (key, value) in canary {
         hasher.update(format!("\n{key}={value}").as_bytes());
     }
-    if with_window {
-        hasher.update(format!("\n{}\n{}", report.window.start, report.window.end).as_bytes());
+    if let Some((start, end)) = window {
+        hasher.update(format!("\n{start}\n{end}").as_bytes());
     }
     hex(&hasher.finalize()[..16])
 }

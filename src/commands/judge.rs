@@ -11,6 +11,7 @@ use crate::config::window::Window;
 use crate::config::{Analysis, Duration, QueryRole};
 use crate::error::{CanaryError, Verdict};
 use crate::judge::report::{JudgmentReport, WebhookOutcome};
+use crate::judge::sustained::Carry;
 use crate::judge::{Context, MetricInput, judge};
 use crate::report::{junit, markdown, table};
 use crate::source::MetricSource;
@@ -30,18 +31,20 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     let feature_actions = features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
     // With --state-dir: the lock (held until this function returns) and the signal thread.
     let watchdog = args.watchdog.state_dir.as_deref().map(|dir| Watchdog::start(dir, &analysis.name)).transpose()?;
+    // The watchdog's last run may have left sustained-breach stretches running.
+    let carries = watchdog.as_ref().map(|w| w.carries(&sides.canary)).unwrap_or_default();
     let report = match &args.replay {
         Some(replay) => {
             let source = RecordedSource::new(Recording::load(replay)?, replay);
             let window = replay_window(&analysis, source.recording(), &args.window)?;
             check_recorded_offsets(&analysis, source.recording(), replay)?;
             warn_about_changed_queries(&analysis, &source, &sides, &overrides, window.step_seconds);
-            judge_source(&analysis, &source, window, &sides, &overrides, analysis.judgment.alpha)?
+            judge_source(&analysis, &source, window, &sides, &overrides, analysis.judgment.alpha, &carries)?
         }
         None => {
             let source = live::open_source(&analysis, &args.source)?;
             let window = live::live_window(&analysis, &args.window, live::now())?;
-            judge_source(&analysis, source.as_ref(), window, &sides, &overrides, analysis.judgment.alpha)?
+            judge_source(&analysis, source.as_ref(), window, &sides, &overrides, analysis.judgment.alpha, &carries)?
         }
     };
     let mut report = report;
@@ -208,7 +211,8 @@ fn role_name(role: QueryRole) -> &'static str {
     }
 }
 
-/// Fetches every query of every metric for both sides and judges them at family-wise level `alpha`.
+/// Fetches every query of every metric for both sides and judges them at family-wise level
+/// `alpha`, continuing the sustained-breach stretches in `carries` (from the watchdog's last run).
 pub fn judge_source(
     analysis: &Analysis,
     source: &dyn MetricSource,
@@ -216,9 +220,14 @@ pub fn judge_source(
     sides: &ResolvedSides,
     overrides: &BTreeMap<String, String>,
     alpha: f64,
+    carries: &BTreeMap<String, Carry>,
 ) -> Result<JudgmentReport, CanaryError> {
     let fetched = live::fetch_everything(analysis, source, window, sides, overrides)?;
-    let mut inputs: Vec<MetricInput<'_>> = analysis.metrics.iter().map(MetricInput::new).collect();
+    let mut inputs: Vec<MetricInput<'_>> = analysis
+        .metrics
+        .iter()
+        .map(|config| MetricInput { carries: carries.clone(), ..MetricInput::new(config) })
+        .collect();
     for answer in fetched {
         let input = &mut inputs[answer.metric];
         input.queries.entry(answer.side).or_default().insert(answer.role, answer.query);

@@ -100,7 +100,8 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         if !simulated {
             wait_until(look.at + live::SETTLE_SECONDS);
         }
-        let mut report = judge_source(&analysis, &incremental, look.window, &sides, &overrides, look.alpha)?;
+        let mut report =
+            judge_source(&analysis, &incremental, look.window, &sides, &overrides, look.alpha, &BTreeMap::new())?;
         let pending: Vec<features::FeatureAction> =
             feature_actions.iter().filter(|a| !turned_off.contains_key(&a.feature)).cloned().collect();
         features::act(&mut report, &pending, live::now());

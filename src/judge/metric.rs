@@ -29,12 +29,27 @@ pub struct MetricInput<'a> {
     pub canary: BTreeMap<QueryRole, Vec<Series>>,
     /// For a metric with a `breakdown`: the label values of this part.
     pub part: Option<BTreeMap<String, String>>,
+    /// Breach stretches still running at the end of an earlier judgment (the watchdog's previous
+    /// run), by [`carry_key`]: sustained rules continue them.
+    pub carries: BTreeMap<String, super::sustained::Carry>,
+}
+
+/// The key of a sustained rule's carried stretch: the reported metric name and the rule's index.
+pub fn carry_key(metric: &str, rule: usize) -> String {
+    format!("{metric}#{rule}")
 }
 
 impl<'a> MetricInput<'a> {
     /// An input with no series yet.
     pub fn new(config: &'a MetricConfig) -> MetricInput<'a> {
-        MetricInput { config, queries: BTreeMap::new(), baseline: BTreeMap::new(), canary: BTreeMap::new(), part: None }
+        MetricInput {
+            config,
+            queries: BTreeMap::new(),
+            baseline: BTreeMap::new(),
+            canary: BTreeMap::new(),
+            part: None,
+            carries: BTreeMap::new(),
+        }
     }
 
     /// The fetched series of one side.
@@ -82,6 +97,7 @@ impl<'a> MetricInput<'a> {
                 baseline: select(&self.baseline, &wanted),
                 canary: select(&self.canary, &wanted),
                 part: Some(wanted),
+                carries: self.carries.clone(),
             })
             .collect()
     }
@@ -239,7 +255,7 @@ fn evaluate_gauge(
     };
     result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, gauge_stat));
     let per_point = |side: Side| cleaned[&side].iter().map(|p| (p.time, p.value)).collect::<Vec<_>>();
-    result.tests.extend(sustained_tests(config, &per_point(Side::Canary), &per_point(Side::Baseline), step));
+    result.tests.extend(sustained_tests(input, &per_point(Side::Canary), &per_point(Side::Baseline), step));
     let minimum = config.min_samples();
     for side in Side::BOTH {
         let count = judged[&side].len();
@@ -454,12 +470,7 @@ fn evaluate_count(
         result.findings.push(thinning_finding(range_of(input, step), step, factor));
     }
     result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, count_stat));
-    result.tests.extend(sustained_tests(
-        config,
-        &rates_per_step[&Side::Canary],
-        &rates_per_step[&Side::Baseline],
-        step,
-    ));
+    result.tests.extend(sustained_tests(input, &rates_per_step[&Side::Canary], &rates_per_step[&Side::Baseline], step));
     // The rate test compares the intervals both sides have.
     let baseline_by_time: BTreeMap<i64, (f64, f64)> =
         intervals[&Side::Baseline].iter().map(|&(t, n, d)| (t, (n, d))).collect();
@@ -645,18 +656,23 @@ fn thresholds(
 /// The metric's sustained-breach rules on per-step points (time, value) of each side; see
 /// [`super::sustained`]. Not statistical tests: never part of the Holm family.
 fn sustained_tests(
-    config: &MetricConfig,
+    input: &MetricInput<'_>,
     canary: &[(i64, f64)],
     baseline: &[(i64, f64)],
     step: u64,
 ) -> Vec<TestResult> {
     let baseline_by_time: BTreeMap<i64, f64> = baseline.iter().copied().collect();
-    config
+    let name = input.name();
+    input
+        .config
         .sustained
         .iter()
-        .map(|rule_config| {
+        .enumerate()
+        .map(|(index, rule_config)| {
             let rule = rule_config.rule();
-            let found = super::sustained::evaluate(canary, &baseline_by_time, rule, step, None);
+            let carry = input.carries.get(&carry_key(&name, index));
+            let found = super::sustained::evaluate(canary, &baseline_by_time, rule, step, carry);
+            let trailing = found.trailing.clone();
             let fired = found.fired.is_some();
             let stretch = found.fired.or(found.longest);
             let described = rule_config.describe();
@@ -691,6 +707,7 @@ fn sustained_tests(
                     for_seconds: rule.for_seconds,
                     fired,
                     stretch,
+                    trailing,
                 }),
             }
         })

@@ -317,6 +317,9 @@ pub struct SustainedEvidence {
     pub fired: bool,
     /// The first stretch that fired; when none did, the longest breach; absent when no point breached.
     pub stretch: Option<crate::judge::sustained::Stretch>,
+    /// The breach still running at the last judged point: what the watchdog carries to its next run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trailing: Option<crate::judge::sustained::Stretch>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]

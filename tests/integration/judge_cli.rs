@@ -207,7 +207,11 @@ fn watch_stops_at_the_first_fail_and_spends_alpha_over_the_looks() {
 /// A recording of 30 one-minute points per side: the canary's p99 rises by half from minute
 /// `burst.0` to `burst.1` (inclusive) and is like the baseline otherwise.
 fn burst_recording(dir: &TempDir, burst: (i64, i64)) -> std::path::PathBuf {
-    let start = 1_795_168_800i64; // 2026-11-20T10:00:00Z
+    burst_recording_at(dir, 1_795_168_800, burst) // 2026-11-20T10:00:00Z
+}
+
+/// Like [`burst_recording`] for the 30 minutes after `start`.
+fn burst_recording_at(dir: &TempDir, start: i64, burst: (i64, i64)) -> std::path::PathBuf {
     let wiggle = |i: i64| ((i as f64 * 2.4).sin() + (i as f64 * 0.7).cos()) / 2.0;
     let points = |canary: bool| -> Vec<Value> {
         (1..=30)
@@ -225,10 +229,51 @@ fn burst_recording(dir: &TempDir, burst: (i64, i64)) -> std::path::PathBuf {
     let recording = serde_json::json!({
         "format": "canary-recording", "version": 1, "analysis": "latency-burst",
         "source": {"kind": "synthetic"},
-        "window": {"start": "2026-11-20T10:00:00Z", "end": "2026-11-20T10:30:00Z", "step_seconds": 60},
+        "window": {"start": iso(start), "end": iso(start + 1800), "step_seconds": 60},
         "metrics": {"p99_latency": {"baseline": side("baseline", false), "canary": side("canary", true)}},
     });
-    dir.file(&format!("burst-{}-{}.json", burst.0, burst.1), &recording.to_string())
+    dir.file(&format!("burst-{start}-{}-{}.json", burst.0, burst.1), &recording.to_string())
+}
+
+fn iso(seconds: i64) -> String {
+    jiff::Timestamp::from_second(seconds).unwrap().to_string()
+}
+
+#[test]
+fn the_watchdog_carries_a_breach_stretch_into_its_next_run() {
+    let dir = TempDir::new("carry");
+    let state = dir.file("placeholder", "");
+    let state_dir = state.parent().unwrap().join("state");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    // Run 1 ends with 3 bad minutes (10:28–10:30); run 2, the next half hour, starts with 3 more.
+    let first = burst_recording_at(&dir, 1_795_168_800, (28, 30));
+    let second = burst_recording_at(&dir, 1_795_168_800 + 1800, (1, 3));
+    let judge = |recording: &std::path::Path, with_state: bool| {
+        let mut args = vec![
+            "judge".to_string(),
+            "tests/data/sustained/latency-burst.yaml".into(),
+            "--replay".into(),
+            recording.display().to_string(),
+            "--format".into(),
+            "json".into(),
+        ];
+        if with_state {
+            args.extend(["--state-dir".into(), state_dir.display().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&args, None)
+    };
+    // Alone, neither half hour holds 5 bad minutes.
+    assert_eq!(judge(&first, false).status.code(), Some(0));
+    assert_eq!(judge(&second, false).status.code(), Some(0));
+    // As two watchdog runs, the stretch continues across them: 6 minutes, 10:28 to 10:33.
+    assert_eq!(judge(&first, true).status.code(), Some(0));
+    let out = judge(&second, true);
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let stretch = &report["metrics"][0]["tests"].as_array().unwrap().iter().find(|t| t["test"] == "sustained").unwrap()
+        ["sustained"]["stretch"];
+    assert_eq!(stretch["duration_seconds"], 360, "{stretch}");
 }
 
 #[test]
