@@ -129,3 +129,27 @@ fn templates_resolve_per_side_and_offset_baselines_reuse_the_canary() {
     let sides = template::resolve_sides(&analysis, &overrides).unwrap();
     assert_eq!(sides.baseline, sides.canary);
 }
+
+#[test]
+fn feature_groups_need_a_well_formed_action() {
+    let with_group = |group: &str| MINIMAL.replace("  - name: latency\n", &format!("  - name: latency\n{group}"));
+    let action = "    feature: organic-search\n    action:\n      url: 'http://flags/api/{{ feature }}/off'\n";
+    assert!(parse(&with_group(action)).is_ok(), "{:?}", parse(&with_group(action)).err());
+    let cases = [
+        ("    feature: organic-search\n", "`feature` needs an `action`"),
+        ("    action:\n      url: 'http://flags/off'\n", "`action` needs a `feature`"),
+        (
+            "    feature: organic-search\n    action:\n      url: 'http://flags/off'\n      headers:\n        Authorization: Bearer x\n",
+            "credentials must not be written",
+        ),
+        (
+            "    feature: organic-search\n    action:\n      url: 'http://flags/off'\n      secret_env: A\n      secret_file: b\n",
+            "secret_env or secret_file, not both",
+        ),
+    ];
+    for (group, message) in cases {
+        let err = parse(&with_group(group)).unwrap_err().to_string();
+        assert!(err.contains(message), "{group:?}: {err}");
+        assert!(!err.contains("Bearer x"), "{err}");
+    }
+}
