@@ -38,6 +38,15 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
             let source = RecordedSource::new(Recording::load(replay)?, replay);
             let window = replay_window(&analysis, source.recording(), &args.window)?;
             check_recorded_offsets(&analysis, source.recording(), replay)?;
+            if source.recording().analysis != analysis.name {
+                eprintln!(
+                    "canary: warning: {} was recorded for analysis `{}`, not `{}`; judging it with {}",
+                    replay.display(),
+                    source.recording().analysis,
+                    analysis.name,
+                    args.analysis.display()
+                );
+            }
             warn_about_changed_queries(&analysis, &source, &sides, &overrides, window.step_seconds);
             judge_source(&analysis, &source, window, &sides, &overrides, analysis.judgment.alpha, &carries)?
         }
