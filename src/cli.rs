@@ -125,7 +125,7 @@ pub struct WatchdogArgs {
     pub quiet: bool,
     /// GET this URL after every run that reached a verdict (a heartbeat, healthchecks.io style);
     /// a failed ping is a warning and does not change the exit code.
-    #[arg(long, value_name = "URL", env = "CANARY_PING_URL")]
+    #[arg(long, value_name = "URL", env = "CANARY_PING_URL", hide_env_values = true)]
     pub ping_url: Option<String>,
 }
 
@@ -133,8 +133,9 @@ pub struct WatchdogArgs {
 /// from CANARY_ROLLBACK_SECRET or a file, never from a flag value.
 #[derive(Debug, Args, Default)]
 pub struct RollbackArgs {
-    /// URL to POST the report to on a fail verdict.
-    #[arg(long, value_name = "URL", env = "CANARY_ROLLBACK_WEBHOOK")]
+    /// URL to POST the report to on a fail verdict (prefer CANARY_ROLLBACK_WEBHOOK when the URL
+    /// itself is a secret, as with many webhook services).
+    #[arg(long, value_name = "URL", env = "CANARY_ROLLBACK_WEBHOOK", hide_env_values = true)]
     pub rollback_webhook: Option<String>,
     /// File holding the HMAC-SHA256 signing secret.
     #[arg(long, value_name = "PATH", env = "CANARY_ROLLBACK_SECRET_FILE")]
@@ -173,7 +174,7 @@ pub struct WindowArgs {
 pub struct SourceArgs {
     /// Base URL of the metrics API: Prometheus-compatible with any path prefix
     /// (http://mimir/prometheus), or a Datadog API host.
-    #[arg(long, value_name = "URL", env = "CANARY_SOURCE_URL")]
+    #[arg(long, value_name = "URL", env = "CANARY_SOURCE_URL", hide_env_values = true)]
     pub source_url: Option<String>,
     /// File holding a bearer token. A token can also be given in the environment variable
     /// CANARY_SOURCE_TOKEN, or named by the analysis (`token_env`, `token_file`).
@@ -322,7 +323,7 @@ fn parse_output(text: &str) -> Result<(JudgeFormat, PathBuf), String> {
 fn parse_header(text: &str) -> Result<(String, String), String> {
     match text.split_once(':') {
         Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.trim().to_string())),
-        _ => Err(format!("`{text}` is not NAME: VALUE")),
+        _ => Err("not NAME: VALUE".to_string()),
     }
 }
 

@@ -33,6 +33,9 @@ pub enum CanaryError {
     /// Could not write the result (a closed pipe, a full disk).
     #[error("cannot write the result: {0}")]
     Output(#[source] std::io::Error),
+    /// Could not write a result file.
+    #[error("cannot write {}: {source}", path.display())]
+    Unwritable { path: PathBuf, source: std::io::Error },
     /// An invalid analysis file.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -66,6 +69,15 @@ pub mod exit_code {
 }
 
 impl CanaryError {
+    /// The error of writing the result to stdout. A reader that closed the pipe early (`| head`)
+    /// is not an error: the verdict still decides the exit code.
+    pub fn stdout(result: std::io::Result<()>) -> Result<(), CanaryError> {
+        match result {
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.map_err(CanaryError::Output),
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             CanaryError::Usage(_)
@@ -77,7 +89,9 @@ impl CanaryError {
             | CanaryError::Source(crate::source::SourceError::Request(_)) => exit_code::USAGE,
             CanaryError::Source(crate::source::SourceError::Unavailable(_)) => exit_code::COULD_NOT_JUDGE,
             CanaryError::NotEnoughData(_) => exit_code::INCONCLUSIVE,
-            CanaryError::Output(_) | CanaryError::Watchdog(_) => exit_code::COULD_NOT_JUDGE,
+            CanaryError::Output(_) | CanaryError::Unwritable { .. } | CanaryError::Watchdog(_) => {
+                exit_code::COULD_NOT_JUDGE
+            }
         }
     }
 }

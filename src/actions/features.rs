@@ -65,12 +65,17 @@ fn prepare_one(
         .collect::<Result<Vec<_>, TemplateError>>()?;
     let mut secret_headers = Vec::new();
     for (name, variable) in &action.secret_headers {
-        let value = std::env::var(variable).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
-            CanaryError::Usage(format!(
-                "{}: header {name} is read from ${variable}, but it is not set",
-                place("secret_headers")
-            ))
-        })?;
+        // A dry run never sends the header (it prints where it comes from), so it may be unset.
+        let value = match std::env::var(variable).ok().filter(|v| !v.is_empty()) {
+            Some(value) => value,
+            None if dry_run => String::new(),
+            None => {
+                return Err(CanaryError::Usage(format!(
+                    "{}: header {name} is read from ${variable}, but it is not set",
+                    place("secret_headers")
+                )));
+            }
+        };
         secret_headers.push((name.clone(), Secret::new(value), format!("${variable}")));
     }
     let body = action
@@ -81,12 +86,19 @@ fn prepare_one(
         })
         .transpose()?;
     let secret = match (&action.secret_env, &action.secret_file) {
-        (Some(name), _) => Some(std::env::var(name).ok().filter(|s| !s.is_empty()).ok_or_else(|| {
-            CanaryError::Usage(format!(
-                "{}: the signing secret is read from ${name}, but it is not set",
-                place("secret_env")
-            ))
-        })?),
+        (Some(name), _) => match std::env::var(name).ok().filter(|s| !s.is_empty()) {
+            Some(secret) => Some(secret),
+            None if dry_run => {
+                eprintln!("canary: dry run: ${name} is not set, so the printed action carries no signature");
+                None
+            }
+            None => {
+                return Err(CanaryError::Usage(format!(
+                    "{}: the signing secret is read from ${name}, but it is not set",
+                    place("secret_env")
+                )));
+            }
+        },
         (None, Some(path)) => Some(
             std::fs::read_to_string(path)
                 .map(|text| text.trim().to_string())

@@ -646,11 +646,6 @@ pub fn ping(url: &str) -> Result<(), String> {
     })
 }
 
-/// `scheme://host[:port]` of a URL, for messages that must not show its path or query.
-pub fn url_origin(url: &str) -> String {
-    reqwest::Url::parse(url).map_or_else(|_| "(invalid URL)".into(), |u| u.origin().ascii_serialization())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 //! ([`deliver_request`]) with their own method, URL, headers and body.
 
 use crate::judge::report::{JudgmentReport, WebhookOutcome};
-use crate::source::http::Secret;
+use crate::source::http::{Secret, url_origin};
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest_retry::{Jitter, RetryTransientMiddleware, policies::ExponentialBackoff};
 use sha2::{Digest, Sha256};
@@ -116,8 +116,10 @@ pub fn deliver_request(request: &Request, settings: &WebhookSettings, now: i64) 
     let body = request.body.clone().unwrap_or_default();
     let key = request.idempotency_key.clone();
     let signed = settings.secret.as_ref().map(|secret| signature(secret_text(secret), now, &body));
+    // Webhook paths and queries are often the secret: reports and messages show the origin only.
+    let shown_url = url_origin(&request.url);
     let mut outcome = WebhookOutcome {
-        url: request.url.clone(),
+        url: shown_url.clone(),
         idempotency_key: key.clone(),
         delivered: false,
         dry_run: settings.dry_run,
@@ -126,7 +128,7 @@ pub fn deliver_request(request: &Request, settings: &WebhookSettings, now: i64) 
         signed: signed.is_some(),
     };
     if settings.dry_run {
-        eprintln!("canary: dry run: would send {}:\n{} {}", request.label, request.method, request.url);
+        eprintln!("canary: dry run: would send {}:\n{} {shown_url} (path hidden)", request.label, request.method);
         if request.body.is_some() {
             eprintln!("Content-Type: application/json");
         }

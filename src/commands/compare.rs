@@ -33,11 +33,10 @@ pub fn run(args: &CompareArgs) -> Result<Verdict, CanaryError> {
     let stdout = std::io::stdout();
     let styled = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = stdout.lock();
-    match args.format {
+    let written = match args.format {
         Format::Json => render::write_json(&report, &mut out),
         Format::Table => render::write_table(&report, &mut out, styled),
-    }
-    .and_then(|()| out.flush())
-    .map_err(CanaryError::Output)?;
+    };
+    CanaryError::stdout(written.and_then(|()| out.flush()))?;
     Ok(report.verdict)
 }

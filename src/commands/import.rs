@@ -61,7 +61,7 @@ fn run_kayenta(args: &KayentaImportArgs) -> Result<Verdict, CanaryError> {
         Some(path) => std::fs::write(path, &imported.yaml).map_err(CanaryError::Output)?,
         None => {
             use std::io::Write;
-            std::io::stdout().write_all(imported.yaml.as_bytes()).map_err(CanaryError::Output)?;
+            CanaryError::stdout(std::io::stdout().write_all(imported.yaml.as_bytes()))?;
         }
     }
     Ok(Verdict::Pass)

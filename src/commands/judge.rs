@@ -29,6 +29,8 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     let overrides: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     let sides = resolve_sides(&analysis, &overrides)?;
     let feature_actions = features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
+    // Resolved before any query, so that a missing secret stops the run before anything acts.
+    let settings = rollback_settings(&analysis, &args.rollback)?;
     // With --state-dir: the lock (held until this function returns) and the signal thread.
     let watchdog = args.watchdog.state_dir.as_deref().map(|dir| Watchdog::start(dir, &analysis.name)).transpose()?;
     // The watchdog's last run may have left sustained-breach stretches running.
@@ -59,7 +61,6 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     let mut report = report;
     // Failed features are turned off first; an action not delivered turns the verdict into fail.
     features::act(&mut report, &feature_actions, live::now());
-    let settings = rollback_settings(&analysis, &args.rollback)?;
     let on_inconclusive = settings.as_ref().is_some_and(|(_, on_inconclusive)| *on_inconclusive);
     let deliver = |report: &JudgmentReport| settings.as_ref().map(|(settings, _)| call_webhook(report, settings));
     match &watchdog {
@@ -72,7 +73,7 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     if let Some(url) = &args.watchdog.ping_url
         && let Err(error) = watchdog::ping(url)
     {
-        eprintln!("canary: warning: the heartbeat ping to {} failed: {error}", watchdog::url_origin(url));
+        eprintln!("canary: warning: the heartbeat ping to {} failed: {error}", crate::source::http::url_origin(url));
     }
     Ok(report.verdict)
 }
@@ -100,20 +101,26 @@ pub(crate) fn rollback_settings(
         return Ok(None);
     };
     let usage = CanaryError::Usage;
-    let secret =
-        if let Some(secret) = std::env::var(webhook::SECRET_VARIABLE).ok().filter(|s| !s.is_empty()) {
-            Some(secret)
-        } else if let Some(path) = &flags.rollback_secret_file {
-            Some(read_secret_file(&path.display().to_string())?)
-        } else if let Some(name) = config.and_then(|c| c.secret_env.as_ref()) {
-            Some(std::env::var(name).ok().filter(|s| !s.is_empty()).ok_or_else(|| {
-                usage(format!("the analysis reads the rollback secret from ${name}, but it is not set"))
-            })?)
-        } else if let Some(path) = config.and_then(|c| c.secret_file.as_ref()) {
-            Some(read_secret_file(path)?)
-        } else {
-            None
-        };
+    let secret = if let Some(secret) = std::env::var(webhook::SECRET_VARIABLE).ok().filter(|s| !s.is_empty()) {
+        Some(secret)
+    } else if let Some(path) = &flags.rollback_secret_file {
+        Some(read_secret_file(&path.display().to_string())?)
+    } else if let Some(name) = config.and_then(|c| c.secret_env.as_ref()) {
+        match std::env::var(name).ok().filter(|s| !s.is_empty()) {
+            Some(secret) => Some(secret),
+            None if flags.dry_run => {
+                eprintln!("canary: dry run: ${name} is not set, so the printed rollback request carries no signature");
+                None
+            }
+            None => {
+                return Err(usage(format!("the analysis reads the rollback secret from ${name}, but it is not set")));
+            }
+        }
+    } else if let Some(path) = config.and_then(|c| c.secret_file.as_ref()) {
+        Some(read_secret_file(path)?)
+    } else {
+        None
+    };
     let settings = webhook::WebhookSettings {
         url,
         secret: secret.map(Secret::new),
@@ -255,7 +262,7 @@ fn write_reports(report: &JudgmentReport, args: &JudgeArgs) -> Result<(), Canary
     let mut out = stdout.lock();
     // --quiet: nothing on stdout for a pass (cron mails whatever a job prints).
     if !(args.watchdog.quiet && report.verdict == Verdict::Pass) {
-        render(report, args.format, &mut out, styled).and_then(|()| out.flush()).map_err(CanaryError::Output)?;
+        CanaryError::stdout(render(report, args.format, &mut out, styled).and_then(|()| out.flush()))?;
     }
     for (format, path) in &args.outputs {
         write_file(path, |file| render(report, *format, file, false))?;
@@ -266,7 +273,7 @@ fn write_reports(report: &JudgmentReport, args: &JudgeArgs) -> Result<(), Canary
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|source| CanaryError::Unreadable { path: path.to_path_buf(), source })?;
+            .map_err(|source| CanaryError::Unwritable { path: path.to_path_buf(), source })?;
         markdown::write_markdown(report, &mut file).map_err(CanaryError::Output)?;
     }
     Ok(())
@@ -274,7 +281,7 @@ fn write_reports(report: &JudgmentReport, args: &JudgeArgs) -> Result<(), Canary
 
 fn write_file(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<(), CanaryError> {
     let mut file =
-        std::fs::File::create(path).map_err(|source| CanaryError::Unreadable { path: path.to_path_buf(), source })?;
+        std::fs::File::create(path).map_err(|source| CanaryError::Unwritable { path: path.to_path_buf(), source })?;
     write(&mut file).and_then(|()| file.flush()).map_err(CanaryError::Output)
 }
 

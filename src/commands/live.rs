@@ -22,6 +22,12 @@ pub const TOKEN_VARIABLE: &str = "CANARY_SOURCE_TOKEN";
 
 /// Opens the analysis's live source, with the flags' overrides.
 pub fn open_source(analysis: &Analysis, flags: &SourceArgs) -> Result<Box<dyn MetricSource>, CanaryError> {
+    // Credentials never come from flag values (they would sit in shell history and `ps`).
+    if let Some((name, _)) = flags.headers.iter().find(|(name, _)| crate::source::http::is_credential_header(name)) {
+        return Err(CanaryError::Usage(format!(
+            "--header {name}: credentials are never taken from flags; use the token or key settings (environment variables or files)"
+        )));
+    }
     let config = analysis.source.as_ref();
     let kind = config.map_or(SourceKind::Prometheus, |c| c.kind);
     if kind == SourceKind::Datadog {

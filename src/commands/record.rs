@@ -51,7 +51,7 @@ pub fn run(args: &RecordArgs) -> Result<Verdict, CanaryError> {
     }
     let text = serde_json::to_string_pretty(&recording).expect("recordings serialise");
     std::fs::write(&args.out, format!("{text}\n"))
-        .map_err(|source| CanaryError::Unreadable { path: args.out.clone(), source })?;
+        .map_err(|source| CanaryError::Unwritable { path: args.out.clone(), source })?;
     let points: usize = recording
         .metrics
         .values()

@@ -28,10 +28,11 @@ pub fn run(args: &SchemaArgs) -> Result<Verdict, CanaryError> {
         }),
     };
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &value)
-        .map_err(std::io::Error::from)
-        .and_then(|()| writeln!(out))
-        .and_then(|()| out.flush())
-        .map_err(CanaryError::Output)?;
+    CanaryError::stdout(
+        serde_json::to_writer_pretty(&mut out, &value)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+            .and_then(|()| out.flush()),
+    )?;
     Ok(Verdict::Pass)
 }

@@ -73,7 +73,7 @@ pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {
         }
     }
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(CanaryError::Output)?;
+    CanaryError::stdout(out.write_all(text.as_bytes()).and_then(|()| out.flush()))?;
     Ok(verdict)
 }
 

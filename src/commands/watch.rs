@@ -92,6 +92,8 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     let simulated = args.now.is_some() || recorded_start.is_some();
     let start = args.now.or(recorded_start).unwrap_or_else(live::now);
     let looks = plan(start, args, &analysis)?;
+    // Resolved before any query, so that a missing secret stops the run before anything acts.
+    let rollback = rollback_settings(&analysis, &args.rollback)?;
     let incremental = IncrementalSource::new(source.as_ref());
     let mut out = Events::new(args.format);
     out.start(&analysis, start, &looks)?;
@@ -121,8 +123,12 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
                 format!("{}; feature(s) turned off at an earlier look: {}", report.reason, names.join(", "));
         }
         let stop = report.verdict == Verdict::Fail;
-        if stop && let Some((settings, _)) = rollback_settings(&analysis, &args.rollback)? {
-            let outcome = webhook::deliver(&report, &settings, live::now());
+        let last_look = index + 1 == looks.len();
+        let inconclusive_end = last_look && report.verdict == Verdict::Inconclusive;
+        if let Some((settings, on_inconclusive)) = &rollback
+            && (stop || (inconclusive_end && *on_inconclusive))
+        {
+            let outcome = webhook::deliver(&report, settings, live::now());
             if !outcome.delivered && !outcome.dry_run {
                 eprintln!(
                     "canary: ERROR: the rollback webhook {} was NOT delivered: {}",
@@ -163,7 +169,7 @@ impl Events {
 
     fn emit(&mut self, line: &str) -> Result<(), CanaryError> {
         let mut out = self.out.lock();
-        writeln!(out, "{line}").and_then(|()| out.flush()).map_err(CanaryError::Output)
+        CanaryError::stdout(writeln!(out, "{line}").and_then(|()| out.flush()))
     }
 
     fn start(&mut self, analysis: &Analysis, start: i64, looks: &[Look]) -> Result<(), CanaryError> {

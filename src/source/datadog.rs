@@ -170,6 +170,13 @@ impl DatadogSource {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(config(format!("Datadog URL `{}` must start with http:// or https://", settings.url)));
         }
+        // URLs appear in messages and reports: they must not carry credentials.
+        if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+            return Err(config(format!(
+                "Datadog URL `{}` must not contain credentials or a query string: give credentials with the source's token or basic-auth settings (from the environment or a file)",
+                crate::source::http::redact_credentials(&settings.url)
+            )));
+        }
         let mut headers = HeaderMap::new();
         for (name, value) in &settings.headers {
             let header = HeaderName::from_bytes(name.as_bytes())

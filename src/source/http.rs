@@ -24,6 +24,45 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A URL fit to show: without user name, password or query values (which often carry tokens).
+pub fn redact_credentials(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            let had_query = parsed.query().is_some();
+            parsed.set_query(None);
+            let shown = parsed.to_string().trim_end_matches('/').to_string();
+            if had_query { format!("{shown}?…") } else { shown }
+        }
+        Err(_) => "(invalid URL)".into(),
+    }
+}
+
+/// Only the origin of a URL, with `/…` when it has a path: for webhook URLs, whose paths often
+/// are the secret (`https://hooks.example.com/services/T0/B0/XXXX`).
+pub fn url_origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => {
+            let origin = parsed.origin().ascii_serialization();
+            if parsed.path().len() > 1 || parsed.query().is_some() { format!("{origin}/…") } else { origin }
+        }
+        Err(_) => "(invalid URL)".into(),
+    }
+}
+
+/// Whether a header carries credentials (refused where headers are written in plain sight).
+pub fn is_credential_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "authorization"
+        || lower == "proxy-authorization"
+        || lower.contains("api-key")
+        || lower.contains("application-key")
+        || lower.contains("token")
+        || lower.contains("secret")
+        || lower == "cookie"
+}
+
 /// Whether a body is an HTML page (a gateway's error page rather than the API's JSON).
 pub fn looks_like_html(body: &[u8]) -> bool {
     let start = String::from_utf8_lossy(&body[..body.len().min(512)]).to_ascii_lowercase();
@@ -140,5 +179,16 @@ mod tests {
         assert_eq!(summary(b"no   org\\nid").as_deref(), Some("no org\\nid"));
         assert_eq!(summary(b"  ").as_deref(), None);
         assert_eq!(format!("{:?}", Secret::new("hunter2".into())), "Secret(…)");
+        assert_eq!(
+            redact_credentials("https://u:pw@prom.example.com/prometheus?token=abc"),
+            "https://prom.example.com/prometheus?…"
+        );
+        assert_eq!(url_origin("https://hooks.example.com/services/T0/SECRET"), "https://hooks.example.com/…");
+        assert_eq!(url_origin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert!(
+            is_credential_header("DD-API-KEY")
+                && is_credential_header("Authorization")
+                && !is_credential_header("X-Scope-OrgID")
+        );
     }
 }

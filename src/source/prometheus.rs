@@ -68,6 +68,13 @@ impl PrometheusSource {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(config(format!("source URL `{}` must start with http:// or https://", settings.url)));
         }
+        // URLs appear in messages and reports: they must not carry credentials.
+        if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+            return Err(config(format!(
+                "source URL `{}` must not contain credentials or a query string: give credentials with the source's token or basic-auth settings (from the environment or a file)",
+                crate::source::http::redact_credentials(&settings.url)
+            )));
+        }
         let mut headers = HeaderMap::new();
         for (name, value) in &settings.headers {
             let header = HeaderName::from_bytes(name.as_bytes())
@@ -254,7 +261,7 @@ fn interpret(
             summary(body).map(|s| format!(": {s}")).unwrap_or_default()
         )));
     }
-    let envelope: Envelope = match serde_json::from_slice(body) {
+    let envelope: Envelope<'_> = match serde_json::from_slice(body) {
         Ok(envelope) => envelope,
         Err(error) => {
             let what = if looks_like_html(body) { "an HTML page" } else { "a body that is not Prometheus JSON" };
@@ -314,20 +321,23 @@ fn interpret(
 }
 
 #[derive(Deserialize)]
-struct Envelope {
+struct Envelope<'a> {
     status: String,
-    data: Option<Data>,
+    #[serde(borrow)]
+    data: Option<Data<'a>>,
     #[serde(rename = "errorType")]
     error_type: Option<String>,
     error: Option<String>,
     warnings: Option<Vec<String>>,
 }
 
+/// The result is borrowed from the body, not copied: a large response is held once as text.
 #[derive(Deserialize)]
-struct Data {
+struct Data<'a> {
     #[serde(rename = "resultType")]
     result_type: String,
-    result: Box<serde_json::value::RawValue>,
+    #[serde(borrow)]
+    result: &'a serde_json::value::RawValue,
 }
 
 #[derive(Deserialize)]

@@ -164,7 +164,9 @@ fn a_dry_run_prints_the_feature_action_and_sends_nothing() {
         .unwrap();
     let text = stderr(&out);
     assert_eq!(out.status.code(), Some(5), "{text}");
-    assert!(text.contains(&format!("POST http://127.0.0.1:9{ORGANIC_OFF}")), "{text}");
+    // Webhook paths are often secrets: the dry run shows the origin only.
+    assert!(text.contains("POST http://127.0.0.1:9/… (path hidden)"), "{text}");
+    assert!(!text.contains(ORGANIC_OFF), "{text}");
     assert!(text.contains("Authorization: <secret from $UNLEASH_ADMIN_TOKEN>"), "{text}");
     assert!(!text.contains(TOKEN));
     assert_eq!(report(&out)["features"][0]["action"]["dry_run"], true);

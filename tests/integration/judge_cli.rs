@@ -308,3 +308,43 @@ fn watch_fires_a_sustained_breach_whose_stretch_spans_two_looks() {
     let out = run(&["judge", "tests/data/sustained/latency-burst.yaml", "--replay", spike.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
+
+#[test]
+fn credentials_are_refused_in_flags_and_urls_and_never_echoed() {
+    let out = run(&["judge", ANALYSIS, "--header", "Authorization: Bearer s3cr3t-flag"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--header Authorization") && !stderr(&out).contains("s3cr3t-flag"),
+        "{}",
+        stderr(&out)
+    );
+    let out = std::process::Command::new(crate::support::canary_bin())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["judge", ANALYSIS, "--source-url", "http://user:s3cr3t-url@127.0.0.1:1/prom?token=s3cr3t-query"])
+        .env("PROMETHEUS_TOKEN", "x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("must not contain credentials") && !err.contains("s3cr3t"), "{err}");
+}
+
+#[test]
+fn an_output_file_that_cannot_be_written_cannot_judge() {
+    let out = judge("latency-regression", &["--output", "json=/nonexistent-dir/report.json"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(stderr(&out).contains("cannot write /nonexistent-dir/report.json"), "{}", stderr(&out));
+}
+
+#[test]
+fn watch_calls_the_webhook_on_an_inconclusive_end_only_when_asked() {
+    let base =
+        ["watch", ANALYSIS, "--replay", "fixtures/no-canary-traffic.json", "--lifetime", "30m", "--interval", "10m"];
+    let hook = ["--rollback-webhook", "http://127.0.0.1:9/hook", "--dry-run"];
+    let quiet = run(&[&base[..], &hook[..]].concat(), None);
+    assert_eq!(quiet.status.code(), Some(3));
+    assert!(!stderr(&quiet).contains("would send"), "{}", stderr(&quiet));
+    let asked = run(&[&base[..], &hook[..], &["--rollback-on-inconclusive"]].concat(), None);
+    assert_eq!(asked.status.code(), Some(3));
+    assert!(stderr(&asked).contains("would send the rollback webhook"), "{}", stderr(&asked));
+}
