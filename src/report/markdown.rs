@@ -26,16 +26,31 @@ pub fn write_markdown(report: &JudgmentReport, out: &mut impl Write) -> io::Resu
     writeln!(out, "- **Baseline:** {}", escape(&selection_text(&report.baseline)))?;
     writeln!(out, "- **Canary:** {}\n", escape(&selection_text(&report.canary)))?;
 
+    if let Some(kayenta) = &report.kayenta_verdict {
+        writeln!(
+            out,
+            "- **Kayenta's judge:** {} ({}): {}\n",
+            verdict_word(kayenta.verdict),
+            escape(&kayenta.classification),
+            escape(&crate::judge::kayenta::kayenta_reason(kayenta))
+        )?;
+    }
     if !report.metrics.is_empty() {
-        write_row(out, MetricRow::FIGURE_HEADERS.into_iter().chain(["rule"]))?;
-        write_row(out, MetricRow::FIGURE_ALIGNMENT.into_iter().chain([CellAlignment::Left]).map(delimiter))?;
+        // With `--judge both`, a column with Kayenta's classification of each metric.
+        let kayenta = report.metrics.iter().any(|metric| metric.kayenta.is_some());
+        let extra_header: &[&str] = if kayenta { &["kayenta", "rule"] } else { &["rule"] };
+        write_row(out, MetricRow::FIGURE_HEADERS.into_iter().chain(extra_header.iter().copied()))?;
+        let extra_alignment: &[CellAlignment] =
+            if kayenta { &[CellAlignment::Left, CellAlignment::Left] } else { &[CellAlignment::Left] };
+        write_row(out, MetricRow::FIGURE_ALIGNMENT.into_iter().chain(extra_alignment.iter().copied()).map(delimiter))?;
         for metric in &report.metrics {
             let row = MetricRow::of(metric);
             let result = escape(&row.classification);
             let result = if metric.classification.is_fail() { format!("**{result}**") } else { result };
             let figures = [&row.metric, &row.group, &row.baseline, &row.canary, &row.change, &row.p_value]
                 .map(|cell| escape(cell));
-            write_row(out, figures.into_iter().chain([result, escape(&row.rule)]))?;
+            let kayenta_cell = kayenta.then(|| escape(&super::table::kayenta_cell(metric)));
+            write_row(out, figures.into_iter().chain([result]).chain(kayenta_cell).chain([escape(&row.rule)]))?;
         }
         writeln!(out, "\n{}\n", escape(&legend(report.alpha)))?;
     }

@@ -413,6 +413,21 @@ fn judge_both_shows_both_verdicts_and_exits_by_the_default_judge() {
     let text = stdout(&table);
     assert!(text.contains("| kayenta") && text.contains("High *"), "{text}");
     assert!(text.contains("\nkayenta:  FAIL (Fail)"), "{text}");
+    let markdown = run(
+        &[
+            "judge",
+            analysis.as_str(),
+            "--replay",
+            "tests/data/kayenta/prometheus-recording.json",
+            "--judge",
+            "both",
+            "--format",
+            "markdown",
+        ],
+        None,
+    );
+    let text = stdout(&markdown);
+    assert!(text.contains("| kayenta | rule |") && text.contains("**Kayenta's judge:** FAIL"), "{text}");
     // --judge default: no Kayenta fields at all (the report is as before).
     let (_, plain) = judge_json(&analysis, "prometheus", &["--judge", "default"]);
     assert!(plain.get("kayenta_verdict").is_none() && plain.get("judge").is_none());
