@@ -7,9 +7,9 @@
 //! ([`deliver_request`]) with their own method, URL, headers and body.
 
 use crate::judge::report::{JudgmentReport, WebhookOutcome};
-use crate::source::http::{Secret, url_origin};
+use crate::source::http::{self, Secret, url_origin};
 use hmac::{Hmac, KeyInit, Mac};
-use reqwest_retry::{Jitter, RetryTransientMiddleware, policies::ExponentialBackoff};
+use reqwest_retry::RetryTransientMiddleware;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -171,18 +171,10 @@ fn send(
     now: i64,
     signature: Option<&str>,
 ) -> Result<u16, String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .timeout(settings.timeout)
-        .user_agent(concat!("canary/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-    let policy = ExponentialBackoff::builder()
-        .retry_bounds(Duration::from_millis(200), Duration::from_secs(5))
-        .jitter(Jitter::Bounded)
-        .build_with_max_retries(settings.retries);
-    let client =
-        reqwest_middleware::ClientBuilder::new(client).with(RetryTransientMiddleware::new_with_policy(policy)).build();
+    let client = http::client(reqwest::header::HeaderMap::new(), settings.timeout, None)?;
+    let client = reqwest_middleware::ClientBuilder::new(client)
+        .with(RetryTransientMiddleware::new_with_policy(http::retry_policy(settings.retries)))
+        .build();
     let method = reqwest::Method::from_bytes(request.method.as_bytes())
         .map_err(|e| format!("invalid HTTP method {}: {e}", request.method))?;
     let mut builder = client

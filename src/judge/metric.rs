@@ -314,20 +314,14 @@ fn shift_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: Ma
         .flatten();
     let shift = hodges_lehmann(canary, baseline, confidence, law.as_ref()).ok();
     TestResult {
-        test: TestKindResult::Shift,
-        gating: true,
         statistic: Some(ranks.u()),
         p_value: Some(p_value),
-        adjusted_p_value: None,
         estimate: shift.as_ref().map(|s| s.estimate),
         ci_low: shift.as_ref().map(|s| s.ci_low),
         ci_high: shift.as_ref().map(|s| s.ci_high),
         confidence: shift.as_ref().map(|s| s.confidence),
         margin: Some(amount),
-        threshold: None,
-        outcome: TestOutcome::Pass,
-        reason: String::new(),
-        sustained: None,
+        ..TestResult::new(TestKindResult::Shift)
     }
 }
 
@@ -356,20 +350,11 @@ fn spread_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: M
     };
     let (canary_mad, baseline_mad) = (median_sorted(&canary_dev), median_sorted(&baseline_dev));
     TestResult {
-        test: TestKindResult::Spread,
-        gating: true,
         statistic: Some(Ranks::of_sorted(&canary_dev, &baseline_dev).u()),
         p_value: Some(p_value),
-        adjusted_p_value: None,
         estimate: (baseline_mad > 0.0).then(|| canary_mad / baseline_mad),
-        ci_low: None,
-        ci_high: None,
-        confidence: None,
         margin: Some(factor),
-        threshold: None,
-        outcome: TestOutcome::Pass,
-        reason: String::new(),
-        sustained: None,
+        ..TestResult::new(TestKindResult::Spread)
     }
 }
 
@@ -528,23 +513,13 @@ fn rate_test(
     };
     let events: f64 = canary.iter().chain(baseline).map(|c| c.events).sum();
     let mut test = TestResult {
-        test: TestKindResult::Rate,
-        gating: true,
         statistic: Some(canary.iter().map(|c| c.events).sum()),
-        p_value: None,
-        adjusted_p_value: None,
-        estimate: None,
-        ci_low: None,
-        ci_high: None,
         confidence: Some(confidence),
         margin: Some(match direction {
             Direction::Decrease => below,
             _ => above,
         }),
-        threshold: None,
-        outcome: TestOutcome::Pass,
-        reason: String::new(),
-        sustained: None,
+        ..TestResult::new(TestKindResult::Rate)
     };
     if events <= 0.0 {
         test.gating = false;
@@ -632,20 +607,11 @@ fn thresholds(
                         }
                     };
                     TestResult {
-                        test: TestKindResult::Threshold,
-                        gating: true,
                         statistic: canary_value,
-                        p_value: None,
-                        adjusted_p_value: None,
-                        estimate: None,
-                        ci_low: None,
-                        ci_high: None,
-                        confidence: None,
-                        margin: None,
                         threshold: Some(bound),
                         outcome,
                         reason,
-                        sustained: None,
+                        ..TestResult::new(TestKindResult::Threshold)
                     }
                 })
                 .collect::<Vec<_>>()
@@ -688,16 +654,7 @@ fn sustained_tests(
                 None => format!("no sustained breach of {described}: no point breached"),
             };
             TestResult {
-                test: TestKindResult::Sustained,
-                gating: true,
                 statistic: Some(stretch.as_ref().map_or(0.0, |s| s.duration_seconds as f64)),
-                p_value: None,
-                adjusted_p_value: None,
-                estimate: None,
-                ci_low: None,
-                ci_high: None,
-                confidence: None,
-                margin: None,
                 threshold: Some(rule.for_seconds as f64),
                 outcome: if fired { TestOutcome::Fail } else { TestOutcome::Pass },
                 reason,
@@ -709,6 +666,7 @@ fn sustained_tests(
                     stretch,
                     trailing,
                 }),
+                ..TestResult::new(TestKindResult::Sustained)
             }
         })
         .collect()

@@ -305,6 +305,28 @@ pub struct TestResult {
     pub sustained: Option<SustainedEvidence>,
 }
 
+impl TestResult {
+    /// A gating test that has not been decided yet: every figure empty, outcome pass.
+    pub fn new(test: TestKindResult) -> TestResult {
+        TestResult {
+            test,
+            gating: true,
+            statistic: None,
+            p_value: None,
+            adjusted_p_value: None,
+            estimate: None,
+            ci_low: None,
+            ci_high: None,
+            confidence: None,
+            margin: None,
+            threshold: None,
+            outcome: TestOutcome::Pass,
+            reason: String::new(),
+            sustained: None,
+        }
+    }
+}
+
 /// The evidence of a sustained-breach rule. For these tests `statistic` is the reported
 /// stretch's duration in seconds and `threshold` the required duration (`for`) in seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]

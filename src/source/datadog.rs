@@ -15,7 +15,7 @@
 //! key. Query syntax errors are configuration errors that show the query; HTML pages are
 //! summarised, never parsed as JSON.
 
-use super::http::{describe_error, describe_reqwest_error, looks_like_html, run_bounded, summary};
+use super::http::{self, describe_error, describe_reqwest_error, looks_like_html, run_bounded, summary};
 use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
 use crate::config::template::Side;
 use crate::config::{DatadogApi, QueryRole};
@@ -23,8 +23,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use reqwest_retry::{
-    Jitter, RetryTransientMiddleware, Retryable, RetryableStrategy, default_on_request_failure,
-    default_on_request_success, policies::ExponentialBackoff,
+    RetryTransientMiddleware, Retryable, RetryableStrategy, default_on_request_failure, default_on_request_success,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -165,68 +164,25 @@ impl RetryableStrategy for NotRateLimits {
 impl DatadogSource {
     pub fn new(settings: DatadogSettings) -> Result<DatadogSource, SourceError> {
         let config = |message: String| SourceError::Request(message);
-        let url = reqwest::Url::parse(&settings.url)
-            .map_err(|e| config(format!("Datadog URL `{}` is not a URL: {e}", settings.url)))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(config(format!("Datadog URL `{}` must start with http:// or https://", settings.url)));
-        }
-        // URLs appear in messages and reports: they must not carry credentials.
-        if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
-            return Err(config(format!(
-                "Datadog URL `{}` must not contain credentials or a query string: give credentials with the source's token or basic-auth settings (from the environment or a file)",
-                crate::source::http::redact_credentials(&settings.url)
-            )));
-        }
-        let mut headers = HeaderMap::new();
-        for (name, value) in &settings.headers {
-            let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| config(format!("`{name}` is not a valid HTTP header name")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| config(format!("the value of header `{name}` is not valid in HTTP")))?;
-            headers.insert(header, value);
-        }
+        http::check_base_url(&settings.url, "Datadog URL")?;
+        let mut headers = http::plain_headers(&settings.headers)?;
         for (name, key, what) in
             [("dd-api-key", &settings.api_key, "API key"), ("dd-application-key", &settings.app_key, "application key")]
         {
             if key.value.is_empty() {
                 return Err(config(format!("the Datadog {what} from {} is empty", key.origin)));
             }
-            let mut value = HeaderValue::from_str(&key.value).map_err(|_| {
-                config(format!("the Datadog {what} from {} contains characters not allowed in HTTP", key.origin))
-            })?;
-            value.set_sensitive(true);
-            headers.insert(HeaderName::from_static(name), value);
+            headers.insert(HeaderName::from_static(name), http::sensitive_value(&key.value, &key.origin)?);
         }
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        // One process-wide TLS provider (ring); ignore "already installed".
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(settings.request_timeout)
-            .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("canary/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &settings.ca_file {
-            let pem =
-                std::fs::read(path).map_err(|e| config(format!("cannot read CA file {}: {e}", path.display())))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| config(format!("CA file {} holds no PEM certificate: {e}", path.display())))?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        let client = builder.build().map_err(|e| config(format!("cannot set up the HTTP client: {e}")))?;
-        let policy = ExponentialBackoff::builder()
-            .retry_bounds(Duration::from_millis(200), Duration::from_secs(5))
-            .jitter(Jitter::Bounded)
-            .build_with_max_retries(settings.retries);
+        let client = http::client(headers, settings.request_timeout, settings.ca_file.as_deref()).map_err(config)?;
         let client = ClientBuilder::new(client)
-            .with(RetryTransientMiddleware::new_with_policy_and_strategy(policy, NotRateLimits))
+            .with(RetryTransientMiddleware::new_with_policy_and_strategy(
+                http::retry_policy(settings.retries),
+                NotRateLimits,
+            ))
             .build();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| SourceError::Unavailable(format!("cannot start the I/O runtime: {e}")))?;
+        let runtime = http::runtime()?;
         Ok(DatadogSource { settings: Arc::new(settings), client, runtime })
     }
 }

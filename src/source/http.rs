@@ -113,6 +113,90 @@ pub fn describe_reqwest_error(error: &reqwest::Error) -> String {
     message
 }
 
+/// Checks a source's base URL: http(s), and no credentials or query (URLs appear in messages).
+pub fn check_base_url(url: &str, what: &str) -> Result<(), super::SourceError> {
+    let config = super::SourceError::Request;
+    let parsed = reqwest::Url::parse(url).map_err(|e| config(format!("{what} `{url}` is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(config(format!("{what} `{url}` must start with http:// or https://")));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() || parsed.query().is_some() {
+        return Err(config(format!(
+            "{what} `{}` must not contain credentials or a query string: give credentials with the source's token or key settings (from the environment or a file)",
+            redact_credentials(url)
+        )));
+    }
+    Ok(())
+}
+
+/// The extra headers of the analysis and `--header`, checked.
+pub fn plain_headers(
+    headers: &std::collections::BTreeMap<String, String>,
+) -> Result<reqwest::header::HeaderMap, super::SourceError> {
+    use reqwest::header::{HeaderName, HeaderValue};
+    let config = super::SourceError::Request;
+    let mut map = reqwest::header::HeaderMap::new();
+    for (name, value) in headers {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| config(format!("`{name}` is not a valid HTTP header name")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| config(format!("the value of header `{name}` is not valid in HTTP")))?;
+        map.insert(header, value);
+    }
+    Ok(map)
+}
+
+/// A header value holding a credential: marked sensitive, and never quoted in errors.
+pub fn sensitive_value(value: &str, origin: &str) -> Result<reqwest::header::HeaderValue, super::SourceError> {
+    let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+        super::SourceError::Request(format!("the credential from {origin} contains characters not allowed in HTTP"))
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// An HTTP client with canary's user agent, the request timeout (connecting within 10 s at
+/// most), default headers and an optional extra certificate authority.
+pub fn client(
+    headers: reqwest::header::HeaderMap,
+    timeout: std::time::Duration,
+    ca_file: Option<&std::path::Path>,
+) -> Result<reqwest::Client, String> {
+    // One process-wide TLS provider (ring); ignore "already installed".
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(timeout)
+        .connect_timeout(timeout.min(std::time::Duration::from_secs(10)))
+        .user_agent(concat!("canary/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("CA file {} holds no PEM certificate: {e}", path.display()))?;
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().map_err(|e| format!("cannot set up the HTTP client: {e}"))
+}
+
+/// Bounded retries with jittered exponential backoff between 0.2 s and 5 s.
+pub fn retry_policy(retries: u32) -> reqwest_retry::policies::ExponentialBackoff {
+    reqwest_retry::policies::ExponentialBackoff::builder()
+        .retry_bounds(std::time::Duration::from_millis(200), std::time::Duration::from_secs(5))
+        .jitter(reqwest_retry::Jitter::Bounded)
+        .build_with_max_retries(retries)
+}
+
+/// The runtime the HTTP sources run their queries on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, super::SourceError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| super::SourceError::Unavailable(format!("cannot start the I/O runtime: {e}")))
+}
+
 /// Runs `run` on every query, at most `concurrency` at once and all within `total_timeout`, and
 /// returns one result per query in their order; a query still unanswered at the deadline is
 /// "could not judge". Advances `progress` as queries finish.

@@ -6,11 +6,11 @@
 //! parsed as JSON; credentials never appear in any message.
 
 use super::http::Secret;
-use super::http::{describe_error, describe_reqwest_error, looks_like_html, run_bounded, summary};
+use super::http::{self, describe_error, describe_reqwest_error, looks_like_html, run_bounded, summary};
 use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::AUTHORIZATION;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
-use reqwest_retry::{Jitter, RetryTransientMiddleware, policies::ExponentialBackoff};
+use reqwest_retry::RetryTransientMiddleware;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _, Visitor};
 use std::collections::BTreeMap;
@@ -63,26 +63,8 @@ pub struct PrometheusSource {
 impl PrometheusSource {
     pub fn new(settings: PrometheusSettings) -> Result<PrometheusSource, SourceError> {
         let config = |message: String| SourceError::Request(message);
-        let url = reqwest::Url::parse(&settings.url)
-            .map_err(|e| config(format!("source URL `{}` is not a URL: {e}", settings.url)))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(config(format!("source URL `{}` must start with http:// or https://", settings.url)));
-        }
-        // URLs appear in messages and reports: they must not carry credentials.
-        if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
-            return Err(config(format!(
-                "source URL `{}` must not contain credentials or a query string: give credentials with the source's token or basic-auth settings (from the environment or a file)",
-                crate::source::http::redact_credentials(&settings.url)
-            )));
-        }
-        let mut headers = HeaderMap::new();
-        for (name, value) in &settings.headers {
-            let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| config(format!("`{name}` is not a valid HTTP header name")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| config(format!("the value of header `{name}` is not valid in HTTP")))?;
-            headers.insert(header, value);
-        }
+        http::check_base_url(&settings.url, "source URL")?;
+        let mut headers = http::plain_headers(&settings.headers)?;
         let authorization = match &settings.auth {
             Auth::None => None,
             Auth::Bearer { token, origin } => Some((format!("Bearer {}", token.expose().trim()), origin)),
@@ -98,38 +80,13 @@ impl PrometheusSource {
             )),
         };
         if let Some((value, origin)) = authorization {
-            let mut value = HeaderValue::from_str(&value)
-                .map_err(|_| config(format!("the credential from {origin} contains characters not allowed in HTTP")))?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
+            headers.insert(AUTHORIZATION, http::sensitive_value(&value, origin)?);
         }
-        // One process-wide TLS provider (ring); ignore "already installed".
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(settings.request_timeout)
-            .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("canary/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &settings.ca_file {
-            let pem =
-                std::fs::read(path).map_err(|e| config(format!("cannot read CA file {}: {e}", path.display())))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| config(format!("CA file {} holds no PEM certificate: {e}", path.display())))?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        let client = builder.build().map_err(|e| config(format!("cannot set up the HTTP client: {e}")))?;
-        let policy = ExponentialBackoff::builder()
-            .retry_bounds(Duration::from_millis(200), Duration::from_secs(5))
-            .jitter(Jitter::Bounded)
-            .build_with_max_retries(settings.retries);
-        let client = ClientBuilder::new(client).with(RetryTransientMiddleware::new_with_policy(policy)).build();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| SourceError::Unavailable(format!("cannot start the I/O runtime: {e}")))?;
+        let client = http::client(headers, settings.request_timeout, settings.ca_file.as_deref()).map_err(config)?;
+        let client = ClientBuilder::new(client)
+            .with(RetryTransientMiddleware::new_with_policy(http::retry_policy(settings.retries)))
+            .build();
+        let runtime = http::runtime()?;
         Ok(PrometheusSource { settings: Arc::new(settings), client, runtime })
     }
 }
