@@ -8,7 +8,7 @@ use crate::actions::webhook;
 use crate::cli::{JudgeArgs, JudgeFormat, RollbackArgs, WindowArgs};
 use crate::config::template::{ResolvedSides, Side, render_metric, resolve_sides};
 use crate::config::window::Window;
-use crate::config::{Analysis, Duration, QueryRole};
+use crate::config::{Analysis, Duration};
 use crate::error::{CanaryError, Verdict};
 use crate::judge::report::{JudgmentReport, WebhookOutcome};
 use crate::judge::sustained::Carry;
@@ -211,19 +211,11 @@ fn warn_about_changed_queries(
                         "canary: warning: metric `{}`: the {} {} query differs from the recorded one; judging the recorded data\n  analysis: {query}\n  recorded: {recorded}",
                         metric.name(),
                         side.name(),
-                        role_name(role)
+                        role.name()
                     );
                 }
             }
         }
-    }
-}
-
-fn role_name(role: QueryRole) -> &'static str {
-    match role {
-        QueryRole::Value => "value",
-        QueryRole::Numerator => "numerator",
-        QueryRole::Denominator => "denominator",
     }
 }
 

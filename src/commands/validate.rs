@@ -36,8 +36,7 @@ pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {
         text.push_str(&format!("\n{} ({}, group {}):\n", metric.name(), kind_name(metric.kind()), metric.group()));
         for side in Side::BOTH {
             for (role, query) in render_metric(&analysis, metric, side, &sides, &overrides, analysis.window.step)? {
-                let role = serde_json::to_value(role).unwrap_or_default();
-                text.push_str(&format!("  {:<8} {:<11} {query}\n", side.name(), role.as_str().unwrap_or("")));
+                text.push_str(&format!("  {:<8} {:<11} {query}\n", side.name(), role.name()));
             }
         }
     }
@@ -64,7 +63,7 @@ pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {
                 "  {:<20} {:<8} {:<11} {}{line}\n",
                 analysis.metrics[answer.metric].name(),
                 answer.side.name(),
-                role_label(answer.role),
+                answer.role.name(),
                 if empty && answer.role != QueryRole::Numerator { "EMPTY: " } else { "" }
             ));
         }
@@ -75,14 +74,6 @@ pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {
     let mut out = std::io::stdout().lock();
     CanaryError::stdout(out.write_all(text.as_bytes()).and_then(|()| out.flush()))?;
     Ok(verdict)
-}
-
-fn role_label(role: QueryRole) -> &'static str {
-    match role {
-        QueryRole::Value => "value",
-        QueryRole::Numerator => "numerator",
-        QueryRole::Denominator => "denominator",
-    }
 }
 
 /// "matrix, 1 series, 31 points, values 0.12 to 0.56, 2 NaN".

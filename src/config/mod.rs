@@ -656,6 +656,17 @@ pub enum QueryRole {
     Denominator,
 }
 
+impl QueryRole {
+    /// The name used in recordings, reports and messages: `value`, `numerator`, `denominator`.
+    pub fn name(self) -> &'static str {
+        match self {
+            QueryRole::Value => "value",
+            QueryRole::Numerator => "numerator",
+            QueryRole::Denominator => "denominator",
+        }
+    }
+}
+
 impl Analysis {
     /// Reads and validates an analysis file.
     pub fn load(path: &Path) -> Result<Analysis, ConfigError> {

@@ -122,12 +122,7 @@ pub fn render_metric(
         .queries()
         .into_iter()
         .map(|(role, template)| {
-            let place = format!(
-                "metric `{}`, {} {} query",
-                metric.name(),
-                side.name(),
-                serde_json::to_value(role).unwrap_or_default().as_str().unwrap_or("")
-            );
+            let place = format!("metric `{}`, {} {} query", metric.name(), side.name(), role.name());
             render(template, &context, &place).map(|query| (role, query))
         })
         .collect()

@@ -229,7 +229,7 @@ impl MetricSource for DatadogSource {
         let queries: Vec<OwnedQuery> = requests
             .iter()
             .map(|r| OwnedQuery {
-                label: format!("metric `{}`, {} {}", r.metric, r.side.name(), role_name(r.role)),
+                label: format!("metric `{}`, {} {}", r.metric, r.side.name(), r.role.name()),
                 metric: r.metric.to_string(),
                 side: r.side,
                 role: r.role,
@@ -260,14 +260,6 @@ impl MetricSource for DatadogSource {
         });
         fill_missing_events(&queries, &mut results);
         results
-    }
-}
-
-fn role_name(role: QueryRole) -> &'static str {
-    match role {
-        QueryRole::Value => "query",
-        QueryRole::Numerator => "numerator",
-        QueryRole::Denominator => "denominator",
     }
 }
 

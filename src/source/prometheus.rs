@@ -118,7 +118,7 @@ impl MetricSource for PrometheusSource {
         let queries: Vec<OwnedQuery> = requests
             .iter()
             .map(|r| OwnedQuery {
-                label: format!("metric `{}`, {} {}", r.metric, r.side.name(), role_name(r.role)),
+                label: format!("metric `{}`, {} {}", r.metric, r.side.name(), r.role.name()),
                 query: r.query.to_string(),
                 start: r.window.start,
                 end: r.window.end,
@@ -133,14 +133,6 @@ impl MetricSource for PrometheusSource {
             let (client, settings) = (client.clone(), Arc::clone(&settings));
             async move { query_range(&client, &settings, &query).await }
         }))
-    }
-}
-
-fn role_name(role: crate::config::QueryRole) -> &'static str {
-    match role {
-        crate::config::QueryRole::Value => "query",
-        crate::config::QueryRole::Numerator => "numerator",
-        crate::config::QueryRole::Denominator => "denominator",
     }
 }
 

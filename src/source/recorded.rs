@@ -181,7 +181,7 @@ impl Recording {
                             return Err(RecordingError(format!(
                                 "{}: metric `{name}`, {side} {}: point times must increase, but {} follows {}",
                                 path.display(),
-                                serde_json::to_value(role).unwrap_or_default().as_str().unwrap_or(""),
+                                role.name(),
                                 pair[1].time,
                                 pair[0].time
                             )));
@@ -266,11 +266,10 @@ impl MetricSource for RecordedSource {
             Side::Baseline => &metric.baseline,
             Side::Canary => &metric.canary,
         };
-        let role = serde_json::to_value(request.role).unwrap_or_default();
         let query = side.queries.get(&request.role).ok_or_else(|| {
             missing(format!(
                 "{} query for the {} of metric `{}`",
-                role.as_str().unwrap_or(""),
+                request.role.name(),
                 request.side.name(),
                 request.metric
             ))
