@@ -56,7 +56,11 @@ fn prepare_one(
     let place = |what: &str| format!("the action of feature `{feature}`, {what}");
     let url = render(&action.url, context, &place("url"))?;
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(CanaryError::Usage(format!("{}: `{url}` must start with http:// or https://", place("url"))));
+        return Err(CanaryError::Usage(format!(
+            "{}: `{}` must start with http:// or https://",
+            place("url"),
+            crate::source::http::url_origin(&url)
+        )));
     }
     let headers = action
         .headers
@@ -100,9 +104,8 @@ fn prepare_one(
             }
         },
         (None, Some(path)) => Some(
-            std::fs::read_to_string(path)
-                .map(|text| text.trim().to_string())
-                .map_err(|e| CanaryError::Usage(format!("cannot read the action secret file {path}: {e}")))?,
+            webhook::read_secret_file(std::path::Path::new(path), "the action secret file")
+                .map_err(CanaryError::Usage)?,
         ),
         (None, None) => None,
     };
@@ -116,6 +119,7 @@ fn prepare_one(
             secret_headers,
             body,
             idempotency_key: String::new(),
+            url_setting: "the action's `url`".into(),
         },
         settings: WebhookSettings {
             url,

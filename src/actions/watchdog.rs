@@ -23,7 +23,23 @@
 //!   of the webhook's idempotency key without the window, which moves on every tick. The file is
 //!   written atomically (a temporary file in the same directory, synced, then renamed over it),
 //!   so a reader or a killed writer never sees half a file. Entries not judged for 30 days are
-//!   dropped. Only the run holding the lock writes it.
+//!   dropped. Only the run holding the lock writes it. A state file that cannot be parsed (or
+//!   has another version, or is larger than 16 MiB) is moved aside to
+//!   `<analysis>.state.json.corrupt-<unix time>-<pid>`, kept for inspection and named on stderr;
+//!   the run starts afresh, and a failing canary's rollback is then delivered again (loudly): a
+//!   missed rollback costs more than a repeated one, and the receiver gets the usual
+//!   `Idempotency-Key` (the same for the same canary and window).
+//!
+//! # Safety against other local users and odd files
+//!
+//! The directory is created with mode 0700, and a directory that others can write to (group or
+//! world) is refused: whoever can write there could forge a state that says "already rolled back"
+//! and suppress a rollback. Files are only ever opened without following symbolic links and
+//! without blocking (`O_NOFOLLOW | O_NONBLOCK`, then checked with `fstat`); a lock or state path
+//! that is a symbolic link, FIFO, socket, device or directory stops the run with exit 4, naming
+//! the path. The lock file is created exclusively with mode 0600; the state file is written
+//! through a temporary file with an unpredictable name, created exclusively with mode 0600
+//! (`tempfile`), and renamed over the state file.
 //!
 //! # When the rollback webhook is called
 //!
@@ -53,9 +69,13 @@
 //! fits the synchronous flow of `judge`, where tokio's signal streams would need a runtime of
 //! their own). On the first signal the thread waits for the critical section (the webhook
 //! delivery and the state write, which must happen together or not at all) to finish, removes
-//! the lock file and exits with 128 + the signal: 130 for SIGINT, 143 for SIGTERM. Outside that
-//! section nothing is half done: the judgment has no side effects, and the state file is only
-//! ever replaced whole. A second signal while the thread waits ends the run at once.
+//! the lock file and exits with 128 + the signal: 130 for SIGINT, 143 for SIGTERM. The main
+//! thread checks for a signal at the end of the critical section too and exits the same way, so
+//! a signal during the delivery always ends the run with 130/143 (never with the verdict's
+//! code). The delivery itself is bounded by [`webhook::DELIVERY_BUDGET`] (20 s, all retries
+//! included), so the run ends within Kubernetes' 30 s grace period. Outside that section
+//! nothing is half done: the judgment has no side effects, and the state file is only ever
+//! replaced whole. A second signal while the thread waits ends the run at once.
 //!
 //! # Heartbeat
 //!
@@ -71,8 +91,10 @@ use crate::judge::report::{JudgmentReport, WebhookOutcome};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError};
 use std::time::Duration;
 
@@ -82,6 +104,8 @@ pub const STATE_VERSION: u32 = 1;
 const FORGET_AFTER_SECONDS: i64 = 30 * 24 * 3600;
 /// Time limit of the heartbeat ping.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
+/// A state file larger than this is not read (it is moved aside as corrupt).
+const MAX_STATE_BYTES: u64 = 16 << 20;
 
 /// A verdict as the state file records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +271,10 @@ pub struct Watchdog {
     analysis: String,
     state_path: PathBuf,
     critical: Arc<Mutex<()>>,
+    /// The exit code of a signal received (0: none yet).
+    signalled: Arc<AtomicU8>,
+    /// Where a corrupt state file was moved aside in this run, if it was.
+    moved_aside: Mutex<Option<PathBuf>>,
     signals: signal_hook::iterator::Handle,
     // Dropped last: the lock file goes when everything else is done.
     lock: Lock,
@@ -256,20 +284,25 @@ impl Watchdog {
     /// Creates the state directory if needed, takes the analysis's lock and starts the signal
     /// thread. Fails with exit 4 when another run holds the lock.
     pub fn start(dir: &Path, analysis: &str) -> Result<Watchdog, CanaryError> {
-        fs::create_dir_all(dir)
-            .map_err(|e| CanaryError::Watchdog(format!("cannot create the state directory {}: {e}", dir.display())))?;
+        prepare_dir(dir)?;
         let stem = file_stem(analysis);
         // The handler first, so that no signal can come between the lock and its handler.
         let critical = Arc::new(Mutex::new(()));
+        let signalled = Arc::new(AtomicU8::new(0));
         let taken = Arc::new(OnceLock::new());
-        let signals = watch_signals(taken.clone(), critical.clone())
+        let signals = watch_signals(taken.clone(), critical.clone(), signalled.clone())
             .map_err(|e| CanaryError::Watchdog(format!("cannot install the SIGINT/SIGTERM handler: {e}")))?;
         let lock = Lock::acquire(&dir.join(format!("{stem}.lock"))).inspect_err(|_| signals.close())?;
         let _ = taken.set(lock.owned.clone());
+        let state_path = dir.join(format!("{stem}.state.json"));
+        // Refuse an odd state path before judging (the lock is released by the drop guard).
+        open_regular(&state_path, "watchdog state file", false).inspect_err(|_| signals.close())?;
         Ok(Watchdog {
             analysis: analysis.to_string(),
-            state_path: dir.join(format!("{stem}.state.json")),
+            state_path,
             critical,
+            signalled,
+            moved_aside: Mutex::new(None),
             signals,
             lock,
         })
@@ -288,9 +321,12 @@ impl Watchdog {
     /// records the verdict. A signal waits until this is done. With `dry_run` the state is read
     /// but not written.
     /// The stretches the last run of this canary left running (empty when there is no state).
-    pub fn carries(&self, canary: &BTreeMap<String, String>) -> BTreeMap<String, crate::judge::sustained::Stretch> {
+    pub fn carries(
+        &self,
+        canary: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, crate::judge::sustained::Stretch>, CanaryError> {
         let key = webhook::canary_key_of(&self.analysis, canary);
-        self.load().canaries.remove(&key).map(|state| state.trailing).unwrap_or_default()
+        Ok(self.load()?.canaries.remove(&key).map(|state| state.trailing).unwrap_or_default())
     }
 
     pub fn act(
@@ -300,15 +336,24 @@ impl Watchdog {
         dry_run: bool,
         now: i64,
         deliver: impl FnOnce(&JudgmentReport) -> Option<WebhookOutcome>,
-    ) {
+    ) -> Result<(), CanaryError> {
         let _critical = self.critical.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut state = self.load();
+        let mut state = self.load()?;
         let key = webhook::canary_key(report);
         let previous = state.canaries.get(&key);
         let rule = rollback_rule(previous, report.verdict.into(), on_inconclusive);
         let outcome = match &rule {
             Rollback::NotNeeded => None,
-            Rollback::Deliver => deliver(report),
+            Rollback::Deliver => {
+                if let Some(aside) = self.moved_aside.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+                    eprintln!(
+                        "canary: warning: the watchdog state was lost (kept at {}), so whether this canary's rollback \
+                         was already delivered is unknown: calling the rollback webhook (again, if it was)",
+                        aside.display()
+                    );
+                }
+                deliver(report)
+            }
             Rollback::Retry { at, error } => {
                 eprintln!("canary: the rollback webhook called at {at} was not delivered ({error}); calling it again");
                 deliver(report)
@@ -326,7 +371,8 @@ impl Watchdog {
         report.rollback = outcome;
         if dry_run {
             eprintln!("canary: dry run: the watchdog state {} is left as it was", self.state_path.display());
-            return;
+            self.exit_if_signalled();
+            return Ok(());
         }
         state.canaries.insert(key, next);
         state.canaries.retain(|_, entry| {
@@ -339,43 +385,139 @@ impl Watchdog {
                 self.state_path.display()
             );
         }
+        self.exit_if_signalled();
+        Ok(())
     }
 
-    /// The state file, or an empty one when there is none yet. A file that cannot be read or
-    /// parsed is reported and treated as empty: a missed rollback costs more than a repeated one.
-    fn load(&self) -> StateFile {
-        let empty =
-            StateFile { version: STATE_VERSION, analysis: self.analysis.clone(), canaries: BTreeMap::default() };
-        let text = match fs::read_to_string(&self.state_path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return empty,
-            Err(e) => {
-                eprintln!(
-                    "canary: warning: cannot read the watchdog state {}: {e}; starting afresh",
-                    self.state_path.display()
-                );
-                return empty;
-            }
-        };
-        match serde_json::from_str::<StateFile>(&text) {
-            Ok(state) if state.version == STATE_VERSION => state,
-            Ok(state) => {
-                eprintln!(
-                    "canary: warning: the watchdog state {} has version {}, expected {STATE_VERSION}; starting afresh",
-                    self.state_path.display(),
-                    state.version
-                );
-                empty
-            }
-            Err(e) => {
-                eprintln!(
-                    "canary: warning: the watchdog state {} is not valid ({e}); starting afresh",
-                    self.state_path.display()
-                );
-                empty
-            }
+    /// Ends the run with 130/143 when SIGINT/SIGTERM came during the critical section (which the
+    /// caller still holds, so the signal thread is waiting for it): the lock file is removed.
+    fn exit_if_signalled(&self) {
+        let code = self.signalled.load(Ordering::SeqCst);
+        if code != 0 {
+            eprintln!("canary: the delivery and the state write are done: stopping");
+            self.lock.owned.remove();
+            std::process::exit(i32::from(code));
         }
     }
+
+    /// The state file, or an empty one when there is none yet. A file that is not a regular file
+    /// stops the run (exit 4); one that cannot be parsed is moved aside and reported, and the run
+    /// starts afresh: a missed rollback costs more than a repeated one.
+    fn load(&self) -> Result<StateFile, CanaryError> {
+        let empty =
+            StateFile { version: STATE_VERSION, analysis: self.analysis.clone(), canaries: BTreeMap::default() };
+        let Some(file) = open_regular(&self.state_path, "watchdog state file", false)? else { return Ok(empty) };
+        let mut bytes = Vec::new();
+        file.take(MAX_STATE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| {
+            CanaryError::Watchdog(format!("cannot read the watchdog state file {}: {e}", self.state_path.display()))
+        })?;
+        let problem = if bytes.len() as u64 > MAX_STATE_BYTES {
+            format!("is larger than {} MiB", MAX_STATE_BYTES >> 20)
+        } else {
+            match serde_json::from_slice::<StateFile>(&bytes) {
+                Ok(state) if state.version == STATE_VERSION => return Ok(state),
+                Ok(state) => format!("has version {}, expected {STATE_VERSION}", state.version),
+                Err(e) => format!("is not valid ({e})"),
+            }
+        };
+        let aside = self.move_aside()?;
+        eprintln!(
+            "canary: warning: the watchdog state {} {problem}; moved it aside to {} for inspection and starting afresh",
+            self.state_path.display(),
+            aside.display()
+        );
+        *self.moved_aside.lock().unwrap_or_else(PoisonError::into_inner) = Some(aside);
+        Ok(empty)
+    }
+
+    /// Renames the state file to `<name>.corrupt-<unix time>-<pid>` in the same directory.
+    fn move_aside(&self) -> Result<PathBuf, CanaryError> {
+        let name = self.state_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let aside = self.state_path.with_file_name(format!("{name}.corrupt-{}-{}", now(), std::process::id()));
+        fs::rename(&self.state_path, &aside).map_err(|e| {
+            CanaryError::Watchdog(format!(
+                "the watchdog state file {} is corrupt and cannot be moved aside to {}: {e}",
+                self.state_path.display(),
+                aside.display()
+            ))
+        })?;
+        Ok(aside)
+    }
+}
+
+/// Creates the state directory (mode 0700) if needed, and refuses one that is not a directory or
+/// that other users can write to.
+fn prepare_dir(dir: &Path) -> Result<(), CanaryError> {
+    let refuse = |why: String| CanaryError::Watchdog(format!("the state directory {} {why}", dir.display()));
+    if fs::symlink_metadata(dir).is_err() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| refuse(format!("cannot be created: {e}")))?;
+    }
+    let metadata = fs::metadata(dir).map_err(|e| refuse(format!("cannot be used: {e}")))?;
+    if !metadata.is_dir() {
+        return Err(refuse("is not a directory".into()));
+    }
+    let mode = metadata.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(refuse(format!(
+            "is writable by other users (mode {mode:o}): whoever can write there can forge the state (and suppress \
+             a rollback) or replace the lock. Use a private directory (`chmod 700 {}`)",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Opens `path` if it exists and is a regular file: never through a symbolic link, never blocking
+/// on a FIFO, never a device. `Ok(None)` when there is no such file; exit 4 naming the path when
+/// it is something else.
+fn open_regular(path: &Path, what: &str, write: bool) -> Result<Option<File>, CanaryError> {
+    let cannot = |e: io::Error| CanaryError::Watchdog(format!("cannot use the {what} {}: {e}", path.display()));
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(cannot(e)),
+        Ok(metadata) => check_regular(path, what, &metadata)?,
+    }
+    let file =
+        match OpenOptions::new().read(true).write(write).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(odd_file(path, what, "a symbolic link"));
+            }
+            Err(e) => return Err(cannot(e)),
+        };
+    check_regular(path, what, &file.metadata().map_err(cannot)?)?;
+    Ok(Some(file))
+}
+
+fn check_regular(path: &Path, what: &str, metadata: &fs::Metadata) -> Result<(), CanaryError> {
+    let kind = metadata.file_type();
+    let odd = if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_dir() {
+        "a directory"
+    } else {
+        return Ok(());
+    };
+    Err(odd_file(path, what, odd))
+}
+
+fn odd_file(path: &Path, what: &str, kind: &str) -> CanaryError {
+    CanaryError::Watchdog(format!(
+        "refusing the {what} {}: it is {kind}, not a regular file (canary only uses files it created there); remove \
+         it if it is not yours",
+        path.display()
+    ))
 }
 
 impl Drop for Watchdog {
@@ -393,25 +535,20 @@ fn file_stem(analysis: &str) -> String {
     if stem.is_empty() || stem.starts_with('.') { format!("analysis{stem}") } else { stem }
 }
 
-/// Writes `value` as JSON to a temporary file next to `path`, syncs it and renames it over `path`.
+/// Writes `value` as JSON to a temporary file next to `path` (an unpredictable name, created
+/// exclusively with mode 0600), syncs it and renames it over `path`.
 pub fn write_atomically(path: &Path, value: &impl Serialize) -> io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&temporary)?;
-        serde_json::to_writer_pretty(&mut file, value)?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        fs::rename(&temporary, path)?;
-        // Make the rename itself durable; not every platform can sync a directory.
-        let _ = File::open(dir).and_then(|d| d.sync_all());
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    result
+    // Removed on drop unless persisted.
+    let mut temporary = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir)?;
+    serde_json::to_writer_pretty(temporary.as_file_mut(), value)?;
+    temporary.as_file_mut().write_all(b"\n")?;
+    temporary.as_file().sync_all()?;
+    temporary.persist(path).map_err(|e| e.error)?;
+    // Make the rename itself durable; not every platform can sync a directory.
+    let _ = File::open(dir).and_then(|d| d.sync_all());
+    Ok(())
 }
 
 /// What the lock file holds.
@@ -461,41 +598,47 @@ impl Lock {
         let info = LockInfo { pid: std::process::id(), host: hostname(), started: format_timestamp(now()) };
         // A few rounds: the file may come and go between our steps while another run ends.
         for _ in 0..5 {
-            let file = match OpenOptions::new().read(true).write(true).create_new(true).open(path) {
+            // Exclusive creation never follows a symbolic link; an existing path is opened only
+            // when it is a regular file.
+            let created = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path);
+            let file = match created {
                 Ok(file) => file,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    match OpenOptions::new().read(true).write(true).open(path) {
-                        Ok(file) => file,
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                        Err(e) => return Err(cannot(e)),
-                    }
-                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match open_regular(path, "lock file", true)? {
+                    Some(file) => file,
+                    None => continue,
+                },
                 Err(e) => return Err(cannot(e)),
             };
+            let leftover = read_capped(&file).map_err(cannot)?;
+            let holder: Option<LockInfo> = serde_json::from_str(&leftover).ok();
             let held = match file.try_lock() {
                 Ok(()) => false,
                 Err(fs::TryLockError::WouldBlock) => true,
                 // No advisory locks on this file system: judge by the PID.
                 Err(fs::TryLockError::Error(_)) => {
-                    read_info(path).is_some_and(|holder| holder.pid != info.pid && process_alive(&holder))
+                    holder.as_ref().is_some_and(|holder| holder.pid != info.pid && process_alive(holder))
                 }
             };
             if held {
-                return Err(CanaryError::Watchdog(held_message(path, read_info(path))));
+                return Err(CanaryError::Watchdog(held_message(path, holder)));
             }
             // The path must still name the file we locked (the holder may have removed it).
             let identity = FileIdentity::of_file(&file).map_err(cannot)?;
             if FileIdentity::of_path(path) != Some(identity) {
                 continue;
             }
-            let leftover = fs::read_to_string(path).unwrap_or_default();
             if !leftover.trim().is_empty() {
-                eprintln!("canary: warning: {}", stale_message(path, serde_json::from_str(&leftover).ok()));
+                eprintln!("canary: warning: {}", stale_message(path, holder));
             }
-            let mut writer = &file;
+            let content = format!("{}\n", serde_json::to_string(&info).expect("plain data"));
             file.set_len(0)
-                .and_then(|()| writer.write_all(serde_json::to_string(&info).expect("plain data").as_bytes()))
-                .and_then(|()| writer.write_all(b"\n"))
+                .and_then(|()| file.write_all_at(content.as_bytes(), 0))
                 .and_then(|()| file.sync_all())
                 .map_err(cannot)?;
             return Ok(Lock { owned: Arc::new(OwnedLock { path: path.to_path_buf(), identity }), _file: file });
@@ -507,8 +650,11 @@ impl Lock {
     }
 }
 
-fn read_info(path: &Path) -> Option<LockInfo> {
-    serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
+/// The start of a lock file (its owner fits in far less than 4 KiB).
+fn read_capped(file: &File) -> io::Result<String> {
+    let mut bytes = Vec::new();
+    file.take(4096).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn held_message(path: &Path, holder: Option<LockInfo>) -> String {
@@ -579,7 +725,7 @@ impl FileIdentity {
     }
 
     fn of_path(path: &Path) -> Option<FileIdentity> {
-        fs::metadata(path).ok().map(|m| FileIdentity::of(&m))
+        fs::symlink_metadata(path).ok().map(|m| FileIdentity::of(&m))
     }
 
     fn of(metadata: &fs::Metadata) -> FileIdentity {
@@ -592,6 +738,7 @@ impl FileIdentity {
 fn watch_signals(
     lock: Arc<OnceLock<Arc<OwnedLock>>>,
     critical: Arc<Mutex<()>>,
+    signalled: Arc<AtomicU8>,
 ) -> io::Result<signal_hook::iterator::Handle> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
@@ -600,6 +747,7 @@ fn watch_signals(
         let Some(signal) = signals.forever().next() else { return };
         let (name, code) =
             if signal == SIGINT { ("SIGINT", exit_code::INTERRUPTED) } else { ("SIGTERM", exit_code::TERMINATED) };
+        signalled.store(code, Ordering::SeqCst);
         eprintln!("canary: {name} received: stopping");
         // Let a webhook delivery and its state write finish together, and keep the main thread
         // from starting one now.
@@ -626,8 +774,20 @@ fn watch_signals(
 /// The heartbeat: a GET of `url`; an error says why, without the URL (it often holds a token).
 pub fn ping(url: &str) -> Result<(), String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Redirects within the heartbeat service's origin only, and no Referer: the ping URL's path
+    // often is the check's secret.
+    let same_origin = reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(reqwest::Url::origin);
+        if attempt.previous().len() > 5 || first != Some(attempt.url().origin()) {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    });
     let client = reqwest::Client::builder()
         .timeout(PING_TIMEOUT)
+        .redirect(same_origin)
+        .referer(false)
         .user_agent(concat!("canary/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
@@ -649,6 +809,10 @@ pub fn ping(url: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_info(path: &Path) -> Option<LockInfo> {
+        serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
+    }
 
     fn entry(verdict: RecordedVerdict, delivered: Option<bool>) -> CanaryState {
         CanaryState {

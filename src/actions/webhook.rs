@@ -5,6 +5,14 @@
 //! backoff on 5xx, 429 and connection errors, never on other 4xx. The secret never appears in any
 //! output. Feature actions ([`super::features`]) go through the same delivery
 //! ([`deliver_request`]) with their own method, URL, headers and body.
+//!
+//! Delivered means delivered: redirects are never followed (a 301/302/303 would turn the POST
+//! into a GET without its body, and any redirect could carry the request's secret headers to
+//! another host); a 3xx is a failed delivery whose message names the new location (origin only)
+//! and says which URL to set instead. Every URL shown is redacted to its origin, and every text
+//! that comes from the transport or the receiver is capped, stripped of control characters and
+//! scrubbed of the request's secrets ([`scrub`]). All attempts of one delivery, backoff
+//! included, end within [`DELIVERY_BUDGET`], below Kubernetes' 30 s termination grace period.
 
 use crate::judge::report::{JudgmentReport, WebhookOutcome};
 use crate::source::http::{self, Secret, url_origin};
@@ -20,6 +28,11 @@ pub const TIMESTAMP_HEADER: &str = "X-Canary-Timestamp";
 pub const SIGNATURE_HEADER: &str = "X-Canary-Signature";
 /// The environment variable that can hold the signing secret itself.
 pub const SECRET_VARIABLE: &str = "CANARY_ROLLBACK_SECRET";
+/// The longest one delivery may take, every attempt and backoff included: a SIGTERM arriving
+/// during a delivery waits for it, and Kubernetes kills the pod 30 s after SIGTERM by default.
+pub const DELIVERY_BUDGET: Duration = Duration::from_secs(20);
+/// The most characters of transport or receiver text that a message quotes.
+pub const ECHO_LIMIT: usize = 300;
 
 /// Where and how to deliver.
 #[derive(Debug, Clone)]
@@ -94,6 +107,8 @@ pub struct Request {
     /// The body (JSON), signed with the timestamp; `None` sends none (and signs the empty body).
     pub body: Option<Vec<u8>>,
     pub idempotency_key: String,
+    /// Where the user sets the URL, for messages: `the rollback webhook URL (...)`.
+    pub url_setting: String,
 }
 
 /// Sends (or, on a dry run, prints to stderr) the report to the webhook.
@@ -106,6 +121,7 @@ pub fn deliver(report: &JudgmentReport, settings: &WebhookSettings, now: i64) ->
         secret_headers: Vec::new(),
         body: Some(serde_json::to_vec(report).expect("reports serialise")),
         idempotency_key: idempotency_key(report),
+        url_setting: "the rollback webhook URL (`rollback.url` or --rollback-webhook)".into(),
     };
     deliver_request(&request, settings, now)
 }
@@ -147,21 +163,140 @@ pub fn deliver_request(request: &Request, settings: &WebhookSettings, now: i64) 
         }
         return outcome;
     }
+    let secrets = secrets_of(request, settings);
     match send(request, settings, &body, now, signed.as_deref()) {
-        Ok(status) => {
+        Ok(Answer { status, location }) => {
             outcome.status = Some(status);
             outcome.delivered = (200..300).contains(&status);
-            if !outcome.delivered {
+            if (300..400).contains(&status) {
+                outcome.error = Some(redirect_error(status, &request.url, location.as_deref(), &request.url_setting));
+            } else if !outcome.delivered {
                 outcome.error = Some(format!("the receiver answered HTTP {status}"));
             }
         }
         Err(error) => outcome.error = Some(error),
     }
+    outcome.error = outcome.error.map(|error| scrub(&error, &secrets));
     outcome
+}
+
+/// Every secret a request carries, to scrub from any text shown: the URL whole (as given and as
+/// parsed) and its user name, password, path and query; the signing secret; the secret headers.
+fn secrets_of(request: &Request, settings: &WebhookSettings) -> Vec<String> {
+    let mut secrets = vec![request.url.clone()];
+    if let Ok(url) = reqwest::Url::parse(&request.url) {
+        secrets.push(url.as_str().to_string());
+        secrets.push(url.username().to_string());
+        secrets.extend(url.password().map(str::to_string));
+        if url.path().len() > 1 {
+            secrets.push(url.path().to_string());
+        }
+        secrets.extend(url.query().map(str::to_string));
+    }
+    secrets.extend(settings.secret.as_ref().map(|s| secret_text(s).to_string()));
+    secrets.extend(request.secret_headers.iter().map(|(_, value, _)| secret_text(value).to_string()));
+    secrets
+}
+
+/// Text fit to quote in a message: every non-empty secret replaced by `…`, control characters
+/// (ANSI and OSC escapes, newlines, NUL) replaced by spaces, and at most [`ECHO_LIMIT`]
+/// characters.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut secrets: Vec<&str> = secrets.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
+    // Longest first, so a secret containing another is replaced whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut clean: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    for secret in secrets {
+        let secret: String = secret.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        clean = clean.replace(&secret, "…");
+    }
+    if clean.chars().count() > ECHO_LIMIT {
+        clean = clean.chars().take(ECHO_LIMIT).chain(['…']).collect();
+    }
+    clean
+}
+
+/// The message of a 3xx answer: where it points (origin only), that canary does not follow it,
+/// and which URL to set instead.
+fn redirect_error(status: u16, from: &str, location: Option<&str>, setting: &str) -> String {
+    let why = "canary does not follow redirects for deliveries (a redirected POST can arrive as a GET without its \
+               body, and its secrets could follow it to another host)";
+    let Some(location) = location else {
+        return format!("the receiver answered with a redirect ({status}) without a Location: {why}");
+    };
+    let (Ok(from), Ok(target)) = (reqwest::Url::parse(from), reqwest::Url::parse(from).and_then(|u| u.join(location)))
+    else {
+        return format!("the receiver answered with a redirect ({status}) to an invalid location: {why}");
+    };
+    let shown = url_origin(target.as_str());
+    let fix = if target.host_str() == from.host_str() && from.scheme() == "http" && target.scheme() == "https" {
+        let mut https = from.clone();
+        let _ = https.set_scheme("https");
+        let _ = https.set_port(target.port());
+        format!("set {setting} to its https:// address ({}, path as given)", url_origin(https.as_str()))
+    } else if target.origin() == from.origin()
+        && target.path().trim_end_matches('/') == from.path().trim_end_matches('/')
+    {
+        let slash = if target.path().ends_with('/') { "with" } else { "without" };
+        format!("set {setting} {slash} the trailing slash")
+    } else if target.origin() == from.origin() {
+        format!("set {setting} to the path the receiver redirects to")
+    } else {
+        format!("if {shown} is the right receiver, set {setting} to the new location")
+    };
+    format!("the receiver answered with a redirect ({status}) to {shown}, which was not followed: {fix}; {why}")
+}
+
+/// Reads a signing secret or token from a file (trimmed, at most 64 KiB), warning on stderr when
+/// other users may read it. `what` names it in messages: `the rollback secret file`.
+pub fn read_secret_file(path: &std::path::Path, what: &str) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    let metadata = file.metadata().map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    if !metadata.is_file() {
+        return Err(format!("{what} {} is not a regular file", path.display()));
+    }
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o044 != 0 {
+        eprintln!(
+            "canary: warning: {what} {} can be read by other users (mode {mode:o}); make it private (`chmod 600`)",
+            path.display()
+        );
+    }
+    let mut bytes = Vec::new();
+    file.take(64 * 1024 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    if bytes.len() > 64 * 1024 {
+        return Err(format!("{what} {} is larger than 64 KiB: is it the right file?", path.display()));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| format!("{what} {} is not UTF-8 text", path.display()))?;
+    Ok(text.trim().to_string())
 }
 
 fn secret_text(secret: &Secret) -> &str {
     secret.expose()
+}
+
+/// What the receiver answered: the status and, for a redirect, its `Location`.
+struct Answer {
+    status: u16,
+    location: Option<String>,
+}
+
+/// A client like [`http::client`]'s that never follows a redirect, each attempt limited to the
+/// settings' timeout and the delivery budget.
+fn delivery_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let timeout = timeout.min(DELIVERY_BUDGET);
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("canary/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot set up the HTTP client: {}", e.without_url()))
 }
 
 fn send(
@@ -170,8 +305,8 @@ fn send(
     body: &[u8],
     now: i64,
     signature: Option<&str>,
-) -> Result<u16, String> {
-    let client = http::client(reqwest::header::HeaderMap::new(), settings.timeout, None)?;
+) -> Result<Answer, String> {
+    let client = delivery_client(settings.timeout)?;
     let client = reqwest_middleware::ClientBuilder::new(client)
         .with(RetryTransientMiddleware::new_with_policy(http::retry_policy(settings.retries)))
         .build();
@@ -204,17 +339,37 @@ fn send(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
+    let shown = url_origin(&request.url);
     runtime.block_on(async {
-        match builder.send().await {
-            Ok(response) => Ok(response.status().as_u16()),
-            Err(error) => Err(format!(
-                "cannot reach {}: {}; gave up after {} retries",
-                request.url,
-                crate::source::http::describe_error(&error),
+        // The response is dropped unread: a huge, slow or binary body is never waited for.
+        match tokio::time::timeout(DELIVERY_BUDGET, builder.send()).await {
+            Ok(Ok(response)) => Ok(Answer {
+                status: response.status().as_u16(),
+                location: response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+            }),
+            Ok(Err(error)) => Err(format!(
+                "cannot reach {shown}: {}; gave up after {} retries",
+                describe_error(error),
                 settings.retries
+            )),
+            Err(_) => Err(format!(
+                "no answer from {shown} within the delivery budget of {} s (all attempts included)",
+                DELIVERY_BUDGET.as_secs()
             )),
         }
     })
+}
+
+/// A transport error without its URL (reqwest's message includes the whole URL).
+fn describe_error(error: reqwest_middleware::Error) -> String {
+    match error {
+        reqwest_middleware::Error::Reqwest(e) => http::describe_reqwest_error(&e.without_url()),
+        other => http::describe_error(&other),
+    }
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     // With --state-dir: the lock (held until this function returns) and the signal thread.
     let watchdog = args.watchdog.state_dir.as_deref().map(|dir| Watchdog::start(dir, &analysis.name)).transpose()?;
     // The watchdog's last run may have left sustained-breach stretches running.
-    let carries = watchdog.as_ref().map(|w| w.carries(&sides.canary)).unwrap_or_default();
+    let carries = watchdog.as_ref().map(|w| w.carries(&sides.canary)).transpose()?.unwrap_or_default();
     let report = match &args.replay {
         Some(replay) => {
             let source = RecordedSource::new(Recording::load(replay)?, replay);
@@ -65,7 +65,7 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     let deliver = |report: &JudgmentReport| settings.as_ref().map(|(settings, _)| call_webhook(report, settings));
     match &watchdog {
         // The watchdog calls the webhook on the transition to fail only, and records the verdict.
-        Some(watchdog) => watchdog.act(&mut report, on_inconclusive, args.rollback.dry_run, live::now(), deliver),
+        Some(watchdog) => watchdog.act(&mut report, on_inconclusive, args.rollback.dry_run, live::now(), deliver)?,
         None if watchdog::calls_webhook(report.verdict.into(), on_inconclusive) => report.rollback = deliver(&report),
         None => {}
     }
@@ -132,9 +132,7 @@ pub(crate) fn rollback_settings(
 }
 
 fn read_secret_file(path: &str) -> Result<String, CanaryError> {
-    std::fs::read_to_string(path)
-        .map(|text| text.trim().to_string())
-        .map_err(|e| CanaryError::Usage(format!("cannot read the rollback secret file {path}: {e}")))
+    webhook::read_secret_file(Path::new(path), "the rollback secret file").map_err(CanaryError::Usage)
 }
 
 /// The window of a replay: the recording's, optionally narrowed by `--start`/`--end`, with the
