@@ -894,6 +894,41 @@ mod tests {
     }
 
     #[test]
+    fn atomic_writes_never_go_through_a_planted_temporary_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        // The name the state writer used to take: `.NAME.<pid>.tmp`, created following links.
+        let planted = dir.path().join(format!(".state.json.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let path = dir.path().join("state.json");
+        write_atomically(&path, &serde_json::json!({"a": 1})).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        // A symbolic link at the state path itself is replaced, not written through.
+        fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        write_atomically(&path, &serde_json::json!({"b": 2})).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    }
+
+    #[test]
+    fn odd_files_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("checkout.lock");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let message = Lock::acquire(&fifo).unwrap_err().to_string();
+        assert!(message.contains("is a FIFO") && message.contains(&fifo.display().to_string()), "{message}");
+        let link = dir.path().join("link.lock");
+        std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
+        let message = Lock::acquire(&link).unwrap_err().to_string();
+        assert!(message.contains("is a symbolic link"), "{message}");
+        assert!(open_regular(&dir.path().join("absent"), "state file", false).unwrap().is_none());
+        let message = open_regular(Path::new("/dev/null"), "state file", false).unwrap_err().to_string();
+        assert!(message.contains("is a device"), "{message}");
+    }
+
+    #[test]
     fn a_lock_is_exclusive_and_removed_when_dropped() {
         let dir = std::env::temp_dir().join(format!("canary-watchdog-lock-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();

@@ -375,6 +375,87 @@ fn describe_error(error: reqwest_middleware::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn hook_request(url: &str) -> (Request, WebhookSettings) {
+        let request = Request {
+            label: "the rollback webhook".into(),
+            method: "POST",
+            url: url.into(),
+            headers: Vec::new(),
+            secret_headers: vec![("X-Token".into(), Secret::new("header-secret".into()), "$T".into())],
+            body: None,
+            idempotency_key: "k".into(),
+            url_setting: "the rollback webhook URL".into(),
+        };
+        let settings = WebhookSettings {
+            url: url.into(),
+            secret: Some(Secret::new("hmac-secret".into())),
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            dry_run: false,
+        };
+        (request, settings)
+    }
+
+    #[test]
+    fn a_redirect_names_the_new_origin_and_the_url_to_set() {
+        let from = "http://hooks.example.com/services/T0/SECRET";
+        let https = redirect_error(301, from, Some("https://hooks.example.com/services/T0/SECRET"), "the URL");
+        assert!(https.contains("redirect (301) to https://hooks.example.com/…"), "{https}");
+        assert!(https.contains("set the URL to its https:// address (https://hooks.example.com/…"), "{https}");
+        let slash = redirect_error(308, from, Some("/services/T0/SECRET/"), "the URL");
+        assert!(slash.contains("set the URL with the trailing slash"), "{slash}");
+        let moved = redirect_error(302, from, Some("/v2/hooks"), "the URL");
+        assert!(moved.contains("to the path the receiver redirects to"), "{moved}");
+        let away = redirect_error(307, from, Some("https://evil.example.net/x?token=1"), "the URL");
+        assert!(away.contains("if https://evil.example.net/… is the right receiver"), "{away}");
+        let none = redirect_error(303, from, None, "the URL");
+        assert!(none.contains("without a Location"), "{none}");
+        for message in [https, slash, moved, away, none] {
+            assert!(!message.contains("SECRET") && !message.contains("token=1"), "{message}");
+        }
+    }
+
+    #[test]
+    fn scrubbing_removes_secrets_escapes_and_length() {
+        let (request, settings) = hook_request("https://user:pw-9@hooks.example.com/services/T0/SECRET?sig=abc");
+        let secrets = secrets_of(&request, &settings);
+        let text = "error sending request for url (https://user:pw-9@hooks.example.com/services/T0/SECRET?sig=abc): \
+                    \x1b]8;;x\x07 /services/T0/SECRET sig=abc pw-9 header-secret hmac-secret\n";
+        let clean = scrub(text, &secrets);
+        for secret in ["SECRET", "sig=abc", "pw-9", "header-secret", "hmac-secret", "\x1b", "\n"] {
+            assert!(!clean.contains(secret), "{secret} in {clean}");
+        }
+        assert_eq!(scrub(&"x".repeat(10_000), &secrets).chars().count(), ECHO_LIMIT + 1);
+    }
+
+    proptest! {
+        /// Whatever surrounds them, the URL's user name, password, path and query and the request's
+        /// secrets never survive scrubbing, and the result is short and free of control characters.
+        #[test]
+        fn scrubbed_text_never_holds_a_secret(
+            user in "[a-z]{4,8}",
+            password in "[A-Za-z0-9]{6,12}",
+            path in "/[A-Za-z0-9]{8,16}/[A-Za-z0-9]{8,16}",
+            query in "[a-z]{3}=[A-Za-z0-9]{8,16}",
+            before in "\\PC{0,400}",
+            after in "[\\x00-\\x7f]{0,400}",
+        ) {
+            let url = format!("https://{user}:{password}@hooks.example.com{path}?{query}");
+            let (request, settings) = hook_request(&url);
+            let secrets = secrets_of(&request, &settings);
+            let parsed = reqwest::Url::parse(&url).unwrap();
+            let text = format!("{before}{url} {} {password}{path}{after}{query}header-secret", parsed.as_str());
+            let clean = scrub(&text, &secrets);
+            for secret in [&password, &path, &query, &"header-secret".to_string(), &url] {
+                prop_assert!(!clean.contains(secret.as_str()), "{} in {}", secret, clean);
+            }
+            prop_assert!(!clean.contains(user.as_str()), "{} in {}", user, clean);
+            prop_assert!(clean.chars().count() <= ECHO_LIMIT + 1);
+            prop_assert!(!clean.chars().any(char::is_control));
+        }
+    }
 
     #[test]
     fn signature_is_hmac_sha256_over_timestamp_and_body() {

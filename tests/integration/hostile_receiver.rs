@@ -7,7 +7,7 @@
 
 use crate::support::{TempDir, canary_bin, stderr, stdout};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -29,7 +29,7 @@ struct Seen {
 
 /// Records every request a server saw, and answers `answer` (200 when none).
 #[derive(Clone, Default)]
-struct Recorder {
+pub(crate) struct Recorder {
     requests: Arc<Mutex<Vec<Seen>>>,
     answer: Option<ResponseTemplate>,
 }
@@ -48,14 +48,14 @@ impl Respond for Recorder {
 }
 
 impl Recorder {
-    async fn start(answer: Option<ResponseTemplate>) -> (MockServer, Recorder) {
+    pub(crate) async fn start(answer: Option<ResponseTemplate>) -> (MockServer, Recorder) {
         let server = MockServer::start().await;
         let recorder = Recorder { answer, ..Recorder::default() };
         Mock::given(wiremock::matchers::any()).respond_with(recorder.clone()).mount(&server).await;
         (server, recorder)
     }
 
-    fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.requests.lock().unwrap().len()
     }
 
@@ -65,18 +65,18 @@ impl Recorder {
 }
 
 /// The webhook URL with every kind of secret a URL can carry.
-fn secret_url(server: &MockServer) -> String {
+pub(crate) fn secret_url(server: &MockServer) -> String {
     let address = server.address();
     format!("http://{HOOK_USER}:{HOOK_PASSWORD}@{address}{HOOK_PATH}?{HOOK_QUERY}")
 }
 
 /// Everything canary wrote: stdout, stderr, the --output files, the step summary, the state dir.
-struct Written {
-    output: Output,
-    everything: String,
+pub(crate) struct Written {
+    pub(crate) output: Output,
+    pub(crate) everything: String,
 }
 
-fn judge_with_webhook(dir: &Path, fixture: &str, webhook: &str, extra: &[&str]) -> Written {
+pub(crate) fn judge_with_webhook(dir: &Path, fixture: &str, webhook: &str, extra: &[&str]) -> Written {
     let json_file = dir.join("report.json");
     let markdown_file = dir.join("report.md");
     let junit_file = dir.join("junit.xml");
@@ -98,14 +98,32 @@ fn judge_with_webhook(dir: &Path, fixture: &str, webhook: &str, extra: &[&str]) 
         .env("CANARY_ROLLBACK_SECRET", HMAC_SECRET)
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env_remove("CANARY_PING_URL")
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let output = finish_or_kill(output);
     let everything = everything_written(&output, dir);
     Written { output, everything }
 }
 
+/// Waits for `child`; one still running after a minute hangs (on a FIFO, say): it is killed and
+/// the test fails.
+pub(crate) fn finish_or_kill(mut child: Child) -> Output {
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            let output = child.wait_with_output().unwrap();
+            panic!("canary hangs; stderr: {}", stderr(&output));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// stdout, stderr and every file under `dir` (the outputs, the summary, the state directory).
-fn everything_written(output: &Output, dir: &Path) -> String {
+pub(crate) fn everything_written(output: &Output, dir: &Path) -> String {
     let mut text = format!("{}\n{}\n", stdout(output), stderr(output));
     let mut pending: Vec<PathBuf> = vec![dir.to_path_buf()];
     while let Some(next) = pending.pop() {
@@ -122,14 +140,14 @@ fn everything_written(output: &Output, dir: &Path) -> String {
     text
 }
 
-fn assert_no_secret(text: &str) {
+pub(crate) fn assert_no_secret(text: &str) {
     for secret in [HMAC_SECRET, HOOK_USER, HOOK_PASSWORD, "slackpath-c3", "querysecret-d4", FLAG_TOKEN, FEATURE_SECRET]
     {
         assert!(!text.contains(secret), "`{secret}` leaked:\n{text}");
     }
 }
 
-fn report(output: &Output) -> serde_json::Value {
+pub(crate) fn report(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(output)))
 }
 

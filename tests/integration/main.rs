@@ -6,6 +6,7 @@ mod compare_cli;
 mod datadog;
 mod features;
 mod hostile_receiver;
+mod hostile_state;
 mod judge_cli;
 mod kayenta;
 mod live_prometheus;

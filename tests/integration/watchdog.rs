@@ -340,3 +340,60 @@ async fn overlapping_runs_and_signals_end_cleanly() {
         assert!(!state.join("faults.state.json").exists(), "nothing was judged, so nothing is recorded");
     }
 }
+
+/// Waits until `server` has received `count` requests.
+async fn wait_for_requests(server: &MockServer, count: usize) {
+    let started = Instant::now();
+    while server.received_requests().await.unwrap().len() < count {
+        assert!(started.elapsed() < Duration::from_secs(30), "the receiver never got request {count}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_during_the_webhook_delivery_ends_with_130_or_143_after_recording_it() {
+    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+        let (_dir, state) = state_dir(&format!("watchdog-signal-delivery-{signal}"));
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+            .mount(&server)
+            .await;
+        let child = command(&state, "latency-regression", &["--rollback-webhook", &server.uri(), "--format", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_requests(&server, 1).await;
+        send(signal, child.id());
+        let out = child.wait_with_output().unwrap();
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "SIG{signal} during the delivery: {text}");
+        assert!(text.contains(&format!("SIG{signal} received")), "{text}");
+        assert!(!state.join("checkout.lock").exists(), "SIG{signal}: the lock is released");
+        // The delivery finished and was recorded, so the next run does not deliver again.
+        assert_eq!(entry(&state)["rollback"]["delivered"], true, "SIG{signal}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_never_answers_is_given_up_on_within_the_delivery_budget() {
+    let (_dir, state) = state_dir("watchdog-budget");
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(300)))
+        .mount(&server)
+        .await;
+    let out = tick(&state, "latency-regression", &["--rollback-webhook", &server.uri(), "--format", "json"]);
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["rollback"]["delivered"], false);
+    let error = report["rollback"]["error"].as_str().unwrap();
+    assert!(error.contains("within the delivery budget of 20 s"), "{error}");
+    // Default settings: 10 s per attempt, so two attempts at most fit in the budget.
+    let attempts = server.received_requests().await.unwrap().len();
+    assert!((1..=2).contains(&attempts), "{attempts} attempts");
+    assert_eq!(entry(&state)["rollback"]["delivered"], false, "the next run tries again");
+}
