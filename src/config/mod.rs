@@ -719,7 +719,10 @@ impl Analysis {
         }
         if let Some(rollback) = &self.rollback {
             if !(rollback.url.starts_with("http://") || rollback.url.starts_with("https://")) {
-                return Err(top(format!("rollback.url `{}` must start with http:// or https://", rollback.url)));
+                // Not quoted: webhook URLs are secrets (Slack-style paths).
+                return Err(top("rollback.url must start with http:// or https:// (the value is not shown: webhook \
+                                URLs often are secrets)"
+                    .into()));
             }
             if rollback.secret_env.is_some() && rollback.secret_file.is_some() {
                 return Err(top("rollback: give secret_env or secret_file, not both".into()));
