@@ -163,7 +163,6 @@ pub fn deliver_request(request: &Request, settings: &WebhookSettings, now: i64) 
         }
         return outcome;
     }
-    let secrets = secrets_of(request, settings);
     match send(request, settings, &body, now, signed.as_deref()) {
         Ok(Answer { status, location }) => {
             outcome.status = Some(status);
@@ -174,9 +173,9 @@ pub fn deliver_request(request: &Request, settings: &WebhookSettings, now: i64) 
                 outcome.error = Some(format!("the receiver answered HTTP {status}"));
             }
         }
-        Err(error) => outcome.error = Some(error),
+        // Transport text is foreign: scrubbed of the request's secrets.
+        Err(error) => outcome.error = Some(scrub(&error, &secrets_of(request, settings))),
     }
-    outcome.error = outcome.error.map(|error| scrub(&error, &secrets));
     outcome
 }
 
@@ -186,8 +185,13 @@ fn secrets_of(request: &Request, settings: &WebhookSettings) -> Vec<String> {
     let mut secrets = vec![request.url.clone()];
     if let Ok(url) = reqwest::Url::parse(&request.url) {
         secrets.push(url.as_str().to_string());
-        secrets.push(url.username().to_string());
-        secrets.extend(url.password().map(str::to_string));
+        let (user, password) = (url.username(), url.password().unwrap_or_default());
+        if !user.is_empty() || !password.is_empty() {
+            secrets.push(format!("{user}:{password}@"));
+            secrets.push(format!("{user}@"));
+        }
+        // Alone, only when long enough not to blot out ordinary words of the message.
+        secrets.extend([user, password].into_iter().filter(|s| s.len() >= 4).map(str::to_string));
         if url.path().len() > 1 {
             secrets.push(url.path().to_string());
         }
@@ -217,7 +221,7 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
 }
 
 /// The message of a 3xx answer: where it points (origin only), that canary does not follow it,
-/// and which URL to set instead.
+/// and which URL to set instead. Made of origins only, so it needs no scrubbing.
 fn redirect_error(status: u16, from: &str, location: Option<&str>, setting: &str) -> String {
     let why = "canary does not follow redirects for deliveries (a redirected POST can arrive as a GET without its \
                body, and its secrets could follow it to another host)";
@@ -428,6 +432,15 @@ mod tests {
             assert!(!clean.contains(secret), "{secret} in {clean}");
         }
         assert_eq!(scrub(&"x".repeat(10_000), &secrets).chars().count(), ECHO_LIMIT + 1);
+        // Short credentials go with their URL, without blotting out the rest of the message.
+        let (request, settings) = hook_request("http://u:p@127.0.0.1:9/hook");
+        let clean = scrub(
+            "cannot reach http://u:p@127.0.0.1:9/hook: connection failed (u:p@x)",
+            &secrets_of(&request, &settings),
+        );
+        assert_eq!(clean, "cannot reach …: connection failed (…x)");
+        let (request, settings) = hook_request("http://127.0.0.1:9/");
+        assert_eq!(scrub("a:@b @c", &secrets_of(&request, &settings)), "a:@b @c");
     }
 
     proptest! {
