@@ -33,7 +33,7 @@
 //! # Safety against other local users and odd files
 //!
 //! The directory is created with mode 0700, and a directory that others can write to (group or
-//! world) is refused: whoever can write there could forge a state that says "already rolled back"
+//! world), or that belongs to another user (other than root), is refused: whoever can write there could forge a state that says "already rolled back"
 //! and suppress a rollback. Files are only ever opened without following symbolic links and
 //! without blocking (`O_NOFOLLOW | O_NONBLOCK`, then checked with `fstat`); a lock or state path
 //! that is a symbolic link, FIFO, socket, device or directory stops the run with exit 4, naming
@@ -459,6 +459,18 @@ fn prepare_dir(dir: &Path) -> Result<(), CanaryError> {
     let metadata = fs::metadata(dir).map_err(|e| refuse(format!("cannot be used: {e}")))?;
     if !metadata.is_dir() {
         return Err(refuse("is not a directory".into()));
+    }
+    // Our effective user owns /proc/self; without procfs the owner cannot be checked.
+    let me = fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).ok();
+    let owner = std::os::unix::fs::MetadataExt::uid(&metadata);
+    if let Some(me) = me
+        && owner != me
+        && owner != 0
+    {
+        return Err(refuse(format!(
+            "belongs to another user (uid {owner}, this run is uid {me}): its owner could forge the state (and \
+             suppress a rollback). Use a directory of your own"
+        )));
     }
     let mode = metadata.permissions().mode() & 0o7777;
     if mode & 0o022 != 0 {

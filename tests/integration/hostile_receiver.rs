@@ -271,3 +271,20 @@ async fn a_redirected_feature_action_is_not_delivered_and_its_secret_headers_sta
     }
     assert_eq!(deployer.count(), 5, "each run rolls the deployment back instead");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heartbeat_redirected_to_another_host_is_not_followed_and_sends_no_referer() {
+    let (elsewhere, stolen) = Recorder::start(None).await;
+    let location = format!("{}/collect", elsewhere.uri());
+    let (ping, pinged) =
+        Recorder::start(Some(ResponseTemplate::new(302).insert_header("Location", location.as_str()))).await;
+    let dir = TempDir::new("hostile-ping");
+    let dir_path = dir.file("placeholder", "").parent().unwrap().to_path_buf();
+    let ping_url = format!("http://{}{HOOK_PATH}?{HOOK_QUERY}", ping.address());
+    let run = judge_with_webhook(&dir_path, "healthy", &secret_url(&ping), &["--ping-url", &ping_url]);
+    assert_eq!(run.output.status.code(), Some(0), "{}", stderr(&run.output));
+    assert_eq!(pinged.count(), 1);
+    assert_eq!(stolen.count(), 0, "the ping followed a redirect to another host: {:?}", stolen.seen());
+    assert!(stderr(&run.output).contains("heartbeat ping"), "a failed ping is a warning: {}", stderr(&run.output));
+    assert_no_secret(&run.everything);
+}

@@ -75,6 +75,27 @@ async fn a_state_directory_others_can_write_to_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_directory_of_another_user_is_refused() {
+    let (hook, receiver) = Recorder::start(None).await;
+    let (_dir, root, state, _) = hostile_dir("hostile-state-owner");
+    let me = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap();
+    // Planted by another user (`nobody`), with a forged "already rolled back" state inside.
+    std::fs::write(state.join("checkout.state.json"), r#"{"version": 1, "analysis": "checkout", "canaries": {}}"#)
+        .unwrap();
+    let other = if me == 65534 { 65533 } else { 65534 };
+    if std::os::unix::fs::chown(&state, Some(other), None).is_err() {
+        // Only root can give a directory away; as another user, make one root's instead.
+        assert_ne!(me, 0);
+        return;
+    }
+    let run = judge_with_webhook(&root, "latency-regression", &secret_url(&hook), &[]);
+    let text = stderr(&run.output);
+    assert_eq!(run.output.status.code(), Some(4), "{text}");
+    assert!(text.contains(&state.display().to_string()) && text.contains("belongs to another user"), "{text}");
+    assert_eq!(receiver.count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_state_directory_and_its_files_are_private() {
     let (hook, _receiver) = Recorder::start(None).await;
     let dir = TempDir::new("hostile-state-private");
