@@ -16,7 +16,7 @@ use crate::config::Analysis;
 use crate::config::template::resolve_sides;
 use crate::config::window::{Window, align_down, align_up, format_timestamp};
 use crate::error::{CanaryError, Verdict};
-use crate::judge::report::{Classification, JudgmentReport};
+use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
 use crate::report::number::{p_value, plain};
 use crate::source::MetricSource;
 use crate::source::incremental::IncrementalSource;
@@ -152,6 +152,7 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         }
         let mut report =
             judge_source(&analysis, &incremental, look.window, &sides, &overrides, look.alpha, &BTreeMap::new())?;
+        refuse_a_pass_without_evidence(&mut report, look.alpha);
         let pending: Vec<features::FeatureAction> =
             feature_actions.iter().filter(|a| !turned_off.contains_key(&a.feature)).cloned().collect();
         features::act(&mut report, &pending, live::now());
@@ -208,6 +209,34 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     let report = last.expect("a plan has at least one look");
     out.finish(&report)?;
     Ok(report.verdict)
+}
+
+/// An early look spends a tiny share of alpha, at which a test may not run at all. A metric that
+/// passed without any test or threshold having run is no evidence: the look is inconclusive, not
+/// a pass, and says which metrics were not judged (the judge's own rule, enforced here again
+/// because a watch's early looks are where it is tested hardest).
+fn refuse_a_pass_without_evidence(report: &mut JudgmentReport, alpha: f64) {
+    if report.verdict != Verdict::Pass {
+        return;
+    }
+    let unjudged: Vec<&str> = report
+        .metrics
+        .iter()
+        .filter(|m| {
+            m.classification == Classification::Pass && m.tests.iter().all(|t| t.outcome == TestOutcome::Skipped)
+        })
+        .map(|m| m.name.as_str())
+        .collect();
+    if unjudged.is_empty() {
+        return;
+    }
+    report.verdict = Verdict::Inconclusive;
+    report.reason = format!(
+        "no test ran for {} at this look's alpha {}: a metric passes only when a test or threshold judged it; {}",
+        unjudged.join(", "),
+        p_value(alpha),
+        report.reason
+    );
 }
 
 fn wait_until(time: i64) {
