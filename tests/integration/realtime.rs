@@ -149,3 +149,241 @@ fn a_look_whose_tests_were_all_skipped_is_not_a_pass() {
         assert_ne!(out.status.code(), Some(0), "{fixture}: {}", explain(&out));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Live: services scraped by a real Prometheus while `canary watch` runs
+
+/// How one exporting service behaves.
+#[derive(Clone, Copy)]
+struct Behaviour {
+    deployment: &'static str,
+    error_probability: f64,
+    /// Median request duration in seconds (lognormal, sigma 0.5).
+    latency_median: f64,
+    seed: u64,
+}
+
+const BUCKETS: [f64; 12] = [0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, f64::INFINITY];
+/// Requests per 100 ms tick (about 200 a second).
+const REQUESTS_PER_TICK: f64 = 20.0;
+
+/// The counters of one service: requests by code, and the latency histogram.
+#[derive(Default)]
+struct Counters {
+    ok: u64,
+    errors: u64,
+    buckets: [u64; BUCKETS.len()],
+    duration_sum: f64,
+}
+
+impl Counters {
+    fn exposition(&self, deployment: &str) -> String {
+        use std::fmt::Write as _;
+        let mut text = String::from("# TYPE http_requests_total counter\n");
+        let _ = writeln!(text, "http_requests_total{{deployment=\"{deployment}\",code=\"200\"}} {}", self.ok);
+        let _ = writeln!(text, "http_requests_total{{deployment=\"{deployment}\",code=\"500\"}} {}", self.errors);
+        text.push_str("# TYPE http_request_duration_seconds histogram\n");
+        for (bound, count) in BUCKETS.iter().zip(self.buckets) {
+            let le = if bound.is_infinite() { "+Inf".to_string() } else { bound.to_string() };
+            let _ = writeln!(
+                text,
+                "http_request_duration_seconds_bucket{{deployment=\"{deployment}\",le=\"{le}\"}} {count}"
+            );
+        }
+        let _ =
+            writeln!(text, "http_request_duration_seconds_sum{{deployment=\"{deployment}\"}} {}", self.duration_sum);
+        let _ = writeln!(
+            text,
+            "http_request_duration_seconds_count{{deployment=\"{deployment}\"}} {}",
+            self.ok + self.errors
+        );
+        text
+    }
+}
+
+/// A service in this process: a thread that serves traffic (counting requests every 100 ms) and
+/// a thread that answers `GET /metrics`. Both stop when it is dropped.
+struct Exporter {
+    address: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Exporter {
+    fn start(behaviour: Behaviour) -> Exporter {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Mutex::new(Counters::default()));
+        {
+            let (counters, stop) = (counters.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut rng = crate::servers::SplitMix64::new(behaviour.seed);
+                while !stop.load(Ordering::Relaxed) {
+                    let requests = rng.poisson(REQUESTS_PER_TICK);
+                    let mut c = counters.lock().unwrap();
+                    for _ in 0..requests {
+                        if rng.uniform() < behaviour.error_probability {
+                            c.errors += 1;
+                        } else {
+                            c.ok += 1;
+                        }
+                        let duration = behaviour.latency_median * (0.5 * rng.normal()).exp();
+                        c.duration_sum += duration;
+                        for (bound, count) in BUCKETS.iter().zip(c.buckets.iter_mut()) {
+                            if duration <= *bound {
+                                *count += 1;
+                            }
+                        }
+                    }
+                    drop(c);
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            });
+        }
+        {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                use std::io::{BufRead, BufReader, Write};
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok((stream, _)) = listener.accept() else {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        continue;
+                    };
+                    let _ = stream.set_nonblocking(false);
+                    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+                    let mut reader = BufReader::new(&stream);
+                    let mut line = String::new();
+                    // The request line and headers, up to the blank line.
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                        line.clear();
+                    }
+                    let body = counters.lock().unwrap().exposition(behaviour.deployment);
+                    let _ = write!(
+                        &stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            });
+        }
+        Exporter { address, stop }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+const REALTIME: &str = "tests/data/live/realtime.yaml";
+const STEP_SECONDS: u64 = 3;
+
+fn unix_now() -> std::time::Duration {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap()
+}
+
+/// Starts `canary watch` on the live services (without waiting for it).
+fn watch_live(url: &str, canary_name: &str) -> std::process::Child {
+    let var = format!("canary={canary_name}");
+    std::process::Command::new(crate::support::canary_bin())
+        .args(["watch", REALTIME, "--source-url", url, "--var", &var])
+        // The first look covers about half of the lifetime, so that a first look off the grid
+        // shows in the final judgment.
+        .args(["--lifetime", "45s", "--interval", "21s", "--warmup", "3s", "--settle", "4s"])
+        .args(["--format", "json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CANARY_SOURCE_URL")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("canary starts")
+}
+
+/// The judged points of `metric` on `side` in a final report.
+fn samples(report: &Value, metric: &str, side: &str) -> u64 {
+    let metric = report["metrics"].as_array().unwrap().iter().find(|m| m["name"] == metric).unwrap();
+    metric[side]["samples"].as_u64().unwrap_or_else(|| panic!("no {side} samples: {metric}"))
+}
+
+/// Points on the step's grid in a report's window.
+fn grid_points(report: &Value) -> u64 {
+    let time = |field: &str| {
+        let text = report["window"][field].as_str().unwrap();
+        text.parse::<jiff::Timestamp>().unwrap().as_second() as u64
+    };
+    (time("end") - time("start")) / STEP_SECONDS + 1
+}
+
+/// Started off the step's grid (the usual case in real time), `canary watch` judged only about
+/// half of its points: its first window started off the grid, the later incremental fetches were
+/// on it, and thinning kept only the last point's grid. Now every point counts, and a canary with
+/// 5x the errors and twice the latency fails.
+#[test]
+fn watch_in_real_time_judges_every_point_and_fails_a_regression() {
+    let exporters: Vec<Exporter> = [
+        Behaviour { deployment: "rt-baseline", error_probability: 0.02, latency_median: 0.1, seed: 1 },
+        Behaviour { deployment: "rt-healthy", error_probability: 0.02, latency_median: 0.1, seed: 2 },
+        Behaviour { deployment: "rt-bad", error_probability: 0.10, latency_median: 0.2, seed: 3 },
+    ]
+    .into_iter()
+    .map(Exporter::start)
+    .collect();
+    let targets: Vec<String> = exporters.iter().map(|e| e.address.clone()).collect();
+    let prometheus = crate::servers::Server::prometheus_scraping(&targets, 1);
+    // Until every target has been scraped for a few seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let query = crate::servers::form(&[("query", "count(count_over_time(up[10s]) >= 4)")]);
+        let answer = crate::servers::http("GET", &prometheus.url, &format!("/api/v1/query?{query}"), None).unwrap();
+        let scraped = answer.json()["data"]["result"][0]["value"][1].as_str().map(str::to_string);
+        if scraped.as_deref() == Some("3") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "prometheus never scraped the services: {}", answer.body);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Start 1.5 s past a grid instant: off the step's grid.
+    let now = unix_now();
+    let into_step = now.as_millis() as u64 % (STEP_SECONDS * 1000);
+    std::thread::sleep(std::time::Duration::from_millis(
+        (STEP_SECONDS * 1000 + 1500 - into_step) % (STEP_SECONDS * 1000),
+    ));
+    let healthy = watch_live(&prometheus.url, "rt-healthy");
+    let bad = watch_live(&prometheus.url, "rt-bad");
+    let (healthy, bad) = (healthy.wait_with_output().unwrap(), bad.wait_with_output().unwrap());
+
+    // The healthy canary's last look (the end of its lifetime, unless noise failed it early)
+    // judges every point of its window, the first look's included.
+    let healthy_events = events(&healthy);
+    let final_event = healthy_events.last().unwrap_or_else(|| panic!("no events: {}", explain(&healthy)));
+    assert_eq!(final_event["event"], "final", "{}", explain(&healthy));
+    let report = &final_event["report"];
+    let expected = grid_points(report);
+    for side in ["baseline", "canary"] {
+        let judged = samples(report, "error_rate", side);
+        assert!(
+            judged + 2 >= expected,
+            "error_rate {side}: {judged} of {expected} points judged\n{}",
+            explain(&healthy)
+        );
+        let thinned = samples(report, "p99_latency", side);
+        assert!(
+            thinned + 2 >= expected / 2,
+            "p99_latency {side}: {thinned} of {} non-overlapping points judged\n{}",
+            expected / 2,
+            explain(&healthy)
+        );
+    }
+
+    // The regression fails.
+    assert_eq!(bad.status.code(), Some(1), "{}", explain(&bad));
+    let bad_events = events(&bad);
+    let last = bad_events.last().unwrap();
+    assert_eq!((last["event"].as_str(), last["verdict"].as_str()), (Some("final"), Some("fail")), "{}", explain(&bad));
+    drop(exporters);
+}
