@@ -62,6 +62,11 @@ fn plan(start: i64, args: &WatchArgs, analysis: &Analysis, data_end: Option<i64>
     if interval < step_s {
         return Err(usage(format!("--interval {} is shorter than the step {step}", args.interval)));
     }
+    if let Some(lookback) = args.lookback
+        && (lookback.as_secs() as i64) < step_s
+    {
+        return Err(usage(format!("--lookback {lookback} is shorter than the step {step}: no window to judge")));
+    }
     let warm_from = start + warmup;
     let judged_from = align_up(warm_from, step_s);
     let lifetime_end = start + lifetime;
@@ -107,6 +112,12 @@ fn plan(start: i64, args: &WatchArgs, analysis: &Analysis, data_end: Option<i64>
             Window::between(window_start, window_end, step, crate::config::Duration::default()).map_err(usage)?;
         looks.push(Look { at, window, alpha: look_level(analysis.judgment.alpha, previous, information) });
         informations.push(information);
+    }
+    if looks.is_empty() {
+        return Err(usage(format!(
+            "--lifetime {} with --interval {} leaves no whole step of {step} to judge",
+            args.lifetime, args.interval
+        )));
     }
     Ok(Plan { looks, cut_at_data_end })
 }
@@ -442,5 +453,56 @@ mod tests {
         // One that ends within the warm-up leaves nothing to judge.
         let error = plan(ON_GRID, &args(&flags), &analysis, Some(ON_GRID + 300)).unwrap_err();
         assert!(error.to_string().contains("the recording ends at"), "{error}");
+    }
+
+    proptest::proptest! {
+        /// Whatever the start, step, interval, lifetime, warm-up, lookback and end of the data:
+        /// every window lies on the step's grid, after the warm-up and before its look, the data's
+        /// end and the lifetime's end; windows move forward; at most alpha is spent, all of it when
+        /// the data covers the lifetime.
+        #[test]
+        fn every_window_is_on_the_grid_inside_the_judged_time(
+            offset in 0i64..3600,
+            step in proptest::sample::select(vec![1u64, 10, 15, 60, 300]),
+            interval_steps in 1u64..20,
+            lifetime in 60u64..20_000,
+            warmup in 0u64..1200,
+            lookback in proptest::option::of(1u64..5000),
+            data_length in proptest::option::of(0i64..20_000),
+        ) {
+            let analysis = checkout();
+            let (interval, lifetime_text, warmup_text) =
+                (format!("{}s", interval_steps * step), format!("{lifetime}s"), format!("{warmup}s"));
+            let step_text = format!("{step}s");
+            let lookback_text = lookback.map(|l| format!("{l}s"));
+            let mut flags = vec!["--step", &step_text, "--interval", &interval, "--lifetime", &lifetime_text];
+            flags.extend(["--warmup", &warmup_text]);
+            if let Some(lookback) = &lookback_text {
+                flags.extend(["--lookback", lookback]);
+            }
+            let start = ON_GRID + offset;
+            let data_end = data_length.map(|length| start + length);
+            let Ok(Plan { looks, cut_at_data_end }) = plan(start, &args(&flags), &analysis, data_end) else {
+                return Ok(());
+            };
+            let step = step as i64;
+            let end = start + lifetime as i64;
+            proptest::prop_assert!(!looks.is_empty());
+            for look in &looks {
+                let window = look.window;
+                proptest::prop_assert!(window.start % step == 0 && window.end % step == 0, "{look:?}");
+                proptest::prop_assert!(window.start >= start + warmup as i64, "{look:?}");
+                proptest::prop_assert!(window.end <= look.at && window.end <= end, "{look:?}");
+                proptest::prop_assert!(data_end.is_none_or(|data_end| window.end <= data_end), "{look:?}");
+                proptest::prop_assert!(window.start < window.end, "{look:?}");
+            }
+            proptest::prop_assert!(looks.windows(2).all(|w| w[0].window.end < w[1].window.end), "{looks:?}");
+            let spent: f64 = looks.iter().map(|l| l.alpha).sum();
+            let alpha = analysis.judgment.alpha;
+            proptest::prop_assert!(spent <= alpha * (1.0 + 1e-9), "{spent}");
+            if cut_at_data_end.is_none() {
+                proptest::prop_assert!((spent - alpha).abs() < 1e-9 * alpha + 1e-15, "{spent}");
+            }
+        }
     }
 }
