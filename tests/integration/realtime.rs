@@ -387,3 +387,49 @@ fn watch_in_real_time_judges_every_point_and_fails_a_regression() {
     assert_eq!((last["event"].as_str(), last["verdict"].as_str()), (Some("final"), Some("fail")), "{}", explain(&bad));
     drop(exporters);
 }
+
+/// The same with the fixed data of the shared Prometheus and a fixed clock off the grid
+/// (`--now` 37 s past a minute): the slow canary (p99 x1.5) fails and the healthy one passes, each
+/// judging every point of its window (on the grid, the same run always did).
+#[test]
+fn watch_started_off_the_grid_judges_every_point_against_prometheus() {
+    let server = crate::servers::prometheus();
+    let watch = |canary_name: &str| {
+        let var = format!("canary={canary_name}");
+        let args = [
+            "watch",
+            "tests/data/live/checkout-live.yaml",
+            "--source-url",
+            &server.url,
+            "--var",
+            &var,
+            "--now",
+            "2026-11-20T10:05:37Z",
+            "--lifetime",
+            "34m",
+            "--interval",
+            "13m",
+            "--format",
+            "json",
+        ];
+        let output = crate::support::run(&args, None);
+        let events = events(&output);
+        (output, events)
+    };
+    for (canary_name, code, verdict) in [("checkout-slow", 1, "fail"), ("checkout-healthy", 0, "pass")] {
+        let (output, events) = watch(canary_name);
+        assert_eq!(output.status.code(), Some(code), "{canary_name}: {}", explain(&output));
+        let last = events.last().unwrap();
+        assert_eq!(last["verdict"], verdict, "{canary_name}: {}", explain(&output));
+        let report = &last["report"];
+        let points = {
+            let time = |field: &str| report["window"][field].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+            (time("end").as_second() - time("start").as_second()) / 60 + 1
+        } as u64;
+        for side in ["baseline", "canary"] {
+            assert_eq!(samples(report, "error_rate", side), points, "{canary_name} {side}: {}", explain(&output));
+            // p99 over 2m ranges at a 1m step: every second point.
+            assert_eq!(samples(report, "p99_latency", side), points.div_ceil(2), "{canary_name} {side}");
+        }
+    }
+}
