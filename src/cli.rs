@@ -242,9 +242,14 @@ pub struct WatchArgs {
     /// waiting, as if time had passed (for backfilled or recorded data and reproducible runs).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<i64>,
-    /// Watch recorded data instead of querying the source (the start defaults to the recording's).
+    /// Watch recorded data instead of querying the source (the start defaults to the recording's;
+    /// looks stop at the recording's end, and a recording shorter than the lifetime cannot pass).
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
+    /// How long after each look's time it queries the live source, so that the source holds the
+    /// data up to it (scrape interval plus ingestion delay).
+    #[arg(long, value_name = "DURATION", default_value = "1m")]
+    pub settle: Duration,
     /// `table`: one row per judgment; `json`: one JSON event per line.
     #[arg(long, value_enum, default_value_t = WatchFormat::Table)]
     pub format: WatchFormat,

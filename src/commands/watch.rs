@@ -14,9 +14,9 @@ use crate::actions::{features, webhook};
 use crate::cli::{WatchArgs, WatchFormat};
 use crate::config::Analysis;
 use crate::config::template::resolve_sides;
-use crate::config::window::{Window, format_timestamp};
+use crate::config::window::{Window, align_down, align_up, format_timestamp};
 use crate::error::{CanaryError, Verdict};
-use crate::judge::report::{Classification, JudgmentReport};
+use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
 use crate::report::number::{p_value, plain};
 use crate::source::MetricSource;
 use crate::source::incremental::IncrementalSource;
@@ -35,8 +35,22 @@ struct Look {
     alpha: f64,
 }
 
+/// The looks of a lifetime, and where they stop.
+#[derive(Debug)]
+struct Plan {
+    looks: Vec<Look>,
+    /// The end of the recorded data, when it comes before the end of the lifetime: no look
+    /// reaches past it, and the run cannot pass (the rest of the lifetime was never seen).
+    cut_at_data_end: Option<i64>,
+}
+
 /// The looks of a lifetime: every `interval` after the warm-up, and one at the end.
-fn plan(start: i64, args: &WatchArgs, analysis: &Analysis) -> Result<Vec<Look>, CanaryError> {
+///
+/// Every window starts and ends on the step's grid (multiples of the step since the Unix
+/// epoch), whatever the start time: a real-time start is almost never on the grid, and a window
+/// starting off it would put its first points on another grid than the later, incremental
+/// fetches. With recorded data (`data_end`), no look reaches past the recording's end.
+fn plan(start: i64, args: &WatchArgs, analysis: &Analysis, data_end: Option<i64>) -> Result<Plan, CanaryError> {
     let usage = CanaryError::Usage;
     let step = args.step.unwrap_or(analysis.window.step);
     let warmup = args.warmup.unwrap_or(analysis.window.warmup).as_secs() as i64;
@@ -48,28 +62,64 @@ fn plan(start: i64, args: &WatchArgs, analysis: &Analysis) -> Result<Vec<Look>, 
     if interval < step_s {
         return Err(usage(format!("--interval {} is shorter than the step {step}", args.interval)));
     }
-    let judged_from = start + warmup;
-    let end = start + lifetime;
-    if end <= judged_from + step_s {
-        return Err(usage(format!("--lifetime {} leaves nothing to judge after the warm-up", args.lifetime)));
+    if let Some(lookback) = args.lookback
+        && (lookback.as_secs() as i64) < step_s
+    {
+        return Err(usage(format!("--lookback {lookback} is shorter than the step {step}: no window to judge")));
     }
-    let mut times: Vec<i64> = (1..).map(|k| judged_from + k * interval).take_while(|&t| t < end).collect();
+    let warm_from = start + warmup;
+    let judged_from = align_up(warm_from, step_s);
+    let lifetime_end = start + lifetime;
+    let cut_at_data_end = data_end.filter(|&data_end| data_end < lifetime_end);
+    let end = cut_at_data_end.unwrap_or(lifetime_end);
+    if align_down(end, step_s) < judged_from + step_s {
+        return Err(usage(match cut_at_data_end {
+            Some(data_end) => format!(
+                "the recording ends at {}, leaving nothing to judge after the warm-up (judged from {})",
+                format_timestamp(data_end),
+                format_timestamp(judged_from)
+            ),
+            None => format!("--lifetime {} leaves nothing to judge after the warm-up", args.lifetime),
+        }));
+    }
+    let mut times: Vec<i64> = (1..).map(|k| warm_from + k * interval).take_while(|&t| t < end).collect();
     times.push(end);
-    let span = (end - judged_from) as f64;
-    let mut previous = 0.0;
-    let mut looks = Vec::with_capacity(times.len());
+    // Information time is measured against the whole lifetime, also when the data stops early:
+    // a cut run spends less than its alpha (fewer false fails), never more.
+    let span = (lifetime_end - warm_from) as f64;
+    let mut looks: Vec<Look> = Vec::with_capacity(times.len());
+    // Information time reached before each planned look (the first look starts from 0).
+    let mut informations: Vec<f64> = Vec::with_capacity(times.len());
     for at in times {
-        let aligned = at.div_euclid(step_s) * step_s;
+        let window_end = align_down(at, step_s);
         let window_start = match args.lookback {
-            Some(lookback) => (aligned - lookback.as_secs() as i64).max(judged_from),
+            Some(lookback) => align_up(window_end - lookback.as_secs() as i64, step_s).max(judged_from),
             None => judged_from,
         };
-        let information = (at - judged_from) as f64 / span;
-        let window = Window::between(window_start, aligned, step, crate::config::Duration::default()).map_err(usage)?;
+        if window_end <= window_start {
+            // Not one whole step yet: the next look judges these points.
+            continue;
+        }
+        if looks.last().is_some_and(|l| l.window.end == window_end) {
+            // The same window again (the end is less than a step after the last look): this
+            // look replaces that one and spends its share too.
+            looks.pop();
+            informations.pop();
+        }
+        let previous = informations.last().copied().unwrap_or(0.0);
+        let information = ((at - warm_from) as f64 / span).min(1.0);
+        let window =
+            Window::between(window_start, window_end, step, crate::config::Duration::default()).map_err(usage)?;
         looks.push(Look { at, window, alpha: look_level(analysis.judgment.alpha, previous, information) });
-        previous = information;
+        informations.push(information);
     }
-    Ok(looks)
+    if looks.is_empty() {
+        return Err(usage(format!(
+            "--lifetime {} with --interval {} leaves no whole step of {step} to judge",
+            args.lifetime, args.interval
+        )));
+    }
+    Ok(Plan { looks, cut_at_data_end })
 }
 
 pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
@@ -79,19 +129,28 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     let feature_actions = features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
     // Features turned off at an earlier look: their actions are not called again.
     let mut turned_off: BTreeMap<String, crate::judge::report::WebhookOutcome> = BTreeMap::new();
-    let (source, recorded_start): (Box<dyn MetricSource>, Option<i64>) = match &args.replay {
+    let (source, recorded_bounds): (Box<dyn MetricSource>, Option<(i64, i64)>) = match &args.replay {
         Some(path) => {
             let recording = Recording::load(path)?;
             check_recorded_offsets(&analysis, &recording, path)?;
-            let start = recording.bounds().0;
-            (Box::new(RecordedSource::new(recording, path)), Some(start))
+            let bounds = recording.bounds();
+            (Box::new(RecordedSource::new(recording, path)), Some(bounds))
         }
         None => (live::open_source(&analysis, &args.source)?, None),
     };
+    let recorded_start = recorded_bounds.map(|(start, _)| start);
     // A fixed clock (or recorded data) runs the looks back to back; otherwise each waits for its time.
     let simulated = args.now.is_some() || recorded_start.is_some();
     let start = args.now.or(recorded_start).unwrap_or_else(live::now);
-    let looks = plan(start, args, &analysis)?;
+    let Plan { looks, cut_at_data_end } = plan(start, args, &analysis, recorded_bounds.map(|(_, end)| end))?;
+    if let Some(data_end) = cut_at_data_end {
+        eprintln!(
+            "canary: WARNING: the recording ends at {}, before the lifetime ({} from {}): looks stop there and the run cannot pass; pass --lifetime to watch the recorded time only",
+            format_timestamp(data_end),
+            args.lifetime,
+            format_timestamp(start)
+        );
+    }
     // Resolved before any query, so that a missing secret stops the run before anything acts.
     let rollback = rollback_settings(&analysis, &args.rollback)?;
     let incremental = IncrementalSource::new(source.as_ref());
@@ -100,10 +159,11 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     let mut last: Option<JudgmentReport> = None;
     for (index, look) in looks.iter().enumerate() {
         if !simulated {
-            wait_until(look.at + live::SETTLE_SECONDS);
+            wait_until(look.at + args.settle.as_secs() as i64);
         }
         let mut report =
             judge_source(&analysis, &incremental, look.window, &sides, &overrides, look.alpha, &BTreeMap::new())?;
+        refuse_a_pass_without_evidence(&mut report, look.alpha);
         let pending: Vec<features::FeatureAction> =
             feature_actions.iter().filter(|a| !turned_off.contains_key(&a.feature)).cloned().collect();
         features::act(&mut report, &pending, live::now());
@@ -122,8 +182,21 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
             report.reason =
                 format!("{}; feature(s) turned off at an earlier look: {}", report.reason, names.join(", "));
         }
-        let stop = report.verdict == Verdict::Fail;
         let last_look = index + 1 == looks.len();
+        if let Some(data_end) = cut_at_data_end
+            && last_look
+            && report.verdict == Verdict::Pass
+        {
+            report.verdict = Verdict::Inconclusive;
+            report.reason = format!(
+                "the recording ends at {}, before the end of the lifetime ({} from {}): the rest of the lifetime was never judged; {}",
+                format_timestamp(data_end),
+                args.lifetime,
+                format_timestamp(start),
+                report.reason
+            );
+        }
+        let stop = report.verdict == Verdict::Fail;
         let inconclusive_end = last_look && report.verdict == Verdict::Inconclusive;
         if let Some((settings, on_inconclusive)) = &rollback
             && (stop || (inconclusive_end && *on_inconclusive))
@@ -147,6 +220,34 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     let report = last.expect("a plan has at least one look");
     out.finish(&report)?;
     Ok(report.verdict)
+}
+
+/// An early look spends a tiny share of alpha, at which a test may not run at all. A metric that
+/// passed without any test or threshold having run is no evidence: the look is inconclusive, not
+/// a pass, and says which metrics were not judged (the judge's own rule, enforced here again
+/// because a watch's early looks are where it is tested hardest).
+fn refuse_a_pass_without_evidence(report: &mut JudgmentReport, alpha: f64) {
+    if report.verdict != Verdict::Pass {
+        return;
+    }
+    let unjudged: Vec<&str> = report
+        .metrics
+        .iter()
+        .filter(|m| {
+            m.classification == Classification::Pass && m.tests.iter().all(|t| t.outcome == TestOutcome::Skipped)
+        })
+        .map(|m| m.name.as_str())
+        .collect();
+    if unjudged.is_empty() {
+        return;
+    }
+    report.verdict = Verdict::Inconclusive;
+    report.reason = format!(
+        "no test ran for {} at this look's alpha {}: a metric passes only when a test or threshold judged it; {}",
+        unjudged.join(", "),
+        p_value(alpha),
+        report.reason
+    );
 }
 
 fn wait_until(time: i64) {
@@ -267,6 +368,140 @@ impl Events {
                     verdict.as_str().unwrap_or("").to_uppercase(),
                     report.reason
                 ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> WatchArgs {
+        let cli = crate::cli::Cli::try_parse_from([&["canary", "watch", "analyses/checkout.yaml"], extra].concat())
+            .unwrap_or_else(|e| panic!("{e}"));
+        match cli.command {
+            crate::cli::Command::Watch(args) => args,
+            _ => unreachable!("a watch command"),
+        }
+    }
+
+    fn checkout() -> Analysis {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("analyses/checkout.yaml");
+        Analysis::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const ON_GRID: i64 = 1_795_168_800; // 2026-11-20T10:00:00Z
+
+    /// A real-time start is off the step's grid: every window still starts and ends on it, so the
+    /// first look's points and every later incremental fetch line up.
+    #[test]
+    fn windows_start_and_end_on_the_steps_grid_whatever_the_start() {
+        let analysis = checkout();
+        for lookback in [None, Some("7m")] {
+            let mut flags = vec!["--lifetime", "30m", "--interval", "5m", "--warmup", "5m"];
+            if let Some(lookback) = lookback {
+                flags.extend(["--lookback", lookback]);
+            }
+            let start = ON_GRID + 37;
+            let Plan { looks, cut_at_data_end } = plan(start, &args(&flags), &analysis, None).unwrap();
+            assert_eq!(cut_at_data_end, None);
+            assert_eq!(looks.len(), 5);
+            for look in &looks {
+                assert_eq!(look.window.start % 60, 0, "{look:?}");
+                assert_eq!(look.window.end % 60, 0, "{look:?}");
+                assert!(look.window.start >= start + 300, "judged during the warm-up: {look:?}");
+                assert!(look.window.end <= look.at, "judged data from after the look: {look:?}");
+            }
+            assert_eq!(looks[0].window.start, ON_GRID + 360);
+            assert_eq!(looks.last().unwrap().window.end, ON_GRID + 1800);
+            let spent: f64 = looks.iter().map(|l| l.alpha).sum();
+            assert!((spent - analysis.judgment.alpha).abs() < 1e-12, "{spent}");
+        }
+    }
+
+    /// A last look less than a step after the one before judges the same window: it replaces that
+    /// look instead of judging the same points twice, and the whole alpha is still spent.
+    #[test]
+    fn a_look_on_the_same_window_as_the_one_before_replaces_it() {
+        let analysis = checkout();
+        let flags = ["--lifetime", "30m", "--interval", "5m", "--warmup", "5m", "--step", "1m"];
+        let Plan { looks, .. } = plan(ON_GRID - 290, &args(&flags), &analysis, None).unwrap();
+        let ends: Vec<i64> = looks.iter().map(|l| l.window.end).collect();
+        let mut unique = ends.clone();
+        unique.dedup();
+        assert_eq!(ends, unique, "{looks:?}");
+        let spent: f64 = looks.iter().map(|l| l.alpha).sum();
+        assert!((spent - analysis.judgment.alpha).abs() < 1e-12, "{spent}");
+    }
+
+    /// Recorded data that ends before the lifetime: no look reaches past it.
+    #[test]
+    fn looks_stop_at_the_end_of_the_recorded_data() {
+        let analysis = checkout();
+        let flags = ["--lifetime", "1h", "--interval", "5m"];
+        let data_end = ON_GRID + 1800;
+        let Plan { looks, cut_at_data_end } = plan(ON_GRID, &args(&flags), &analysis, Some(data_end)).unwrap();
+        assert_eq!(cut_at_data_end, Some(data_end));
+        assert!(looks.iter().all(|l| l.window.end <= data_end), "{looks:?}");
+        assert_eq!(looks.last().unwrap().window.end, data_end);
+        // A recording as long as the lifetime is not cut.
+        let Plan { cut_at_data_end, .. } =
+            plan(ON_GRID, &args(&["--lifetime", "30m"]), &analysis, Some(data_end)).unwrap();
+        assert_eq!(cut_at_data_end, None);
+        // One that ends within the warm-up leaves nothing to judge.
+        let error = plan(ON_GRID, &args(&flags), &analysis, Some(ON_GRID + 300)).unwrap_err();
+        assert!(error.to_string().contains("the recording ends at"), "{error}");
+    }
+
+    proptest::proptest! {
+        /// Whatever the start, step, interval, lifetime, warm-up, lookback and end of the data:
+        /// every window lies on the step's grid, after the warm-up and before its look, the data's
+        /// end and the lifetime's end; windows move forward; at most alpha is spent, all of it when
+        /// the data covers the lifetime.
+        #[test]
+        fn every_window_is_on_the_grid_inside_the_judged_time(
+            offset in 0i64..3600,
+            step in proptest::sample::select(vec![1u64, 10, 15, 60, 300]),
+            interval_steps in 1u64..20,
+            lifetime in 60u64..20_000,
+            warmup in 0u64..1200,
+            lookback in proptest::option::of(1u64..5000),
+            data_length in proptest::option::of(0i64..20_000),
+        ) {
+            let analysis = checkout();
+            let (interval, lifetime_text, warmup_text) =
+                (format!("{}s", interval_steps * step), format!("{lifetime}s"), format!("{warmup}s"));
+            let step_text = format!("{step}s");
+            let lookback_text = lookback.map(|l| format!("{l}s"));
+            let mut flags = vec!["--step", &step_text, "--interval", &interval, "--lifetime", &lifetime_text];
+            flags.extend(["--warmup", &warmup_text]);
+            if let Some(lookback) = &lookback_text {
+                flags.extend(["--lookback", lookback]);
+            }
+            let start = ON_GRID + offset;
+            let data_end = data_length.map(|length| start + length);
+            let Ok(Plan { looks, cut_at_data_end }) = plan(start, &args(&flags), &analysis, data_end) else {
+                return Ok(());
+            };
+            let step = step as i64;
+            let end = start + lifetime as i64;
+            proptest::prop_assert!(!looks.is_empty());
+            for look in &looks {
+                let window = look.window;
+                proptest::prop_assert!(window.start % step == 0 && window.end % step == 0, "{look:?}");
+                proptest::prop_assert!(window.start >= start + warmup as i64, "{look:?}");
+                proptest::prop_assert!(window.end <= look.at && window.end <= end, "{look:?}");
+                proptest::prop_assert!(data_end.is_none_or(|data_end| window.end <= data_end), "{look:?}");
+                proptest::prop_assert!(window.start < window.end, "{look:?}");
+            }
+            proptest::prop_assert!(looks.windows(2).all(|w| w[0].window.end < w[1].window.end), "{looks:?}");
+            let spent: f64 = looks.iter().map(|l| l.alpha).sum();
+            let alpha = analysis.judgment.alpha;
+            proptest::prop_assert!(spent <= alpha * (1.0 + 1e-9), "{spent}");
+            if cut_at_data_end.is_none() {
+                proptest::prop_assert!((spent - alpha).abs() < 1e-9 * alpha + 1e-15, "{spent}");
             }
         }
     }

@@ -37,6 +37,19 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
         .map_err(|_| format!("`{text}` is not an RFC 3339 timestamp (expected e.g. 2026-11-23T10:00:00Z)"))
 }
 
+/// The latest instant on the step's grid (multiples of `step_seconds` since the Unix epoch) at or
+/// before `time`. Every look of a run uses this one grid, so that all its points line up.
+pub fn align_down(time: i64, step_seconds: i64) -> i64 {
+    time - time.rem_euclid(step_seconds.max(1))
+}
+
+/// The earliest instant on the step's grid at or after `time`.
+pub fn align_up(time: i64, step_seconds: i64) -> i64 {
+    let step = step_seconds.max(1);
+    let rest = time.rem_euclid(step);
+    if rest == 0 { time } else { time.saturating_add(step - rest) }
+}
+
 impl Window {
     /// The window of the last `last` before `now`, end aligned down to the step.
     pub fn last(now: i64, last: Duration, step: Duration, warmup: Duration) -> Result<Window, String> {
@@ -86,6 +99,13 @@ mod tests {
             .unwrap();
         assert_eq!((w.start, w.end), (999_420, 1_000_020));
         assert_eq!(w.judged_from(), 999_480);
+    }
+
+    #[test]
+    fn alignment_rounds_to_the_epoch_grid_of_the_step() {
+        assert_eq!((align_down(1_000_030, 60), align_up(1_000_030, 60)), (1_000_020, 1_000_080));
+        assert_eq!((align_down(1_000_020, 60), align_up(1_000_020, 60)), (1_000_020, 1_000_020));
+        assert_eq!((align_down(-7, 5), align_up(-7, 5)), (-10, -5));
     }
 
     #[test]

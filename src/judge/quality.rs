@@ -81,12 +81,25 @@ pub fn overlap_factor(range: Duration, step_seconds: u64) -> u64 {
     range.as_secs().div_ceil(step_seconds).max(1)
 }
 
-/// Keeps every `factor`-th point counting back from the last one, so that the kept points' range
-/// windows tile the window without overlapping.
+/// Keeps points whose range windows (`factor` steps long) do not overlap: walking back from the
+/// last point, each kept point is at least `factor` steps before the one kept after it. On a
+/// regular grid that is every `factor`-th point counting back from the last; points on another
+/// grid, or after a gap, are kept whenever they do not overlap (never dropped for their grid).
+/// With a factor of 1 the windows do not overlap and every point is kept. `points` are sorted by
+/// time.
 pub fn thin(points: &[Point], factor: u64, step_seconds: u64) -> Vec<Point> {
-    let Some(last) = points.last() else { return Vec::new() };
-    let stride = (factor * step_seconds) as i64;
-    points.iter().copied().filter(|p| (last.time - p.time) % stride == 0).collect()
+    if factor <= 1 {
+        return points.to_vec();
+    }
+    let stride = i64::try_from(factor.saturating_mul(step_seconds)).unwrap_or(i64::MAX);
+    let mut kept: Vec<Point> = Vec::with_capacity(points.len() / factor as usize + 1);
+    for point in points.iter().rev() {
+        if kept.last().is_none_or(|after| after.time.saturating_sub(point.time) >= stride) {
+            kept.push(*point);
+        }
+    }
+    kept.reverse();
+    kept
 }
 
 /// The finding that says points were thinned.
@@ -181,6 +194,45 @@ mod tests {
         assert_eq!(overlap_factor(Duration::from_secs(30), 60), 1);
         assert_eq!(thin(&data, 2, 60), points(&[(60, 1.0), (180, 3.0), (300, 5.0)]));
         assert_eq!(thin(&data, 1, 60), data);
+    }
+
+    /// A watch started off the step's grid fetched its first points on one grid and the later ones
+    /// on another: thinning by the last point's grid dropped every point of the first.
+    #[test]
+    fn thinning_keeps_points_of_another_grid_that_do_not_overlap() {
+        let mixed = points(&[(10, 1.0), (70, 2.0), (130, 3.0), (180, 4.0), (240, 5.0), (300, 6.0)]);
+        assert_eq!(thin(&mixed, 1, 60), mixed);
+        assert_eq!(thin(&mixed, 2, 60), points(&[(10, 1.0), (180, 4.0), (300, 6.0)]));
+        // A missing point costs one point, not every point until the grid comes round again.
+        let gap = points(&[(60, 1.0), (120, 2.0), (180, 3.0), (300, 5.0), (360, 6.0), (420, 7.0)]);
+        assert_eq!(thin(&gap, 2, 60), points(&[(60, 1.0), (180, 3.0), (300, 5.0), (420, 7.0)]));
+    }
+
+    proptest::proptest! {
+        /// Whatever the times, thinning keeps the last point, never keeps two points closer than
+        /// `factor` steps, and never drops a point that overlaps no kept one.
+        #[test]
+        fn thinning_keeps_every_non_overlapping_point(
+            mut times in proptest::collection::vec(0i64..10_000, 0..60),
+            factor in 1u64..5,
+            step in 1u64..120,
+        ) {
+            times.sort_unstable();
+            times.dedup();
+            let data: Vec<Point> = times.iter().map(|&time| Point { time, value: time as f64 }).collect();
+            let kept = thin(&data, factor, step);
+            proptest::prop_assert_eq!(kept.last(), data.last());
+            if factor > 1 {
+                let stride = (factor * step) as i64;
+                proptest::prop_assert!(kept.windows(2).all(|w| w[1].time - w[0].time >= stride));
+                for point in &data {
+                    let overlaps = kept.iter().any(|k| (k.time - point.time).abs() < stride);
+                    proptest::prop_assert!(overlaps, "{} was dropped but overlaps no kept point", point.time);
+                }
+            } else {
+                proptest::prop_assert_eq!(kept.len(), data.len());
+            }
+        }
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! later) window fetches only the new tail, so the cost grows linearly with the canary's lifetime.
 //! For sources whose points mark bucket starts (Datadog), the last bucket of a window is still
 //! filling when fetched and is fetched again by the next look.
+//!
+//! Every fetch of one query stays on the grid of its first fetch (its start plus whole steps),
+//! even when a later window ends off that grid: a tail fetched from another instant would put
+//! the later points on another grid, and thinning them with the first ones would silently drop
+//! about half of them.
 
 use super::{MetricSource, PointTime, QueryRequest, Series, SourceDescription, SourceError};
 use crate::config::QueryRole;
@@ -15,6 +20,8 @@ type Key = (String, Side, QueryRole, String);
 /// What one query has fetched so far.
 struct Fetched {
     start: i64,
+    /// The last instant on this query's grid (`start` plus whole steps) that is fetched: the
+    /// next fetch starts one step later.
     end: i64,
     series: BTreeMap<BTreeMap<String, String>, Vec<super::Point>>,
 }
@@ -61,10 +68,17 @@ impl MetricSource for IncrementalSource<'_> {
             .iter()
             .map(|request| {
                 let mut part = request.clone();
-                if let Some(known) = self.cache.borrow().get(&key(request))
-                    && request.window.start >= known.start
-                {
-                    part.window.start = known.end + step(request);
+                let mut cache = self.cache.borrow_mut();
+                match cache.get(&key(request)) {
+                    Some(known) if request.window.start >= known.start => {
+                        part.window.start = known.end + step(request);
+                    }
+                    // A window reaching back before what is known: fetched again whole, so that
+                    // no point is held twice.
+                    Some(_) => {
+                        cache.remove(&key(request));
+                    }
+                    None => {}
                 }
                 part
             })
@@ -93,9 +107,16 @@ impl MetricSource for IncrementalSource<'_> {
                     for s in series {
                         let points: Vec<_> = s.points.into_iter().filter(|p| p.time <= complete_until).collect();
                         *self.points_fetched.borrow_mut() += points.len();
-                        entry.series.entry(s.labels).or_default().extend(points);
+                        let known = entry.series.entry(s.labels).or_default();
+                        // Points off the grid past its last complete instant are fetched again
+                        // by the next look: each is kept once.
+                        let newest = known.last().map_or(i64::MIN, |p| p.time);
+                        known.extend(points.into_iter().filter(|p| p.time > newest));
                     }
-                    entry.end = entry.end.max(complete_until);
+                    // The last point of this query's grid that is complete: the next fetch
+                    // continues on the same grid, one step after it.
+                    let on_grid = complete_until - (complete_until - entry.start).rem_euclid(step(request));
+                    entry.end = entry.end.max(on_grid);
                 }
                 Err(error) => {
                     failures.insert(index, error);
@@ -178,6 +199,38 @@ mod tests {
         let request = QueryRequest { metric: "m", side: Side::Canary, role: QueryRole::Value, query: "q", window };
         assert_eq!(source.fetch(&request).unwrap()[0].points.len(), 21);
         assert_eq!(inner.asked.borrow().len(), 3);
+    }
+
+    /// A first window that starts off the grid of its end: later fetches stay on the first
+    /// fetch's grid, and every point is served once.
+    #[test]
+    fn later_fetches_stay_on_the_grid_of_the_first() {
+        let inner = Counting { asked: RefCell::new(Vec::new()), point_time: PointTime::IntervalEnd };
+        let source = IncrementalSource::new(&inner);
+        let step = Duration::from_secs(60);
+        let mut served = Vec::new();
+        for end in [600, 1200, 1800] {
+            let window = Window::between(10, end, step, Duration::default()).unwrap();
+            let request = QueryRequest { metric: "m", side: Side::Canary, role: QueryRole::Value, query: "q", window };
+            served = source.fetch(&request).unwrap().remove(0).points;
+        }
+        let times: Vec<i64> = served.iter().map(|p| p.time).collect();
+        assert_eq!(times, (10..=1800).step_by(60).collect::<Vec<i64>>());
+        assert_eq!(*inner.asked.borrow(), vec![(10, 600), (610, 1200), (1210, 1800)]);
+    }
+
+    /// A window that reaches back before what is known is fetched again whole, without holding
+    /// any point twice.
+    #[test]
+    fn a_window_reaching_back_is_fetched_again_without_duplicates() {
+        let inner = Counting { asked: RefCell::new(Vec::new()), point_time: PointTime::IntervalEnd };
+        let source = IncrementalSource::new(&inner);
+        for (start, end) in [(600, 1200), (0, 1200)] {
+            let window = Window::between(start, end, Duration::from_secs(60), Duration::default()).unwrap();
+            let request = QueryRequest { metric: "m", side: Side::Canary, role: QueryRole::Value, query: "q", window };
+            let points = source.fetch(&request).unwrap().remove(0).points;
+            assert_eq!(points.len() as i64, (end - start) / 60 + 1);
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod judge_cli;
 mod kayenta;
 mod live_prometheus;
 mod prometheus_faults;
+mod realtime;
 mod scipy_reference;
 mod servers;
 mod support;

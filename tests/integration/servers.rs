@@ -6,6 +6,8 @@
 //!   x1.5 from 10:20 on, for a before/after comparison). Seeded, so every run has the same bytes.
 //! * [`prometheus`]: `promtool tsdb create-blocks-from openmetrics`, then `prometheus` on a free
 //!   loopback port over those blocks (long retention, no scrape targets).
+//! * [`Server::prometheus_scraping`]: a Prometheus of its own for one test, scraping live targets
+//!   (the real-time tests of `realtime.rs`).
 //! * [`victoria_metrics`]: `victoria-metrics` on a free loopback port, the same data imported
 //!   through `/api/v1/import/prometheus` and flushed.
 //!
@@ -620,6 +622,39 @@ impl Server {
                 "--log.level=warn".to_string(),
             ];
             match Server::start("prometheus", &dir, port, "prometheus", &args, "/-/ready") {
+                Start::Ready(mut server) => {
+                    server.startup = started.elapsed();
+                    return server;
+                }
+                Start::PortTaken => continue,
+            }
+        }
+        panic!("prometheus: no free port after 5 attempts");
+    }
+
+    /// Prometheus scraping `targets` (`host:port`, serving `/metrics`) every `scrape_seconds`,
+    /// with an empty database: the data is whatever it scrapes from now on.
+    pub fn prometheus_scraping(targets: &[String], scrape_seconds: u64) -> Server {
+        for _ in 0..5 {
+            let started = Instant::now();
+            let dir = server_dir("prometheus-scraping");
+            let config = dir.join("prometheus.yml");
+            let list = targets.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ");
+            std::fs::write(
+                &config,
+                format!(
+                    "global:\n  scrape_interval: {scrape_seconds}s\n  scrape_timeout: {scrape_seconds}s\n  evaluation_interval: {scrape_seconds}s\nscrape_configs:\n  - job_name: realtime\n    static_configs:\n      - targets: [{list}]\n"
+                ),
+            )
+            .unwrap();
+            let port = free_port();
+            let args = [
+                format!("--config.file={}", config.display()),
+                format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                "--log.level=warn".to_string(),
+            ];
+            match Server::start("prometheus-scraping", &dir, port, "prometheus", &args, "/-/ready") {
                 Start::Ready(mut server) => {
                     server.startup = started.elapsed();
                     return server;
