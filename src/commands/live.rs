@@ -10,7 +10,7 @@ use crate::error::CanaryError;
 use crate::source::datadog;
 use crate::source::http::Secret;
 use crate::source::prometheus::{Auth, PrometheusSettings, PrometheusSource};
-use crate::source::{MetricSource, QueryRequest, Series};
+use crate::source::{MetricSource, QueryRequest, Series, points};
 use std::collections::BTreeMap;
 
 /// The newest minute is left out of live windows: its samples may not all have been scraped yet
@@ -49,6 +49,8 @@ pub fn open_source(analysis: &Analysis, flags: &SourceArgs) -> Result<Box<dyn Me
         total_timeout: std::time::Duration::from_secs(flags.timeout.as_secs().max(1)),
         retries: flags.retries,
         concurrency: usize::from(flags.concurrency),
+        max_response_bytes: flags.max_response_size,
+        max_series: flags.max_series,
     };
     Ok(Box::new(PrometheusSource::new(settings)?))
 }
@@ -128,6 +130,8 @@ fn open_datadog(config: Option<&SourceConfig>, flags: &SourceArgs) -> Result<Box
         retries: flags.retries,
         concurrency: usize::from(flags.concurrency),
         max_rate_limit_wait: datadog::MAX_RATE_LIMIT_WAIT,
+        max_response_bytes: flags.max_response_size,
+        max_series: flags.max_series,
     };
     Ok(Box::new(datadog::DatadogSource::new(settings)?))
 }
@@ -233,8 +237,11 @@ pub fn fetch_everything(
         .collect();
     let answers = source.fetch_all(&requests);
     let mut fetched = Vec::with_capacity(planned.len());
-    for ((metric, side, role, query), answer) in planned.into_iter().zip(answers) {
+    for (((metric, side, role, query), answer), request) in planned.iter().cloned().zip(answers).zip(&requests) {
         let mut series = answer?;
+        // The same checks for every source, live or recorded, before judging or recording.
+        let what = format!("metric `{}`, {} {}", request.metric, side.name(), role.name());
+        points::check_series(&series, role, &request.window, &what)?;
         for s in &mut series {
             for point in &mut s.points {
                 point.time += shift_of(side);
