@@ -29,18 +29,20 @@ pub fn check_series(series: &[Series], role: QueryRole, window: &Window, what: &
     let is_count = matches!(role, QueryRole::Numerator | QueryRole::Denominator);
     for one in series {
         let labels = describe_labels(one);
+        if let Some(index) = one.points.windows(2).position(|pair| pair[1].time <= pair[0].time) {
+            let pair = [one.points[index], one.points[index + 1]];
+            let repeated = one.points[..=index].iter().any(|p| p.time == pair[1].time);
+            let what = if repeated { "twice" } else { "out of order" };
+            return Err(refused(format!(
+                "the series{labels} has timestamp {} {what} ({} after {}): timestamps must strictly increase; the source returned duplicate or overlapping data",
+                pair[1].time, pair[1].time, pair[0].time
+            )));
+        }
         if one.points.len() as i64 > steps {
             return Err(refused(format!(
                 "the series{labels} has {} points, more than the {steps} that a window of {}s at a {step}s step can hold",
                 one.points.len(),
                 window.end - window.start
-            )));
-        }
-        if let Some(pair) = one.points.windows(2).find(|pair| pair[1].time <= pair[0].time) {
-            let what = if pair[1].time == pair[0].time { "twice" } else { "out of order" };
-            return Err(refused(format!(
-                "the series{labels} has timestamp {} {what} ({} after {}): timestamps must strictly increase; the source returned duplicate or overlapping data",
-                pair[1].time, pair[1].time, pair[0].time
             )));
         }
         if is_count

@@ -5,6 +5,7 @@
 mod compare_cli;
 mod datadog;
 mod features;
+mod hostile_sources;
 mod judge_cli;
 mod kayenta;
 mod live_prometheus;
