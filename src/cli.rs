@@ -149,7 +149,7 @@ pub struct RollbackArgs {
 }
 
 /// The judged window; each flag overrides the analysis's `window`.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 pub struct WindowArgs {
     /// Judge the last DURATION up to now (e.g. 30m).
     #[arg(long, value_name = "DURATION", conflicts_with_all = ["start", "end"])]
@@ -170,7 +170,7 @@ pub struct WindowArgs {
 
 /// Where live data comes from; each flag overrides the analysis's `source`. Credentials are read
 /// from files or from the environment, never from flag values.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 pub struct SourceArgs {
     /// Base URL of the metrics API: Prometheus-compatible with any path prefix
     /// (http://mimir/prometheus), or a Datadog API host.

@@ -302,3 +302,44 @@ fn endless_server(answer: fn(&mut std::net::TcpStream)) -> String {
     });
     url
 }
+
+/// Counts that are valid (below 2^53) but huge once made the count test run for minutes; the
+/// deadline covers the judgment, so the run ends at --timeout (or, with bounded numerics, sooner)
+/// and never passes.
+#[test]
+fn the_overall_timeout_covers_the_judgment() {
+    let dir = TempDir::new("hostile-slow-judgment");
+    let mut recording: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("fixtures/healthy.json").unwrap()).unwrap();
+    for (side, errors) in [("baseline", 4.0e15), ("canary", 8.0e15)] {
+        let queries = &mut recording["metrics"]["error_rate"][side]["queries"];
+        for (role, value) in [("numerator", errors), ("denominator", 9.0e15)] {
+            for point in queries[role]["series"][0]["points"].as_array_mut().unwrap() {
+                point[1] = value.into();
+            }
+        }
+    }
+    let file = dir.file("huge-counts.json", &recording.to_string());
+    let mut child = std::process::Command::new(canary_bin())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["judge", "analyses/checkout.yaml", "--replay", &file.display().to_string(), "--timeout", "3s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A hang guard only (the run ends at 3 s): without the deadline it runs for many minutes.
+    let mut waited = Duration::ZERO;
+    while child.try_wait().unwrap().is_none() {
+        if waited > Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("the judgment ran past --timeout 3s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        waited += Duration::from_millis(100);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(matches!(out.status.code(), Some(1 | 3 | 4)), "{}", explain(&out));
+    if out.status.code() == Some(4) {
+        assert!(stderr(&out).contains("timed out"), "{}", explain(&out));
+    }
+}
