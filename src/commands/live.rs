@@ -96,7 +96,7 @@ fn open_datadog(config: Option<&SourceConfig>, flags: &SourceArgs) -> Result<Box
             return Ok(datadog::Key::new(value, format!("${name}")));
         }
         if let Some(path) = file {
-            let value = std::fs::read_to_string(path)
+            let value = read_credential_file(std::path::Path::new(path))
                 .map_err(|e| usage(format!("cannot read the Datadog {what} file {path}: {e}")))?;
             return Ok(datadog::Key::new(value, format!("the file {path}")));
         }
@@ -147,7 +147,7 @@ fn auth(analysis: &Analysis, flags: &SourceArgs) -> Result<Auth, CanaryError> {
             .ok_or_else(|| usage(format!("the analysis reads a credential from ${name}, but it is not set")))
     };
     let from_file = |path: &str| {
-        std::fs::read_to_string(path)
+        read_credential_file(std::path::Path::new(path))
             .map(|text| text.trim().to_string())
             .map_err(|e| usage(format!("cannot read the credential file {path}: {e}")))
     };
@@ -174,6 +174,33 @@ fn auth(analysis: &Analysis, flags: &SourceArgs) -> Result<Auth, CanaryError> {
         return Ok(Auth::Basic { user: user.clone(), password: Secret::new(password), origin });
     }
     Ok(Auth::None)
+}
+
+/// Reads a file holding a credential, warning on stderr when group or others may read it (a
+/// token readable by every local user is as good as published).
+pub fn read_credential_file(path: &std::path::Path) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    if let Some(mode) = readable_by_others(path) {
+        eprintln!(
+            "canary: warning: the credential file {} is readable by group or others (mode {mode:o}): `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(text)
+}
+
+/// The file's permission bits when group or others may read it.
+#[cfg(unix)]
+fn readable_by_others(path: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o044 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_path: &std::path::Path) -> Option<u32> {
+    None
 }
 
 /// The window of a live run: `--start`/`--end` aligned inward to the step, or the last
