@@ -343,3 +343,30 @@ fn the_overall_timeout_covers_the_judgment() {
         assert!(stderr(&out).contains("timed out"), "{}", explain(&out));
     }
 }
+
+/// A Datadog v2 answer whose series repeats every bucket time (as two overlapping answers merged
+/// would): once silently deduplicated, now refused like Prometheus's.
+struct RepeatedTimesV2;
+
+impl Respond for RepeatedTimesV2 {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        let attributes = &body["data"]["attributes"];
+        let (from, to) = (attributes["from"].as_i64().unwrap(), attributes["to"].as_i64().unwrap());
+        let times: Vec<i64> = (from..to).step_by(60_000).flat_map(|t| [t, t]).collect();
+        let values: Vec<f64> = times.iter().enumerate().map(|(i, _)| if i % 2 == 0 { 1000.0 } else { 1.0 }).collect();
+        let answer = serde_json::json!({"data": {"id": "0", "type": "timeseries_response", "attributes": {
+            "series": [{"group_tags": [], "query_index": 0, "unit": null}], "times": times, "values": [values],
+        }}});
+        ResponseTemplate::new(200).set_body_raw(answer.to_string(), "application/vnd.api+json")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datadog_repeated_bucket_times_are_refused() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(RepeatedTimesV2).mount(&server).await;
+    let dir = TempDir::new("hostile-datadog-duplicates");
+    let out = judge(&server.uri(), &dir, DATADOG, &[]);
+    assert_refused(&out, 4, &dir, "twice");
+}
