@@ -307,23 +307,23 @@ pub async fn read_bounded_body(
     max_bytes: u64,
     shown_url: &str,
 ) -> Result<Vec<u8>, super::SourceError> {
-    let too_large = |size: String| {
+    let too_large = || {
         super::SourceError::Unavailable(format!(
-            "the answer from {shown_url} is larger than {size} allowed by --max-response-size ({}): narrow the query (fewer series, a shorter window or a longer step) or raise --max-response-size",
+            "the answer from {shown_url} is larger than the {} allowed by --max-response-size: narrow the query (fewer series, a shorter window or a longer step) or raise --max-response-size",
             format_size(max_bytes)
         ))
     };
     if let Some(declared) = response.content_length()
         && declared > max_bytes
     {
-        return Err(too_large(format!("the {}", format_size(max_bytes))));
+        return Err(too_large());
     }
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if (body.len() + chunk.len()) as u64 > max_bytes {
-                    return Err(too_large(format!("the {}", format_size(max_bytes))));
+                    return Err(too_large());
                 }
                 body.extend_from_slice(&chunk);
             }

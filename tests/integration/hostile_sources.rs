@@ -208,7 +208,7 @@ async fn an_answer_larger_than_max_response_size_cannot_judge() {
     let server = prometheus(Matrix { extra_series: 40_000, ..Matrix::default() }).await;
     let dir = TempDir::new("hostile-size");
     let out = judge(&server.uri(), &dir, CHECKOUT, &["--max-response-size", "1MiB"]);
-    assert_refused(&out, 4, &dir, "allowed by --max-response-size (1MiB)");
+    assert_refused(&out, 4, &dir, "larger than the 1MiB allowed by --max-response-size");
     // Endless, without a length: refused while it streams, long before the overall timeout.
     let url = endless_server(|stream| {
         let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n");
@@ -217,7 +217,7 @@ async fn an_answer_larger_than_max_response_size_cannot_judge() {
         while stream.write_all(chunk.as_bytes()).is_ok() {}
     });
     let out = judge(&url, &dir, CHECKOUT, &["--max-response-size", "2MiB", "--timeout", "10m"]);
-    assert_refused(&out, 4, &dir, "allowed by --max-response-size (2MiB)");
+    assert_refused(&out, 4, &dir, "larger than the 2MiB allowed by --max-response-size");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
