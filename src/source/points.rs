@@ -120,6 +120,30 @@ mod tests {
     }
 
     proptest! {
+        /// Whatever passes the check is written by `record` and read back by `--replay` as the
+        /// same points, which pass the check again: every recording written replays.
+        #[test]
+        fn accepted_series_round_trip_through_a_recording(
+            gaps in proptest::collection::vec(1i64..120, 0..12),
+            values in proptest::collection::vec(prop_oneof![any::<f64>(), Just(f64::NAN), Just(f64::INFINITY), 0.0..1e9], 12),
+            count in any::<bool>(),
+        ) {
+            let role = if count { QueryRole::Denominator } else { QueryRole::Value };
+            let mut time = 600;
+            let points: Vec<(i64, f64)> = gaps.iter().zip(&values).map(|(gap, value)| { time += gap; (time, *value) }).collect();
+            let input = series(&points);
+            prop_assume!(check_series(&input, role, &window(), "q").is_ok());
+            let written = serde_json::to_string(&crate::source::recorded::RecordedSeries::from_series(&input[0])).unwrap();
+            let read: crate::source::recorded::RecordedSeries = serde_json::from_str(&written).unwrap();
+            prop_assert_eq!(read.points.len(), input[0].points.len());
+            for (a, b) in read.points.iter().zip(&input[0].points) {
+                prop_assert!(a.time == b.time && (a.value.to_bits() == b.value.to_bits() || (a.value.is_nan() && b.value.is_nan())), "{:?} != {:?}", a, b);
+            }
+            let back = vec![Series { labels: read.labels, points: read.points }];
+            prop_assert!(check_series(&back, role, &window(), "q").is_ok());
+        }
+
+
         /// Whatever the points, a series that passes the check has strictly increasing times and,
         /// for counts, only values in [0, MAX_COUNT] or NaN.
         #[test]
