@@ -149,7 +149,7 @@ pub struct RollbackArgs {
 }
 
 /// The judged window; each flag overrides the analysis's `window`.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 pub struct WindowArgs {
     /// Judge the last DURATION up to now (e.g. 30m).
     #[arg(long, value_name = "DURATION", conflicts_with_all = ["start", "end"])]
@@ -170,7 +170,7 @@ pub struct WindowArgs {
 
 /// Where live data comes from; each flag overrides the analysis's `source`. Credentials are read
 /// from files or from the environment, never from flag values.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 pub struct SourceArgs {
     /// Base URL of the metrics API: Prometheus-compatible with any path prefix
     /// (http://mimir/prometheus), or a Datadog API host.
@@ -198,6 +198,13 @@ pub struct SourceArgs {
     /// Retries of a request that failed with 5xx, 429, a timeout or a connection error.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
     pub retries: u32,
+    /// The most bytes one answer of the source may have (B, KiB, MiB, GiB); a larger answer is
+    /// refused while it streams (exit 4).
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_response_size: u64,
+    /// The most series one query may return; more is refused (exit 4): aggregate the query.
+    #[arg(long, value_name = "N", default_value_t = crate::source::points::DEFAULT_MAX_SERIES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
+    pub max_series: usize,
 }
 
 #[derive(Debug, Args)]
@@ -329,6 +336,26 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
     match text.split_once(':') {
         Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.trim().to_string())),
         _ => Err("not NAME: VALUE".to_string()),
+    }
+}
+
+/// `64MiB`, `512KiB`, `1GiB`, `1000000` (bytes); KB/MB/GB are taken as powers of 1024 too.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a size such as 64MiB"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit `{other}` (use B, KiB, MiB or GiB)")),
+    };
+    match number.checked_mul(factor) {
+        Some(0) => Err("the size must be larger than 0".into()),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("`{text}` is too large")),
     }
 }
 

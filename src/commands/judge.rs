@@ -35,29 +35,38 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     let watchdog = args.watchdog.state_dir.as_deref().map(|dir| Watchdog::start(dir, &analysis.name)).transpose()?;
     // The watchdog's last run may have left sustained-breach stretches running.
     let carries = watchdog.as_ref().map(|w| w.carries(&sides.canary)).transpose()?.unwrap_or_default();
-    let report = match &args.replay {
-        Some(replay) => {
-            let source = RecordedSource::new(Recording::load(replay)?, replay);
-            let window = replay_window(&analysis, source.recording(), &args.window)?;
-            check_recorded_offsets(&analysis, source.recording(), replay)?;
-            if source.recording().analysis != analysis.name {
-                eprintln!(
-                    "canary: warning: {} was recorded for analysis `{}`, not `{}`; judging it with {}",
-                    replay.display(),
-                    source.recording().analysis,
-                    analysis.name,
-                    args.analysis.display()
-                );
+    // The deadline covers the whole run, fetching and judging: a judgment that runs away ends
+    // "could not judge" (exit 4) at --timeout.
+    let deadline = std::time::Duration::from_secs(args.source.timeout.as_secs().max(1));
+    let (replay, analysis_path, window_flags, source_flags) =
+        (args.replay.clone(), args.analysis.clone(), args.window.clone(), args.source.clone());
+    let (judged_analysis, judged_sides, judged_overrides) = (analysis.clone(), sides.clone(), overrides.clone());
+    let report = live::within_deadline(deadline, move || {
+        let (analysis, sides, overrides) = (judged_analysis, judged_sides, judged_overrides);
+        match &replay {
+            Some(replay) => {
+                let source = RecordedSource::new(Recording::load(replay)?, replay);
+                let window = replay_window(&analysis, source.recording(), &window_flags)?;
+                check_recorded_offsets(&analysis, source.recording(), replay)?;
+                if source.recording().analysis != analysis.name {
+                    eprintln!(
+                        "canary: warning: {} was recorded for analysis `{}`, not `{}`; judging it with {}",
+                        replay.display(),
+                        source.recording().analysis,
+                        analysis.name,
+                        analysis_path.display()
+                    );
+                }
+                warn_about_changed_queries(&analysis, &source, &sides, &overrides, window.step_seconds);
+                judge_source(&analysis, &source, window, &sides, &overrides, analysis.judgment.alpha, &carries)
             }
-            warn_about_changed_queries(&analysis, &source, &sides, &overrides, window.step_seconds);
-            judge_source(&analysis, &source, window, &sides, &overrides, analysis.judgment.alpha, &carries)?
+            None => {
+                let source = live::open_source(&analysis, &source_flags)?;
+                let window = live::live_window(&analysis, &window_flags, live::now())?;
+                judge_source(&analysis, source.as_ref(), window, &sides, &overrides, analysis.judgment.alpha, &carries)
+            }
         }
-        None => {
-            let source = live::open_source(&analysis, &args.source)?;
-            let window = live::live_window(&analysis, &args.window, live::now())?;
-            judge_source(&analysis, source.as_ref(), window, &sides, &overrides, analysis.judgment.alpha, &carries)?
-        }
-    };
+    })?;
     let mut report = report;
     // Failed features are turned off first; an action not delivered turns the verdict into fail.
     features::act(&mut report, &feature_actions, live::now());

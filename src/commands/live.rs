@@ -10,7 +10,7 @@ use crate::error::CanaryError;
 use crate::source::datadog;
 use crate::source::http::Secret;
 use crate::source::prometheus::{Auth, PrometheusSettings, PrometheusSource};
-use crate::source::{MetricSource, QueryRequest, Series};
+use crate::source::{MetricSource, QueryRequest, Series, SourceError, points};
 use std::collections::BTreeMap;
 
 /// The newest minute is left out of live windows: its samples may not all have been scraped yet
@@ -49,6 +49,8 @@ pub fn open_source(analysis: &Analysis, flags: &SourceArgs) -> Result<Box<dyn Me
         total_timeout: std::time::Duration::from_secs(flags.timeout.as_secs().max(1)),
         retries: flags.retries,
         concurrency: usize::from(flags.concurrency),
+        max_response_bytes: flags.max_response_size,
+        max_series: flags.max_series,
     };
     Ok(Box::new(PrometheusSource::new(settings)?))
 }
@@ -94,7 +96,7 @@ fn open_datadog(config: Option<&SourceConfig>, flags: &SourceArgs) -> Result<Box
             return Ok(datadog::Key::new(value, format!("${name}")));
         }
         if let Some(path) = file {
-            let value = std::fs::read_to_string(path)
+            let value = read_credential_file(std::path::Path::new(path))
                 .map_err(|e| usage(format!("cannot read the Datadog {what} file {path}: {e}")))?;
             return Ok(datadog::Key::new(value, format!("the file {path}")));
         }
@@ -128,6 +130,8 @@ fn open_datadog(config: Option<&SourceConfig>, flags: &SourceArgs) -> Result<Box
         retries: flags.retries,
         concurrency: usize::from(flags.concurrency),
         max_rate_limit_wait: datadog::MAX_RATE_LIMIT_WAIT,
+        max_response_bytes: flags.max_response_size,
+        max_series: flags.max_series,
     };
     Ok(Box::new(datadog::DatadogSource::new(settings)?))
 }
@@ -143,7 +147,7 @@ fn auth(analysis: &Analysis, flags: &SourceArgs) -> Result<Auth, CanaryError> {
             .ok_or_else(|| usage(format!("the analysis reads a credential from ${name}, but it is not set")))
     };
     let from_file = |path: &str| {
-        std::fs::read_to_string(path)
+        read_credential_file(std::path::Path::new(path))
             .map(|text| text.trim().to_string())
             .map_err(|e| usage(format!("cannot read the credential file {path}: {e}")))
     };
@@ -170,6 +174,33 @@ fn auth(analysis: &Analysis, flags: &SourceArgs) -> Result<Auth, CanaryError> {
         return Ok(Auth::Basic { user: user.clone(), password: Secret::new(password), origin });
     }
     Ok(Auth::None)
+}
+
+/// Reads a file holding a credential, warning on stderr when group or others may read it (a
+/// token readable by every local user is as good as published).
+pub fn read_credential_file(path: &std::path::Path) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    if let Some(mode) = readable_by_others(path) {
+        eprintln!(
+            "canary: warning: the credential file {} is readable by group or others (mode {mode:o}): `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(text)
+}
+
+/// The file's permission bits when group or others may read it.
+#[cfg(unix)]
+fn readable_by_others(path: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o044 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_path: &std::path::Path) -> Option<u32> {
+    None
 }
 
 /// The window of a live run: `--start`/`--end` aligned inward to the step, or the last
@@ -233,8 +264,11 @@ pub fn fetch_everything(
         .collect();
     let answers = source.fetch_all(&requests);
     let mut fetched = Vec::with_capacity(planned.len());
-    for ((metric, side, role, query), answer) in planned.into_iter().zip(answers) {
+    for (((metric, side, role, query), answer), request) in planned.iter().cloned().zip(answers).zip(&requests) {
         let mut series = answer?;
+        // The same checks for every source, live or recorded, before judging or recording.
+        let what = format!("metric `{}`, {} {}", request.metric, side.name(), role.name());
+        points::check_series(&series, role, &request.window, &what)?;
         for s in &mut series {
             for point in &mut s.points {
                 point.time += shift_of(side);
@@ -245,7 +279,56 @@ pub fn fetch_everything(
     Ok(fetched)
 }
 
+/// Runs `work` (fetching and judging) on a worker thread and waits for it at most `deadline`
+/// (`--timeout`), so that the deadline covers the whole run, judgment included: past it, the run
+/// ends "could not judge" (exit 4) and the worker is abandoned (the process exits without
+/// waiting for it). For `judge` and `watch` (one call per look) alike.
+pub fn within_deadline<T: Send + 'static>(
+    deadline: std::time::Duration,
+    work: impl FnOnce() -> Result<T, CanaryError> + Send + 'static,
+) -> Result<T, CanaryError> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("canary-judgment".into())
+        .spawn(move || {
+            let _ = sender.send(work());
+        })
+        .map_err(|e| CanaryError::Source(SourceError::Unavailable(format!("cannot start the judgment: {e}"))))?;
+    match receiver.recv_timeout(deadline) {
+        Ok(result) => result,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(CanaryError::Source(SourceError::Unavailable(format!(
+            "timed out: the run did not finish within the overall timeout of {} (--timeout); nothing was judged",
+            Duration::from_secs(deadline.as_secs())
+        )))),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(CanaryError::Source(SourceError::Unavailable(
+            "the judgment stopped without a result (an internal error); nothing was judged".into(),
+        ))),
+    }
+}
+
 /// The current time in Unix seconds.
 pub fn now() -> i64 {
     jiff::Timestamp::now().as_second()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_covers_work_that_never_ends() {
+        let error = within_deadline(std::time::Duration::from_millis(200), || -> Result<(), CanaryError> {
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        })
+        .unwrap_err();
+        assert_eq!(error.exit_code(), crate::error::exit_code::COULD_NOT_JUDGE);
+        assert!(error.to_string().starts_with("timed out"), "{error}");
+        assert_eq!(within_deadline(std::time::Duration::from_secs(60), || Ok(7)).unwrap(), 7);
+        let usage = within_deadline(std::time::Duration::from_secs(60), || -> Result<(), CanaryError> {
+            Err(CanaryError::Usage("bad".into()))
+        });
+        assert_eq!(usage.unwrap_err().exit_code(), crate::error::exit_code::USAGE);
+    }
 }

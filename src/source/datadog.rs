@@ -15,7 +15,7 @@
 //! key. Query syntax errors are configuration errors that show the query; HTML pages are
 //! summarised, never parsed as JSON.
 
-use super::http::{self, describe_error, describe_reqwest_error, looks_like_html, run_bounded, summary};
+use super::http::{self, describe_error, looks_like_html, run_bounded, summary};
 use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
 use crate::config::template::Side;
 use crate::config::{DatadogApi, QueryRole};
@@ -138,6 +138,22 @@ pub struct DatadogSettings {
     pub concurrency: usize,
     /// The longest single wait for a rate limit to reset.
     pub max_rate_limit_wait: Duration,
+    /// The most bytes one answer may have (`--max-response-size`).
+    pub max_response_bytes: u64,
+    /// The most series one query may return (`--max-series`).
+    pub max_series: usize,
+}
+
+impl DatadogSettings {
+    /// Every credential value of this source (the keys and any credential header), scrubbed from
+    /// every message.
+    fn secrets(&self) -> Vec<String> {
+        let mut secrets = vec![self.api_key.value.clone(), self.app_key.value.clone()];
+        secrets
+            .extend(self.headers.iter().filter(|(name, _)| http::is_credential_header(name)).map(|(_, v)| v.clone()));
+        secrets.retain(|s| !s.trim().is_empty());
+        secrets
+    }
 }
 
 /// A live Datadog source.
@@ -175,7 +191,8 @@ impl DatadogSource {
             headers.insert(HeaderName::from_static(name), http::sensitive_value(&key.value, &key.origin)?);
         }
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let client = http::client(headers, settings.request_timeout, settings.ca_file.as_deref()).map_err(config)?;
+        let client =
+            http::source_client(headers, settings.request_timeout, settings.ca_file.as_deref()).map_err(config)?;
         let client = ClientBuilder::new(client)
             .with(RetryTransientMiddleware::new_with_policy_and_strategy(
                 http::retry_policy(settings.retries),
@@ -214,7 +231,7 @@ struct Shared {
 
 impl MetricSource for DatadogSource {
     fn description(&self) -> SourceDescription {
-        SourceDescription { kind: "datadog".into(), url: Some(self.settings.url.clone()), replay: None }
+        SourceDescription { kind: "datadog".into(), url: Some(http::redact_url(&self.settings.url)), replay: None }
     }
 
     fn point_time(&self) -> PointTime {
@@ -251,7 +268,8 @@ impl MetricSource for DatadogSource {
                 paused_until: Mutex::new(None),
                 key_check: tokio::sync::OnceCell::new(),
             });
-            let (concurrency, total, url) = (settings.concurrency, settings.total_timeout, settings.url.clone());
+            let (concurrency, total, url) =
+                (settings.concurrency, settings.total_timeout, http::redact_url(&settings.url));
             run_bounded(planned, concurrency, total, &url, progress, move |query: OwnedQuery| {
                 let shared = Arc::clone(&shared);
                 async move { run_query(&shared, &query).await }
@@ -259,7 +277,10 @@ impl MetricSource for DatadogSource {
             .await
         });
         fill_missing_events(&queries, &mut results);
-        results
+        // Whatever Datadog (or a proxy) echoed, no key reaches a message.
+        let secrets = self.settings.secrets();
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        results.into_iter().map(|r| r.map_err(|e| e.scrubbed(&secrets))).collect()
     }
 }
 
@@ -318,8 +339,8 @@ async fn run_query(shared: &Shared, query: &OwnedQuery) -> Result<Vec<Series>, S
     Ok(merged
         .into_iter()
         .map(|(labels, mut points)| {
+            // Sorted, never deduplicated: a repeated timestamp is refused by the point checks.
             points.sort_by_key(|p| p.time);
-            points.dedup_by_key(|p| p.time);
             Series { labels, points }
         })
         .collect())
@@ -438,12 +459,12 @@ async fn request(
         let (url, builder) = match settings.api {
             DatadogApi::V1 => {
                 let url = v1_url(base, sent, from, to)?;
-                (format!("{base}/api/v1/query"), shared.client.get(url))
+                (http::redact_url(&format!("{base}/api/v1/query")), shared.client.get(url))
             }
             DatadogApi::V2 => {
                 let url = format!("{base}/api/v2/query/timeseries");
                 let body = v2_body(sent, from, to, query.step);
-                (url.clone(), shared.client.post(&url).header(CONTENT_TYPE, "application/json").body(body))
+                (http::redact_url(&url), shared.client.post(&url).header(CONTENT_TYPE, "application/json").body(body))
             }
         };
         let response = builder.send().await.map_err(|error| {
@@ -452,10 +473,9 @@ async fn request(
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
+        let body = http::read_bounded_body(response, settings.max_response_bytes, &url)
             .await
-            .map_err(|e| unavailable(format!("the response from {url} broke off: {}", describe_reqwest_error(&e))))?;
+            .map_err(|e| unavailable(e.to_string()))?;
         if status == StatusCode::TOO_MANY_REQUESTS {
             let limit = RateLimit::from_headers(&headers);
             let left = shared.deadline.saturating_duration_since(Instant::now());
@@ -483,7 +503,24 @@ async fn request(
             let check = shared.key_check.get_or_init(|| check_api_key(shared)).await;
             return Err(auth_error(status, &body, check, settings));
         }
-        return interpret(settings.api, status, &body, &url, query, sent);
+        // Parsed off the async runtime's workers, so that the deadlines keep running.
+        let (api, owned_query, owned_sent, max_series) =
+            (settings.api, query.clone(), sent.to_string(), settings.max_series);
+        let series = tokio::task::spawn_blocking(move || {
+            interpret(api, status, &body, &url, &owned_query, &owned_sent).and_then(|series| {
+                if series.len() > max_series {
+                    return Err(SourceError::Unavailable(format!(
+                        "{}: the query returned {} series, more than --max-series {max_series}: aggregate it or raise --max-series\n  query: {owned_sent}",
+                        owned_query.label,
+                        series.len()
+                    )));
+                }
+                Ok(series)
+            })
+        })
+        .await
+        .unwrap_or_else(|e| Err(unavailable(format!("parsing the answer failed: {e}"))));
+        return series;
     }
 }
 
@@ -599,8 +636,9 @@ async fn check_api_key(shared: &Shared) -> KeyCheck {
         Ok(response) => response,
         Err(error) => return KeyCheck::Unknown(describe_error(&error)),
     };
+    let url = http::redact_url(&url);
     let status = response.status();
-    let body = response.bytes().await.unwrap_or_default();
+    let body = http::read_bounded_body(response, shared.settings.max_response_bytes, &url).await.unwrap_or_default();
     #[derive(Deserialize)]
     struct Validity {
         valid: bool,
@@ -620,7 +658,7 @@ fn auth_error(status: StatusCode, body: &[u8], check: &KeyCheck, settings: &Data
     } else {
         format!("HTTP {}: {detail}", status.as_u16())
     };
-    let (api, app, url) = (settings.api_key.origin(), settings.app_key.origin(), &settings.url);
+    let (api, app, url) = (settings.api_key.origin(), settings.app_key.origin(), &http::redact_url(&settings.url));
     let message = match check {
         KeyCheck::Invalid => format!(
             "Datadog at {url} refused the API key from {api} ({answer}; /api/v1/validate says it is not valid): check that it is an API key (not an application key) of an organisation on this site (DD_SITE, source.site or source.url choose the site)"
@@ -802,19 +840,20 @@ fn error_messages(body: &[u8]) -> Option<Vec<String>> {
 fn messages_of(errors: &serde_json::Value) -> Vec<String> {
     use serde_json::Value;
     // Datadog's parse errors span lines ("Error parsing query: \nunable to parse ..."): one line each.
-    let line = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = |text: &str| http::echoed_text(text, &[]);
     let one = |value: &Value| match value {
         Value::String(text) => Some(line(text)),
         Value::Object(object) => ["detail", "title", "message"]
             .iter()
             .find_map(|key| object.get(*key).and_then(Value::as_str))
             .map(line)
-            .or_else(|| Some(value.to_string())),
+            .or_else(|| Some(line(&value.to_string()))),
         Value::Null => None,
-        other => Some(other.to_string()),
+        other => Some(line(&other.to_string())),
     };
     match errors {
-        Value::Array(items) => items.iter().filter_map(one).filter(|m| !m.is_empty()).collect(),
+        // At most 5 messages echoed, each sanitised and capped.
+        Value::Array(items) => items.iter().filter_map(one).filter(|m| !m.is_empty()).take(5).collect(),
         other => one(other).into_iter().filter(|m| !m.is_empty()).collect(),
     }
 }
@@ -1017,6 +1056,8 @@ mod tests {
             retries: 3,
             concurrency: 8,
             max_rate_limit_wait: MAX_RATE_LIMIT_WAIT,
+            max_response_bytes: crate::source::points::DEFAULT_MAX_RESPONSE_BYTES,
+            max_series: crate::source::points::DEFAULT_MAX_SERIES,
         }
     }
 

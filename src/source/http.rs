@@ -24,31 +24,29 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// A URL fit to show: without user name, password or query values (which often carry tokens).
-pub fn redact_credentials(url: &str) -> String {
+/// The one way a URL is shown (messages, reports, state files): its origin only, with `/…` when
+/// it has a path or a query. User name, password, path and query never show: webhook paths
+/// (`/services/T0/B0/XXXX`) and query values are often the secret.
+pub fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
-        Ok(mut parsed) => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            let had_query = parsed.query().is_some();
-            parsed.set_query(None);
-            let shown = parsed.to_string().trim_end_matches('/').to_string();
-            if had_query { format!("{shown}?…") } else { shown }
+        Ok(parsed) => {
+            let origin = parsed.origin();
+            let shown = if origin.is_tuple() {
+                origin.ascii_serialization()
+            } else {
+                // An opaque origin (`file:`, `data:`): nothing of it is safe to show but the scheme.
+                format!("{}:", parsed.scheme())
+            };
+            let has_more = parsed.path().len() > 1 || parsed.query().is_some() || parsed.fragment().is_some();
+            if has_more || !origin.is_tuple() { format!("{shown}/…") } else { shown }
         }
         Err(_) => "(invalid URL)".into(),
     }
 }
 
-/// Only the origin of a URL, with `/…` when it has a path: for webhook URLs, whose paths often
-/// are the secret (`https://hooks.example.com/services/T0/B0/XXXX`).
+/// The same as [`redact_url`], under its former name (kept for the webhook's callers).
 pub fn url_origin(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(parsed) => {
-            let origin = parsed.origin().ascii_serialization();
-            if parsed.path().len() > 1 || parsed.query().is_some() { format!("{origin}/…") } else { origin }
-        }
-        Err(_) => "(invalid URL)".into(),
-    }
+    redact_url(url)
 }
 
 /// Whether a header carries credentials (refused where headers are written in plain sight).
@@ -69,17 +67,79 @@ pub fn looks_like_html(body: &[u8]) -> bool {
     start.contains("<html") || start.contains("<!doctype") || start.contains("<head")
 }
 
-/// A one-line summary of a non-JSON body: an HTML page's title, or the start of the text.
-pub fn summary(body: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(body);
-    let lower = text.to_ascii_lowercase();
-    if let (Some(open), Some(close)) = (lower.find("<title>"), lower.find("</title>"))
-        && close > open
-    {
-        return Some(text[open + 7..close].trim().to_string());
+/// The most characters of a server's text that a message ever echoes.
+pub const MAX_ECHOED_CHARS: usize = 500;
+
+/// The one way a server's answer is echoed to the user (sources, webhook and action answers): an
+/// HTML page's title or the start of the text, on one line, without control characters (ANSI/OSC
+/// escapes), every value of `secrets` replaced by `[redacted]`, at most [`MAX_ECHOED_CHARS`]
+/// characters; a binary body is described, never shown. `None` for an empty body.
+pub fn echoed_body(body: &[u8], secrets: &[&str]) -> Option<String> {
+    let head = &body[..body.len().min(64 * 1024)];
+    if is_binary(head) {
+        return Some(format!("({} bytes of binary data)", body.len()));
     }
-    let plain: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    (!plain.is_empty()).then(|| plain.chars().take(200).collect())
+    let text = String::from_utf8_lossy(head);
+    let lower = text.to_ascii_lowercase();
+    let shown = match (lower.find("<title>"), lower.find("</title>")) {
+        (Some(open), Some(close)) if close > open => &text[open + 7..close],
+        _ => &text[..],
+    };
+    let shown = echoed_text(shown, secrets);
+    (!shown.is_empty()).then_some(shown)
+}
+
+/// Like [`echoed_body`] for text already extracted from an answer (a JSON error message, a
+/// warning): one line, control characters removed, secrets replaced, capped.
+pub fn echoed_text(text: &str, secrets: &[&str]) -> String {
+    // Scrubbed before and after cleaning: an escape sequence inside a secret must not let it
+    // through once the escape is removed.
+    let scrubbed = scrub_secrets(text, secrets);
+    let cleaned: String = scrubbed
+        .chars()
+        .map(|c| if c.is_control() || is_invisible_format(c) { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cleaned = scrub_secrets(&cleaned, secrets);
+    let mut capped: String = cleaned.chars().take(MAX_ECHOED_CHARS).collect();
+    if cleaned.chars().nth(MAX_ECHOED_CHARS).is_some() {
+        capped.push('…');
+    }
+    capped
+}
+
+/// Every non-empty value of `secrets` in `text` replaced by `[redacted]`.
+pub fn scrub_secrets(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        if out.contains(secret) {
+            out = out.replace(secret, "[redacted]");
+        }
+    }
+    out
+}
+
+/// Bidirectional overrides and zero-width characters, which can disguise what a terminal shows.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Whether a body is binary rather than text: a NUL byte, or mostly bytes that are not text.
+fn is_binary(head: &[u8]) -> bool {
+    if head.contains(&0) {
+        return true;
+    }
+    let text = String::from_utf8_lossy(head);
+    let odd =
+        text.chars().filter(|&c| c == char::REPLACEMENT_CHARACTER || (c.is_control() && !c.is_whitespace())).count();
+    odd * 10 > text.chars().count().max(1)
+}
+
+/// A one-line summary of a non-JSON body, sanitised and capped ([`echoed_body`] without secrets).
+pub fn summary(body: &[u8]) -> Option<String> {
+    echoed_body(body, &[])
 }
 
 /// A transport error in the user's terms ("timed out", "connection failed"), unwrapping the retry
@@ -104,7 +164,12 @@ pub fn describe_reqwest_error(error: &reqwest::Error) -> String {
     if error.is_connect() {
         return "connection failed (is the server up and the URL right?)".into();
     }
+    // reqwest's message names the whole URL (path, query): shown redacted, as `without_url()`
+    // would, since only a reference is at hand here.
     let mut message = error.to_string();
+    if let Some(url) = error.url() {
+        message = message.replace(url.as_str(), &redact_url(url.as_str()));
+    }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         message = format!("{message}: {cause}");
@@ -113,17 +178,50 @@ pub fn describe_reqwest_error(error: &reqwest::Error) -> String {
     message
 }
 
+/// Why a source refused to follow a redirect.
+#[derive(Debug)]
+struct RedirectRefused(String);
+
+impl fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
+
+/// The redirect policy of metric sources: a redirect is followed only within the origin of the
+/// first request (same scheme, host and port), at most 5 times. Credentials (API keys, custom
+/// headers) therefore never reach another origin: a cross-origin redirect is an error naming the
+/// new location (redacted) and asking for the URL to be set to it.
+pub fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(|u| u.origin());
+        if first.as_ref() != Some(&attempt.url().origin()) {
+            let to = redact_url(attempt.url().as_str());
+            return attempt.error(RedirectRefused(format!(
+                "the server redirected to another origin, {to}; credentials are never sent on to another origin, so canary does not follow: set the source URL to the new location"
+            )));
+        }
+        if attempt.previous().len() > 5 {
+            return attempt.error(RedirectRefused("more than 5 redirects".into()));
+        }
+        attempt.follow()
+    })
+}
+
 /// Checks a source's base URL: http(s), and no credentials or query (URLs appear in messages).
 pub fn check_base_url(url: &str, what: &str) -> Result<(), super::SourceError> {
     let config = super::SourceError::Request;
-    let parsed = reqwest::Url::parse(url).map_err(|e| config(format!("{what} `{url}` is not a URL: {e}")))?;
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| config(format!("{what} `{}` is not a URL: {e}", redact_url(url))))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(config(format!("{what} `{url}` must start with http:// or https://")));
+        return Err(config(format!("{what} `{}` must start with http:// or https://", redact_url(url))));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() || parsed.query().is_some() {
         return Err(config(format!(
             "{what} `{}` must not contain credentials or a query string: give credentials with the source's token or key settings (from the environment or a file)",
-            redact_credentials(url)
+            redact_url(url)
         )));
     }
     Ok(())
@@ -162,6 +260,27 @@ pub fn client(
     timeout: std::time::Duration,
     ca_file: Option<&std::path::Path>,
 ) -> Result<reqwest::Client, String> {
+    builder(headers, timeout, ca_file)?.build().map_err(|e| format!("cannot set up the HTTP client: {e}"))
+}
+
+/// The client of a metric source: [`client`] that follows redirects only within the origin
+/// ([`same_origin_redirects`]).
+pub fn source_client(
+    headers: reqwest::header::HeaderMap,
+    timeout: std::time::Duration,
+    ca_file: Option<&std::path::Path>,
+) -> Result<reqwest::Client, String> {
+    builder(headers, timeout, ca_file)?
+        .redirect(same_origin_redirects())
+        .build()
+        .map_err(|e| format!("cannot set up the HTTP client: {e}"))
+}
+
+fn builder(
+    headers: reqwest::header::HeaderMap,
+    timeout: std::time::Duration,
+    ca_file: Option<&std::path::Path>,
+) -> Result<reqwest::ClientBuilder, String> {
     // One process-wide TLS provider (ring); ignore "already installed".
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder()
@@ -177,7 +296,112 @@ pub fn client(
             builder = builder.add_root_certificate(certificate);
         }
     }
-    builder.build().map_err(|e| format!("cannot set up the HTTP client: {e}"))
+    Ok(builder)
+}
+
+/// Reads a response's body, refusing it (without reading further) once it exceeds `max_bytes`:
+/// the declared length is checked first, then the bytes as they stream. `shown_url` is the
+/// redacted URL named in errors.
+pub async fn read_bounded_body(
+    mut response: reqwest::Response,
+    max_bytes: u64,
+    shown_url: &str,
+) -> Result<Vec<u8>, super::SourceError> {
+    let too_large = || {
+        super::SourceError::Unavailable(format!(
+            "the answer from {shown_url} is larger than the {} allowed by --max-response-size: narrow the query (fewer series, a shorter window or a longer step) or raise --max-response-size",
+            format_size(max_bytes)
+        ))
+    };
+    if let Some(declared) = response.content_length()
+        && declared > max_bytes
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if (body.len() + chunk.len()) as u64 > max_bytes {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(error) => {
+                return Err(super::SourceError::Unavailable(format!(
+                    "the response from {shown_url} broke off: {}",
+                    describe_reqwest_error(&error.without_url())
+                )));
+            }
+        }
+    }
+}
+
+/// `64MiB`, `1.5GiB`, `512B`: a size in bytes for messages.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size {
+            return if bytes.is_multiple_of(size) {
+                format!("{}{unit}", bytes / size)
+            } else {
+                format!("{:.1}{unit}", bytes as f64 / size as f64)
+            };
+        }
+    }
+    format!("{bytes}B")
+}
+
+/// Why [`parse_bounded_list`] failed.
+#[derive(Debug)]
+pub enum BoundedListError {
+    /// More than the allowed number of elements.
+    TooMany,
+    Json(serde_json::Error),
+}
+
+/// Parses a JSON array of at most `max` elements, stopping at the first element past the limit
+/// (nothing more is parsed or allocated).
+pub fn parse_bounded_list<T: serde::de::DeserializeOwned>(json: &str, max: usize) -> Result<Vec<T>, BoundedListError> {
+    use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+    use std::cell::Cell;
+    struct Bounded<'a, T> {
+        max: usize,
+        exceeded: &'a Cell<bool>,
+        marker: std::marker::PhantomData<T>,
+    }
+    impl<'de, T: serde::de::DeserializeOwned> DeserializeSeed<'de> for Bounded<'_, T> {
+        type Value = Vec<T>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Vec<T>, D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+    }
+    impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for Bounded<'_, T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element::<T>()? {
+                if items.len() == self.max {
+                    self.exceeded.set(true);
+                    return Err(serde::de::Error::custom("too many elements"));
+                }
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+    let exceeded = Cell::new(false);
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let seed = Bounded { max, exceeded: &exceeded, marker: std::marker::PhantomData };
+    match seed.deserialize(&mut deserializer).and_then(|items| deserializer.end().map(|()| items)) {
+        Ok(items) => Ok(items),
+        Err(_) if exceeded.get() => Err(BoundedListError::TooMany),
+        Err(error) => Err(BoundedListError::Json(error)),
+    }
 }
 
 /// Bounded retries with jittered exponential backoff between 0.2 s and 5 s.
@@ -263,10 +487,7 @@ mod tests {
         assert_eq!(summary(b"no   org\\nid").as_deref(), Some("no org\\nid"));
         assert_eq!(summary(b"  ").as_deref(), None);
         assert_eq!(format!("{:?}", Secret::new("hunter2".into())), "Secret(…)");
-        assert_eq!(
-            redact_credentials("https://u:pw@prom.example.com/prometheus?token=abc"),
-            "https://prom.example.com/prometheus?…"
-        );
+        assert_eq!(redact_url("https://u:pw@prom.example.com/prometheus?token=abc"), "https://prom.example.com/…");
         assert_eq!(url_origin("https://hooks.example.com/services/T0/SECRET"), "https://hooks.example.com/…");
         assert_eq!(url_origin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
         assert!(
@@ -274,5 +495,70 @@ mod tests {
                 && is_credential_header("Authorization")
                 && !is_credential_header("X-Scope-OrgID")
         );
+    }
+
+    #[test]
+    fn echoed_bodies_are_scrubbed_sanitised_and_capped() {
+        let reflected = b"invalid token: Bearer hunter2-secret (expected a valid one)";
+        let shown = echoed_body(reflected, &["hunter2-secret"]).unwrap();
+        assert!(!shown.contains("hunter2") && shown.contains("[redacted]"), "{shown}");
+        // An escape sequence inside the secret does not let it through once removed.
+        let split = b"token hunter2\x1b-secret";
+        assert!(!echoed_body(split, &["hunter2-secret"]).unwrap().contains("hunter2-secret"));
+        let escapes = "\x1b]0;owned\x07\x1b[31mred\x1b[0m \u{202e}text".as_bytes();
+        let shown = echoed_body(escapes, &[]).unwrap();
+        assert!(!shown.chars().any(|c| c.is_control() || c == '\u{202e}'), "{shown:?}");
+        let title = format!("<html><head><title>{}</title></head></html>", "x".repeat(100_000));
+        let shown = echoed_body(title.as_bytes(), &[]).unwrap();
+        assert_eq!(shown.chars().count(), MAX_ECHOED_CHARS + 1, "capped, with an ellipsis");
+        let binary: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+        assert_eq!(echoed_body(&binary, &[]).unwrap(), "(5000 bytes of binary data)");
+        assert_eq!(echoed_text("a\nb\tc", &[]), "a b c");
+    }
+
+    #[test]
+    fn bounded_lists_stop_past_the_limit() {
+        assert_eq!(parse_bounded_list::<u32>("[1, 2, 3]", 3).unwrap(), vec![1, 2, 3]);
+        assert!(matches!(parse_bounded_list::<u32>("[1, 2, 3, 4]", 3), Err(BoundedListError::TooMany)));
+        assert!(matches!(parse_bounded_list::<u32>("[1, \"x\"]", 3), Err(BoundedListError::Json(_))));
+        assert!(matches!(parse_bounded_list::<u32>("[1] x", 3), Err(BoundedListError::Json(_))));
+        assert_eq!(format_size(64 << 20), "64MiB");
+        assert_eq!(format_size(1536), "1.5KiB");
+        assert_eq!(format_size(10), "10B");
+    }
+
+    #[test]
+    fn redaction_keeps_only_the_origin() {
+        assert_eq!(redact_url("http://127.0.0.1:9090"), "http://127.0.0.1:9090");
+        assert_eq!(redact_url("http://127.0.0.1:9090/"), "http://127.0.0.1:9090");
+        assert_eq!(redact_url("https://h.example/#frag"), "https://h.example/…");
+        assert_eq!(redact_url("not a url with secret"), "(invalid URL)");
+        assert_eq!(redact_url("file:///etc/secret"), "file:/…");
+    }
+
+    proptest::proptest! {
+        /// For any URL with user info, path and query, the redacted form holds none of them.
+        #[test]
+        fn redaction_never_lets_userinfo_path_or_query_through(
+            user in "[a-zA-Z0-9]{3,12}",
+            password in "[a-zA-Z0-9]{3,12}",
+            host in "[a-z]{1,10}(\\.[a-z]{2,5}){0,2}",
+            port in proptest::option::of(1u16..),
+            path in "(/[a-zA-Z0-9_-]{3,12}){1,4}",
+            query in "[a-zA-Z0-9]{3,12}=[a-zA-Z0-9]{3,12}",
+            scheme in proptest::sample::select(vec!["http", "https"]),
+        ) {
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let url = format!("{scheme}://{user}:{password}@{host}{port}{path}?{query}");
+            let shown = redact_url(&url);
+            let host_part = shown.trim_start_matches(&format!("{scheme}://")).trim_end_matches("/…").to_string();
+            for secret in [&user, &password, &path, &query] {
+                proptest::prop_assert!(!shown.contains(secret.as_str()) || host_part.contains(secret.as_str()), "{url} -> {shown}");
+            }
+            proptest::prop_assert!(!shown.contains('@') && !shown.contains('?'), "{url} -> {shown}");
+            proptest::prop_assert!(shown.ends_with("/…"), "{url} -> {shown}");
+            let expected = format!("{scheme}://{host}");
+            proptest::prop_assert!(shown.starts_with(&expected), "{url} -> {shown}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 pub mod datadog;
 pub mod http;
 pub mod incremental;
+pub mod points;
 pub mod prometheus;
 pub mod recorded;
 
@@ -58,6 +59,16 @@ pub enum SourceError {
     /// The backend could not be reached or refused (exit 4).
     #[error("{0}")]
     Unavailable(String),
+}
+
+impl SourceError {
+    /// The same error with every value of `secrets` replaced by `[redacted]`.
+    pub fn scrubbed(self, secrets: &[&str]) -> SourceError {
+        match self {
+            SourceError::Request(m) => SourceError::Request(http::scrub_secrets(&m, secrets)),
+            SourceError::Unavailable(m) => SourceError::Unavailable(http::scrub_secrets(&m, secrets)),
+        }
+    }
 }
 
 /// A provider of series.

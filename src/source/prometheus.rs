@@ -6,7 +6,7 @@
 //! parsed as JSON; credentials never appear in any message.
 
 use super::http::Secret;
-use super::http::{self, describe_error, describe_reqwest_error, looks_like_html, run_bounded, summary};
+use super::http::{self, describe_error, looks_like_html, run_bounded};
 use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
 use reqwest::header::AUTHORIZATION;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
@@ -51,6 +51,35 @@ pub struct PrometheusSettings {
     pub total_timeout: Duration,
     pub retries: u32,
     pub concurrency: usize,
+    /// The most bytes one answer may have (`--max-response-size`).
+    pub max_response_bytes: u64,
+    /// The most series one query may return (`--max-series`).
+    pub max_series: usize,
+}
+
+impl PrometheusSettings {
+    /// Every credential value of this source, scrubbed from anything a server echoes.
+    fn secrets(&self) -> Vec<String> {
+        let mut secrets: Vec<String> = self
+            .headers
+            .iter()
+            .filter(|(name, _)| http::is_credential_header(name))
+            .map(|(_, value)| value.clone())
+            .collect();
+        match &self.auth {
+            Auth::None => {}
+            Auth::Bearer { token, .. } => secrets.push(token.expose().trim().to_string()),
+            Auth::Basic { user, password, .. } => {
+                secrets.push(password.expose().trim().to_string());
+                secrets.push(base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    format!("{user}:{}", password.expose().trim()),
+                ));
+            }
+        }
+        secrets.retain(|s| !s.trim().is_empty());
+        secrets
+    }
 }
 
 /// A live Prometheus-compatible source.
@@ -82,7 +111,8 @@ impl PrometheusSource {
         if let Some((value, origin)) = authorization {
             headers.insert(AUTHORIZATION, http::sensitive_value(&value, origin)?);
         }
-        let client = http::client(headers, settings.request_timeout, settings.ca_file.as_deref()).map_err(config)?;
+        let client =
+            http::source_client(headers, settings.request_timeout, settings.ca_file.as_deref()).map_err(config)?;
         let client = ClientBuilder::new(client)
             .with(RetryTransientMiddleware::new_with_policy(http::retry_policy(settings.retries)))
             .build();
@@ -103,7 +133,7 @@ struct OwnedQuery {
 
 impl MetricSource for PrometheusSource {
     fn description(&self) -> SourceDescription {
-        SourceDescription { kind: "prometheus".into(), url: Some(self.settings.url.clone()), replay: None }
+        SourceDescription { kind: "prometheus".into(), url: Some(http::redact_url(&self.settings.url)), replay: None }
     }
 
     fn point_time(&self) -> PointTime {
@@ -128,11 +158,22 @@ impl MetricSource for PrometheusSource {
         let progress = super::progress_bar(queries.len() as u64, "querying Prometheus");
         let settings = Arc::clone(&self.settings);
         let client = self.client.clone();
-        let (concurrency, total, url) = (settings.concurrency, settings.total_timeout, settings.url.clone());
-        self.runtime.block_on(run_bounded(queries, concurrency, total, &url, progress, move |query: OwnedQuery| {
-            let (client, settings) = (client.clone(), Arc::clone(&settings));
-            async move { query_range(&client, &settings, &query).await }
-        }))
+        let (concurrency, total, url) = (settings.concurrency, settings.total_timeout, http::redact_url(&settings.url));
+        let secrets = settings.secrets();
+        let results = self.runtime.block_on(run_bounded(
+            queries,
+            concurrency,
+            total,
+            &url,
+            progress,
+            move |query: OwnedQuery| {
+                let (client, settings) = (client.clone(), Arc::clone(&settings));
+                async move { query_range(&client, &settings, &query).await }
+            },
+        ));
+        // Whatever a server echoed, no credential of this source reaches a message.
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        results.into_iter().map(|r| r.map_err(|e| e.scrubbed(&secrets))).collect()
     }
 }
 
@@ -167,7 +208,7 @@ async fn request(
     start: i64,
     end: i64,
 ) -> Result<Vec<Series>, SourceError> {
-    let url = endpoint(&settings.url);
+    let url = http::redact_url(&endpoint(&settings.url));
     let form = [
         ("query", query.query.clone()),
         ("start", start.to_string()),
@@ -178,16 +219,35 @@ async fn request(
         ("partial_response", "false".to_string()),
     ];
     let unavailable = |message: String| SourceError::Unavailable(format!("{}: {message}", query.label));
-    let response = client.post(&url).form(&form).send().await.map_err(|error| {
+    let response = client.post(endpoint(&settings.url)).form(&form).send().await.map_err(|error| {
         let cause = describe_error(&error);
         unavailable(format!("cannot query {url}: {cause}; gave up after {} retries", settings.retries))
     })?;
     let status = response.status();
-    let body = response
-        .bytes()
+    let body = http::read_bounded_body(response, settings.max_response_bytes, &url)
         .await
-        .map_err(|e| unavailable(format!("the response from {url} broke off: {}", describe_reqwest_error(&e))))?;
-    interpret(status, &body, &url, query, &settings.auth)
+        .map_err(|e| unavailable(e.to_string()))?;
+    // Parsed off the async runtime's workers, so that the deadlines keep running.
+    let (query, auth, max_series) = (query.clone(), settings.auth.clone(), settings.max_series);
+    let secrets = settings.secrets();
+    tokio::task::spawn_blocking(move || {
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        interpret(status, &body, &url, &query, &auth, &Limits { max_series, secrets: &secrets })
+    })
+    .await
+    .unwrap_or_else(|e| Err(SourceError::Unavailable(format!("parsing the answer failed: {e}"))))
+}
+
+/// What an answer may hold, and the credentials it must not echo.
+struct Limits<'a> {
+    max_series: usize,
+    secrets: &'a [&'a str],
+}
+
+impl Default for Limits<'_> {
+    fn default() -> Self {
+        Limits { max_series: super::points::DEFAULT_MAX_SERIES, secrets: &[] }
+    }
 }
 
 /// Turns a response into series or an error in the user's terms.
@@ -197,7 +257,9 @@ fn interpret(
     url: &str,
     query: &OwnedQuery,
     auth: &Auth,
+    limits: &Limits<'_>,
 ) -> Result<Vec<Series>, SourceError> {
+    let echo = |body: &[u8]| http::echoed_body(body, limits.secrets);
     let unavailable = |message: String| SourceError::Unavailable(format!("{}: {message}", query.label));
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         let credential = match auth {
@@ -207,24 +269,36 @@ fn interpret(
         return Err(unavailable(format!(
             "authentication refused by {url} (HTTP {}{}): {credential}",
             status.as_u16(),
-            summary(body).map(|s| format!(": {s}")).unwrap_or_default()
+            echo(body).map(|s| format!(": {s}")).unwrap_or_default()
         )));
     }
     let envelope: Envelope<'_> = match serde_json::from_slice(body) {
         Ok(envelope) => envelope,
         Err(error) => {
             let what = if looks_like_html(body) { "an HTML page" } else { "a body that is not Prometheus JSON" };
-            let detail = summary(body).unwrap_or_else(|| error.to_string());
+            let detail = echo(body).unwrap_or_else(|| error.to_string());
             return Err(unavailable(format!("HTTP {} from {url} with {what}: {detail}", status.as_u16())));
         }
     };
+    // Status first: only a 2xx answer is data, whatever its body says.
+    if envelope.status == "success" && !status.is_success() {
+        return Err(unavailable(format!(
+            "HTTP {} from {url}: only a 2xx answer is taken as data, and this one says `success`",
+            status.as_u16()
+        )));
+    }
     if envelope.status != "success" {
-        let message = envelope.error.unwrap_or_else(|| "no error message".into());
-        let kind = envelope.error_type.unwrap_or_default();
+        let raw_message = envelope.error.unwrap_or_default();
         // VictoriaMetrics answers parse errors with 422 and the status code as errorType.
         let parse_error = ["parse error", "cannot parse", "unparsed data", "unexpected token"]
             .iter()
-            .any(|needle| message.contains(needle));
+            .any(|needle| raw_message.contains(needle));
+        let message = if raw_message.is_empty() {
+            "no error message".to_string()
+        } else {
+            http::echoed_text(&raw_message, limits.secrets)
+        };
+        let kind = http::echoed_text(&envelope.error_type.unwrap_or_default(), limits.secrets);
         let kind =
             if kind.is_empty() || kind == status.as_u16().to_string() { String::new() } else { format!(", {kind}") };
         let rejected = parse_error || status.as_u16() == 400 || kind == ", bad_data";
@@ -240,6 +314,7 @@ fn interpret(
         });
     }
     for warning in envelope.warnings.iter().flatten() {
+        let warning = http::echoed_text(warning, limits.secrets);
         if warning.contains("truncated") || warning.contains("partial") {
             return Err(unavailable(format!("the server returned incomplete data: {warning}")));
         }
@@ -249,11 +324,19 @@ fn interpret(
     if data.result_type != "matrix" {
         return Err(SourceError::Request(format!(
             "{}: expected a range result (matrix), got `{}`\n  query: {}",
-            query.label, data.result_type, query.query
+            query.label,
+            http::echoed_text(&data.result_type, limits.secrets),
+            query.query
         )));
     }
-    let series: Vec<MatrixSeries> = serde_json::from_str(data.result.get())
-        .map_err(|e| unavailable(format!("malformed result from {url}: {e}")))?;
+    let series: Vec<MatrixSeries> =
+        http::parse_bounded_list(data.result.get(), limits.max_series).map_err(|error| match error {
+            http::BoundedListError::TooMany => unavailable(format!(
+                "the query returned more than {} series, the limit set by --max-series: aggregate it (sum by …) or raise --max-series\n  query: {}",
+                limits.max_series, query.query
+            )),
+            http::BoundedListError::Json(e) => unavailable(format!("malformed result from {url}: {e}")),
+        })?;
     series
         .into_iter()
         .map(|s| {
@@ -343,7 +426,7 @@ mod tests {
     fn parses_a_matrix_with_special_values() {
         let body = br#"{"status":"success","data":{"resultType":"matrix","result":[
             {"metric":{"pod":"a"},"values":[[1435781430.781,"1"],[1435781445,"NaN"],[1435781460,"+Inf"],[1435781475,"1e-07"]]}]}}"#;
-        let series = interpret(reqwest::StatusCode::OK, body, "u", &query(), &Auth::None).unwrap();
+        let series = interpret(reqwest::StatusCode::OK, body, "u", &query(), &Auth::None, &Limits::default()).unwrap();
         let values: Vec<f64> = series[0].points.iter().map(|p| p.value).collect();
         assert_eq!(series[0].points[0].time, 1435781431);
         assert!(values[1].is_nan() && values[2] == f64::INFINITY && values[3] == 1e-7);
@@ -353,7 +436,8 @@ mod tests {
     #[test]
     fn a_promql_error_is_a_request_error_showing_the_query() {
         let body = br#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:9: parse error: unexpected end of input"}"#;
-        let err = interpret(reqwest::StatusCode::BAD_REQUEST, body, "u", &query(), &Auth::None).unwrap_err();
+        let err = interpret(reqwest::StatusCode::BAD_REQUEST, body, "u", &query(), &Auth::None, &Limits::default())
+            .unwrap_err();
         assert!(matches!(err, SourceError::Request(_)));
         let text = err.to_string();
         assert!(text.contains("parse error") && text.contains("query: rate(x[1m])"), "{text}");
@@ -362,7 +446,9 @@ mod tests {
     #[test]
     fn victoria_metrics_parse_errors_are_request_errors() {
         let body = br#"{"status":"error","errorType":"422","error":"cannot execute query: argList: unexpected token \"\"; unparsed data: \"\""}"#;
-        let err = interpret(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body, "u", &query(), &Auth::None).unwrap_err();
+        let err =
+            interpret(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body, "u", &query(), &Auth::None, &Limits::default())
+                .unwrap_err();
         assert!(matches!(err, SourceError::Request(_)), "{err}");
         assert!(err.to_string().contains("(HTTP 422): cannot execute"), "{err}");
     }
@@ -370,23 +456,76 @@ mod tests {
     #[test]
     fn execution_errors_html_pages_and_truncation_cannot_judge() {
         let body = br#"{"status":"error","errorType":"execution","error":"found duplicate series"}"#;
-        let err = interpret(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body, "u", &query(), &Auth::None).unwrap_err();
+        let err =
+            interpret(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body, "u", &query(), &Auth::None, &Limits::default())
+                .unwrap_err();
         assert!(matches!(err, SourceError::Unavailable(_)));
         let html = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>";
-        let err = interpret(reqwest::StatusCode::BAD_GATEWAY, html, "http://x", &query(), &Auth::None).unwrap_err();
+        let err =
+            interpret(reqwest::StatusCode::BAD_GATEWAY, html, "http://x", &query(), &Auth::None, &Limits::default())
+                .unwrap_err();
         assert!(err.to_string().contains("HTTP 502 from http://x with an HTML page: 502 Bad Gateway"), "{err}");
         let truncated = br#"{"status":"success","data":{"resultType":"matrix","result":[]},"warnings":["results truncated due to limit"]}"#;
-        let err = interpret(reqwest::StatusCode::OK, truncated, "u", &query(), &Auth::None).unwrap_err();
+        let err =
+            interpret(reqwest::StatusCode::OK, truncated, "u", &query(), &Auth::None, &Limits::default()).unwrap_err();
         assert!(err.to_string().contains("incomplete data"), "{err}");
     }
 
     #[test]
     fn authentication_errors_name_where_the_credential_came_from_never_its_value() {
         let auth = Auth::Bearer { token: Secret::new("s3cr3t-token".into()), origin: "$PROM_TOKEN".into() };
-        let err = interpret(reqwest::StatusCode::UNAUTHORIZED, b"no org id", "http://x", &query(), &auth).unwrap_err();
+        let err =
+            interpret(reqwest::StatusCode::UNAUTHORIZED, b"no org id", "http://x", &query(), &auth, &Limits::default())
+                .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("$PROM_TOKEN") && text.contains("no org id") && !text.contains("s3cr3t"), "{text}");
         assert!(!format!("{auth:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn only_a_2xx_answer_is_data() {
+        let success =
+            br#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[60,"1"]]}]}}"#;
+        for status in [500, 503, 302, 404, 203] {
+            let status = reqwest::StatusCode::from_u16(status).unwrap();
+            let answer = interpret(status, success, "u", &query(), &Auth::None, &Limits::default());
+            if status.is_success() {
+                assert_eq!(answer.unwrap().len(), 1);
+            } else {
+                let error = answer.unwrap_err();
+                assert!(matches!(error, SourceError::Unavailable(_)), "{error}");
+                assert!(error.to_string().contains("only a 2xx answer is taken as data"), "{error}");
+            }
+        }
+    }
+
+    #[test]
+    fn too_many_series_are_refused_naming_the_flag() {
+        let one = r#"{"metric":{},"values":[[60,"1"]]}"#;
+        let body =
+            format!(r#"{{"status":"success","data":{{"resultType":"matrix","result":[{}]}}}}"#, [one; 4].join(","));
+        let limits = Limits { max_series: 3, secrets: &[] };
+        let error =
+            interpret(reqwest::StatusCode::OK, body.as_bytes(), "u", &query(), &Auth::None, &limits).unwrap_err();
+        assert!(
+            error.to_string().contains("more than 3 series") && error.to_string().contains("--max-series"),
+            "{error}"
+        );
+        let limits = Limits { max_series: 4, secrets: &[] };
+        assert_eq!(
+            interpret(reqwest::StatusCode::OK, body.as_bytes(), "u", &query(), &Auth::None, &limits).unwrap().len(),
+            4
+        );
+    }
+
+    #[test]
+    fn echoed_errors_never_show_the_credentials() {
+        let body = br#"{"status":"error","errorType":"execution","error":"token s3cr3t-token is not allowed [31m"}"#;
+        let limits = Limits { max_series: 10, secrets: &["s3cr3t-token"] };
+        let error = interpret(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body, "u", &query(), &Auth::None, &limits)
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains("s3cr3t") && !error.contains('\u{1b}') && error.contains("[redacted]"), "{error}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod datadog;
 mod features;
 mod hostile_receiver;
 mod hostile_state;
+mod hostile_sources;
 mod judge_cli;
 mod kayenta;
 mod live_prometheus;

@@ -251,3 +251,23 @@ async fn long_windows_are_split_below_11000_points_per_request() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["metrics"][0]["canary"]["samples"], 12_001);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_file_readable_by_others_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = MockServer::start().await;
+    mount_healthy(&server, "").await;
+    let dir = crate::support::TempDir::new("token-file-mode");
+    let token = dir.file("token", "file-token-0f3c\n");
+    let token_flag = token.display().to_string();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (out, _) = judge(&server.uri(), &["--token-file", &token_flag], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(text.contains("is readable by group or others (mode 644)") && text.contains("chmod 600"), "{text}");
+    assert!(!text.contains("file-token-0f3c"), "{text}");
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (out, _) = judge(&server.uri(), &["--token-file", &token_flag], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("readable by group or others"), "{}", stderr(&out));
+}
