@@ -59,7 +59,7 @@ fn prepare_one(
         return Err(CanaryError::Usage(format!(
             "{}: `{}` must start with http:// or https://",
             place("url"),
-            crate::source::http::url_origin(&url)
+            crate::source::http::redact_url(&url)
         )));
     }
     let headers = action

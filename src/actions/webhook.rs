@@ -15,7 +15,7 @@
 //! included, end within [`DELIVERY_BUDGET`], below Kubernetes' 30 s termination grace period.
 
 use crate::judge::report::{JudgmentReport, WebhookOutcome};
-use crate::source::http::{self, Secret, url_origin};
+use crate::source::http::{self, Secret, redact_url};
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest_retry::RetryTransientMiddleware;
 use sha2::{Digest, Sha256};
@@ -133,7 +133,7 @@ pub fn deliver_request(request: &Request, settings: &WebhookSettings, now: i64) 
     let key = request.idempotency_key.clone();
     let signed = settings.secret.as_ref().map(|secret| signature(secret_text(secret), now, &body));
     // Webhook paths and queries are often the secret: reports and messages show the origin only.
-    let shown_url = url_origin(&request.url);
+    let shown_url = redact_url(&request.url);
     let mut outcome = WebhookOutcome {
         url: shown_url.clone(),
         idempotency_key: key.clone(),
@@ -232,12 +232,12 @@ fn redirect_error(status: u16, from: &str, location: Option<&str>, setting: &str
     else {
         return format!("the receiver answered with a redirect ({status}) to an invalid location: {why}");
     };
-    let shown = url_origin(target.as_str());
+    let shown = redact_url(target.as_str());
     let fix = if target.host_str() == from.host_str() && from.scheme() == "http" && target.scheme() == "https" {
         let mut https = from.clone();
         let _ = https.set_scheme("https");
         let _ = https.set_port(target.port());
-        format!("set {setting} to its https:// address ({}, path as given)", url_origin(https.as_str()))
+        format!("set {setting} to its https:// address ({}, path as given)", redact_url(https.as_str()))
     } else if target.origin() == from.origin()
         && target.path().trim_end_matches('/') == from.path().trim_end_matches('/')
     {
@@ -343,7 +343,7 @@ fn send(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
-    let shown = url_origin(&request.url);
+    let shown = redact_url(&request.url);
     runtime.block_on(async {
         // The response is dropped unread: a huge, slow or binary body is never waited for.
         match tokio::time::timeout(DELIVERY_BUDGET, builder.send()).await {

@@ -82,7 +82,7 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     if let Some(url) = &args.watchdog.ping_url
         && let Err(error) = watchdog::ping(url)
     {
-        eprintln!("canary: warning: the heartbeat ping to {} failed: {error}", crate::source::http::url_origin(url));
+        eprintln!("canary: warning: the heartbeat ping to {} failed: {error}", crate::source::http::redact_url(url));
     }
     Ok(report.verdict)
 }

@@ -44,11 +44,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// The same as [`redact_url`], under its former name (kept for the webhook's callers).
-pub fn url_origin(url: &str) -> String {
-    redact_url(url)
-}
-
 /// Whether a header carries credentials (refused where headers are written in plain sight).
 pub fn is_credential_header(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
@@ -488,8 +483,8 @@ mod tests {
         assert_eq!(summary(b"  ").as_deref(), None);
         assert_eq!(format!("{:?}", Secret::new("hunter2".into())), "Secret(…)");
         assert_eq!(redact_url("https://u:pw@prom.example.com/prometheus?token=abc"), "https://prom.example.com/…");
-        assert_eq!(url_origin("https://hooks.example.com/services/T0/SECRET"), "https://hooks.example.com/…");
-        assert_eq!(url_origin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(redact_url("https://hooks.example.com/services/T0/SECRET"), "https://hooks.example.com/…");
+        assert_eq!(redact_url("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
         assert!(
             is_credential_header("DD-API-KEY")
                 && is_credential_header("Authorization")
