@@ -33,8 +33,15 @@ fn run_kayenta(args: &KayentaImportArgs) -> Result<Verdict, CanaryError> {
             args.marginal_score, args.pass_score
         )));
     }
-    let text = std::fs::read_to_string(&args.config)
-        .map_err(|source| CanaryError::Unreadable { path: args.config.clone(), source })?;
+    use crate::input::{MAX_IMPORT_BYTES, ReadLimitError, read_text_limited};
+    let text = read_text_limited(&args.config, MAX_IMPORT_BYTES).map_err(|error| match error {
+        ReadLimitError::Io(source) => CanaryError::Unreadable { path: args.config.clone(), source },
+        other => CanaryError::BadInput {
+            path: args.config.clone(),
+            line: 0,
+            message: format!("not a Kayenta canary config: {other}; export the canary config alone (one JSON object)"),
+        },
+    })?;
     let config: Value = serde_json::from_str(&text).map_err(|error| CanaryError::BadInput {
         path: args.config.clone(),
         line: error.line(),

@@ -670,8 +670,14 @@ impl QueryRole {
 impl Analysis {
     /// Reads and validates an analysis file.
     pub fn load(path: &Path) -> Result<Analysis, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Unreadable { path: path.to_path_buf(), source })?;
+        use crate::input::{MAX_ANALYSIS_BYTES, ReadLimitError, read_text_limited};
+        let text = read_text_limited(path, MAX_ANALYSIS_BYTES).map_err(|error| match error {
+            ReadLimitError::Io(source) => ConfigError::Unreadable { path: path.to_path_buf(), source },
+            other => ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("not an analysis file: {other} (an analysis is a short YAML file)"),
+            },
+        })?;
         Analysis::parse(&text, path)
     }
 

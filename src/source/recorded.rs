@@ -153,8 +153,14 @@ impl RecordedSeries {
 impl Recording {
     /// Reads a recording, checking its format and version.
     pub fn load(path: &Path) -> Result<Recording, RecordingError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| RecordingError(format!("cannot read recording {}: {e}", path.display())))?;
+        use crate::input::{MAX_RECORDING_BYTES, ReadLimitError, read_text_limited};
+        let text = read_text_limited(path, MAX_RECORDING_BYTES).map_err(|error| match error {
+            ReadLimitError::Io(e) => RecordingError(format!("cannot read recording {}: {e}", path.display())),
+            other => RecordingError(format!(
+                "{}: not a usable recording: {other}; record a shorter window or fewer metrics (one recording per analysis run)",
+                path.display()
+            )),
+        })?;
         let recording: Recording = serde_json::from_str(&text).map_err(|e| {
             RecordingError(format!("{}:{}:{}: not a canary recording: {e}", path.display(), e.line(), e.column()))
         })?;

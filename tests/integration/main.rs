@@ -5,6 +5,7 @@
 mod compare_cli;
 mod datadog;
 mod features;
+mod inputs;
 mod judge_cli;
 mod kayenta;
 mod live_prometheus;
