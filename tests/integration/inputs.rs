@@ -62,3 +62,13 @@ fn an_oversized_token_is_refused_at_once_and_echoed_cut() {
     assert!(err.contains("long.txt:2: `") && err.contains("longer than any number"), "{err}");
     assert!(err.len() < 500, "the token is echoed whole: {} bytes", err.len());
 }
+
+#[test]
+fn a_yaml_error_past_column_65535_is_reported_not_a_panic() {
+    let dir = TempDir::new("wide-yaml");
+    let analysis = dir.file("wide.yaml", &format!("name: \"{}\" x: 1\nmetrics: []\n", "w".repeat(70_000)));
+    let out = run(&["validate", analysis.to_str().unwrap()], None);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", &err[..err.len().min(2000)]);
+    assert!(err.contains("wide.yaml:1:") && err.len() < 2000, "{}", &err[..err.len().min(2000)]);
+}
