@@ -32,6 +32,11 @@ pub struct Analysis {
     /// Template variables shared by both sides (overridden by `--var`).
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// Variables meant to carry a query fragment (`--var filter='job="api"'`): their `--var`
+    /// values are pasted as given, unchecked. Every other `--var` value must be a plain label
+    /// value (see [`template::check_overrides`]).
+    #[serde(default)]
+    pub fragment_variables: Vec<String>,
     #[serde(default)]
     pub baseline: SideConfig,
     #[serde(default)]
