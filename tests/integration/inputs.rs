@@ -72,3 +72,31 @@ fn a_yaml_error_past_column_65535_is_reported_not_a_panic() {
     assert_eq!(out.status.code(), Some(2), "{}", &err[..err.len().min(2000)]);
     assert!(err.contains("wide.yaml:1:") && err.len() < 2000, "{}", &err[..err.len().min(2000)]);
 }
+
+#[test]
+fn every_fixture_report_validates_against_the_schema_under_every_judge() {
+    let schema_out = run(&["schema", "report"], None);
+    let schema: serde_json::Value = serde_json::from_slice(&schema_out.stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the report schema compiles");
+    let fixtures = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures")).unwrap();
+    let mut fixtures: Vec<String> = fixtures
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    fixtures.sort();
+    assert!(fixtures.len() >= 8, "{fixtures:?}");
+    for fixture in &fixtures {
+        let analysis =
+            if fixture.starts_with("grocery") { "analyses/grocery-features.yaml" } else { "analyses/checkout.yaml" };
+        let replay = format!("fixtures/{fixture}");
+        for judge in ["default", "kayenta", "both"] {
+            let out =
+                run(&["judge", analysis, "--replay", &replay, "--judge", judge, "--format", "json", "--dry-run"], None);
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{fixture} --judge {judge}: no JSON report ({e}): {}", stderr(&out)));
+            let errors: Vec<String> =
+                validator.iter_errors(&report).map(|e| format!("{e} at {}", e.instance_path())).collect();
+            assert!(errors.is_empty(), "{fixture} --judge {judge}: the report does not match its schema: {errors:?}");
+        }
+    }
+}
