@@ -316,4 +316,44 @@ mod tests {
         let bad = serde_json::from_str::<RecordedSeries>(r#"{"points":[[60,"lots"]]}"#).unwrap_err();
         assert!(bad.to_string().contains("`lots` is not a number"), "{bad}");
     }
+
+    proptest::proptest! {
+        /// Recorded values come back bit for bit (serde_json's `float_roundtrip`): without it some
+        /// 17-digit values were one ulp off, and a borderline Kayenta classification flipped.
+        #[test]
+        fn recorded_values_survive_parsing_exactly(bits in proptest::prelude::any::<u64>(), digits in 1usize..=17) {
+            let value = f64::from_bits(bits);
+            proptest::prop_assume!(value.is_finite());
+            // Both the shortest text (as `canary record` writes) and a 17-significant-digit one
+            // (as other tools write) must parse to the nearest double.
+            let texts = [
+                serde_json::to_string(&value).unwrap(),
+                format!("{value:.16e}"),
+                format!("{value:.prec$e}", prec = digits - 1),
+            ];
+            for text in texts {
+                let json = format!(r#"{{"points":[[60,{text}]]}}"#);
+                let series: RecordedSeries = serde_json::from_str(&json).unwrap();
+                let expected: f64 = text.parse().unwrap();
+                proptest::prop_assert_eq!(series.points[0].value.to_bits(), expected.to_bits(), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn a_seventeen_digit_value_parses_to_the_nearest_double() {
+        for text in [
+            "0.30000000000000004",
+            "9.2233720368547758e18",
+            "1.7976931348623157e308",
+            "2.2250738585072014e-308",
+            "0.12345678901234567",
+            // One ulp off without float_roundtrip (serde_json 1.0.154):
+            "1.0715660391465826e-75",
+            "-9.6439157120605518e-234",
+        ] {
+            let series: RecordedSeries = serde_json::from_str(&format!(r#"{{"points":[[60,{text}]]}}"#)).unwrap();
+            assert_eq!(series.points[0].value.to_bits(), text.parse::<f64>().unwrap().to_bits(), "{text}");
+        }
+    }
 }
