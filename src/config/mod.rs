@@ -725,6 +725,13 @@ impl Analysis {
         if self.window.step.is_zero() {
             return Err(top("window.step must be longer than 0s".into()));
         }
+        // The same check `judge` applies to the window it builds, so that `validate` agrees.
+        window::check_lengths(self.window.last.as_secs(), self.window.step, self.window.warmup).map_err(|message| {
+            top(format!(
+                "window: {message} (window.last {}, step {}, warm-up {})",
+                self.window.last, self.window.step, self.window.warmup
+            ))
+        })?;
         if let Some(source) = &self.source {
             source.validate().map_err(top)?;
         }

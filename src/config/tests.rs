@@ -205,3 +205,15 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn validate_refuses_the_windows_judge_refuses() {
+    let long_warmup = MINIMAL.replace("name: checkout\n", "name: checkout\nwindow:\n  last: 30m\n  warmup: 45m\n");
+    let err = parse(&long_warmup).unwrap_err().to_string();
+    assert!(err.contains("window: the warm-up (45m) is as long as the window (30m)"), "{err}");
+    let huge_step = MINIMAL.replace("name: checkout\n", "name: checkout\nwindow:\n  step: 25h\n");
+    let err = parse(&huge_step).unwrap_err().to_string();
+    assert!(err.contains("between 1s and 24h"), "{err}");
+    let long = MINIMAL.replace("name: checkout\n", "name: checkout\nwindow:\n  last: 1000h\n");
+    assert!(parse(&long).unwrap_err().to_string().contains("longer than the limit of 744h"));
+}
