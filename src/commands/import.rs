@@ -53,6 +53,13 @@ fn run_kayenta(args: &KayentaImportArgs) -> Result<Verdict, CanaryError> {
     for item in &imported.unsupported {
         eprintln!("canary: {}: {file}: {}: {}", if args.partial { "skipped" } else { "unsupported" }, item.0, item.1);
     }
+    if imported.metrics == 0 && args.partial {
+        return Err(CanaryError::BadInput {
+            path: args.config.clone(),
+            line: 0,
+            message: "$.metrics: nothing is left to import: no metric of the config could be imported (listed above), so no analysis was written".into(),
+        });
+    }
     if !imported.unsupported.is_empty() && !args.partial {
         return Err(CanaryError::Usage(format!(
             "{file}: {} part(s) of the Kayenta config have no equivalent (listed above); nothing was written. Pass --partial to import the rest",
@@ -79,6 +86,8 @@ fn run_kayenta(args: &KayentaImportArgs) -> Result<Verdict, CanaryError> {
 pub struct Imported {
     pub yaml: String,
     pub unsupported: Vec<(String, String)>,
+    /// How many metrics were imported.
+    pub metrics: usize,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -221,6 +230,7 @@ pub fn import_kayenta(config: &Value, file: &Path, pass_score: f64, marginal_sco
     let mut variables = Variables::default();
     let mut metrics: Vec<Metric> = Vec::new();
     let mut stores: Vec<&'static str> = Vec::new();
+    let mut first_index_of_name: BTreeMap<String, usize> = BTreeMap::new();
     let empty = Vec::new();
     for (index, metric) in root.get("metrics").and_then(Value::as_array).unwrap_or(&empty).iter().enumerate() {
         let path = format!("$.metrics[{index}]");
@@ -234,6 +244,13 @@ pub fn import_kayenta(config: &Value, file: &Path, pass_score: f64, marginal_sco
             findings.add(&format!("{path}.name"), "a metric needs a name");
             continue;
         }
+        if let Some(first) = first_index_of_name.get(&metric_name) {
+            return Err(format!(
+                "{path}.name: `{}` is also the name of $.metrics[{first}]: metric names must be unique in an analysis (rename one in the Kayenta config)",
+                crate::input::excerpt(&metric_name)
+            ));
+        }
+        first_index_of_name.insert(metric_name.clone(), index);
         let query = metric.get("query").and_then(Value::as_object).cloned().unwrap_or_default();
         let store = query.get("type").or_else(|| query.get("serviceType")).and_then(Value::as_str).unwrap_or("");
         let (query_text, breakdown) = match store {
@@ -503,7 +520,7 @@ pub fn import_kayenta(config: &Value, file: &Path, pass_score: f64, marginal_sco
             }
         }
     }
-    Ok(Imported { yaml: y, unsupported: findings.0 })
+    Ok(Imported { yaml: y, unsupported: findings.0, metrics: metrics.len() })
 }
 
 fn template_of(

@@ -100,3 +100,67 @@ fn every_fixture_report_validates_against_the_schema_under_every_judge() {
         }
     }
 }
+
+#[test]
+fn a_recording_with_a_wrong_step_or_an_ancient_window_is_refused() {
+    let dir = TempDir::new("bad-recordings");
+    let healthy = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/healthy.json")).unwrap();
+    for (name, from, to, expected) in [
+        ("step-120", "\"step_seconds\": 60", "\"step_seconds\": 120", "off the 120s grid"),
+        (
+            "step-30",
+            "\"step_seconds\": 60",
+            "\"step_seconds\": 30",
+            "the points are every 60s but window.step_seconds is 30",
+        ),
+        ("step-max", "\"step_seconds\": 60", "\"step_seconds\": 18446744073709551615", "between 1s and 24h"),
+        ("year-1", "\"start\": \"2026-11-23T10:00:00Z\"", "\"start\": \"0001-01-01T00:00:00Z\"", "plausible range"),
+    ] {
+        let text = healthy.replace(from, to);
+        assert_ne!(text, healthy, "{name}: the fixture changed shape");
+        let path = dir.file(&format!("{name}.json"), &text);
+        for judge in ["default", "kayenta"] {
+            let out =
+                run(&["judge", "analyses/checkout.yaml", "--replay", path.to_str().unwrap(), "--judge", judge], None);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{name} --judge {judge}: {err}");
+            assert!(err.contains(&format!("{name}.json")) && err.contains(expected), "{name}: {err}");
+            if name.starts_with("step-") && name != "step-max" {
+                assert!(err.contains("metric `") && (err.contains("baseline") || err.contains("canary")), "{err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_importer_names_duplicate_metrics_and_an_empty_partial_import() {
+    let dir = TempDir::new("import-errors");
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/kayenta/prometheus-canary-config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(source).unwrap()).unwrap();
+    config["metrics"][2]["name"] = config["metrics"][0]["name"].clone();
+    let duplicate = dir.file("duplicate.json", &config.to_string());
+    let out = run(&["import", "kayenta", duplicate.to_str().unwrap()], None);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("duplicate.json")
+            && err.contains("$.metrics[2].name: `cpu_usage` is also the name of $.metrics[0]"),
+        "{err}"
+    );
+    assert!(!err.contains("bug"), "{err}");
+
+    config["metrics"][2]["name"] = "latency_p99".into();
+    for metric in config["metrics"].as_array_mut().unwrap() {
+        metric["query"]["type"] = "atlas".into();
+    }
+    let nothing = dir.file("nothing.json", &config.to_string());
+    let out = run(&["import", "kayenta", nothing.to_str().unwrap(), "--partial"], None);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("nothing.json") && err.contains("$.metrics: nothing is left to import"), "{err}");
+    assert!(!err.contains("bug") && stdout_is_empty(&out), "{err}");
+}
+
+fn stdout_is_empty(out: &std::process::Output) -> bool {
+    out.stdout.is_empty()
+}
