@@ -86,6 +86,17 @@ pub fn excerpt_of(text: &str, max_chars: usize) -> String {
     shown
 }
 
+/// A whole message made safe for the terminal, keeping its line breaks: each line cut to 2,000
+/// characters and stripped of control characters by [`excerpt_of`], at most 200 lines. The last
+/// guard before stderr, whatever an error quotes from its inputs.
+pub fn terminal_safe(text: &str) -> String {
+    let mut lines: Vec<String> = text.lines().take(200).map(|line| excerpt_of(line, 2000)).collect();
+    if text.lines().nth(200).is_some() {
+        lines.push("…".into());
+    }
+    lines.join("\n")
+}
+
 /// Reads every number of the file at `path` (`-` for stdin). Rejects tokens that are not numbers,
 /// and NaN or infinite values, naming the file, line and token. Stops at the first token longer
 /// than [`MAX_NUMBER_TOKEN_BYTES`], past [`MAX_SAMPLE_VALUES`] values or [`MAX_SAMPLE_BYTES`].
@@ -264,5 +275,16 @@ mod tests {
         assert_eq!(err.to_string(), "larger than the limit of 4 MiB (it is read no further)");
         assert_eq!(read_limited("abc".as_bytes(), 3).unwrap(), "abc");
         assert!(matches!(read_limited(&[0xff, 0][..], 10), Err(ReadLimitError::NotText { offset: 0 })));
+    }
+
+    #[test]
+    fn terminal_safe_keeps_lines_and_escapes_the_rest() {
+        assert_eq!(
+            terminal_safe("a.yaml:1:1: x\n  |\n1 | \u{1b}]0;t\u{7}"),
+            "a.yaml:1:1: x\n  |\n1 | \\u{1b}]0;t\\u{7}"
+        );
+        let long = terminal_safe(&"y".repeat(20 << 20));
+        assert!(long.chars().count() <= 2001 && long.ends_with('…'));
+        assert_eq!(terminal_safe(&"l\n".repeat(1000)).lines().count(), 201);
     }
 }

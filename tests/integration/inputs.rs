@@ -164,3 +164,18 @@ fn the_importer_names_duplicate_metrics_and_an_empty_partial_import() {
 fn stdout_is_empty(out: &std::process::Output) -> bool {
     out.stdout.is_empty()
 }
+
+#[test]
+fn echoed_yaml_is_cut_and_escapes_never_reach_the_terminal() {
+    let dir = TempDir::new("echo-yaml");
+    let analysis = dir.file(
+        "echo.yaml",
+        &format!("name: x\n\"\u{1b}]0;owned\u{7}\u{1b}[2J{}\": 1\nmetrics: []\n", "k".repeat(3_000_000)),
+    );
+    let out = run(&["validate", analysis.to_str().unwrap()], None);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", &err[..err.len().min(3000)]);
+    assert!(err.contains("echo.yaml:2:"), "{}", &err[..err.len().min(3000)]);
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{}", &err[..err.len().min(3000)]);
+    assert!(err.len() < 8000, "{} bytes echoed", err.len());
+}
