@@ -537,4 +537,24 @@ mod tests {
             assert!(text.lines().all(|line| line.chars().count() <= 4100), "a line is not cut");
         }
     }
+
+    proptest::proptest! {
+        /// Rendering never panics, whatever names, labels and messages the inputs carry, and the
+        /// table never lets a control character through raw.
+        #[test]
+        fn rendering_never_panics(name in ".{0,300}", group in ".{0,80}", value in ".{0,300}", reason in ".{0,300}", wide in 0usize..3) {
+            let mut report = failed_checkout();
+            report.metrics[0].name = if wide == 2 { name.repeat(300) } else { name.clone() };
+            report.metrics[0].group = group;
+            report.metrics[0].reason = reason;
+            report.canary.variables.insert(value.clone(), value);
+            let plain = render(&report, false);
+            let raw = plain.chars().any(|c| c.is_control() && c != '\n');
+            proptest::prop_assert!(!raw, "a control character reached the table");
+            render(&report, true);
+            let mut out = Vec::new();
+            crate::report::markdown::write_markdown(&report, &mut out).unwrap();
+            crate::report::junit::write_junit(&report, &mut out).unwrap();
+        }
+    }
 }

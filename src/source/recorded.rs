@@ -46,6 +46,8 @@ pub struct RecordedWindow {
     pub start: String,
     /// RFC 3339.
     pub end: String,
+    /// 1 to 86400 (24h).
+    #[schemars(range(min = 1, max = 86400))]
     pub step_seconds: u64,
 }
 
