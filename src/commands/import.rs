@@ -51,7 +51,8 @@ fn run_kayenta(args: &KayentaImportArgs) -> Result<Verdict, CanaryError> {
         .map_err(|message| CanaryError::BadInput { path: args.config.clone(), line: 0, message })?;
     let file = args.config.display();
     for item in &imported.unsupported {
-        eprintln!("canary: {}: {file}: {}: {}", if args.partial { "skipped" } else { "unsupported" }, item.0, item.1);
+        let kind = if args.partial { "skipped" } else { "unsupported" };
+        eprintln!("canary: {kind}: {}", crate::input::terminal_safe(&format!("{file}: {}: {}", item.0, item.1)));
     }
     if imported.metrics == 0 && args.partial {
         return Err(CanaryError::BadInput {

@@ -128,12 +128,16 @@ fn read_points<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Point>,
                 "-Inf" => f64::NEG_INFINITY,
                 other => other.parse::<f64>().map_err(|_| {
                     D::Error::custom(format!(
-                        "point at {time}: `{other}` is not a number, \"NaN\", \"+Inf\" or \"-Inf\""
+                        "point at {time}: `{}` is not a number, \"NaN\", \"+Inf\" or \"-Inf\"",
+                        crate::input::excerpt(other)
                     ))
                 })?,
             },
             serde_json::Value::Null => continue,
-            other => return Err(D::Error::custom(format!("point at {time}: {other} is not a value"))),
+            other => {
+                let shown = crate::input::excerpt(&other.to_string());
+                return Err(D::Error::custom(format!("point at {time}: {shown} is not a value")));
+            }
         };
         points.push(Point { time, value });
     }
