@@ -37,7 +37,7 @@ pub fn exit_code(outcome: Result<Verdict, CanaryError>) -> u8 {
         Ok(verdict) => verdict.exit_code(),
         Err(error) => {
             let label = if error.exit_code() == error::exit_code::INCONCLUSIVE { "inconclusive" } else { "error" };
-            eprintln!("canary: {label}: {error}");
+            eprintln!("canary: {label}: {}", input::terminal_safe(&error.to_string()));
             error.exit_code()
         }
     }

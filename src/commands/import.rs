@@ -33,8 +33,15 @@ fn run_kayenta(args: &KayentaImportArgs) -> Result<Verdict, CanaryError> {
             args.marginal_score, args.pass_score
         )));
     }
-    let text = std::fs::read_to_string(&args.config)
-        .map_err(|source| CanaryError::Unreadable { path: args.config.clone(), source })?;
+    use crate::input::{MAX_IMPORT_BYTES, ReadLimitError, read_text_limited};
+    let text = read_text_limited(&args.config, MAX_IMPORT_BYTES).map_err(|error| match error {
+        ReadLimitError::Io(source) => CanaryError::Unreadable { path: args.config.clone(), source },
+        other => CanaryError::BadInput {
+            path: args.config.clone(),
+            line: 0,
+            message: format!("not a Kayenta canary config: {other}; export the canary config alone (one JSON object)"),
+        },
+    })?;
     let config: Value = serde_json::from_str(&text).map_err(|error| CanaryError::BadInput {
         path: args.config.clone(),
         line: error.line(),
@@ -44,7 +51,15 @@ fn run_kayenta(args: &KayentaImportArgs) -> Result<Verdict, CanaryError> {
         .map_err(|message| CanaryError::BadInput { path: args.config.clone(), line: 0, message })?;
     let file = args.config.display();
     for item in &imported.unsupported {
-        eprintln!("canary: {}: {file}: {}: {}", if args.partial { "skipped" } else { "unsupported" }, item.0, item.1);
+        let kind = if args.partial { "skipped" } else { "unsupported" };
+        eprintln!("canary: {kind}: {}", crate::input::terminal_safe(&format!("{file}: {}: {}", item.0, item.1)));
+    }
+    if imported.metrics == 0 && args.partial {
+        return Err(CanaryError::BadInput {
+            path: args.config.clone(),
+            line: 0,
+            message: "$.metrics: nothing is left to import: no metric of the config could be imported (listed above), so no analysis was written".into(),
+        });
     }
     if !imported.unsupported.is_empty() && !args.partial {
         return Err(CanaryError::Usage(format!(
@@ -72,6 +87,8 @@ fn run_kayenta(args: &KayentaImportArgs) -> Result<Verdict, CanaryError> {
 pub struct Imported {
     pub yaml: String,
     pub unsupported: Vec<(String, String)>,
+    /// How many metrics were imported.
+    pub metrics: usize,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -214,6 +231,7 @@ pub fn import_kayenta(config: &Value, file: &Path, pass_score: f64, marginal_sco
     let mut variables = Variables::default();
     let mut metrics: Vec<Metric> = Vec::new();
     let mut stores: Vec<&'static str> = Vec::new();
+    let mut first_index_of_name: BTreeMap<String, usize> = BTreeMap::new();
     let empty = Vec::new();
     for (index, metric) in root.get("metrics").and_then(Value::as_array).unwrap_or(&empty).iter().enumerate() {
         let path = format!("$.metrics[{index}]");
@@ -227,6 +245,13 @@ pub fn import_kayenta(config: &Value, file: &Path, pass_score: f64, marginal_sco
             findings.add(&format!("{path}.name"), "a metric needs a name");
             continue;
         }
+        if let Some(first) = first_index_of_name.get(&metric_name) {
+            return Err(format!(
+                "{path}.name: `{}` is also the name of $.metrics[{first}]: metric names must be unique in an analysis (rename one in the Kayenta config)",
+                crate::input::excerpt(&metric_name)
+            ));
+        }
+        first_index_of_name.insert(metric_name.clone(), index);
         let query = metric.get("query").and_then(Value::as_object).cloned().unwrap_or_default();
         let store = query.get("type").or_else(|| query.get("serviceType")).and_then(Value::as_str).unwrap_or("");
         let (query_text, breakdown) = match store {
@@ -496,7 +521,7 @@ pub fn import_kayenta(config: &Value, file: &Path, pass_score: f64, marginal_sco
             }
         }
     }
-    Ok(Imported { yaml: y, unsupported: findings.0 })
+    Ok(Imported { yaml: y, unsupported: findings.0, metrics: metrics.len() })
 }
 
 fn template_of(

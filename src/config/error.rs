@@ -21,13 +21,38 @@ struct Located<'a>(&'a ConfigError);
 impl fmt::Display for Located<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ConfigError::At { path, line, column, message, source_line } = self.0 else { return Ok(()) };
-        write!(f, "{}:{line}:{column}: {message}", path.display())?;
+        write!(f, "{}:{line}:{column}: {}", path.display(), crate::input::excerpt_of(message, 1000))?;
         if !source_line.is_empty() {
             let gutter = line.to_string().len();
-            write!(f, "\n{:gutter$} |\n{line} | {source_line}\n{:gutter$} | {:>column$}", "", "", "^")?;
+            let (shown, caret) = line_excerpt(source_line, *column);
+            write!(f, "\n{:gutter$} |\n{line} | {shown}\n{:gutter$} | {}^", "", "", " ".repeat(caret))?;
         }
         Ok(())
     }
+}
+
+/// Characters of a source line shown around the error's column.
+const SHOWN_LINE_CHARS: usize = 80;
+
+/// The part of `line` shown under an error: at most [`SHOWN_LINE_CHARS`] characters around the
+/// 1-based `column` (with `…` where cut), control characters shown as `?` so that the caret stays
+/// aligned and nothing reaches the terminal raw; and the caret's offset in the shown text.
+fn line_excerpt(line: &str, column: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    let target = column.saturating_sub(1).min(chars.len());
+    let start = if chars.len() <= SHOWN_LINE_CHARS { 0 } else { target.saturating_sub(SHOWN_LINE_CHARS / 2) };
+    let end = (start + SHOWN_LINE_CHARS).min(chars.len());
+    let mut shown = String::new();
+    let mut caret = target - start;
+    if start > 0 {
+        shown.push('…');
+        caret += 1;
+    }
+    shown.extend(chars[start..end].iter().map(|&c| if c.is_control() { '?' } else { c }));
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, caret)
 }
 
 impl ConfigError {
@@ -97,4 +122,28 @@ pub fn suggestion<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, candidate)| format!(", did you mean `{candidate}`?"))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_far_along_a_long_line_shows_a_cut_line_and_an_aligned_caret() {
+        let text = format!("name: x\nmetrics: [{}\u{1b}[31m]\n", "a".repeat(70_000));
+        let error = ConfigError::at(Path::new("a.yaml"), &text, 2, 70_011, "bad".into());
+        let rendered = error.to_string();
+        assert!(rendered.starts_with("a.yaml:2:70011: bad\n"), "{rendered}");
+        assert!(!rendered.contains('\u{1b}') && rendered.len() < 600, "{rendered}");
+        let lines: Vec<&str> = rendered.lines().collect();
+        let (code, caret) = (lines[2], lines[3]);
+        let caret_at = caret.chars().count() - 1;
+        assert_eq!(code.chars().nth(caret_at), Some('?'), "{rendered}");
+    }
+
+    #[test]
+    fn a_short_line_is_shown_whole_with_the_caret_under_the_column() {
+        let error = ConfigError::at(Path::new("a.yaml"), "name: x\nwindw: 1\n", 2, 1, "unknown".into());
+        assert_eq!(error.to_string(), "a.yaml:2:1: unknown\n  |\n2 | windw: 1\n  | ^");
+    }
 }

@@ -32,6 +32,11 @@ pub struct Analysis {
     /// Template variables shared by both sides (overridden by `--var`).
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// Variables meant to carry a query fragment (`--var filter='job="api"'`): their `--var`
+    /// values are pasted as given, unchecked. Every other `--var` value must be a plain label
+    /// value (see [`template::check_overrides`]).
+    #[serde(default)]
+    pub fragment_variables: Vec<String>,
     #[serde(default)]
     pub baseline: SideConfig,
     #[serde(default)]
@@ -670,8 +675,14 @@ impl QueryRole {
 impl Analysis {
     /// Reads and validates an analysis file.
     pub fn load(path: &Path) -> Result<Analysis, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Unreadable { path: path.to_path_buf(), source })?;
+        use crate::input::{MAX_ANALYSIS_BYTES, ReadLimitError, read_text_limited};
+        let text = read_text_limited(path, MAX_ANALYSIS_BYTES).map_err(|error| match error {
+            ReadLimitError::Io(source) => ConfigError::Unreadable { path: path.to_path_buf(), source },
+            other => ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("not an analysis file: {other} (an analysis is a short YAML file)"),
+            },
+        })?;
         Analysis::parse(&text, path)
     }
 
@@ -714,6 +725,13 @@ impl Analysis {
         if self.window.step.is_zero() {
             return Err(top("window.step must be longer than 0s".into()));
         }
+        // The same check `judge` applies to the window it builds, so that `validate` agrees.
+        window::check_lengths(self.window.last.as_secs(), self.window.step, self.window.warmup).map_err(|message| {
+            top(format!(
+                "window: {message} (window.last {}, step {}, warm-up {})",
+                self.window.last, self.window.step, self.window.warmup
+            ))
+        })?;
         if let Some(source) = &self.source {
             source.validate().map_err(top)?;
         }

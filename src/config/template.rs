@@ -8,7 +8,7 @@
 use super::{Analysis, MetricConfig, QueryRole, error::suggestion};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Baseline or canary.
 #[derive(
@@ -80,11 +80,121 @@ pub fn render(template: &str, context: &BTreeMap<String, String>, place: &str) -
     compiled.render(context).map_err(|e| error(format!("cannot render: {e}")))
 }
 
-/// Resolves each side's variables from the analysis and the command line's `--var` values.
+/// Longest `--var` value accepted (label values are short; a fragment may be longer).
+pub const MAX_VALUE_CHARS: usize = 256;
+/// Longest value of a variable listed under `fragment_variables`.
+pub const MAX_FRAGMENT_CHARS: usize = 4096;
+
+/// Whether `c` may appear in a `--var` value: letters, digits and `_ . : / -`. None of these can
+/// end a PromQL string (`"`, `'`, `` ` ``, `\`), a PromQL selector or a Datadog tag filter
+/// (`}`, `,`, `(`, `)`, space), or start a new term.
+pub fn is_value_character(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '/' | '-')
+}
+
+/// Checks one `--var NAME=VALUE` value. A plain variable's value is a non-empty label value of
+/// [`is_value_character`]s; a fragment variable (listed under `fragment_variables`) may hold any
+/// text without control characters. The one check for every way of passing variables (`--var`
+/// today, `canary serve` later).
+pub fn check_value(name: &str, value: &str, fragment: bool) -> Result<(), TemplateError> {
+    let error = |message: String| TemplateError { place: format!("--var {}", excerpt(name)), message };
+    if fragment {
+        if value.chars().count() > MAX_FRAGMENT_CHARS || value.chars().any(char::is_control) {
+            return Err(error(format!(
+                "a query fragment is at most {MAX_FRAGMENT_CHARS} characters, without control characters"
+            )));
+        }
+        return Ok(());
+    }
+    if value.is_empty() {
+        return Err(error(
+            "the value is empty: an empty label value would match every series without the label".into(),
+        ));
+    }
+    if value.chars().count() > MAX_VALUE_CHARS {
+        return Err(error(format!("the value is longer than {MAX_VALUE_CHARS} characters")));
+    }
+    if let Some(bad) = value.chars().find(|&c| !is_value_character(c)) {
+        return Err(error(format!(
+            "`{}` contains {}, which could change the query's meaning: a value may hold only letters, digits \
+             and _ . : / - (list `{}` under `fragment_variables` in the analysis if it is meant to carry a \
+             query fragment)",
+            excerpt(value),
+            excerpt(&format!("`{}`", bad.escape_default())),
+            excerpt(name)
+        )));
+    }
+    Ok(())
+}
+
+fn excerpt(text: &str) -> String {
+    crate::input::excerpt_of(text, 60)
+}
+
+/// Every variable name the analysis's templates use: queries, side variables, feature actions.
+pub fn used_variables(analysis: &Analysis) -> BTreeSet<String> {
+    let env = environment();
+    let mut templates: Vec<&str> = Vec::new();
+    for metric in &analysis.metrics {
+        templates.extend(metric.queries().into_iter().map(|(_, template)| template));
+    }
+    for side in [&analysis.baseline, &analysis.canary] {
+        templates.extend(side.variables.values().map(String::as_str));
+    }
+    let mut bodies = Vec::new();
+    for action in analysis.groups.iter().filter_map(|group| group.action.as_ref()) {
+        templates.push(&action.url);
+        templates.extend(action.headers.values().map(String::as_str));
+        bodies.extend(action.body.iter());
+    }
+    fn strings<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::String(text) => out.push(text),
+            serde_json::Value::Array(items) => items.iter().for_each(|item| strings(item, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|item| strings(item, out)),
+            _ => {}
+        }
+    }
+    for body in bodies {
+        strings(body, &mut templates);
+    }
+    templates
+        .into_iter()
+        .filter_map(|template| env.template_from_str(template).ok().map(|t| t.undeclared_variables(false)))
+        .flatten()
+        .collect()
+}
+
+/// Checks the `--var` values given for `analysis`: every name is used by some template (a typo
+/// such as `canry` would otherwise silently judge the analysis's default selection) and every
+/// value passes [`check_value`].
+pub fn check_overrides(analysis: &Analysis, overrides: &BTreeMap<String, String>) -> Result<(), TemplateError> {
+    let used = used_variables(analysis);
+    for (name, value) in overrides {
+        if !used.contains(name) {
+            let hint = suggestion(name, used.iter().map(String::as_str));
+            let listed: Vec<&str> = used.iter().map(String::as_str).collect();
+            return Err(TemplateError {
+                place: format!("--var {}", excerpt(name)),
+                message: format!(
+                    "no template of the analysis uses `{}`{hint} (used: {})",
+                    excerpt(name),
+                    if listed.is_empty() { "none".into() } else { listed.join(", ") }
+                ),
+            });
+        }
+        check_value(name, value, analysis.fragment_variables.contains(name))?;
+    }
+    Ok(())
+}
+
+/// Resolves each side's variables from the analysis and the command line's `--var` values,
+/// after [`check_overrides`].
 pub fn resolve_sides(
     analysis: &Analysis,
     overrides: &BTreeMap<String, String>,
 ) -> Result<ResolvedSides, TemplateError> {
+    check_overrides(analysis, overrides)?;
     let mut shared = analysis.variables.clone();
     shared.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
     let resolve = |side: Side, own: &BTreeMap<String, String>, base: &BTreeMap<String, String>| {

@@ -153,3 +153,67 @@ fn feature_groups_need_a_well_formed_action() {
         assert!(!err.contains("Bearer x"), "{err}");
     }
 }
+
+#[test]
+fn a_var_that_no_template_uses_is_an_error_naming_the_near_miss() {
+    let analysis = parse(MINIMAL).unwrap();
+    let overrides: BTreeMap<String, String> = [("canry".to_string(), "checkout-7f9c".to_string())].into();
+    let err = template::resolve_sides(&analysis, &overrides).unwrap_err().to_string();
+    assert!(err.starts_with("--var canry: no template of the analysis uses `canry`, did you mean `canary`?"), "{err}");
+}
+
+#[test]
+fn var_values_that_could_close_a_string_or_selector_are_refused_unless_declared_fragments() {
+    let analysis = parse(MINIMAL).unwrap();
+    let injection = r#"checkout-errors"}[1m]) * 0 or 0.9 * increase(http_requests_total{deployment="checkout-baseline"#;
+    let overrides: BTreeMap<String, String> = [("canary".to_string(), injection.to_string())].into();
+    let err = template::resolve_sides(&analysis, &overrides).unwrap_err().to_string();
+    assert!(err.starts_with("--var canary: `checkout-errors"), "{err}");
+    assert!(err.contains("fragment_variables"), "{err}");
+    for good in ["checkout-7f9c", "1.4.2", "us-east-1", "a_b:c/d"] {
+        let overrides: BTreeMap<String, String> = [("canary".to_string(), good.to_string())].into();
+        assert!(template::resolve_sides(&analysis, &overrides).is_ok(), "{good}");
+    }
+    let empty: BTreeMap<String, String> = [("canary".to_string(), String::new())].into();
+    assert!(template::resolve_sides(&analysis, &empty).unwrap_err().to_string().contains("empty"));
+
+    let fragments = MINIMAL.replace("name: checkout\n", "name: checkout\nfragment_variables: [canary]\n");
+    let analysis = parse(&fragments).unwrap();
+    assert!(template::resolve_sides(&analysis, &overrides).is_ok());
+}
+
+proptest::proptest! {
+    /// No accepted value can end the PromQL string or the Datadog tag filter it is pasted into:
+    /// lexing the rendered selector gives back exactly one string (or tag) equal to the value.
+    #[test]
+    fn no_accepted_value_closes_its_string_or_selector(value in proptest::prop_oneof![
+        "[a-z0-9_.:/-]{0,10}[\"'`\\\\{}(),=~!| \n\t\\[\\]*+@#$\u{0}\u{1b}\u{7f}\u{85}\u{a0}\u{2028}]?[a-zA-Z0-9_.:/-]{0,10}",
+        proptest::prelude::any::<String>(),
+    ]) {
+        if template::check_value("v", &value, false).is_ok() {
+            let context: BTreeMap<String, String> = [("v".to_string(), value.clone())].into();
+            let promql = template::render(r#"up{a="{{ v }}",b="x"}"#, &context, "q").unwrap();
+            let inside = promql.strip_prefix("up{a=\"").unwrap();
+            let end = inside.find(['"', '\\']).unwrap();
+            proptest::prop_assert_eq!(&inside[..end], value.as_str());
+            proptest::prop_assert_eq!(&inside[end..], r#"",b="x"}"#);
+            let datadog = template::render("avg:m{service:{{ v }},env:prod}", &context, "q").unwrap();
+            let tag = datadog.strip_prefix("avg:m{service:").unwrap();
+            let end = tag.find([',', '}', ' ', '(', ')']).unwrap();
+            proptest::prop_assert_eq!(&tag[..end], value.as_str());
+            proptest::prop_assert_eq!(&tag[end..], ",env:prod}");
+        }
+    }
+}
+
+#[test]
+fn validate_refuses_the_windows_judge_refuses() {
+    let long_warmup = MINIMAL.replace("name: checkout\n", "name: checkout\nwindow:\n  last: 30m\n  warmup: 45m\n");
+    let err = parse(&long_warmup).unwrap_err().to_string();
+    assert!(err.contains("window: the warm-up (45m) is as long as the window (30m)"), "{err}");
+    let huge_step = MINIMAL.replace("name: checkout\n", "name: checkout\nwindow:\n  step: 25h\n");
+    let err = parse(&huge_step).unwrap_err().to_string();
+    assert!(err.contains("between 1s and 24h"), "{err}");
+    let long = MINIMAL.replace("name: checkout\n", "name: checkout\nwindow:\n  last: 1000h\n");
+    assert!(parse(&long).unwrap_err().to_string().contains("longer than the limit of 744h"));
+}

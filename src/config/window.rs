@@ -24,6 +24,58 @@ fn rfc3339<S: serde::Serializer>(seconds: &i64, serializer: S) -> Result<S::Ok, 
     serializer.collect_str(&format_timestamp(*seconds))
 }
 
+/// Shortest step: one second.
+pub const MIN_STEP_SECONDS: u64 = 1;
+/// Longest step: one day.
+pub const MAX_STEP_SECONDS: u64 = 86_400;
+/// Longest window: 31 days.
+pub const MAX_WINDOW_SECONDS: u64 = 31 * 86_400;
+/// Most points a series of one window may have (window ÷ step): 100,000, e.g. 27 hours at 1s.
+pub const MAX_POINTS_PER_SERIES: u64 = 100_000;
+/// Earliest plausible timestamp of a window or point: 2000-01-01T00:00:00Z.
+pub const EARLIEST_TIMESTAMP: i64 = 946_684_800;
+/// Latest plausible timestamp: 2200-01-01T00:00:00Z.
+pub const LATEST_TIMESTAMP: i64 = 7_258_118_400;
+
+/// The one check of a window's sizes, shared by the analysis (`window.last`), the command line
+/// and recordings: a step of 1s to 1 day, a window of at most 31 days and 100,000 steps, and a
+/// warm-up shorter than the window.
+pub fn check_lengths(length_seconds: u64, step: Duration, warmup: Duration) -> Result<(), String> {
+    let step_s = step.as_secs();
+    if !(MIN_STEP_SECONDS..=MAX_STEP_SECONDS).contains(&step_s) {
+        return Err(format!("the step ({step}) must lie between 1s and 24h"));
+    }
+    if length_seconds > MAX_WINDOW_SECONDS {
+        return Err(format!(
+            "the window ({}) is longer than the limit of 744h (31 days); judge a shorter window",
+            Duration::from_secs(length_seconds)
+        ));
+    }
+    if length_seconds / step_s > MAX_POINTS_PER_SERIES {
+        return Err(format!(
+            "the window ({}) holds {} steps of {step}, more than the limit of {MAX_POINTS_PER_SERIES}; use a longer step",
+            Duration::from_secs(length_seconds),
+            length_seconds / step_s
+        ));
+    }
+    if warmup.as_secs() >= length_seconds {
+        return Err(format!(
+            "the warm-up ({warmup}) is as long as the window ({}): nothing would be judged",
+            Duration::from_secs(length_seconds)
+        ));
+    }
+    Ok(())
+}
+
+/// A timestamp between 2000 and 2200 (recordings from year 1 or 9999 are refused).
+pub fn check_timestamp(seconds: i64) -> Result<(), String> {
+    if (EARLIEST_TIMESTAMP..=LATEST_TIMESTAMP).contains(&seconds) {
+        Ok(())
+    } else {
+        Err(format!("{} lies outside the plausible range 2000-01-01 to 2200-01-01", format_timestamp(seconds)))
+    }
+}
+
 /// RFC 3339 text of a Unix time.
 pub fn format_timestamp(seconds: i64) -> String {
     jiff::Timestamp::from_second(seconds).map(|t| t.to_string()).unwrap_or_else(|_| seconds.to_string())
@@ -53,6 +105,7 @@ pub fn align_up(time: i64, step_seconds: i64) -> i64 {
 impl Window {
     /// The window of the last `last` before `now`, end aligned down to the step.
     pub fn last(now: i64, last: Duration, step: Duration, warmup: Duration) -> Result<Window, String> {
+        check_lengths(last.as_secs(), step, warmup)?;
         let step_s = step.as_secs() as i64;
         let end = now.div_euclid(step_s) * step_s;
         Window::between(end - last.as_secs() as i64, end, step, warmup)
@@ -70,12 +123,7 @@ impl Window {
                 format_timestamp(start)
             ));
         }
-        if warmup.as_secs() as i64 >= end - start {
-            return Err(format!(
-                "the warm-up ({warmup}) is as long as the window ({})",
-                Duration::from_secs((end - start) as u64)
-            ));
-        }
+        check_lengths(end.abs_diff(start), step, warmup)?;
         Ok(Window { start, end, step_seconds: step.as_secs(), warmup_seconds: warmup.as_secs() })
     }
 
@@ -115,5 +163,24 @@ mod tests {
         assert!(Window::between(0, 600, step, Duration::from_secs(600)).unwrap_err().contains("warm-up"));
         assert_eq!(parse_timestamp("1970-01-01T00:01:00Z"), Ok(60));
         assert!(parse_timestamp("yesterday").is_err());
+    }
+
+    #[test]
+    fn steps_windows_and_warm_ups_have_sane_ranges() {
+        let minute = Duration::from_secs(60);
+        let none = Duration::default();
+        let err = Window::between(0, 600, Duration::from_secs(u64::MAX / 2), none).unwrap_err();
+        assert!(err.contains("between 1s and 24h"), "{err}");
+        assert!(Window::between(0, 600, Duration::from_secs(86_401), none).is_err());
+        // A window from year 1 to now: refused before anything is allocated for it.
+        let err = Window::between(-62_135_596_800, 1_795_000_000, minute, none).unwrap_err();
+        assert!(err.contains("longer than the limit of 744h"), "{err}");
+        let err = Window::between(0, 30 * 86_400, Duration::from_secs(1), none).unwrap_err();
+        assert!(err.contains("more than the limit of 100000"), "{err}");
+        assert!(Window::between(0, 31 * 86_400, minute, none).is_ok());
+        let err = Window::last(10_000_000, Duration::from_secs(u64::MAX / 4), minute, none).unwrap_err();
+        assert!(err.contains("744h"), "{err}");
+        assert!(check_timestamp(-62_135_596_800).unwrap_err().contains("plausible range"));
+        assert!(check_timestamp(1_795_000_000).is_ok());
     }
 }

@@ -88,7 +88,8 @@ pub struct KayentaMetricResult {
     pub maps_to: Classification,
     /// Whether this failure zeroes Kayenta's score.
     pub critical: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    /// Reported only when true (omitted means false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub muted: bool,
     /// Kayenta's reason (empty for a plain Pass).
     pub reason: String,
@@ -107,7 +108,7 @@ pub struct KayentaMetricResult {
     pub baseline: KayentaStats,
     pub canary: KayentaStats,
     /// Both sides were constant but different: the seeded noise Kayenta adds (unseeded there) was added.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub noise_added: bool,
     /// Why classification failed (Error).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -31,9 +31,9 @@ pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) 
         writeln!(out, "{}", figures_table(&report.metrics, styled).trim_fmt())?;
         writeln!(out, "{}", legend(report.alpha))?;
         writeln!(out, "\nrules:")?;
-        let name_width = report.metrics.iter().map(|metric| metric.name.chars().count()).max().unwrap_or(0);
+        let name_width = report.metrics.iter().map(|metric| shown(&metric.name).chars().count()).max().unwrap_or(0);
         for metric in &report.metrics {
-            let label = format!("  {:<name_width$}  ", metric.name);
+            let label = format!("  {:<name_width$}  ", shown(&metric.name));
             write_wrapped(out, &label, &" ".repeat(label.chars().count()), &metric.reason)?;
         }
     }
@@ -48,10 +48,10 @@ pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) 
 
     if !report.groups.is_empty() {
         writeln!(out, "\ngroups:")?;
-        let name_width = report.groups.iter().map(|group| group.name.chars().count()).max().unwrap_or(0);
+        let name_width = report.groups.iter().map(|group| shown(&group.name).chars().count()).max().unwrap_or(0);
         for group in &report.groups {
             let score = optional_score(group.score);
-            writeln!(out, "  {:<name_width$}  {score:>5}  ({})", group.name, group_tally(group))?;
+            writeln!(out, "  {:<name_width$}  {score:>5}  ({})", shown(&group.name), group_tally(group))?;
         }
     }
 
@@ -78,12 +78,23 @@ pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) 
     writeln!(out, "\nverdict: {verdict} ({}): {}", score_text(report), report.reason)
 }
 
+/// A name or value from the inputs as the reports show it: cut to 60 characters, control
+/// characters escaped (so that no label or name can break the layout or reach the terminal raw).
+pub(crate) fn shown(text: &str) -> String {
+    crate::input::excerpt_of(text, 60)
+}
+
+/// A generated message that may quote inputs: cut to 1000 characters, control characters escaped.
+pub(crate) fn shown_long(text: &str) -> String {
+    crate::input::excerpt_of(text, 1000)
+}
+
 /// Writes `text` after `first_prefix`, word-wrapped to the page width, continuing after
 /// `continuation_prefix`.
 fn write_wrapped(out: &mut impl Write, first_prefix: &str, continuation_prefix: &str, text: &str) -> io::Result<()> {
     let width =
         PAGE_WIDTH.saturating_sub(first_prefix.chars().count().max(continuation_prefix.chars().count())).max(40);
-    for (index, line) in wrap(text, width).iter().enumerate() {
+    for (index, line) in wrap(&crate::input::excerpt_of(text, 4000), width).iter().enumerate() {
         let prefix = if index == 0 { first_prefix } else { continuation_prefix };
         writeln!(out, "{prefix}{line}")?;
     }
@@ -177,8 +188,8 @@ impl MetricRow {
     pub fn of(metric: &MetricResult) -> MetricRow {
         let headline = headline_test(metric);
         MetricRow {
-            metric: if metric.critical { format!("{} *", metric.name) } else { metric.name.clone() },
-            group: metric.group.clone(),
+            metric: if metric.critical { format!("{} *", shown(&metric.name)) } else { shown(&metric.name) },
+            group: shown(&metric.group),
             baseline: side_value(metric.kind, &metric.baseline).map_or_else(missing, value_text),
             canary: side_value(metric.kind, &metric.canary).map_or_else(missing, value_text),
             change: headline.and_then(effect_text).unwrap_or_else(missing),
@@ -389,7 +400,11 @@ pub(crate) fn selection_text(side: &SideDescription) -> String {
     let mut text = if side.variables.is_empty() {
         "(no variables)".to_owned()
     } else {
-        side.variables.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join(", ")
+        side.variables
+            .iter()
+            .map(|(name, value)| format!("{}={}", shown(name), shown(value)))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     if let Some(offset) = side.offset_seconds {
         text.push_str(&format!(", {} earlier", Duration::from_secs(offset)));
@@ -405,8 +420,8 @@ pub(crate) fn finding_lines(report: &JudgmentReport) -> impl Iterator<Item = Str
 /// `metric (side): message`.
 pub(crate) fn finding_text(metric: &MetricResult, finding: &Finding) -> String {
     match finding.side {
-        Some(side) => format!("{} ({}): {}", metric.name, side.name(), finding.message),
-        None => format!("{}: {}", metric.name, finding.message),
+        Some(side) => format!("{} ({}): {}", shown(&metric.name), side.name(), shown_long(&finding.message)),
+        None => format!("{}: {}", shown(&metric.name), shown_long(&finding.message)),
     }
 }
 
@@ -503,5 +518,43 @@ mod tests {
         assert_eq!(value_text(1234567.0), "1235000");
         assert_eq!(score_number(200.0 / 3.0), "66.7");
         assert_eq!(score_number(100.0), "100");
+    }
+
+    #[test]
+    fn huge_and_hostile_names_render_cut_without_panic() {
+        let mut report = failed_checkout();
+        let huge = format!("\u{1b}[2J{}", "n".repeat(70_000));
+        report.metrics[0].name = huge.clone();
+        report.metrics[0].group = huge.clone();
+        if let Some(group) = report.groups.first_mut() {
+            group.name = huge.clone();
+        }
+        report.canary.variables.insert("canary".into(), huge.clone());
+        report.metrics[1].reason = format!("{huge} \u{1b}]0;title\u{7}");
+        for styled in [false, true] {
+            let text = render(&report, styled);
+            assert!(!text.contains("\u{1b}[2J"), "a raw escape reached the table");
+            assert!(text.lines().all(|line| line.chars().count() <= 4100), "a line is not cut");
+        }
+    }
+
+    proptest::proptest! {
+        /// Rendering never panics, whatever names, labels and messages the inputs carry, and the
+        /// table never lets a control character through raw.
+        #[test]
+        fn rendering_never_panics(name in ".{0,300}", group in ".{0,80}", value in ".{0,300}", reason in ".{0,300}", wide in 0usize..3) {
+            let mut report = failed_checkout();
+            report.metrics[0].name = if wide == 2 { name.repeat(300) } else { name.clone() };
+            report.metrics[0].group = group;
+            report.metrics[0].reason = reason;
+            report.canary.variables.insert(value.clone(), value);
+            let plain = render(&report, false);
+            let raw = plain.chars().any(|c| c.is_control() && c != '\n');
+            proptest::prop_assert!(!raw, "a control character reached the table");
+            render(&report, true);
+            let mut out = Vec::new();
+            crate::report::markdown::write_markdown(&report, &mut out).unwrap();
+            crate::report::junit::write_junit(&report, &mut out).unwrap();
+        }
     }
 }

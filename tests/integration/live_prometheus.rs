@@ -367,3 +367,53 @@ fn watch_stops_early_on_a_regression_against_prometheus() {
     assert_eq!(healthy.status.code(), Some(0), "{}", explain(&healthy));
     assert_eq!(events(&healthy).iter().filter(|e| e["event"] == "look").count(), planned);
 }
+
+/// A `--var` value that closes its PromQL string turned a 7x error-rate FAIL into a PASS against
+/// a real Prometheus: it is refused (exit 2) before any query, unless the analysis declares the
+/// variable a query fragment (then it is pasted as given, which is what made the attack work).
+#[test]
+fn prometheus_a_var_that_injects_promql_is_refused() {
+    let server = servers::prometheus();
+    let injection =
+        r#"canary=checkout-errors"}[1m]) * 0 or 0.9 * increase(http_requests_total{deployment="checkout-baseline"#;
+    let args = ["judge", LIVE, "--source-url", &server.url, "--start", WINDOW_START, "--end", WINDOW_END];
+    let honest = canary(&[&args[..], &["--var", "canary=checkout-errors"]].concat(), None);
+    assert_eq!(honest.status.code(), Some(1), "{}", explain(&honest));
+
+    let injected = canary(&[&args[..], &["--var", injection]].concat(), None);
+    assert_eq!(injected.status.code(), Some(2), "{}", explain(&injected));
+    let err = stderr(&injected);
+    assert!(err.contains("--var canary:") && err.contains("fragment_variables"), "{err}");
+    assert!(stdout(&injected).is_empty(), "{}", explain(&injected));
+
+    // The same run with the explicit opt-out: the fragment reaches Prometheus and the 7x error
+    // rate passes, which is why the opt-out must be written in the analysis, never on the command line.
+    let dir = TempDir::new("live-fragment");
+    let text = std::fs::read_to_string(LIVE).unwrap();
+    let opted_out = dir.file(
+        "fragment.yaml",
+        &text.replace("variables:\n  canary:", "fragment_variables: [canary]\nvariables:\n  canary:"),
+    );
+    let args = [
+        "judge",
+        opted_out.to_str().unwrap(),
+        "--source-url",
+        &server.url,
+        "--start",
+        WINDOW_START,
+        "--end",
+        WINDOW_END,
+    ];
+    let pasted = canary(&[&args[..], &["--var", injection, "--format", "json"]].concat(), None);
+    let report: Value = serde_json::from_str(&stdout(&pasted)).unwrap_or_else(|_| panic!("{}", explain(&pasted)));
+    assert_eq!(metric(&report, "error_rate")["classification"], "pass", "{}", explain(&pasted));
+}
+
+#[test]
+fn prometheus_a_misspelt_var_is_refused_with_the_near_miss() {
+    let server = servers::prometheus();
+    let args = ["judge", LIVE, "--source-url", &server.url, "--start", WINDOW_START, "--end", WINDOW_END];
+    let output = canary(&[&args[..], &["--var", "canry=checkout-errors"]].concat(), None);
+    assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
+    assert!(stderr(&output).contains("did you mean `canary`?"), "{}", explain(&output));
+}

@@ -8,6 +8,7 @@ mod features;
 mod hostile_receiver;
 mod hostile_sources;
 mod hostile_state;
+mod inputs;
 mod judge_cli;
 mod kayenta;
 mod live_prometheus;
