@@ -61,6 +61,13 @@ pub fn read_limited(reader: impl Read, limit: u64) -> Result<String, ReadLimitEr
     String::from_utf8(bytes).map_err(|e| ReadLimitError::NotText { offset: e.utf8_error().valid_up_to() })
 }
 
+/// Whether a character changes what a terminal shows rather than showing itself: control
+/// characters (escape sequences, newlines, NUL), bidirectional overrides and zero-width characters.
+pub fn is_hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
 /// Input text made safe to echo: at most [`MAX_ECHO_CHARS`] characters (then `…`), control
 /// characters (ANSI/OSC escapes, NUL, newlines) shown as `\u{..}` escapes so that nothing from an
 /// input reaches the terminal raw.
@@ -73,8 +80,7 @@ pub fn excerpt_of(text: &str, max_chars: usize) -> String {
     let mut shown = String::new();
     let mut count = 0;
     for c in text.chars() {
-        let hidden =
-            c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        let hidden = is_hidden_char(c);
         let piece: String = if hidden { c.escape_unicode().collect() } else { c.to_string() };
         count += piece.chars().count();
         if count > max_chars {

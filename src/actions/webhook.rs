@@ -31,8 +31,6 @@ pub const SECRET_VARIABLE: &str = "CANARY_ROLLBACK_SECRET";
 /// The longest one delivery may take, every attempt and backoff included: a SIGTERM arriving
 /// during a delivery waits for it, and Kubernetes kills the pod 30 s after SIGTERM by default.
 pub const DELIVERY_BUDGET: Duration = Duration::from_secs(20);
-/// The most characters of transport or receiver text that a message quotes.
-pub const ECHO_LIMIT: usize = 300;
 
 /// Where and how to deliver.
 #[derive(Debug, Clone)]
@@ -202,22 +200,11 @@ fn secrets_of(request: &Request, settings: &WebhookSettings) -> Vec<String> {
     secrets
 }
 
-/// Text fit to quote in a message: every non-empty secret replaced by `…`, control characters
-/// (ANSI and OSC escapes, newlines, NUL) replaced by spaces, and at most [`ECHO_LIMIT`]
-/// characters.
+/// Text fit to quote in a message: the request's secrets scrubbed, control characters removed,
+/// capped ([`http::echoed_text`], the one function for every echoed text).
 pub fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut secrets: Vec<&str> = secrets.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
-    // Longest first, so a secret containing another is replaced whole.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mut clean: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    for secret in secrets {
-        let secret: String = secret.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-        clean = clean.replace(&secret, "…");
-    }
-    if clean.chars().count() > ECHO_LIMIT {
-        clean = clean.chars().take(ECHO_LIMIT).chain(['…']).collect();
-    }
-    clean
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    http::echoed_text(text, &secrets)
 }
 
 /// The message of a 3xx answer: where it points (origin only), that canary does not follow it,
@@ -431,14 +418,14 @@ mod tests {
         for secret in ["SECRET", "sig=abc", "pw-9", "header-secret", "hmac-secret", "\x1b", "\n"] {
             assert!(!clean.contains(secret), "{secret} in {clean}");
         }
-        assert_eq!(scrub(&"x".repeat(10_000), &secrets).chars().count(), ECHO_LIMIT + 1);
+        assert_eq!(scrub(&"x".repeat(10_000), &secrets).chars().count(), http::MAX_ECHOED_CHARS + 1);
         // Short credentials go with their URL, without blotting out the rest of the message.
         let (request, settings) = hook_request("http://u:p@127.0.0.1:9/hook");
         let clean = scrub(
             "cannot reach http://u:p@127.0.0.1:9/hook: connection failed (u:p@x)",
             &secrets_of(&request, &settings),
         );
-        assert_eq!(clean, "cannot reach …: connection failed (…x)");
+        assert_eq!(clean, "cannot reach [redacted]: connection failed ([redacted]x)");
         let (request, settings) = hook_request("http://127.0.0.1:9/");
         assert_eq!(scrub("a:@b @c", &secrets_of(&request, &settings)), "a:@b @c");
     }
@@ -465,7 +452,7 @@ mod tests {
                 prop_assert!(!clean.contains(secret.as_str()), "{} in {}", secret, clean);
             }
             prop_assert!(!clean.contains(user.as_str()), "{} in {}", user, clean);
-            prop_assert!(clean.chars().count() <= ECHO_LIMIT + 1);
+            prop_assert!(clean.chars().count() <= http::MAX_ECHOED_CHARS + 1);
             prop_assert!(!clean.chars().any(char::is_control));
         }
     }

@@ -92,7 +92,7 @@ pub fn echoed_text(text: &str, secrets: &[&str]) -> String {
     let scrubbed = scrub_secrets(text, secrets);
     let cleaned: String = scrubbed
         .chars()
-        .map(|c| if c.is_control() || is_invisible_format(c) { ' ' } else { c })
+        .map(|c| if crate::input::is_hidden_char(c) { ' ' } else { c })
         .collect::<String>()
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -108,17 +108,15 @@ pub fn echoed_text(text: &str, secrets: &[&str]) -> String {
 /// Every non-empty value of `secrets` in `text` replaced by `[redacted]`.
 pub fn scrub_secrets(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_string();
-    for secret in secrets.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    let mut secrets: Vec<&str> = secrets.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+    // Longest first, so a secret containing another is replaced whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for secret in secrets {
         if out.contains(secret) {
             out = out.replace(secret, "[redacted]");
         }
     }
     out
-}
-
-/// Bidirectional overrides and zero-width characters, which can disguise what a terminal shows.
-fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// Whether a body is binary rather than text: a NUL byte, or mostly bytes that are not text.
