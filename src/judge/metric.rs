@@ -127,7 +127,8 @@ pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context, confidence: f
         kind: config.kind(),
         direction: config.direction,
         critical: config.critical,
-        classification: Classification::Pass,
+        // Never a pass until [`Evidence`] says so: see `super::judge`.
+        classification: Classification::NoData,
         reason: String::new(),
         queries: input.queries.clone(),
         baseline: SideData::default(),
@@ -255,7 +256,9 @@ fn evaluate_gauge(
     };
     result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, gauge_stat));
     let per_point = |side: Side| cleaned[&side].iter().map(|p| (p.time, p.value)).collect::<Vec<_>>();
-    result.tests.extend(sustained_tests(input, &per_point(Side::Canary), &per_point(Side::Baseline), step));
+    let rules =
+        sustained_tests(input, &per_point(Side::Canary), &per_point(Side::Baseline), step, &mut result.findings);
+    result.tests.extend(rules);
     let minimum = config.min_samples();
     for side in Side::BOTH {
         let count = judged[&side].len();
@@ -312,7 +315,14 @@ fn shift_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: Ma
     let law = ExactNull::affordable(canary.len(), baseline.len())
         .then(|| ExactNull::new(canary.len(), baseline.len()).ok())
         .flatten();
-    let shift = hodges_lehmann(canary, baseline, confidence, law.as_ref()).ok();
+    // When the requested level cannot be reached with these sample sizes (or rounds to 1), the
+    // interval at that level is unbounded, not the span of the differences.
+    let shift = hodges_lehmann(canary, baseline, confidence, law.as_ref()).ok().map(|mut s| {
+        if !s.reachable {
+            (s.ci_low, s.ci_high) = (f64::NEG_INFINITY, f64::INFINITY);
+        }
+        s
+    });
     TestResult {
         statistic: Some(ranks.u()),
         p_value: Some(p_value),
@@ -387,6 +397,44 @@ fn evaluate_count(
             }
             None => (Vec::new(), Vec::new()),
         };
+        // A count that is negative or infinite is no count: the sources validate, the judge does
+        // not trust them (a negative error count would make any canary look healthy).
+        for (role, points) in [(QueryRole::Numerator, &num), (QueryRole::Denominator, &den)] {
+            if let Some(bad) = points.iter().find(|p| p.value < 0.0) {
+                let message = format!(
+                    "the {} {} is {} at {}: counts must be finite and at least 0",
+                    side.name(),
+                    role.name(),
+                    bad.value,
+                    crate::config::window::format_timestamp(bad.time)
+                );
+                result.findings.push(Finding {
+                    kind: FindingKind::InvalidCounts,
+                    side: Some(side),
+                    message: message.clone(),
+                });
+                return Err((Classification::Error, message));
+            }
+        }
+        for (role, series) in [(QueryRole::Numerator, numerator), (QueryRole::Denominator, Some(denominator))] {
+            let judged = |p: &&Point| p.time >= context.window.judged_from() && p.time <= context.window.end;
+            if let Some(bad) = series.into_iter().flat_map(|s| &s.points).filter(judged).find(|p| !p.value.is_finite())
+            {
+                let message = format!(
+                    "the {} {} is {} at {}: counts must be finite and at least 0",
+                    side.name(),
+                    role.name(),
+                    bad.value,
+                    crate::config::window::format_timestamp(bad.time)
+                );
+                result.findings.push(Finding {
+                    kind: FindingKind::InvalidCounts,
+                    side: Some(side),
+                    message: message.clone(),
+                });
+                return Err((Classification::Error, message));
+            }
+        }
         // A counter that never fired has no series at all: that is zero events, not missing data.
         let (joined, filled, orphaned) = join(&num, &den, &unusable);
         if numerator.is_some() && filled > 0 {
@@ -455,13 +503,28 @@ fn evaluate_count(
         result.findings.push(thinning_finding(range_of(input, step), step, factor));
     }
     result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, count_stat));
-    result.tests.extend(sustained_tests(input, &rates_per_step[&Side::Canary], &rates_per_step[&Side::Baseline], step));
+    let rules = sustained_tests(
+        input,
+        &rates_per_step[&Side::Canary],
+        &rates_per_step[&Side::Baseline],
+        step,
+        &mut result.findings,
+    );
+    result.tests.extend(rules);
     // The rate test compares the intervals both sides have.
     let baseline_by_time: BTreeMap<i64, (f64, f64)> =
         intervals[&Side::Baseline].iter().map(|&(t, n, d)| (t, (n, d))).collect();
     let (mut canary_counts, mut baseline_counts) = (Vec::new(), Vec::new());
+    // Paired within half a step: a canary scraped a few seconds off the baseline's grid still pairs.
+    let half = (step / 2) as i64;
+    let mut used = std::collections::BTreeSet::new();
     for &(time, events, exposure) in &intervals[&Side::Canary] {
-        if let Some(&(b_events, b_exposure)) = baseline_by_time.get(&time) {
+        let nearest = baseline_by_time
+            .range(time.saturating_sub(half)..=time.saturating_add(half))
+            .filter(|(t, _)| !used.contains(*t))
+            .min_by_key(|(t, _)| (**t - time).unsigned_abs());
+        if let Some((&b_time, &(b_events, b_exposure))) = nearest {
+            used.insert(b_time);
             canary_counts.push(IntervalCount { events, exposure });
             baseline_counts.push(IntervalCount { events: b_events, exposure: b_exposure });
         }
@@ -544,9 +607,9 @@ fn rate_test(
             (test, noted)
         }
         Err(error) => {
-            test.gating = false;
+            // Still gating: a rate test that could not be computed leaves the metric unproven.
             test.outcome = TestOutcome::Skipped;
-            test.reason = error.to_string();
+            test.reason = format!("the rate test could not be computed: {error}");
             (test, None)
         }
     }
@@ -619,15 +682,47 @@ fn thresholds(
         .collect()
 }
 
+/// The spacing the points really have: the most common gap between consecutive timestamps (the
+/// smaller one on a tie), or `step` when there are fewer than two points.
+fn spacing_of(points: &[(i64, f64)], step: u64) -> u64 {
+    let mut gaps: BTreeMap<u64, usize> = BTreeMap::new();
+    for pair in points.windows(2) {
+        let gap = pair[1].0.saturating_sub(pair[0].0);
+        if gap > 0 {
+            *gaps.entry(gap as u64).or_default() += 1;
+        }
+    }
+    gaps.iter().max_by_key(|(gap, count)| (**count, std::cmp::Reverse(**gap))).map_or(step, |(gap, _)| *gap)
+}
+
 /// The metric's sustained-breach rules on per-step points (time, value) of each side; see
-/// [`super::sustained`]. Not statistical tests: never part of the Holm family.
+/// [`super::sustained`]. Not statistical tests: never part of the Holm family. A rule judges the
+/// points at their own spacing (reported when it is not the step), and a rule with too few
+/// comparable points to span its `for` is skipped: it cannot show that no breach happened.
 fn sustained_tests(
     input: &MetricInput<'_>,
     canary: &[(i64, f64)],
     baseline: &[(i64, f64)],
     step: u64,
+    findings: &mut Vec<Finding>,
 ) -> Vec<TestResult> {
+    if input.config.sustained.is_empty() {
+        return Vec::new();
+    }
     let baseline_by_time: BTreeMap<i64, f64> = baseline.iter().copied().collect();
+    let spacing = spacing_of(canary, step);
+    let pair_within = spacing.max(spacing_of(baseline, step)) / 2;
+    if spacing != step {
+        findings.push(Finding {
+            kind: FindingKind::StepMismatch,
+            side: Some(Side::Canary),
+            message: format!(
+                "the canary's points are every {}, not every {} (the step): sustained rules were judged at the points' spacing",
+                crate::config::Duration::from_secs(spacing),
+                crate::config::Duration::from_secs(step)
+            ),
+        });
+    }
     let name = input.name();
     input
         .config
@@ -637,15 +732,24 @@ fn sustained_tests(
         .map(|(index, rule_config)| {
             let rule = rule_config.rule();
             let carry = input.carries.get(&carry_key(&name, index));
-            let found = super::sustained::evaluate(canary, &baseline_by_time, rule, step, carry);
+            let found = super::sustained::evaluate(canary, &baseline_by_time, rule, spacing, pair_within, carry);
             let trailing = found.trailing.clone();
             let fired = found.fired.is_some();
             let stretch = found.fired.or(found.longest);
             let described = rule_config.describe();
+            let too_few = !fired && found.covered_seconds < rule.for_seconds;
             let reason = match &stretch {
                 Some(stretch) if fired => {
                     format!("sustained breach of {described}: {}", super::sustained::describe_stretch(stretch))
                 }
+                _ if too_few => format!(
+                    "{described}: {} comparable point(s) every {}{}, the longest unbroken run lasting {}, shorter than {}: no evidence that it was not breached",
+                    found.compared,
+                    crate::config::Duration::from_secs(spacing),
+                    if rule.bound.is_relative() { " with a baseline point near it" } else { "" },
+                    crate::config::Duration::from_secs(found.covered_seconds),
+                    crate::config::Duration::from_secs(rule.for_seconds)
+                ),
                 Some(stretch) => format!(
                     "no sustained breach of {described}: the longest breach lasted {} ({})",
                     crate::config::Duration::from_secs(stretch.duration_seconds),
@@ -656,7 +760,13 @@ fn sustained_tests(
             TestResult {
                 statistic: Some(stretch.as_ref().map_or(0.0, |s| s.duration_seconds as f64)),
                 threshold: Some(rule.for_seconds as f64),
-                outcome: if fired { TestOutcome::Fail } else { TestOutcome::Pass },
+                outcome: if fired {
+                    TestOutcome::Fail
+                } else if too_few {
+                    TestOutcome::Skipped
+                } else {
+                    TestOutcome::Pass
+                },
                 reason,
                 sustained: Some(super::report::SustainedEvidence {
                     rule: described,
@@ -665,11 +775,101 @@ fn sustained_tests(
                     fired,
                     stretch,
                     trailing,
+                    compared: found.compared,
+                    covered_seconds: found.covered_seconds,
+                    spacing_seconds: spacing,
                 }),
                 ..TestResult::new(TestKindResult::Sustained)
             }
         })
         .collect()
+}
+
+/// Positive evidence that a metric is healthy: at least one gating test or threshold ran on valid
+/// data and passed, and none was skipped or left without its p-value or interval. Only
+/// [`positive_evidence`] builds one, and [`Evidence::classify`] is the only way the judge
+/// classifies a metric pass: a metric no test evaluated cannot pass by construction.
+pub(super) struct Evidence {
+    reasons: Vec<String>,
+}
+
+impl Evidence {
+    /// Classifies the metric pass, with the passed tests' reasons as its reason.
+    pub(super) fn classify(self, result: &mut MetricResult) {
+        result.classification = Classification::Pass;
+        result.reason = self.reasons.join("; ");
+    }
+}
+
+/// The name of a test in a reason line.
+fn test_name(test: &TestResult) -> String {
+    match test.test {
+        TestKindResult::Shift => "shift test".into(),
+        TestKindResult::Spread => "spread test".into(),
+        TestKindResult::Rate => "rate test".into(),
+        TestKindResult::Threshold => "threshold".into(),
+        TestKindResult::Sustained => match &test.sustained {
+            Some(rule) => format!("sustained rule `{}`", rule.rule),
+            None => "sustained rule".into(),
+        },
+    }
+}
+
+/// Checks that the metric's tests (none of which failed) are positive evidence of health: every
+/// gating test ran on valid data (a statistical test has its Holm-adjusted p-value, and the
+/// shift and rate tests their interval; a threshold compared finite numbers; a sustained rule had
+/// enough comparable points), and at least one did. Otherwise the classification (`error` for a
+/// test that could not be computed, `no_data` when there was nothing to test) and why.
+pub(super) fn positive_evidence(tests: &[TestResult]) -> Result<Evidence, (Classification, String)> {
+    let mut reasons = Vec::new();
+    for test in tests.iter().filter(|t| t.gating) {
+        let name = test_name(test);
+        let why = if test.outcome == TestOutcome::Skipped {
+            Some(if test.reason.is_empty() { "it did not run".to_string() } else { test.reason.clone() })
+        } else {
+            match test.test {
+                TestKindResult::Shift | TestKindResult::Spread | TestKindResult::Rate => {
+                    let probability = |p: Option<f64>| p.is_some_and(|p| (0.0..=1.0).contains(&p));
+                    let interval = matches!(test.test, TestKindResult::Spread)
+                        || test.ci_low.zip(test.ci_high).is_some_and(|(low, high)| low <= high);
+                    if !probability(test.p_value) || !probability(test.adjusted_p_value) {
+                        Some("its p-value could not be computed".to_string())
+                    } else if !interval {
+                        Some("its confidence interval could not be computed".to_string())
+                    } else {
+                        None
+                    }
+                }
+                TestKindResult::Threshold => {
+                    let finite = |v: Option<f64>| v.is_some_and(f64::is_finite);
+                    (!finite(test.statistic) || !finite(test.threshold))
+                        .then(|| format!("it compared no finite numbers ({})", test.reason))
+                }
+                TestKindResult::Sustained => test
+                    .sustained
+                    .as_ref()
+                    .is_none_or(|s| s.covered_seconds < s.for_seconds)
+                    .then(|| "too few comparable canary/baseline points".to_string()),
+            }
+        };
+        if let Some(why) = why {
+            let classification =
+                if test.test == TestKindResult::Sustained { Classification::NoData } else { Classification::Error };
+            return Err((classification, format!("cannot pass: the {name} gave no evidence: {why}")));
+        }
+        if test.outcome == TestOutcome::Pass && !test.reason.is_empty() {
+            reasons.push(test.reason.clone());
+        } else if test.outcome == TestOutcome::Pass {
+            reasons.push(format!("the {name} passed"));
+        }
+    }
+    if reasons.is_empty() {
+        let skipped: Vec<String> =
+            tests.iter().filter(|t| !t.reason.is_empty()).map(|t| format!("{}: {}", test_name(t), t.reason)).collect();
+        let detail = if skipped.is_empty() { String::new() } else { format!(" ({})", skipped.join("; ")) };
+        return Err((Classification::NoData, format!("no test ran, so nothing shows the canary healthy{detail}")));
+    }
+    Ok(Evidence { reasons })
 }
 
 /// Decides the outcome and reason of a statistical test from its Holm-adjusted p-value.

@@ -342,3 +342,170 @@ fn kayenta_user_reported_regressions_fail() {
         assert_eq!(report.verdict, Verdict::Fail, "{name}");
     }
 }
+
+/// Counts at arbitrary timestamps: (time offset from START, numerator, denominator).
+fn count_at<'a>(
+    config: &'a crate::config::MetricConfig,
+    baseline: &[(i64, f64, f64)],
+    canary: &[(i64, f64, f64)],
+) -> MetricInput<'a> {
+    let side = |data: &[(i64, f64, f64)]| -> BTreeMap<QueryRole, Vec<Series>> {
+        let of = |pick: fn(&(i64, f64, f64)) -> f64| {
+            let points = data.iter().map(|p| Point { time: START + p.0, value: pick(p) }).collect();
+            vec![Series { labels: BTreeMap::new(), points }]
+        };
+        [(QueryRole::Numerator, of(|p| p.1)), (QueryRole::Denominator, of(|p| p.2))].into()
+    };
+    MetricInput { baseline: side(baseline), canary: side(canary), ..MetricInput::new(config) }
+}
+
+#[test]
+fn a_tiny_alpha_never_turns_an_untestable_metric_into_a_pass() {
+    // With alpha 1e-20 the family's confidence rounds to 1: the rate test used to be skipped and
+    // the metric passed with "no test ran".
+    let a = analysis(ERRORS, "judgment:\n  alpha: 1.0e-20\n");
+    let requests = vec![1000.0; 30];
+    let baseline: Vec<f64> = (0..30).map(|i| 5.0 + (i % 3) as f64).collect();
+    let canary: Vec<f64> = (0..30).map(|i| 9.0 + (i % 4) as f64).collect();
+    let report = run(&a, &[count(&a.metrics[0], (&baseline, &requests), (&canary, &requests))], 30);
+    let metric = &report.metrics[0];
+    assert_ne!(metric.classification, Classification::Pass, "{}", metric.reason);
+    assert_ne!(report.verdict, Verdict::Pass);
+    assert!(!metric.reason.contains("no test ran"), "{}", metric.reason);
+    let rate = &metric.tests[0];
+    assert!(rate.p_value.is_some() && rate.outcome != TestOutcome::Skipped, "the rate test ran: {rate:?}");
+
+    // The same for a gauge: the shift interval at that level is unbounded, so too little data.
+    let a = analysis(LATENCY, "judgment:\n  alpha: 1.0e-20\n");
+    let baseline: Vec<f64> = (0..30).map(|i| 100.0 + 5.0 * wiggle(i)).collect();
+    let canary: Vec<f64> = (0..30).map(|i| 130.0 + 5.0 * wiggle(i + 7)).collect();
+    let report = run(&a, &[gauge(&a.metrics[0], &baseline, &canary)], 30);
+    assert_eq!(report.metrics[0].classification, Classification::NoData, "{}", report.metrics[0].reason);
+}
+
+#[test]
+fn only_a_test_that_ran_is_evidence() {
+    use super::report::TestResult;
+    let ran = |kind: TestKindResult| TestResult {
+        p_value: Some(0.4),
+        adjusted_p_value: Some(0.8),
+        ci_low: Some(-1.0),
+        ci_high: Some(1.0),
+        statistic: Some(1.0),
+        threshold: Some(2.0),
+        reason: "fine".into(),
+        ..TestResult::new(kind)
+    };
+    assert!(metric::positive_evidence(&[ran(TestKindResult::Shift)]).is_ok());
+    assert!(metric::positive_evidence(&[ran(TestKindResult::Threshold)]).is_ok());
+    let (classification, reason) = metric::positive_evidence(&[]).err().unwrap();
+    assert_eq!(classification, Classification::NoData);
+    assert!(reason.starts_with("no test ran"), "{reason}");
+    // A test never settled (a fresh TestResult says pass), skipped, or without p-value or interval.
+    let unsettled = TestResult::new(TestKindResult::Rate);
+    let skipped = TestResult { outcome: TestOutcome::Skipped, ..ran(TestKindResult::Rate) };
+    let no_interval = TestResult { ci_high: None, ..ran(TestKindResult::Shift) };
+    let nan_p = TestResult { adjusted_p_value: Some(f64::NAN), ..ran(TestKindResult::Spread) };
+    let nan_bound = TestResult { threshold: Some(f64::NAN), ..ran(TestKindResult::Threshold) };
+    let rule = TestResult { sustained: None, ..ran(TestKindResult::Sustained) };
+    for bad in [unsettled, skipped, no_interval, nan_p, nan_bound, rule] {
+        let kind = bad.test;
+        let tests = [ran(TestKindResult::Threshold), bad];
+        let (classification, reason) = metric::positive_evidence(&tests).err().expect("not evidence");
+        assert_ne!(classification, Classification::Pass, "{kind:?}");
+        assert!(reason.starts_with("cannot pass"), "{reason}");
+    }
+}
+
+#[test]
+fn counts_beyond_the_bound_are_an_error_in_bounded_time() {
+    // Counts near 5e18 and 1e302 spun forever inside the beta quantile.
+    let a = analysis(ERRORS, "");
+    for huge in [5.0e18, 1.0e302] {
+        let requests = vec![huge * 10.0; 30];
+        let errors = vec![huge; 30];
+        let canary: Vec<f64> = (0..30).map(|i| huge * (1.0 + (i % 3) as f64 / 10.0)).collect();
+        let report = run(&a, &[count(&a.metrics[0], (&errors, &requests), (&canary, &requests))], 30);
+        let metric = &report.metrics[0];
+        assert_eq!(metric.classification, Classification::Error, "{huge}: {}", metric.reason);
+        assert!(metric.reason.contains("beyond the rate test's bound"), "{}", metric.reason);
+    }
+}
+
+#[test]
+fn negative_or_non_finite_counts_are_an_error_never_a_pass() {
+    let a = analysis(ERRORS, "");
+    let requests = vec![1000.0; 30];
+    let baseline: Vec<f64> = (0..30).map(|i| 5.0 + (i % 3) as f64).collect();
+    for bad in [-50.0, f64::NAN, f64::INFINITY] {
+        let mut canary = baseline.clone();
+        canary.rotate_left(1);
+        canary[12] = bad;
+        let report = run(&a, &[count(&a.metrics[0], (&baseline, &requests), (&canary, &requests))], 30);
+        let metric = &report.metrics[0];
+        assert_eq!(metric.classification, Classification::Error, "{bad}: {}", metric.reason);
+        assert!(
+            metric.reason.contains("canary numerator") && metric.reason.contains("at least 0"),
+            "{}",
+            metric.reason
+        );
+        let mut negative_requests = requests.clone();
+        negative_requests[3] = -bad.abs();
+        let report = run(&a, &[count(&a.metrics[0], (&baseline, &negative_requests), (&baseline, &requests))], 30);
+        assert_eq!(report.metrics[0].classification, Classification::Error, "{}", report.metrics[0].reason);
+    }
+}
+
+const RULE: &str = "  - name: errors\n    numerator: e\n    denominator: r\n    direction: increase\n    margin: 50%\n    sustained:\n      - max_ratio: 3\n        for: 5m\n";
+
+/// Baseline 1% errors every 60 s; the canary's points every `spacing` seconds from `offset`, with
+/// a burst of 50% errors over minutes 10 to 16.
+fn burst(spacing: i64, offset: i64) -> (Vec<quality::Interval>, Vec<quality::Interval>) {
+    let baseline = (1..=30).map(|i| (60 * i, 10.0 + (i % 3) as f64, 1000.0)).collect();
+    let canary = (1..=(1800 / spacing))
+        .map(|i| {
+            let t = spacing * i + offset;
+            let errors = if (600..960).contains(&t) { 500.0 } else { 10.0 + (i % 4) as f64 };
+            (t, errors, 1000.0)
+        })
+        .collect();
+    (baseline, canary)
+}
+
+#[test]
+fn a_sustained_burst_fires_when_canary_points_are_off_the_baseline_grid_or_step() {
+    let a = analysis(RULE, "");
+    // 7 s off the baseline's timestamps (a real canary is scraped at another offset), points
+    // every 30 s at a 60 s step, and points every 60 s under a 120 s step: all used to end in
+    // "no point breached" and a pass.
+    for (spacing, offset, step) in [(60, 7, 60), (30, 0, 60), (60, 0, 120)] {
+        let (baseline, canary) = burst(spacing, offset);
+        let window = Window::between(START, START + 1800, Duration::from_secs(step), Duration::default()).unwrap();
+        let context = Context { window, point_time: PointTime::IntervalEnd, alpha: 0.01 };
+        let sides = crate::config::template::resolve_sides(&a, &BTreeMap::new()).unwrap();
+        let source = SourceDescription { kind: "synthetic".into(), url: None, replay: None };
+        let report = judge(&a, vec![count_at(&a.metrics[0], &baseline, &canary)], &context, &sides, source);
+        let metric = &report.metrics[0];
+        let rule = metric.tests.iter().find(|t| t.test == TestKindResult::Sustained).unwrap();
+        assert!(rule.sustained.as_ref().unwrap().fired, "{spacing}s/{offset}s/{step}s: {}", rule.reason);
+        assert!(metric.classification.is_fail(), "{}", metric.reason);
+    }
+}
+
+#[test]
+fn a_sustained_rule_without_a_long_enough_run_of_comparable_points_is_not_a_pass() {
+    let a = analysis(RULE, "");
+    // Every third baseline interval missing: no run of comparable points lasts the rule's 5m, so
+    // the rule could never have fired (a burst there used to pass as "no point breached").
+    let (baseline, canary) = burst(60, 0);
+    let sparse: Vec<(i64, f64, f64)> = baseline.iter().copied().filter(|p| p.0 % 180 != 0).collect();
+    let healthy: Vec<(i64, f64, f64)> = canary.iter().map(|&(t, _, d)| (t, 10.0 + (t % 7) as f64, d)).collect();
+    let report = run(&a, &[count_at(&a.metrics[0], &sparse, &healthy)], 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::NoData, "{}", metric.reason);
+    assert!(metric.reason.contains("sustained rule `max_ratio 3 for 5m`"), "{}", metric.reason);
+    let rule = metric.tests.iter().find(|t| t.test == TestKindResult::Sustained).unwrap();
+    assert_eq!(rule.outcome, TestOutcome::Skipped, "{}", rule.reason);
+    assert!(rule.sustained.as_ref().unwrap().covered_seconds < 300);
+    assert_ne!(report.verdict, Verdict::Pass);
+}

@@ -6,6 +6,7 @@ mod compare_cli;
 mod datadog;
 mod features;
 mod judge_cli;
+mod judge_evidence;
 mod kayenta;
 mod live_prometheus;
 mod prometheus_faults;
