@@ -3,7 +3,7 @@
 //! statistical tests' p-values are only provisional here: [`super::judge`] adjusts them across the
 //! whole analysis (Holm) before outcomes are decided.
 
-use super::quality::{clean, join, overlap_factor, range_in_query, thin, thinning_finding};
+use super::quality::{clean, coverage_gap, join, overlap_factor, range_in_query, thin, thinning_finding};
 use super::report::{
     Classification, Finding, FindingKind, MetricResult, SideData, TestKindResult, TestOutcome, TestResult, Totals,
 };
@@ -226,10 +226,11 @@ fn evaluate_gauge(
         }
     }
     if identical(&cleaned[&Side::Baseline], &cleaned[&Side::Canary]) {
-        let message =
-            "baseline and canary series are identical: do both selectors match the same instances?".to_string();
-        result.findings.push(Finding { kind: FindingKind::IdenticalSeries, side: None, message: message.clone() });
-        return Err((Classification::Error, message));
+        let constant = cleaned[&Side::Canary].windows(2).all(|pair| pair[0].value == pair[1].value);
+        if let Some(message) = identical_sides(input, &[QueryRole::Value], constant) {
+            result.findings.push(Finding { kind: FindingKind::IdenticalSeries, side: None, message: message.clone() });
+            return Err((Classification::Error, message));
+        }
     }
     if factor > 1 {
         result.findings.push(thinning_finding(range_of(input, step), step, factor));
@@ -271,6 +272,12 @@ fn evaluate_gauge(
             return Err(no_data(&mut result.findings, FindingKind::TooFewSamples, Some(side), message));
         }
     }
+    for side in Side::BOTH {
+        let what = format!("{} series", side.name());
+        if let Some(gap) = coverage_gap(&cleaned[&side], &context.window, context.point_time, side, &what) {
+            return Err(no_data(&mut result.findings, gap.kind, gap.side, gap.message));
+        }
+    }
     let (baseline, canary) = (&judged[&Side::Baseline], &judged[&Side::Canary]);
     let margin = config.margin.unwrap_or_default();
     for test in config.tests() {
@@ -286,6 +293,29 @@ fn evaluate_gauge(
 fn sorted(mut values: Vec<f64>) -> Vec<f64> {
     values.sort_unstable_by(f64::total_cmp);
     values
+}
+
+/// Why identical data on both sides cannot be judged, or `None` when it can. The same rendered
+/// query on both sides (or queries that are not known) returning the same data is a
+/// misconfiguration: both selectors match the same instances. Different queries whose identical
+/// values are also constant are a guard (`up`, a healthy constant): judged by its tests and
+/// thresholds. Different queries with identical varying values still point at the same instances.
+fn identical_sides(input: &MetricInput<'_>, roles: &[QueryRole], constant: bool) -> Option<String> {
+    let query = |side: Side, role: &QueryRole| input.queries.get(&side).and_then(|q| q.get(role));
+    let same_query = roles.iter().any(|role| match (query(Side::Baseline, role), query(Side::Canary, role)) {
+        (Some(baseline), Some(canary)) => baseline == canary,
+        _ => true,
+    });
+    if same_query {
+        Some(
+            "baseline and canary use the same query and got the same data: the two sides select the same instances (check the selectors)"
+                .to_string(),
+        )
+    } else if !constant {
+        Some("baseline and canary series are identical: do both selectors match the same instances?".to_string())
+    } else {
+        None
+    }
 }
 
 fn identical(a: &[Point], b: &[Point]) -> bool {
@@ -380,6 +410,7 @@ fn evaluate_count(
     let mut intervals: BTreeMap<Side, Vec<(i64, f64, f64)>> = BTreeMap::new();
     // Per-interval rates at every step (not thinned), for sustained-breach rules.
     let mut rates_per_step: BTreeMap<Side, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut denominators: BTreeMap<Side, Vec<Point>> = BTreeMap::new();
     for side in Side::BOTH {
         let series = input.side(side);
         let numerator = single_series(series, QueryRole::Numerator, side, &mut result.findings)?;
@@ -437,6 +468,7 @@ fn evaluate_count(
         }
         // A counter that never fired has no series at all: that is zero events, not missing data.
         let (joined, filled, orphaned) = join(&num, &den, &unusable);
+        denominators.insert(side, den.clone());
         if numerator.is_some() && filled > 0 {
             result.findings.push(Finding {
                 kind: FindingKind::UnexpectedSeries,
@@ -494,10 +526,12 @@ fn evaluate_count(
         !a.is_empty() && a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.1 == y.1 && x.2 == y.2)
     };
     if same(&intervals[&Side::Baseline], &intervals[&Side::Canary]) {
-        let message =
-            "baseline and canary counts are identical: do both selectors match the same instances?".to_string();
-        result.findings.push(Finding { kind: FindingKind::IdenticalSeries, side: None, message: message.clone() });
-        return Err((Classification::Error, message));
+        let canary = &intervals[&Side::Canary];
+        let constant = canary.windows(2).all(|pair| pair[0].1 == pair[1].1 && pair[0].2 == pair[1].2);
+        if let Some(message) = identical_sides(input, &[QueryRole::Numerator, QueryRole::Denominator], constant) {
+            result.findings.push(Finding { kind: FindingKind::IdenticalSeries, side: None, message: message.clone() });
+            return Err((Classification::Error, message));
+        }
     }
     if factor > 1 {
         result.findings.push(thinning_finding(range_of(input, step), step, factor));
@@ -534,6 +568,12 @@ fn evaluate_count(
         let message =
             format!("{} interval(s) with data on both sides, fewer than the minimum {minimum}", canary_counts.len());
         return Err(no_data(&mut result.findings, FindingKind::TooFewSamples, None, message));
+    }
+    for side in Side::BOTH {
+        let what = format!("{} denominator", side.name());
+        if let Some(gap) = coverage_gap(&denominators[&side], &context.window, context.point_time, side, &what) {
+            return Err(no_data(&mut result.findings, gap.kind, gap.side, gap.message));
+        }
     }
     if config.tests().contains(&TestKind::Rate) {
         let test = rate_test(&canary_counts, &baseline_counts, config.direction, config.margin, confidence);

@@ -509,3 +509,55 @@ fn a_sustained_rule_without_a_long_enough_run_of_comparable_points_is_not_a_pass
     assert!(rule.sustained.as_ref().unwrap().covered_seconds < 300);
     assert_ne!(report.verdict, Verdict::Pass);
 }
+
+#[test]
+fn a_side_whose_series_stop_inside_the_window_cannot_pass() {
+    // A crash loop: the canary's series go stale after minute 18 of 30. The remaining intervals
+    // look healthy, and used to pass without a finding.
+    let a = analysis(&format!("{LATENCY}    min_samples: 5\n"), "");
+    let baseline: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
+    let canary: Vec<f64> = (0..18).map(|i| 100.0 + wiggle(i + 3)).collect();
+    let report = run(&a, &[gauge(&a.metrics[0], &baseline, &canary)], 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::NoData, "{}", metric.reason);
+    assert!(metric.findings.iter().any(|f| f.kind == FindingKind::Gap && f.side == Some(Side::Canary)));
+    assert!(metric.reason.contains("canary series stops at"), "{}", metric.reason);
+
+    let a = analysis(&format!("{ERRORS}    min_samples: 5\n"), "");
+    let requests = vec![1000.0; 30];
+    let errors: Vec<f64> = (0..30).map(|i| 5.0 + (i % 3) as f64).collect();
+    let report = run(&a, &[count(&a.metrics[0], (&errors, &requests), (&errors[1..19], &requests[..18]))], 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::NoData, "{}", metric.reason);
+    assert!(metric.reason.contains("canary denominator stops at"), "{}", metric.reason);
+}
+
+#[test]
+fn a_constant_guard_passes_but_the_same_query_twice_is_a_misconfiguration() {
+    // `up` is 1 on both sides: a guard, judged by its threshold, not "identical series".
+    let metrics = "  - name: up\n    query: 'min(up{ {{ selector }} })'\n    direction: decrease\n    thresholds:\n      - statistic: min\n        min: 1\n";
+    let a = analysis(metrics, "");
+    let ones = vec![1.0; 30];
+    let with_queries = |baseline_query: &str, canary: &[f64]| {
+        let mut input = gauge(&a.metrics[0], &ones, canary);
+        input.queries = [
+            (Side::Baseline, [(QueryRole::Value, baseline_query.to_string())].into()),
+            (Side::Canary, [(QueryRole::Value, "min(up{ deployment=\"c\" })".to_string())].into()),
+        ]
+        .into();
+        input
+    };
+    let report = run(&a, &[with_queries("min(up{ deployment=\"b\" })", &ones)], 30);
+    assert_eq!(report.metrics[0].classification, Classification::Pass, "{}", report.metrics[0].reason);
+    assert_eq!(report.verdict, Verdict::Pass);
+    // A canary pod down for a minute breaches the guard.
+    let mut down = ones.clone();
+    down[12] = 0.0;
+    let report = run(&a, &[with_queries("min(up{ deployment=\"b\" })", &down)], 30);
+    assert_eq!(report.metrics[0].classification, Classification::FailLow, "{}", report.metrics[0].reason);
+    // The same rendered query on both sides: the selectors match the same instances.
+    let report = run(&a, &[with_queries("min(up{ deployment=\"c\" })", &ones)], 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::Error, "{}", metric.reason);
+    assert!(metric.reason.contains("same query"), "{}", metric.reason);
+}
