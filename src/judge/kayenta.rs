@@ -737,8 +737,8 @@ use super::report::{
 use crate::config::template::Side;
 use crate::config::window::Window;
 use crate::config::{
-    Analysis, JudgeChoice, KayentaEffectMeasure, KayentaNanStrategy, KayentaOutlierStrategy, MetricConfig, MetricKind,
-    QueryRole,
+    Analysis, JudgeChoice, KayentaEffectMeasure, KayentaMultipleSeries, KayentaNanStrategy, KayentaOutlierStrategy,
+    MetricConfig, MetricKind, QueryRole,
 };
 use crate::error::Verdict;
 use crate::judge::Direction;
@@ -799,6 +799,11 @@ fn in_window(series: &Series, window: &Window, point_time: PointTime) -> Vec<Poi
 fn placeholder(window: &Window) -> Vec<f64> {
     let points = ((window.end - window.judged_from()).max(0) as u64 / window.step_seconds.max(1)).max(1);
     vec![f64::NAN; points as usize]
+}
+
+/// Whether a query of the metric returned more than one series on either side.
+fn several_series(input: &MetricInput<'_>) -> bool {
+    Side::BOTH.into_iter().any(|side| input.side(side).values().any(|series| series.len() > 1))
 }
 
 fn one_series<'s>(input: &'s MetricInput<'_>, side: Side, role: QueryRole) -> Result<Option<&'s Series>, String> {
@@ -950,11 +955,32 @@ pub fn apply(
     }
     let (pass, marginal) = (analysis.judgment.pass_score, analysis.judgment.marginal_score);
     let summary = score(&scored, &group_weights(analysis), pass, marginal);
+    let mut verdict_value = verdict_of(summary.classification);
+    let mut verdict_reason = summary.reason.clone();
+    // Kayenta leaves a metric with several series out of its score, so a regression there passes:
+    // unless the analysis asks for exactly that, such a run does not pass.
+    if verdict_value == Verdict::Pass
+        && analysis.judgment.kayenta_multiple_series == KayentaMultipleSeries::Inconclusive
+    {
+        let several: Vec<&str> = inputs
+            .iter()
+            .zip(&report.metrics)
+            .filter(|(input, _)| several_series(input))
+            .map(|(_, metric)| metric.name.as_str())
+            .collect();
+        if !several.is_empty() {
+            verdict_value = Verdict::Inconclusive;
+            verdict_reason = format!(
+                "{} returned several series, which Kayenta leaves out of its score: not a pass (aggregate the query, use `breakdown`, or set judgment.kayenta_multiple_series: ignore for Kayenta's behaviour)",
+                several.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
     let verdict = KayentaVerdict {
         score: summary.score,
         classification: summary.classification.as_str().into(),
-        verdict: verdict_of(summary.classification),
-        reason: summary.reason.clone(),
+        verdict: verdict_value,
+        reason: verdict_reason,
         pass_score: pass,
         marginal_score: marginal,
         groups: summary

@@ -561,3 +561,25 @@ fn a_constant_guard_passes_but_the_same_query_twice_is_a_misconfiguration() {
     assert_eq!(metric.classification, Classification::Error, "{}", metric.reason);
     assert!(metric.reason.contains("same query"), "{}", metric.reason);
 }
+
+#[test]
+fn under_the_kayenta_judge_a_metric_with_two_series_keeps_the_run_from_passing() {
+    let metrics = format!("{LATENCY}{}", LATENCY.replace("name: latency", "name: errors"));
+    let healthy: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
+    let other: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i + 4)).collect();
+    let regressed: Vec<f64> = (0..30).map(|i| 300.0 + wiggle(i + 2)).collect();
+    let judged = |extra: &str| {
+        let a = analysis(&metrics, &format!("judgment:\n  judge: kayenta\n{extra}"));
+        let mut split = gauge(&a.metrics[1], &healthy, &regressed);
+        // The regressed canary's query returns two series (two pods): Kayenta drops the metric.
+        split.canary.get_mut(&QueryRole::Value).unwrap().push(series(&regressed).remove(0));
+        let report = run(&a, &[gauge(&a.metrics[0], &healthy, &other), split], 30);
+        (report.verdict, report.reason, report.kayenta_verdict.unwrap().classification)
+    };
+    let (verdict, reason, kayenta) = judged("");
+    assert_eq!(verdict, Verdict::Inconclusive, "{reason}");
+    assert!(reason.contains("`errors` returned several series"), "{reason}");
+    assert_eq!(kayenta, "Pass", "Kayenta's own classification is still reported");
+    let (verdict, reason, _) = judged("  kayenta_multiple_series: ignore\n");
+    assert_eq!(verdict, Verdict::Pass, "Kayenta's behaviour, when asked for: {reason}");
+}
