@@ -184,6 +184,37 @@ fn single_series<'s>(
     }
 }
 
+/// Refuses a series whose points are not in strictly increasing time order: a duplicated
+/// timestamp would be counted twice (totals doubled), an unordered one breaks the pairing of sides.
+fn check_order(
+    series: Option<&Series>,
+    side: Side,
+    role: QueryRole,
+    findings: &mut Vec<Finding>,
+) -> Result<(), Settled> {
+    let Some(series) = series else { return Ok(()) };
+    let Some(pair) = series.points.windows(2).find(|pair| pair[1].time <= pair[0].time) else { return Ok(()) };
+    let at = crate::config::window::format_timestamp;
+    let message = if pair[1].time == pair[0].time {
+        format!(
+            "the {} {} has two points at {}: one point per timestamp is expected (a duplicate would be counted twice)",
+            side.name(),
+            role.name(),
+            at(pair[0].time)
+        )
+    } else {
+        format!(
+            "the {} {} has a point at {} after one at {}: points must be in time order",
+            side.name(),
+            role.name(),
+            at(pair[1].time),
+            at(pair[0].time)
+        )
+    };
+    findings.push(Finding { kind: FindingKind::UnexpectedSeries, side: Some(side), message: message.clone() });
+    Err((Classification::Error, message))
+}
+
 /// The range window of the metric's queries: declared, or read from the rendered PromQL.
 fn range_of(input: &MetricInput<'_>, step_seconds: u64) -> crate::config::Duration {
     input.config.range.unwrap_or_else(|| {
@@ -214,7 +245,9 @@ fn evaluate_gauge(
     let mut cleaned: BTreeMap<Side, Vec<Point>> = BTreeMap::new();
     for side in Side::BOTH {
         let series = input.side(side);
-        let points = single_series(series, QueryRole::Value, side, &mut result.findings)?
+        let one = single_series(series, QueryRole::Value, side, &mut result.findings)?;
+        check_order(one, side, QueryRole::Value, &mut result.findings)?;
+        let points = one
             .map(|s| clean(&s.points, &context.window, context.point_time, side, &mut result.findings))
             .unwrap_or_default();
         cleaned.insert(side, points);
@@ -415,6 +448,8 @@ fn evaluate_count(
         let series = input.side(side);
         let numerator = single_series(series, QueryRole::Numerator, side, &mut result.findings)?;
         let denominator = single_series(series, QueryRole::Denominator, side, &mut result.findings)?;
+        check_order(numerator, side, QueryRole::Numerator, &mut result.findings)?;
+        check_order(denominator, side, QueryRole::Denominator, &mut result.findings)?;
         let Some(denominator) = denominator else {
             let message = format!("the {} denominator query returned no series: no traffic", side.name());
             return Err(no_data(&mut result.findings, FindingKind::NoTraffic, Some(side), message));
@@ -626,7 +661,8 @@ fn rate_test(
     };
     if events <= 0.0 {
         test.gating = false;
-        test.reason = "no events on either side".into();
+        test.reason =
+            "no events on either side: the rates cannot be compared (a `rate` threshold can judge such windows)".into();
         return (test, None);
     }
     let outcome = match direction {

@@ -456,6 +456,22 @@ fn negative_or_non_finite_counts_are_an_error_never_a_pass() {
     }
 }
 
+#[test]
+fn duplicated_or_unordered_timestamps_are_an_error_not_counted_twice() {
+    let a = analysis(ERRORS, "");
+    let healthy: Vec<(i64, f64, f64)> = (1..=30).map(|i| (60 * i, 5.0 + (i % 3) as f64, 1000.0)).collect();
+    // Every canary interval twice: the totals used to double.
+    let mut doubled: Vec<(i64, f64, f64)> = healthy.iter().flat_map(|&p| [p, p]).collect();
+    let report = run(&a, &[count_at(&a.metrics[0], &healthy, &doubled)], 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::Error, "{}", metric.reason);
+    assert!(metric.reason.contains("two points at"), "{}", metric.reason);
+    doubled.dedup();
+    doubled.swap(4, 5);
+    let report = run(&a, &[count_at(&a.metrics[0], &healthy, &doubled)], 30);
+    assert!(report.metrics[0].reason.contains("time order"), "{}", report.metrics[0].reason);
+}
+
 const RULE: &str = "  - name: errors\n    numerator: e\n    denominator: r\n    direction: increase\n    margin: 50%\n    sustained:\n      - max_ratio: 3\n        for: 5m\n";
 
 /// Baseline 1% errors every 60 s; the canary's points every `spacing` seconds from `offset`, with
