@@ -355,18 +355,23 @@ fn identical(a: &[Point], b: &[Point]) -> bool {
     !a.is_empty() && a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.value == y.value)
 }
 
-/// The one-sided (per direction) Mann-Whitney p-value of "canary − baseline ≤ margin".
-fn shifted_p_value(canary: &[f64], baseline: &[f64], direction: Direction, margin: f64) -> f64 {
+/// The one-sided (per direction) Mann-Whitney p-value of "canary − baseline ≤ margin"; `None`
+/// when it cannot be computed (values moved by the margin overflow): never a default of 1.
+fn shifted_p_value(canary: &[f64], baseline: &[f64], direction: Direction, margin: f64) -> Option<f64> {
     let one_sided = |shift: f64, alternative: Alternative| {
         let moved: Vec<f64> = canary.iter().map(|c| c + shift).collect();
+        if moved.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
         let ranks = Ranks::of_sorted(&moved, baseline);
-        mann_whitney(&ranks, alternative, Method::Auto, None).map(|t| t.p_value).unwrap_or(1.0)
+        mann_whitney(&ranks, alternative, Method::Auto, None).ok().map(|t| t.p_value).filter(|p| !p.is_nan())
     };
     match direction {
         Direction::Increase => one_sided(-margin, Alternative::Greater),
         Direction::Decrease => one_sided(margin, Alternative::Less),
         Direction::Either => {
-            (2.0 * one_sided(-margin, Alternative::Greater).min(one_sided(margin, Alternative::Less))).min(1.0)
+            let (up, down) = (one_sided(-margin, Alternative::Greater)?, one_sided(margin, Alternative::Less)?);
+            Some((2.0 * up.min(down)).min(1.0))
         }
     }
 }
@@ -388,7 +393,7 @@ fn shift_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: Ma
     });
     TestResult {
         statistic: Some(ranks.u()),
-        p_value: Some(p_value),
+        p_value,
         estimate: shift.as_ref().map(|s| s.estimate),
         ci_low: shift.as_ref().map(|s| s.ci_low),
         ci_high: shift.as_ref().map(|s| s.ci_high),
@@ -408,23 +413,28 @@ fn spread_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: M
         Margin::Percent(p) => 1.0 + p / 100.0,
         Margin::Absolute(_) => 1.0,
     };
+    // `None` when it cannot be computed (deviations that overflow): never a default of 1.
     let test = |scale: f64, alternative: Alternative| {
         let moved: Vec<f64> = canary_dev.iter().map(|d| d * scale).collect();
+        if moved.iter().chain(&baseline_dev).any(|v| !v.is_finite()) {
+            return None;
+        }
         mann_whitney(&Ranks::of_sorted(&moved, &baseline_dev), alternative, Method::Auto, None)
+            .ok()
             .map(|t| t.p_value)
-            .unwrap_or(1.0)
+            .filter(|p| !p.is_nan())
     };
     let p_value = match direction {
         Direction::Increase => test(1.0 / factor, Alternative::Greater),
         Direction::Decrease => test(factor, Alternative::Less),
-        Direction::Either => {
-            (2.0 * test(1.0 / factor, Alternative::Greater).min(test(factor, Alternative::Less))).min(1.0)
-        }
+        Direction::Either => test(1.0 / factor, Alternative::Greater)
+            .zip(test(factor, Alternative::Less))
+            .map(|(up, down)| (2.0 * up.min(down)).min(1.0)),
     };
     let (canary_mad, baseline_mad) = (median_sorted(&canary_dev), median_sorted(&baseline_dev));
     TestResult {
         statistic: Some(Ranks::of_sorted(&canary_dev, &baseline_dev).u()),
-        p_value: Some(p_value),
+        p_value,
         estimate: (baseline_mad > 0.0).then(|| canary_mad / baseline_mad),
         margin: Some(factor),
         ..TestResult::new(TestKindResult::Spread)

@@ -786,3 +786,16 @@ mod never_passes_without_evidence {
         }
     }
 }
+
+#[test]
+fn a_shift_test_whose_p_value_overflows_is_an_error_not_a_pass() {
+    // Values near f64::MAX: the canary moved by the margin overflows, and the p-value used to
+    // default to 1 (a pass).
+    let a = analysis(&LATENCY.replace("increase", "decrease"), "");
+    let baseline: Vec<f64> = (0..30).map(|i| f64::MAX * (0.99 + 0.001 * wiggle(i))).collect();
+    let canary: Vec<f64> = (0..30).map(|i| f64::MAX * (0.99 + 0.001 * wiggle(i + 3))).collect();
+    let report = run(&a, &[gauge(&a.metrics[0], &baseline, &canary)], 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::Error, "{}", metric.reason);
+    assert!(metric.reason.contains("p-value could not be computed"), "{}", metric.reason);
+}
