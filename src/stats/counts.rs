@@ -67,7 +67,13 @@ pub fn compare_rates(
         return Err(StatsError::NoEvents);
     }
     let share = |r: f64| r * canary_exposure / (r * canary_exposure + baseline_exposure);
-    let p_value = binomial_test(canary_events, total, share(null_ratio), alternative);
+    let null_share = share(null_ratio);
+    if !(null_share > 0.0 && null_share < 1.0) {
+        return Err(StatsError::BadCounts(format!(
+            "the canary's expected share of events under the null ratio {null_ratio} is {null_share}: the exposures {canary_exposure} and {baseline_exposure} are too far apart to compare"
+        )));
+    }
+    let p_value = binomial_test(canary_events, total, null_share, alternative);
     let alpha = 1.0 - confidence;
     let (pi_low, pi_high) = clopper_pearson(canary_events, total, alpha, alternative);
     let to_ratio = |pi: f64| baseline_exposure / canary_exposure * pi / (1.0 - pi);
@@ -230,8 +236,12 @@ pub fn dispersed_rate_test(
 
 /// `scipy.stats.binomtest(k, n, p, alternative).pvalue`, including its two-sided rule (outcomes at
 /// most as likely as the observed one, with a relative tolerance of 1e-7).
+/// NaN (never a panic) when `p` is not a probability or `k` exceeds `n`.
 pub fn binomial_test(k: u64, n: u64, p: f64, alternative: Alternative) -> f64 {
-    let law = Binomial::new(p, n).expect("0 ≤ p ≤ 1");
+    let Ok(law) = Binomial::new(p, n) else { return f64::NAN };
+    if k > n {
+        return f64::NAN;
+    }
     let cdf = |x: u64| law.cdf(x);
     let sf = |x: u64| law.sf(x);
     let p_value = match alternative {
@@ -445,6 +455,7 @@ mod tests {
         let test = dispersed_rate_test(&canary, &baseline, 1.2, Alternative::Greater, 0.99, 3).unwrap();
         assert!(test.p_value.is_finite() && test.ci_low.is_finite() && test.ci_high.is_finite());
         assert!(compare_rates(u64::MAX, 1.0, 1, 1.0, Alternative::Greater, 0.95, 1.0).is_err());
+        assert!(compare_rates(5, 1.0e308, 5, 1.0, Alternative::Greater, 0.95, 2.0).is_err(), "no panic on NaN");
     }
 
     #[test]
