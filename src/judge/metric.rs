@@ -290,8 +290,13 @@ fn evaluate_gauge(
     };
     result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, gauge_stat));
     let per_point = |side: Side| cleaned[&side].iter().map(|p| (p.time, p.value)).collect::<Vec<_>>();
-    let rules =
-        sustained_tests(input, &per_point(Side::Canary), &per_point(Side::Baseline), step, &mut result.findings);
+    let rules = sustained_tests(
+        input,
+        &per_point(Side::Canary),
+        &per_point(Side::Baseline),
+        &context.window,
+        &mut result.findings,
+    );
     result.tests.extend(rules);
     let minimum = config.min_samples();
     for side in Side::BOTH {
@@ -586,7 +591,7 @@ fn evaluate_count(
         input,
         &rates_per_step[&Side::Canary],
         &rates_per_step[&Side::Baseline],
-        step,
+        &context.window,
         &mut result.findings,
     );
     result.tests.extend(rules);
@@ -783,15 +788,19 @@ fn spacing_of(points: &[(i64, f64)], step: u64) -> u64 {
 
 /// The metric's sustained-breach rules on per-step points (time, value) of each side; see
 /// [`super::sustained`]. Not statistical tests: never part of the Holm family. A rule judges the
-/// points at their own spacing (reported when it is not the step), and a rule with too few
-/// comparable points to span its `for` is skipped: it cannot show that no breach happened.
+/// points at their own spacing (reported when it is not the step), and a rule whose longest run
+/// of comparable points is shorter than its `for` (or, when the judged window is shorter than
+/// `for`, than the window: the watchdog's carried stretches judge across runs) is skipped: it
+/// cannot show that no breach happened.
 fn sustained_tests(
     input: &MetricInput<'_>,
     canary: &[(i64, f64)],
     baseline: &[(i64, f64)],
-    step: u64,
+    window: &Window,
     findings: &mut Vec<Finding>,
 ) -> Vec<TestResult> {
+    let step = window.step_seconds;
+    let judged_span = window.end.saturating_sub(window.judged_from()).max(0) as u64;
     if input.config.sustained.is_empty() {
         return Vec::new();
     }
@@ -823,7 +832,7 @@ fn sustained_tests(
             let fired = found.fired.is_some();
             let stretch = found.fired.or(found.longest);
             let described = rule_config.describe();
-            let too_few = !fired && found.covered_seconds < rule.for_seconds;
+            let too_few = !fired && found.covered_seconds < rule.for_seconds.min(judged_span);
             let reason = match &stretch {
                 Some(stretch) if fired => {
                     format!("sustained breach of {described}: {}", super::sustained::describe_stretch(stretch))
@@ -834,7 +843,7 @@ fn sustained_tests(
                     crate::config::Duration::from_secs(spacing),
                     if rule.bound.is_relative() { " with a baseline point near it" } else { "" },
                     crate::config::Duration::from_secs(found.covered_seconds),
-                    crate::config::Duration::from_secs(rule.for_seconds)
+                    crate::config::Duration::from_secs(rule.for_seconds.min(judged_span))
                 ),
                 Some(stretch) => format!(
                     "no sustained breach of {described}: the longest breach lasted {} ({})",
@@ -934,7 +943,7 @@ pub(super) fn positive_evidence(tests: &[TestResult]) -> Result<Evidence, (Class
                 TestKindResult::Sustained => test
                     .sustained
                     .as_ref()
-                    .is_none_or(|s| s.covered_seconds < s.for_seconds)
+                    .is_none_or(|s| s.compared == 0 || s.covered_seconds == 0)
                     .then(|| "too few comparable canary/baseline points".to_string()),
             }
         };

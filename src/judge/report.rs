@@ -345,8 +345,9 @@ pub struct SustainedEvidence {
     /// Canary points the rule could judge (finite, with a limit; for relative rules, with a
     /// baseline point within half a step).
     pub compared: usize,
-    /// The longest run of consecutive comparable points, in seconds: shorter than `for_seconds`,
-    /// the rule could never have fired, and the metric cannot pass.
+    /// The longest run of consecutive comparable points, in seconds: shorter than `for_seconds`
+    /// (or than the judged window, when that is shorter), the rule could never have fired, and the
+    /// metric cannot pass.
     pub covered_seconds: u64,
     /// The spacing of the canary's points the rule was judged at, in seconds (the window's step
     /// unless the points have another spacing).

@@ -710,7 +710,7 @@ mod never_passes_without_evidence {
     }
 
     /// Checked independently of the judge's own rule: what a pass must show.
-    fn evidence_problem(metric: &MetricResult) -> Option<String> {
+    fn evidence_problem(metric: &MetricResult, judged_minutes: i64) -> Option<String> {
         let gating: Vec<&TestResult> = metric.tests.iter().filter(|t| t.gating).collect();
         if !gating.iter().any(|t| t.outcome == TestOutcome::Pass) {
             return Some("no gating test passed".into());
@@ -724,9 +724,9 @@ mod never_passes_without_evidence {
                 TestKindResult::Threshold => {
                     test.statistic.is_some_and(f64::is_finite) && test.threshold.is_some_and(f64::is_finite)
                 }
-                TestKindResult::Sustained => {
-                    test.sustained.as_ref().is_some_and(|s| s.covered_seconds >= s.for_seconds)
-                }
+                TestKindResult::Sustained => test.sustained.as_ref().is_some_and(|s| {
+                    s.compared > 0 && s.covered_seconds >= s.for_seconds.min(60 * judged_minutes as u64)
+                }),
             };
             if test.outcome != TestOutcome::Pass || !ok {
                 return Some(format!("{:?} gave no evidence: {test:?}", test.test));
@@ -773,7 +773,7 @@ mod never_passes_without_evidence {
             prop_assert_eq!(report.metrics.len(), 3);
             for metric in &report.metrics {
                 if metric.classification == Classification::Pass {
-                    prop_assert!(evidence_problem(metric).is_none(), "{}: {:?}", metric.name, evidence_problem(metric));
+                    prop_assert!(evidence_problem(metric, minutes).is_none(), "{}: {:?}", metric.name, evidence_problem(metric, minutes));
                     prop_assert!(!metric.reason.is_empty());
                 }
             }
@@ -798,4 +798,17 @@ fn a_shift_test_whose_p_value_overflows_is_an_error_not_a_pass() {
     let metric = &report.metrics[0];
     assert_eq!(metric.classification, Classification::Error, "{}", metric.reason);
     assert!(metric.reason.contains("p-value could not be computed"), "{}", metric.reason);
+}
+
+#[test]
+fn a_rule_longer_than_a_short_window_is_judged_over_the_whole_window() {
+    // The watchdog's `--last 5m` runs with `for: 10m`: no run alone can fire the rule (carried
+    // stretches do that across runs), so a rule that saw the whole window is evidence.
+    let a =
+        analysis(&RULE.replace("for: 5m", "for: 10m").replace("margin: 50%", "margin: 50%\n    min_samples: 3"), "");
+    let baseline: Vec<(i64, f64, f64)> = (1..=5).map(|i| (60 * i, 10.0 + (i % 3) as f64, 1000.0)).collect();
+    let canary: Vec<(i64, f64, f64)> = (1..=5).map(|i| (60 * i, 10.0 + (i % 2) as f64, 1000.0)).collect();
+    let report = run(&a, &[count_at(&a.metrics[0], &baseline, &canary)], 5);
+    let rule = report.metrics[0].tests.iter().find(|t| t.test == TestKindResult::Sustained).unwrap();
+    assert_eq!(rule.outcome, TestOutcome::Pass, "{}", rule.reason);
 }
