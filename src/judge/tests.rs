@@ -812,3 +812,18 @@ fn a_rule_longer_than_a_short_window_is_judged_over_the_whole_window() {
     let rule = report.metrics[0].tests.iter().find(|t| t.test == TestKindResult::Sustained).unwrap();
     assert_eq!(rule.outcome, TestOutcome::Pass, "{}", rule.reason);
 }
+
+#[test]
+fn no_events_on_either_side_pass_only_with_a_threshold() {
+    let requests = vec![1000.0; 30];
+    let other: Vec<f64> = (0..30).map(|i| 1000.0 + (i % 5) as f64).collect();
+    let zeros = vec![0.0; 30];
+    let a = analysis(ERRORS, "");
+    let report = run(&a, &[count(&a.metrics[0], (&zeros, &requests), (&zeros, &other))], 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::NoData, "{}", metric.reason);
+    assert!(metric.reason.contains("no events on either side"), "{}", metric.reason);
+    let a = analysis(&format!("{ERRORS}    thresholds:\n      - statistic: rate\n        max: 0.001\n"), "");
+    let report = run(&a, &[count(&a.metrics[0], (&zeros, &requests), (&zeros, &other))], 30);
+    assert_eq!(report.metrics[0].classification, Classification::Pass, "{}", report.metrics[0].reason);
+}
