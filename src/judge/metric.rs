@@ -137,6 +137,12 @@ pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context, confidence: f
         findings: Vec::new(),
         kayenta: None,
     };
+    if let Some(problem) = window_problem(&context.window) {
+        result.findings.push(Finding { kind: FindingKind::StepMismatch, side: None, message: problem.clone() });
+        result.classification = Classification::Error;
+        result.reason = problem;
+        return Evaluated { result, settled: true };
+    }
     // A two-sided test spends α on both sides: its interval must be correspondingly wider.
     let confidence = if config.direction == Direction::Either { 1.0 - (1.0 - confidence) / 2.0 } else { confidence };
     let outcome = match config.kind() {
@@ -154,6 +160,32 @@ pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context, confidence: f
             Evaluated { result, settled: true }
         }
     }
+}
+
+/// The longest step the judge accepts: a year. Longer steps (a recording's `step_seconds` of
+/// u64::MAX) would overflow the arithmetic on timestamps.
+pub const MAX_STEP_SECONDS: u64 = 366 * 86_400;
+
+/// Why the window cannot be judged: a step outside 1 s to [`MAX_STEP_SECONDS`], or a warm-up
+/// that does not end before the window does. The configuration and the recording reader check
+/// these too; the judge does not trust them.
+fn window_problem(window: &Window) -> Option<String> {
+    if !(1..=MAX_STEP_SECONDS).contains(&window.step_seconds) {
+        return Some(format!(
+            "the window's step of {} s is outside the judge's range of 1 s to {} s",
+            window.step_seconds, MAX_STEP_SECONDS
+        ));
+    }
+    let length = window.end.checked_sub(window.start).filter(|l| *l > 0);
+    if length.is_none_or(|length| window.warmup_seconds >= length as u64) {
+        return Some(format!(
+            "the window from {} to {} with a warm-up of {} s leaves nothing to judge",
+            crate::config::window::format_timestamp(window.start),
+            crate::config::window::format_timestamp(window.end),
+            window.warmup_seconds
+        ));
+    }
+    None
 }
 
 /// A data-quality stop: the classification and its reason.

@@ -827,3 +827,21 @@ fn no_events_on_either_side_pass_only_with_a_threshold() {
     let report = run(&a, &[count(&a.metrics[0], (&zeros, &requests), (&zeros, &other))], 30);
     assert_eq!(report.metrics[0].classification, Classification::Pass, "{}", report.metrics[0].reason);
 }
+
+#[test]
+fn a_window_with_an_absurd_step_or_warmup_is_an_error_not_a_panic() {
+    let a = analysis(ERRORS, "");
+    let requests = vec![1000.0; 30];
+    let errors: Vec<f64> = (0..30).map(|i| 5.0 + (i % 3) as f64).collect();
+    let other: Vec<f64> = (0..30).map(|i| 6.0 + (i % 2) as f64).collect();
+    let input = count(&a.metrics[0], (&errors, &requests), (&other, &requests));
+    let sides = crate::config::template::resolve_sides(&a, &BTreeMap::new()).unwrap();
+    for (step, warmup) in [(u64::MAX, 0), (0, 0), (60, u64::MAX)] {
+        let window = Window { start: START, end: START + 1800, step_seconds: step, warmup_seconds: warmup };
+        let context = Context { window, point_time: PointTime::IntervalStart, alpha: 0.01 };
+        let source = SourceDescription { kind: "synthetic".into(), url: None, replay: None };
+        let report = judge(&a, vec![input.clone()], &context, &sides, source);
+        assert_eq!(report.metrics[0].classification, Classification::Error, "{step} {warmup}");
+        assert_ne!(report.verdict, Verdict::Pass);
+    }
+}
