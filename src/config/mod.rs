@@ -203,6 +203,22 @@ pub struct JudgmentConfig {
     /// `both` (both are reported; the default judge decides the verdict and exit code).
     #[serde(default)]
     pub judge: JudgeChoice,
+    /// Under the Kayenta-compatible judge, a metric whose query returned several series (an
+    /// `Error` that Kayenta leaves out of its score, so a regression there can pass):
+    /// `inconclusive` (the default) keeps such a run from passing; `ignore` is Kayenta's behaviour.
+    #[serde(default)]
+    pub kayenta_multiple_series: KayentaMultipleSeries,
+}
+
+/// What a metric with several series does to the Kayenta-compatible judge's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KayentaMultipleSeries {
+    /// A run that would pass is inconclusive instead, naming the metric.
+    #[default]
+    Inconclusive,
+    /// Kayenta's behaviour: the metric is an `Error` left out of the score.
+    Ignore,
 }
 
 /// Which judge decides a judgment.
@@ -320,6 +336,7 @@ impl Default for JudgmentConfig {
             pass_score: default_pass_score(),
             marginal_score: default_marginal_score(),
             judge: JudgeChoice::default(),
+            kayenta_multiple_series: KayentaMultipleSeries::default(),
         }
     }
 }

@@ -737,8 +737,8 @@ use super::report::{
 use crate::config::template::Side;
 use crate::config::window::Window;
 use crate::config::{
-    Analysis, JudgeChoice, KayentaEffectMeasure, KayentaNanStrategy, KayentaOutlierStrategy, MetricConfig, MetricKind,
-    QueryRole,
+    Analysis, JudgeChoice, KayentaEffectMeasure, KayentaMultipleSeries, KayentaNanStrategy, KayentaOutlierStrategy,
+    MetricConfig, MetricKind, QueryRole,
 };
 use crate::error::Verdict;
 use crate::judge::Direction;
@@ -795,10 +795,25 @@ fn in_window(series: &Series, window: &Window, point_time: PointTime) -> Vec<Poi
         .collect()
 }
 
+/// The most points a side without series is padded to: a window of more steps (a recording from
+/// year 1 asked for 8.5 GB) makes the metric an error instead.
+pub const MAX_PLACEHOLDER_POINTS: u64 = 1_000_000;
+
 /// What Kayenta pads a side without any series to: one NaN per step of the judged window.
-fn placeholder(window: &Window) -> Vec<f64> {
-    let points = ((window.end - window.judged_from()).max(0) as u64 / window.step_seconds.max(1)).max(1);
-    vec![f64::NAN; points as usize]
+fn placeholder(window: &Window) -> Result<Vec<f64>, String> {
+    let span = window.end.saturating_sub(window.judged_from()).max(0) as u64;
+    let points = (span / window.step_seconds.max(1)).max(1);
+    if points > MAX_PLACEHOLDER_POINTS {
+        return Err(format!(
+            "the judged window holds {points} steps, more than the {MAX_PLACEHOLDER_POINTS} a side without series is padded to"
+        ));
+    }
+    Ok(vec![f64::NAN; points as usize])
+}
+
+/// Whether a query of the metric returned more than one series on either side.
+fn several_series(input: &MetricInput<'_>) -> bool {
+    Side::BOTH.into_iter().any(|side| input.side(side).values().any(|series| series.len() > 1))
 }
 
 fn one_series<'s>(input: &'s MetricInput<'_>, side: Side, role: QueryRole) -> Result<Option<&'s Series>, String> {
@@ -820,12 +835,12 @@ pub fn side_values(input: &MetricInput<'_>, side: Side, context: &Context) -> Re
     let window = &context.window;
     match input.config.kind() {
         MetricKind::Gauge => Ok(match one_series(input, side, QueryRole::Value)? {
-            None => placeholder(window),
+            None => placeholder(window)?,
             Some(series) => in_window(series, window, context.point_time).iter().map(|p| p.value).collect(),
         }),
         MetricKind::Count => {
             let Some(denominator) = one_series(input, side, QueryRole::Denominator)? else {
-                return Ok(placeholder(window));
+                return placeholder(window);
             };
             let numerator: Vec<Point> = one_series(input, side, QueryRole::Numerator)?
                 .map(|s| in_window(s, window, context.point_time))
@@ -950,11 +965,32 @@ pub fn apply(
     }
     let (pass, marginal) = (analysis.judgment.pass_score, analysis.judgment.marginal_score);
     let summary = score(&scored, &group_weights(analysis), pass, marginal);
+    let mut verdict_value = verdict_of(summary.classification);
+    let mut verdict_reason = summary.reason.clone();
+    // Kayenta leaves a metric with several series out of its score, so a regression there passes:
+    // unless the analysis asks for exactly that, such a run does not pass.
+    if verdict_value == Verdict::Pass
+        && analysis.judgment.kayenta_multiple_series == KayentaMultipleSeries::Inconclusive
+    {
+        let several: Vec<&str> = inputs
+            .iter()
+            .zip(&report.metrics)
+            .filter(|(input, _)| several_series(input))
+            .map(|(_, metric)| metric.name.as_str())
+            .collect();
+        if !several.is_empty() {
+            verdict_value = Verdict::Inconclusive;
+            verdict_reason = format!(
+                "{} returned several series, which Kayenta leaves out of its score: not a pass (aggregate the query, use `breakdown`, or set judgment.kayenta_multiple_series: ignore for Kayenta's behaviour)",
+                several.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
     let verdict = KayentaVerdict {
         score: summary.score,
         classification: summary.classification.as_str().into(),
-        verdict: verdict_of(summary.classification),
-        reason: summary.reason.clone(),
+        verdict: verdict_value,
+        reason: verdict_reason,
         pass_score: pass,
         marginal_score: marginal,
         groups: summary
@@ -1097,5 +1133,15 @@ mod tests {
         assert_eq!(round_half_up_2(33.335), 33.34);
         assert_eq!(round_half_up_2(5.0), 5.0);
         assert_eq!(round_half_up_2(66.66666666666667), 66.67);
+    }
+
+    #[test]
+    fn a_huge_window_is_an_error_not_a_huge_allocation() {
+        use crate::config::Duration;
+        let year_one = Window::between(-62_135_596_800, 1_795_428_000, Duration::from_secs(60), Duration::default());
+        let error = placeholder(&year_one.unwrap()).unwrap_err();
+        assert!(error.contains("more than the 1000000"), "{error}");
+        let hour = Window::between(0, 3600, Duration::from_secs(60), Duration::default()).unwrap();
+        assert_eq!(placeholder(&hour).unwrap().len(), 60);
     }
 }

@@ -3,7 +3,7 @@
 //! statistical tests' p-values are only provisional here: [`super::judge`] adjusts them across the
 //! whole analysis (Holm) before outcomes are decided.
 
-use super::quality::{clean, join, overlap_factor, range_in_query, thin, thinning_finding};
+use super::quality::{clean, coverage_gap, join, overlap_factor, range_in_query, thin, thinning_finding};
 use super::report::{
     Classification, Finding, FindingKind, MetricResult, SideData, TestKindResult, TestOutcome, TestResult, Totals,
 };
@@ -127,7 +127,8 @@ pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context, confidence: f
         kind: config.kind(),
         direction: config.direction,
         critical: config.critical,
-        classification: Classification::Pass,
+        // Never a pass until [`Evidence`] says so: see `super::judge`.
+        classification: Classification::NoData,
         reason: String::new(),
         queries: input.queries.clone(),
         baseline: SideData::default(),
@@ -136,6 +137,12 @@ pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context, confidence: f
         findings: Vec::new(),
         kayenta: None,
     };
+    if let Some(problem) = window_problem(&context.window) {
+        result.findings.push(Finding { kind: FindingKind::StepMismatch, side: None, message: problem.clone() });
+        result.classification = Classification::Error;
+        result.reason = problem;
+        return Evaluated { result, settled: true };
+    }
     // A two-sided test spends α on both sides: its interval must be correspondingly wider.
     let confidence = if config.direction == Direction::Either { 1.0 - (1.0 - confidence) / 2.0 } else { confidence };
     let outcome = match config.kind() {
@@ -153,6 +160,32 @@ pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context, confidence: f
             Evaluated { result, settled: true }
         }
     }
+}
+
+/// The longest step the judge accepts: a year. Longer steps (a recording's `step_seconds` of
+/// u64::MAX) would overflow the arithmetic on timestamps.
+pub const MAX_STEP_SECONDS: u64 = 366 * 86_400;
+
+/// Why the window cannot be judged: a step outside 1 s to [`MAX_STEP_SECONDS`], or a warm-up
+/// that does not end before the window does. The configuration and the recording reader check
+/// these too; the judge does not trust them.
+fn window_problem(window: &Window) -> Option<String> {
+    if !(1..=MAX_STEP_SECONDS).contains(&window.step_seconds) {
+        return Some(format!(
+            "the window's step of {} s is outside the judge's range of 1 s to {} s",
+            window.step_seconds, MAX_STEP_SECONDS
+        ));
+    }
+    let length = window.end.checked_sub(window.start).filter(|l| *l > 0);
+    if length.is_none_or(|length| window.warmup_seconds >= length as u64) {
+        return Some(format!(
+            "the window from {} to {} with a warm-up of {} s leaves nothing to judge",
+            crate::config::window::format_timestamp(window.start),
+            crate::config::window::format_timestamp(window.end),
+            window.warmup_seconds
+        ));
+    }
+    None
 }
 
 /// A data-quality stop: the classification and its reason.
@@ -181,6 +214,37 @@ fn single_series<'s>(
             Err((Classification::Error, message))
         }
     }
+}
+
+/// Refuses a series whose points are not in strictly increasing time order: a duplicated
+/// timestamp would be counted twice (totals doubled), an unordered one breaks the pairing of sides.
+fn check_order(
+    series: Option<&Series>,
+    side: Side,
+    role: QueryRole,
+    findings: &mut Vec<Finding>,
+) -> Result<(), Settled> {
+    let Some(series) = series else { return Ok(()) };
+    let Some(pair) = series.points.windows(2).find(|pair| pair[1].time <= pair[0].time) else { return Ok(()) };
+    let at = crate::config::window::format_timestamp;
+    let message = if pair[1].time == pair[0].time {
+        format!(
+            "the {} {} has two points at {}: one point per timestamp is expected (a duplicate would be counted twice)",
+            side.name(),
+            role.name(),
+            at(pair[0].time)
+        )
+    } else {
+        format!(
+            "the {} {} has a point at {} after one at {}: points must be in time order",
+            side.name(),
+            role.name(),
+            at(pair[1].time),
+            at(pair[0].time)
+        )
+    };
+    findings.push(Finding { kind: FindingKind::UnexpectedSeries, side: Some(side), message: message.clone() });
+    Err((Classification::Error, message))
 }
 
 /// The range window of the metric's queries: declared, or read from the rendered PromQL.
@@ -213,7 +277,9 @@ fn evaluate_gauge(
     let mut cleaned: BTreeMap<Side, Vec<Point>> = BTreeMap::new();
     for side in Side::BOTH {
         let series = input.side(side);
-        let points = single_series(series, QueryRole::Value, side, &mut result.findings)?
+        let one = single_series(series, QueryRole::Value, side, &mut result.findings)?;
+        check_order(one, side, QueryRole::Value, &mut result.findings)?;
+        let points = one
             .map(|s| clean(&s.points, &context.window, context.point_time, side, &mut result.findings))
             .unwrap_or_default();
         cleaned.insert(side, points);
@@ -225,10 +291,11 @@ fn evaluate_gauge(
         }
     }
     if identical(&cleaned[&Side::Baseline], &cleaned[&Side::Canary]) {
-        let message =
-            "baseline and canary series are identical: do both selectors match the same instances?".to_string();
-        result.findings.push(Finding { kind: FindingKind::IdenticalSeries, side: None, message: message.clone() });
-        return Err((Classification::Error, message));
+        let constant = cleaned[&Side::Canary].windows(2).all(|pair| pair[0].value == pair[1].value);
+        if let Some(message) = identical_sides(input, &[QueryRole::Value], constant) {
+            result.findings.push(Finding { kind: FindingKind::IdenticalSeries, side: None, message: message.clone() });
+            return Err((Classification::Error, message));
+        }
     }
     if factor > 1 {
         result.findings.push(thinning_finding(range_of(input, step), step, factor));
@@ -255,7 +322,14 @@ fn evaluate_gauge(
     };
     result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, gauge_stat));
     let per_point = |side: Side| cleaned[&side].iter().map(|p| (p.time, p.value)).collect::<Vec<_>>();
-    result.tests.extend(sustained_tests(input, &per_point(Side::Canary), &per_point(Side::Baseline), step));
+    let rules = sustained_tests(
+        input,
+        &per_point(Side::Canary),
+        &per_point(Side::Baseline),
+        &context.window,
+        &mut result.findings,
+    );
+    result.tests.extend(rules);
     let minimum = config.min_samples();
     for side in Side::BOTH {
         let count = judged[&side].len();
@@ -266,6 +340,12 @@ fn evaluate_gauge(
                 if factor > 1 { " after thinning overlapping windows" } else { "" }
             );
             return Err(no_data(&mut result.findings, FindingKind::TooFewSamples, Some(side), message));
+        }
+    }
+    for side in Side::BOTH {
+        let what = format!("{} series", side.name());
+        if let Some(gap) = coverage_gap(&cleaned[&side], &context.window, context.point_time, side, &what) {
+            return Err(no_data(&mut result.findings, gap.kind, gap.side, gap.message));
         }
     }
     let (baseline, canary) = (&judged[&Side::Baseline], &judged[&Side::Canary]);
@@ -285,22 +365,50 @@ fn sorted(mut values: Vec<f64>) -> Vec<f64> {
     values
 }
 
+/// Why identical data on both sides cannot be judged, or `None` when it can. The same rendered
+/// query on both sides (or queries that are not known) returning the same data is a
+/// misconfiguration: both selectors match the same instances. Different queries whose identical
+/// values are also constant are a guard (`up`, a healthy constant): judged by its tests and
+/// thresholds. Different queries with identical varying values still point at the same instances.
+fn identical_sides(input: &MetricInput<'_>, roles: &[QueryRole], constant: bool) -> Option<String> {
+    let query = |side: Side, role: &QueryRole| input.queries.get(&side).and_then(|q| q.get(role));
+    let same_query = roles.iter().any(|role| match (query(Side::Baseline, role), query(Side::Canary, role)) {
+        (Some(baseline), Some(canary)) => baseline == canary,
+        _ => true,
+    });
+    if same_query {
+        Some(
+            "baseline and canary use the same query and got the same data: the two sides select the same instances (check the selectors)"
+                .to_string(),
+        )
+    } else if !constant {
+        Some("baseline and canary series are identical: do both selectors match the same instances?".to_string())
+    } else {
+        None
+    }
+}
+
 fn identical(a: &[Point], b: &[Point]) -> bool {
     !a.is_empty() && a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.value == y.value)
 }
 
-/// The one-sided (per direction) Mann-Whitney p-value of "canary − baseline ≤ margin".
-fn shifted_p_value(canary: &[f64], baseline: &[f64], direction: Direction, margin: f64) -> f64 {
+/// The one-sided (per direction) Mann-Whitney p-value of "canary − baseline ≤ margin"; `None`
+/// when it cannot be computed (values moved by the margin overflow): never a default of 1.
+fn shifted_p_value(canary: &[f64], baseline: &[f64], direction: Direction, margin: f64) -> Option<f64> {
     let one_sided = |shift: f64, alternative: Alternative| {
         let moved: Vec<f64> = canary.iter().map(|c| c + shift).collect();
+        if moved.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
         let ranks = Ranks::of_sorted(&moved, baseline);
-        mann_whitney(&ranks, alternative, Method::Auto, None).map(|t| t.p_value).unwrap_or(1.0)
+        mann_whitney(&ranks, alternative, Method::Auto, None).ok().map(|t| t.p_value).filter(|p| !p.is_nan())
     };
     match direction {
         Direction::Increase => one_sided(-margin, Alternative::Greater),
         Direction::Decrease => one_sided(margin, Alternative::Less),
         Direction::Either => {
-            (2.0 * one_sided(-margin, Alternative::Greater).min(one_sided(margin, Alternative::Less))).min(1.0)
+            let (up, down) = (one_sided(-margin, Alternative::Greater)?, one_sided(margin, Alternative::Less)?);
+            Some((2.0 * up.min(down)).min(1.0))
         }
     }
 }
@@ -312,10 +420,17 @@ fn shift_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: Ma
     let law = ExactNull::affordable(canary.len(), baseline.len())
         .then(|| ExactNull::new(canary.len(), baseline.len()).ok())
         .flatten();
-    let shift = hodges_lehmann(canary, baseline, confidence, law.as_ref()).ok();
+    // When the requested level cannot be reached with these sample sizes (or rounds to 1), the
+    // interval at that level is unbounded, not the span of the differences.
+    let shift = hodges_lehmann(canary, baseline, confidence, law.as_ref()).ok().map(|mut s| {
+        if !s.reachable {
+            (s.ci_low, s.ci_high) = (f64::NEG_INFINITY, f64::INFINITY);
+        }
+        s
+    });
     TestResult {
         statistic: Some(ranks.u()),
-        p_value: Some(p_value),
+        p_value,
         estimate: shift.as_ref().map(|s| s.estimate),
         ci_low: shift.as_ref().map(|s| s.ci_low),
         ci_high: shift.as_ref().map(|s| s.ci_high),
@@ -335,23 +450,28 @@ fn spread_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: M
         Margin::Percent(p) => 1.0 + p / 100.0,
         Margin::Absolute(_) => 1.0,
     };
+    // `None` when it cannot be computed (deviations that overflow): never a default of 1.
     let test = |scale: f64, alternative: Alternative| {
         let moved: Vec<f64> = canary_dev.iter().map(|d| d * scale).collect();
+        if moved.iter().chain(&baseline_dev).any(|v| !v.is_finite()) {
+            return None;
+        }
         mann_whitney(&Ranks::of_sorted(&moved, &baseline_dev), alternative, Method::Auto, None)
+            .ok()
             .map(|t| t.p_value)
-            .unwrap_or(1.0)
+            .filter(|p| !p.is_nan())
     };
     let p_value = match direction {
         Direction::Increase => test(1.0 / factor, Alternative::Greater),
         Direction::Decrease => test(factor, Alternative::Less),
-        Direction::Either => {
-            (2.0 * test(1.0 / factor, Alternative::Greater).min(test(factor, Alternative::Less))).min(1.0)
-        }
+        Direction::Either => test(1.0 / factor, Alternative::Greater)
+            .zip(test(factor, Alternative::Less))
+            .map(|(up, down)| (2.0 * up.min(down)).min(1.0)),
     };
     let (canary_mad, baseline_mad) = (median_sorted(&canary_dev), median_sorted(&baseline_dev));
     TestResult {
         statistic: Some(Ranks::of_sorted(&canary_dev, &baseline_dev).u()),
-        p_value: Some(p_value),
+        p_value,
         estimate: (baseline_mad > 0.0).then(|| canary_mad / baseline_mad),
         margin: Some(factor),
         ..TestResult::new(TestKindResult::Spread)
@@ -370,10 +490,13 @@ fn evaluate_count(
     let mut intervals: BTreeMap<Side, Vec<(i64, f64, f64)>> = BTreeMap::new();
     // Per-interval rates at every step (not thinned), for sustained-breach rules.
     let mut rates_per_step: BTreeMap<Side, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut denominators: BTreeMap<Side, Vec<Point>> = BTreeMap::new();
     for side in Side::BOTH {
         let series = input.side(side);
         let numerator = single_series(series, QueryRole::Numerator, side, &mut result.findings)?;
         let denominator = single_series(series, QueryRole::Denominator, side, &mut result.findings)?;
+        check_order(numerator, side, QueryRole::Numerator, &mut result.findings)?;
+        check_order(denominator, side, QueryRole::Denominator, &mut result.findings)?;
         let Some(denominator) = denominator else {
             let message = format!("the {} denominator query returned no series: no traffic", side.name());
             return Err(no_data(&mut result.findings, FindingKind::NoTraffic, Some(side), message));
@@ -387,8 +510,47 @@ fn evaluate_count(
             }
             None => (Vec::new(), Vec::new()),
         };
+        // A count that is negative or infinite is no count: the sources validate, the judge does
+        // not trust them (a negative error count would make any canary look healthy).
+        for (role, points) in [(QueryRole::Numerator, &num), (QueryRole::Denominator, &den)] {
+            if let Some(bad) = points.iter().find(|p| p.value < 0.0) {
+                let message = format!(
+                    "the {} {} is {} at {}: counts must be finite and at least 0",
+                    side.name(),
+                    role.name(),
+                    bad.value,
+                    crate::config::window::format_timestamp(bad.time)
+                );
+                result.findings.push(Finding {
+                    kind: FindingKind::InvalidCounts,
+                    side: Some(side),
+                    message: message.clone(),
+                });
+                return Err((Classification::Error, message));
+            }
+        }
+        for (role, series) in [(QueryRole::Numerator, numerator), (QueryRole::Denominator, Some(denominator))] {
+            let judged = |p: &&Point| p.time >= context.window.judged_from() && p.time <= context.window.end;
+            if let Some(bad) = series.into_iter().flat_map(|s| &s.points).filter(judged).find(|p| !p.value.is_finite())
+            {
+                let message = format!(
+                    "the {} {} is {} at {}: counts must be finite and at least 0",
+                    side.name(),
+                    role.name(),
+                    bad.value,
+                    crate::config::window::format_timestamp(bad.time)
+                );
+                result.findings.push(Finding {
+                    kind: FindingKind::InvalidCounts,
+                    side: Some(side),
+                    message: message.clone(),
+                });
+                return Err((Classification::Error, message));
+            }
+        }
         // A counter that never fired has no series at all: that is zero events, not missing data.
         let (joined, filled, orphaned) = join(&num, &den, &unusable);
+        denominators.insert(side, den.clone());
         if numerator.is_some() && filled > 0 {
             result.findings.push(Finding {
                 kind: FindingKind::UnexpectedSeries,
@@ -446,22 +608,39 @@ fn evaluate_count(
         !a.is_empty() && a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.1 == y.1 && x.2 == y.2)
     };
     if same(&intervals[&Side::Baseline], &intervals[&Side::Canary]) {
-        let message =
-            "baseline and canary counts are identical: do both selectors match the same instances?".to_string();
-        result.findings.push(Finding { kind: FindingKind::IdenticalSeries, side: None, message: message.clone() });
-        return Err((Classification::Error, message));
+        let canary = &intervals[&Side::Canary];
+        let constant = canary.windows(2).all(|pair| pair[0].1 == pair[1].1 && pair[0].2 == pair[1].2);
+        if let Some(message) = identical_sides(input, &[QueryRole::Numerator, QueryRole::Denominator], constant) {
+            result.findings.push(Finding { kind: FindingKind::IdenticalSeries, side: None, message: message.clone() });
+            return Err((Classification::Error, message));
+        }
     }
     if factor > 1 {
         result.findings.push(thinning_finding(range_of(input, step), step, factor));
     }
     result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, count_stat));
-    result.tests.extend(sustained_tests(input, &rates_per_step[&Side::Canary], &rates_per_step[&Side::Baseline], step));
+    let rules = sustained_tests(
+        input,
+        &rates_per_step[&Side::Canary],
+        &rates_per_step[&Side::Baseline],
+        &context.window,
+        &mut result.findings,
+    );
+    result.tests.extend(rules);
     // The rate test compares the intervals both sides have.
     let baseline_by_time: BTreeMap<i64, (f64, f64)> =
         intervals[&Side::Baseline].iter().map(|&(t, n, d)| (t, (n, d))).collect();
     let (mut canary_counts, mut baseline_counts) = (Vec::new(), Vec::new());
+    // Paired within half a step: a canary scraped a few seconds off the baseline's grid still pairs.
+    let half = (step / 2) as i64;
+    let mut used = std::collections::BTreeSet::new();
     for &(time, events, exposure) in &intervals[&Side::Canary] {
-        if let Some(&(b_events, b_exposure)) = baseline_by_time.get(&time) {
+        let nearest = baseline_by_time
+            .range(time.saturating_sub(half)..=time.saturating_add(half))
+            .filter(|(t, _)| !used.contains(*t))
+            .min_by_key(|(t, _)| (**t - time).unsigned_abs());
+        if let Some((&b_time, &(b_events, b_exposure))) = nearest {
+            used.insert(b_time);
             canary_counts.push(IntervalCount { events, exposure });
             baseline_counts.push(IntervalCount { events: b_events, exposure: b_exposure });
         }
@@ -471,6 +650,12 @@ fn evaluate_count(
         let message =
             format!("{} interval(s) with data on both sides, fewer than the minimum {minimum}", canary_counts.len());
         return Err(no_data(&mut result.findings, FindingKind::TooFewSamples, None, message));
+    }
+    for side in Side::BOTH {
+        let what = format!("{} denominator", side.name());
+        if let Some(gap) = coverage_gap(&denominators[&side], &context.window, context.point_time, side, &what) {
+            return Err(no_data(&mut result.findings, gap.kind, gap.side, gap.message));
+        }
     }
     if config.tests().contains(&TestKind::Rate) {
         let test = rate_test(&canary_counts, &baseline_counts, config.direction, config.margin, confidence);
@@ -523,7 +708,8 @@ fn rate_test(
     };
     if events <= 0.0 {
         test.gating = false;
-        test.reason = "no events on either side".into();
+        test.reason =
+            "no events on either side: the rates cannot be compared (a `rate` threshold can judge such windows)".into();
         return (test, None);
     }
     let outcome = match direction {
@@ -544,9 +730,9 @@ fn rate_test(
             (test, noted)
         }
         Err(error) => {
-            test.gating = false;
+            // Still gating: a rate test that could not be computed leaves the metric unproven.
             test.outcome = TestOutcome::Skipped;
-            test.reason = error.to_string();
+            test.reason = format!("the rate test could not be computed: {error}");
             (test, None)
         }
     }
@@ -619,15 +805,51 @@ fn thresholds(
         .collect()
 }
 
+/// The spacing the points really have: the most common gap between consecutive timestamps (the
+/// smaller one on a tie), or `step` when there are fewer than two points.
+fn spacing_of(points: &[(i64, f64)], step: u64) -> u64 {
+    let mut gaps: BTreeMap<u64, usize> = BTreeMap::new();
+    for pair in points.windows(2) {
+        let gap = pair[1].0.saturating_sub(pair[0].0);
+        if gap > 0 {
+            *gaps.entry(gap as u64).or_default() += 1;
+        }
+    }
+    gaps.iter().max_by_key(|(gap, count)| (**count, std::cmp::Reverse(**gap))).map_or(step, |(gap, _)| *gap)
+}
+
 /// The metric's sustained-breach rules on per-step points (time, value) of each side; see
-/// [`super::sustained`]. Not statistical tests: never part of the Holm family.
+/// [`super::sustained`]. Not statistical tests: never part of the Holm family. A rule judges the
+/// points at their own spacing (reported when it is not the step), and a rule whose longest run
+/// of comparable points is shorter than its `for` (or, when the judged window is shorter than
+/// `for`, than the window: the watchdog's carried stretches judge across runs) is skipped: it
+/// cannot show that no breach happened.
 fn sustained_tests(
     input: &MetricInput<'_>,
     canary: &[(i64, f64)],
     baseline: &[(i64, f64)],
-    step: u64,
+    window: &Window,
+    findings: &mut Vec<Finding>,
 ) -> Vec<TestResult> {
+    let step = window.step_seconds;
+    let judged_span = window.end.saturating_sub(window.judged_from()).max(0) as u64;
+    if input.config.sustained.is_empty() {
+        return Vec::new();
+    }
     let baseline_by_time: BTreeMap<i64, f64> = baseline.iter().copied().collect();
+    let spacing = spacing_of(canary, step);
+    let pair_within = spacing.max(spacing_of(baseline, step)) / 2;
+    if spacing != step {
+        findings.push(Finding {
+            kind: FindingKind::StepMismatch,
+            side: Some(Side::Canary),
+            message: format!(
+                "the canary's points are every {}, not every {} (the step): sustained rules were judged at the points' spacing",
+                crate::config::Duration::from_secs(spacing),
+                crate::config::Duration::from_secs(step)
+            ),
+        });
+    }
     let name = input.name();
     input
         .config
@@ -637,15 +859,24 @@ fn sustained_tests(
         .map(|(index, rule_config)| {
             let rule = rule_config.rule();
             let carry = input.carries.get(&carry_key(&name, index));
-            let found = super::sustained::evaluate(canary, &baseline_by_time, rule, step, carry);
+            let found = super::sustained::evaluate(canary, &baseline_by_time, rule, spacing, pair_within, carry);
             let trailing = found.trailing.clone();
             let fired = found.fired.is_some();
             let stretch = found.fired.or(found.longest);
             let described = rule_config.describe();
+            let too_few = !fired && found.covered_seconds < rule.for_seconds.min(judged_span);
             let reason = match &stretch {
                 Some(stretch) if fired => {
                     format!("sustained breach of {described}: {}", super::sustained::describe_stretch(stretch))
                 }
+                _ if too_few => format!(
+                    "{described}: {} comparable point(s) every {}{}, the longest unbroken run lasting {}, shorter than {}: no evidence that it was not breached",
+                    found.compared,
+                    crate::config::Duration::from_secs(spacing),
+                    if rule.bound.is_relative() { " with a baseline point near it" } else { "" },
+                    crate::config::Duration::from_secs(found.covered_seconds),
+                    crate::config::Duration::from_secs(rule.for_seconds.min(judged_span))
+                ),
                 Some(stretch) => format!(
                     "no sustained breach of {described}: the longest breach lasted {} ({})",
                     crate::config::Duration::from_secs(stretch.duration_seconds),
@@ -656,7 +887,13 @@ fn sustained_tests(
             TestResult {
                 statistic: Some(stretch.as_ref().map_or(0.0, |s| s.duration_seconds as f64)),
                 threshold: Some(rule.for_seconds as f64),
-                outcome: if fired { TestOutcome::Fail } else { TestOutcome::Pass },
+                outcome: if fired {
+                    TestOutcome::Fail
+                } else if too_few {
+                    TestOutcome::Skipped
+                } else {
+                    TestOutcome::Pass
+                },
                 reason,
                 sustained: Some(super::report::SustainedEvidence {
                     rule: described,
@@ -665,11 +902,101 @@ fn sustained_tests(
                     fired,
                     stretch,
                     trailing,
+                    compared: found.compared,
+                    covered_seconds: found.covered_seconds,
+                    spacing_seconds: spacing,
                 }),
                 ..TestResult::new(TestKindResult::Sustained)
             }
         })
         .collect()
+}
+
+/// Positive evidence that a metric is healthy: at least one gating test or threshold ran on valid
+/// data and passed, and none was skipped or left without its p-value or interval. Only
+/// [`positive_evidence`] builds one, and [`Evidence::classify`] is the only way the judge
+/// classifies a metric pass: a metric no test evaluated cannot pass by construction.
+pub(super) struct Evidence {
+    reasons: Vec<String>,
+}
+
+impl Evidence {
+    /// Classifies the metric pass, with the passed tests' reasons as its reason.
+    pub(super) fn classify(self, result: &mut MetricResult) {
+        result.classification = Classification::Pass;
+        result.reason = self.reasons.join("; ");
+    }
+}
+
+/// The name of a test in a reason line.
+fn test_name(test: &TestResult) -> String {
+    match test.test {
+        TestKindResult::Shift => "shift test".into(),
+        TestKindResult::Spread => "spread test".into(),
+        TestKindResult::Rate => "rate test".into(),
+        TestKindResult::Threshold => "threshold".into(),
+        TestKindResult::Sustained => match &test.sustained {
+            Some(rule) => format!("sustained rule `{}`", rule.rule),
+            None => "sustained rule".into(),
+        },
+    }
+}
+
+/// Checks that the metric's tests (none of which failed) are positive evidence of health: every
+/// gating test ran on valid data (a statistical test has its Holm-adjusted p-value, and the
+/// shift and rate tests their interval; a threshold compared finite numbers; a sustained rule had
+/// enough comparable points), and at least one did. Otherwise the classification (`error` for a
+/// test that could not be computed, `no_data` when there was nothing to test) and why.
+pub(super) fn positive_evidence(tests: &[TestResult]) -> Result<Evidence, (Classification, String)> {
+    let mut reasons = Vec::new();
+    for test in tests.iter().filter(|t| t.gating) {
+        let name = test_name(test);
+        let why = if test.outcome == TestOutcome::Skipped {
+            Some(if test.reason.is_empty() { "it did not run".to_string() } else { test.reason.clone() })
+        } else {
+            match test.test {
+                TestKindResult::Shift | TestKindResult::Spread | TestKindResult::Rate => {
+                    let probability = |p: Option<f64>| p.is_some_and(|p| (0.0..=1.0).contains(&p));
+                    let interval = matches!(test.test, TestKindResult::Spread)
+                        || test.ci_low.zip(test.ci_high).is_some_and(|(low, high)| low <= high);
+                    if !probability(test.p_value) || !probability(test.adjusted_p_value) {
+                        Some("its p-value could not be computed".to_string())
+                    } else if !interval {
+                        Some("its confidence interval could not be computed".to_string())
+                    } else {
+                        None
+                    }
+                }
+                TestKindResult::Threshold => {
+                    let finite = |v: Option<f64>| v.is_some_and(f64::is_finite);
+                    (!finite(test.statistic) || !finite(test.threshold))
+                        .then(|| format!("it compared no finite numbers ({})", test.reason))
+                }
+                TestKindResult::Sustained => test
+                    .sustained
+                    .as_ref()
+                    .is_none_or(|s| s.compared == 0 || s.covered_seconds == 0)
+                    .then(|| "too few comparable canary/baseline points".to_string()),
+            }
+        };
+        if let Some(why) = why {
+            let classification =
+                if test.test == TestKindResult::Sustained { Classification::NoData } else { Classification::Error };
+            return Err((classification, format!("cannot pass: the {name} gave no evidence: {why}")));
+        }
+        if test.outcome == TestOutcome::Pass && !test.reason.is_empty() {
+            reasons.push(test.reason.clone());
+        } else if test.outcome == TestOutcome::Pass {
+            reasons.push(format!("the {name} passed"));
+        }
+    }
+    if reasons.is_empty() {
+        let skipped: Vec<String> =
+            tests.iter().filter(|t| !t.reason.is_empty()).map(|t| format!("{}: {}", test_name(t), t.reason)).collect();
+        let detail = if skipped.is_empty() { String::new() } else { format!(" ({})", skipped.join("; ")) };
+        return Err((Classification::NoData, format!("no test ran, so nothing shows the canary healthy{detail}")));
+    }
+    Ok(Evidence { reasons })
 }
 
 /// Decides the outcome and reason of a statistical test from its Holm-adjusted p-value.

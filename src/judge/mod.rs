@@ -60,16 +60,34 @@ pub fn judge(
                 return result;
             }
             let failure = result.tests.iter().find(|t| t.gating && t.outcome == TestOutcome::Fail);
-            match failure {
-                Some(test) => {
-                    result.classification = metric::failure_class(test, result.direction);
-                    result.reason = test.reason.clone();
+            if let Some(test) = failure {
+                result.classification = metric::failure_class(test, result.direction);
+                result.reason = test.reason.clone();
+                return result;
+            }
+            // A pass needs positive evidence: a test or threshold that ran on valid data.
+            let evidence = match metric::positive_evidence(&result.tests) {
+                Ok(evidence) => evidence,
+                Err((classification, reason)) => {
+                    result.classification = classification;
+                    result.findings.push(report::Finding {
+                        kind: report::FindingKind::NoEvidence,
+                        side: None,
+                        message: reason.clone(),
+                    });
+                    result.reason = reason;
+                    return result;
                 }
-                None if let Some(reason) = result.tests.iter().filter(|t| t.gating).find_map(|t| {
-                    let median = result.baseline.summary.as_ref().map(|s| s.p50);
-                    metric::imprecision(t, result.direction, inputs[index].config.inconclusive_beyond(), median)
-                }) =>
-                {
+            };
+            let median = result.baseline.summary.as_ref().map(|s| s.p50);
+            let inconclusive_beyond = inputs[index].config.inconclusive_beyond();
+            let imprecise = result
+                .tests
+                .iter()
+                .filter(|t| t.gating)
+                .find_map(|t| metric::imprecision(t, result.direction, inconclusive_beyond, median));
+            match imprecise {
+                Some(reason) => {
                     result.classification = Classification::NoData;
                     result.findings.push(report::Finding {
                         kind: report::FindingKind::Imprecise,
@@ -78,16 +96,7 @@ pub fn judge(
                     });
                     result.reason = reason;
                 }
-                None => {
-                    result.classification = Classification::Pass;
-                    let reasons: Vec<&str> = result
-                        .tests
-                        .iter()
-                        .filter(|t| t.outcome != TestOutcome::Skipped && !t.reason.is_empty())
-                        .map(|t| t.reason.as_str())
-                        .collect();
-                    result.reason = if reasons.is_empty() { "no test ran".into() } else { reasons.join("; ") };
-                }
+                None => evidence.classify(&mut result),
             }
             result
         })

@@ -56,6 +56,58 @@ pub fn clean(
     kept
 }
 
+/// Steps of missing points tolerated at either edge of the judged window, and inside it, before a
+/// side counts as having stopped or started inside the window.
+pub const GAP_TOLERANCE_STEPS: i64 = 2;
+
+/// Whether a side's judged points (sorted by time) cover the judged window: a series that starts
+/// late, stops early or stops and restarts inside the window (a crash loop: Prometheus marks the
+/// series stale and returns no points for it) is a [`FindingKind::Gap`]. Up to
+/// [`GAP_TOLERANCE_STEPS`] missing steps at an edge or in a row are tolerated. `what` names the
+/// series (`canary series`, `canary denominator`).
+pub fn coverage_gap(
+    points: &[Point],
+    window: &Window,
+    point_time: PointTime,
+    side: Side,
+    what: &str,
+) -> Option<Finding> {
+    let step = window.step_seconds.max(1) as i64;
+    let tolerance = GAP_TOLERANCE_STEPS.saturating_mul(step);
+    let (first, last) = (points.first()?.time, points.last()?.time);
+    let expected_last = match point_time {
+        PointTime::IntervalEnd => window.end,
+        PointTime::IntervalStart => window.end.saturating_sub(step),
+    };
+    let at = crate::config::window::format_timestamp;
+    let span = |seconds: i64| Duration::from_secs(seconds.max(0) as u64);
+    let message = if first.saturating_sub(window.judged_from()) > tolerance {
+        format!(
+            "the {what} starts at {}, {} after the judged window begins: a side that starts inside the window cannot pass",
+            at(first),
+            span(first - window.judged_from())
+        )
+    } else if expected_last.saturating_sub(last) > tolerance {
+        format!(
+            "the {what} stops at {}, {} before the judged window ends (a crash loop? stale series return no points): a side that stops inside the window cannot pass",
+            at(last),
+            span(expected_last - last)
+        )
+    } else {
+        let (before, after) = points
+            .windows(2)
+            .map(|pair| (pair[0].time, pair[1].time))
+            .find(|(before, after)| after.saturating_sub(*before) > tolerance + step)?;
+        format!(
+            "the {what} stops at {} and resumes at {}, {} later (a crash loop? stale series return no points): a side with a hole inside the window cannot pass",
+            at(before),
+            at(after),
+            span(after - before)
+        )
+    };
+    Some(Finding { kind: FindingKind::Gap, side: Some(side), message })
+}
+
 /// The longest range selector (`[5m]`) in a PromQL query, if any. Subqueries (`[30m:1m]`) count
 /// with their range.
 pub fn range_in_query(query: &str) -> Option<Duration> {
@@ -244,5 +296,24 @@ mod tests {
         assert_eq!((filled, orphaned), (2, 1));
         let (joined, filled, _) = join(&num, &den, &[240]);
         assert_eq!((joined.len(), filled), (3, 1));
+    }
+
+    #[test]
+    fn a_series_that_stops_starts_or_breaks_inside_the_window_is_a_gap() {
+        let window = window(); // judged from 120 to 600, step 60
+        let every = |from: i64, to: i64| points(&(from..=to).step_by(60).map(|t| (t, 1.0)).collect::<Vec<_>>());
+        let gap = |data: &[Point]| coverage_gap(data, &window, PointTime::IntervalEnd, Side::Canary, "canary series");
+        assert_eq!(gap(&every(120, 600)), None);
+        assert_eq!(gap(&every(240, 480)), None, "two steps missing at each edge are tolerated");
+        assert!(gap(&every(120, 360)).unwrap().message.contains("stops at"));
+        assert!(gap(&every(300, 600)).unwrap().message.contains("starts at"));
+        let mut holed = every(120, 240);
+        holed.extend(every(480, 600));
+        assert!(gap(&holed).unwrap().message.contains("resumes at"));
+        let mut one_missing = every(120, 240);
+        one_missing.extend(every(360, 600));
+        assert_eq!(gap(&one_missing), None);
+        let start = coverage_gap(&every(120, 540), &window, PointTime::IntervalStart, Side::Baseline, "b");
+        assert_eq!(start, None, "interval-start points end one step early");
     }
 }

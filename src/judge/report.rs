@@ -343,6 +343,16 @@ pub struct SustainedEvidence {
     /// The breach still running at the last judged point: what the watchdog carries to its next run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trailing: Option<crate::judge::sustained::Stretch>,
+    /// Canary points the rule could judge (finite, with a limit; for relative rules, with a
+    /// baseline point within half a step).
+    pub compared: usize,
+    /// The longest run of consecutive comparable points, in seconds: shorter than `for_seconds`
+    /// (or than the judged window, when that is shorter), the rule could never have fired, and the
+    /// metric cannot pass.
+    pub covered_seconds: u64,
+    /// The spacing of the canary's points the rule was judged at, in seconds (the window's step
+    /// unless the points have another spacing).
+    pub spacing_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -366,6 +376,15 @@ pub enum FindingKind {
     UnexpectedSeries,
     /// No significant regression, but the interval is too wide to rule out one of twice the margin.
     Imprecise,
+    /// Counts that are negative or not finite: no count at all.
+    InvalidCounts,
+    /// No test or threshold produced evidence (one was skipped, or its p-value or interval could
+    /// not be computed), or a sustained rule found no comparable points: the metric cannot pass.
+    NoEvidence,
+    /// A side's series start or stop inside the judged window (a crash loop, a late start).
+    Gap,
+    /// The points are not spaced by the window's step.
+    StepMismatch,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]

@@ -109,6 +109,14 @@ pub fn judge_shift(shift: &ShiftEstimate, direction: Direction, margin: f64) -> 
             ),
         };
     }
+    // A pass needs an interval and a margin that are numbers (an overflowing median or difference
+    // gives NaN, which no comparison below would catch).
+    if shift.ci_low.is_nan() || shift.ci_high.is_nan() || margin.is_nan() {
+        return ShiftDecision {
+            verdict: Verdict::Inconclusive,
+            reason: format!("the interval of the shift {interval} or the margin {margin} could not be computed"),
+        };
+    }
     let above = shift.ci_low > margin;
     let below = shift.ci_high < -margin;
     let bad = match direction {
@@ -184,6 +192,14 @@ mod tests {
         let mut s = shift(-5.0, 5.0);
         s.reachable = false;
         assert_eq!(judge_shift(&s, Direction::Increase, 0.0).verdict, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn an_interval_or_margin_that_is_not_a_number_is_inconclusive() {
+        for (low, high, margin) in [(f64::NAN, 1.0, 0.0), (-1.0, f64::NAN, 0.0), (-1.0, 1.0, f64::NAN)] {
+            let d = judge_shift(&shift(low, high), Direction::Increase, margin);
+            assert_eq!(d.verdict, Verdict::Inconclusive, "{}", d.reason);
+        }
     }
 
     #[test]

@@ -11,10 +11,19 @@
 //! - A point *breaches* when it lies strictly beyond its limit: `value > max`, `value < min`,
 //!   `value > baseline × max_ratio + slack`, `value < baseline × min_ratio − slack`. A value equal
 //!   to the limit does not breach (as with whole-window thresholds).
-//! - A *stretch* is a run of breaching points each exactly one step after the previous one. A
-//!   missing point breaks it: no canary point at that timestamp, a NaN or infinite value (dropped
-//!   by cleaning), a count interval with no traffic (denominator 0), or, for a relative rule, no
-//!   finite baseline value at the same timestamp. A point that does not breach breaks it too.
+//! - The step is the points' own spacing (the judge passes the spacing the canary's points really
+//!   have, which a recording or a source may not match with its declared step).
+//! - A relative bound pairs each canary point with the baseline point nearest to it within
+//!   `pair_within` seconds (the judge passes half the larger of both sides' spacings): a canary
+//!   scraped a few seconds off its baseline's grid is still compared.
+//! - A *stretch* is a run of breaching points each one step after the previous one (more than 0
+//!   and at most 1.5 steps later). A missing point breaks it: no canary point in that step, a NaN
+//!   or infinite value (dropped by cleaning), a count interval with no traffic (denominator 0),
+//!   or, for a relative rule, no finite baseline value within half a step. A point that does not
+//!   breach breaks it too.
+//! - A rule's *comparable* points are the canary points it could judge (finite, with a limit). A
+//!   rule whose longest run of consecutive comparable points is shorter than `for` could never
+//!   have fired, so it cannot show that no breach happened (see [`Evaluation::covered_seconds`]).
 //! - A stretch's *duration* is `last − first + step` (each point stands for one step), so one
 //!   breaching point lasts one step, and a stretch of `for / step` points fires: exactly at the
 //!   duration fires.
@@ -106,21 +115,41 @@ pub struct Evaluation {
     /// The stretch still running at the last judged point, if the last point breached: what a
     /// later judgment of new points would continue.
     pub trailing: Option<Stretch>,
+    /// Canary points the rule could judge (finite, with a limit), carried ones included.
+    pub compared: usize,
+    /// The longest run of consecutive comparable points, as a duration (last − first + step): a
+    /// rule can only fire on a run at least `for` long.
+    pub covered_seconds: u64,
+}
+
+/// The baseline value nearest to `time` within `within` seconds (the earlier one on a tie).
+pub fn nearest(baseline: &BTreeMap<i64, f64>, time: i64, within: u64) -> Option<f64> {
+    let within = within.min(i64::MAX as u64) as i64;
+    baseline
+        .range(time.saturating_sub(within)..=time.saturating_add(within))
+        .min_by_key(|(t, _)| (**t - time).unsigned_abs())
+        .map(|(_, v)| *v)
 }
 
 /// Finds the breaching stretches of `canary` (time, value; sorted by time) under `rule`, with the
-/// baseline's values by timestamp for relative bounds, and an optional carried stretch.
+/// baseline's values by timestamp for relative bounds (paired within `pair_within` seconds), and
+/// an optional carried stretch.
 pub fn evaluate(
     canary: &[(i64, f64)],
     baseline: &BTreeMap<i64, f64>,
     rule: Rule,
     step_seconds: u64,
+    pair_within: u64,
     carry: Option<&Carry>,
 ) -> Evaluation {
     let step = step_seconds.max(1) as i64;
     let mut stretches: Vec<Vec<StretchPoint>> = Vec::new();
     let mut current: Vec<StretchPoint> = carry.map(|c| c.points.clone()).unwrap_or_default();
     let mut last_seen: Option<i64> = current.last().map(|p| p.time);
+    let mut compared = current.len();
+    // The current run of consecutive comparable points (first, last) and the longest one's duration.
+    let mut run: Option<(i64, i64)> = carry.map(|c| (c.start, c.end));
+    let mut covered = carry.map_or(0, |c| c.duration_seconds);
     for &(time, value) in canary {
         if let Some(carried_end) = carry.map(|c| c.end)
             && time <= carried_end
@@ -128,12 +157,24 @@ pub fn evaluate(
             // Already part of the carried stretch (or before it): not counted twice.
             continue;
         }
-        let limit = rule.bound.limit(baseline.get(&time).copied());
+        let limit = rule.bound.limit(nearest(baseline, time, pair_within)).filter(|l| l.is_finite());
+        let consecutive = last_seen.is_some_and(|last| time > last && time - last <= step + step / 2);
         let breach = match limit {
-            Some(limit) if value.is_finite() => rule.bound.breaches(value, limit).then_some(limit),
-            _ => None,
+            Some(limit) if value.is_finite() => {
+                compared += 1;
+                let first = match run {
+                    Some((first, last)) if last_seen == Some(last) && consecutive => first,
+                    _ => time,
+                };
+                run = Some((first, time));
+                covered = covered.max((time - first + step) as u64);
+                rule.bound.breaches(value, limit).then_some(limit)
+            }
+            _ => {
+                run = None;
+                None
+            }
         };
-        let consecutive = last_seen.is_some_and(|last| time - last == step);
         match breach {
             Some(limit) => {
                 if !consecutive && !current.is_empty() {
@@ -169,7 +210,7 @@ pub fn evaluate(
             _ => Some(s),
         })
         .cloned();
-    Evaluation { fired, longest, trailing: trailing_points.map(to_stretch) }
+    Evaluation { fired, longest, trailing: trailing_points.map(to_stretch), compared, covered_seconds: covered }
 }
 
 /// `5m from 2024-05-01T10:03:00Z to 10:07:00Z: 0.031, 0.042, … (limit 0.01)` for a reason line.
@@ -219,11 +260,11 @@ mod tests {
     #[test]
     fn exactly_at_the_duration_fires_one_point_less_does_not() {
         let data = points(&[0.0, 2.0, 2.0, 2.0, 0.0]);
-        let found = evaluate(&data, &none(), max(1.0, 3), STEP, None);
+        let found = evaluate(&data, &none(), max(1.0, 3), STEP, STEP / 2, None);
         let fired = found.fired.expect("3 points of 1m last 3m");
         assert_eq!((fired.start, fired.end, fired.duration_seconds), (120, 240, 180));
         assert_eq!(fired.points.iter().map(|p| p.value).collect::<Vec<_>>(), vec![2.0, 2.0, 2.0]);
-        let found = evaluate(&data, &none(), max(1.0, 4), STEP, None);
+        let found = evaluate(&data, &none(), max(1.0, 4), STEP, STEP / 2, None);
         assert!(found.fired.is_none());
         assert_eq!(found.longest.unwrap().duration_seconds, 180);
         assert!(found.trailing.is_none(), "the last point does not breach");
@@ -232,27 +273,30 @@ mod tests {
     #[test]
     fn the_bound_itself_is_not_a_breach() {
         let data = points(&[1.0, 1.0, 1.0]);
-        assert!(evaluate(&data, &none(), max(1.0, 1), STEP, None).longest.is_none());
+        assert!(evaluate(&data, &none(), max(1.0, 1), STEP, STEP / 2, None).longest.is_none());
         let min = Rule { bound: Bound::Min(1.0), for_seconds: 60 };
-        assert!(evaluate(&data, &none(), min, STEP, None).longest.is_none());
+        assert!(evaluate(&data, &none(), min, STEP, STEP / 2, None).longest.is_none());
         let low = points(&[0.5, 0.5]);
-        assert_eq!(evaluate(&low, &none(), min, STEP, None).fired.unwrap().duration_seconds, 120);
+        assert_eq!(evaluate(&low, &none(), min, STEP, STEP / 2, None).fired.unwrap().duration_seconds, 120);
     }
 
     #[test]
     fn a_single_point_spike_lasts_one_step() {
         let data = points(&[0.0, 0.0, 9.0, 0.0, 0.0]);
-        let found = evaluate(&data, &none(), max(1.0, 2), STEP, None);
+        let found = evaluate(&data, &none(), max(1.0, 2), STEP, STEP / 2, None);
         assert!(found.fired.is_none());
         assert_eq!(found.longest.unwrap().duration_seconds, 60);
-        assert!(evaluate(&data, &none(), max(1.0, 1), STEP, None).fired.is_some(), "for: 1 step fires on one point");
+        assert!(
+            evaluate(&data, &none(), max(1.0, 1), STEP, STEP / 2, None).fired.is_some(),
+            "for: 1 step fires on one point"
+        );
     }
 
     #[test]
     fn a_missing_point_breaks_the_stretch() {
         // 60, 120 breach; 180 missing; 240, 300 breach.
         let data = vec![(60, 2.0), (120, 2.0), (240, 2.0), (300, 2.0)];
-        let found = evaluate(&data, &none(), max(1.0, 3), STEP, None);
+        let found = evaluate(&data, &none(), max(1.0, 3), STEP, STEP / 2, None);
         assert!(found.fired.is_none(), "two stretches of 2m, not one of 5m");
         let longest = found.longest.unwrap();
         assert_eq!((longest.start, longest.end), (60, 120), "the first of equal stretches");
@@ -262,9 +306,9 @@ mod tests {
     #[test]
     fn nan_breaks_the_stretch() {
         let data = points(&[2.0, 2.0, f64::NAN, 2.0, 2.0]);
-        assert!(evaluate(&data, &none(), max(1.0, 3), STEP, None).fired.is_none());
+        assert!(evaluate(&data, &none(), max(1.0, 3), STEP, STEP / 2, None).fired.is_none());
         let data = points(&[2.0, 2.0, f64::INFINITY, 2.0]);
-        assert!(evaluate(&data, &none(), max(1.0, 3), STEP, None).fired.is_none());
+        assert!(evaluate(&data, &none(), max(1.0, 3), STEP, STEP / 2, None).fired.is_none());
     }
 
     #[test]
@@ -272,24 +316,24 @@ mod tests {
         let canary = points(&[3.0, 3.0, 3.0, 3.0]);
         let baseline: BTreeMap<i64, f64> = [(60, 1.0), (120, 1.0), (180, 2.5), (240, 1.0)].into();
         let rule = Rule { bound: Bound::MaxRatio { ratio: 1.5, slack: 0.0 }, for_seconds: 120 };
-        let found = evaluate(&canary, &baseline, rule, STEP, None);
+        let found = evaluate(&canary, &baseline, rule, STEP, STEP / 2, None);
         let fired = found.fired.unwrap();
         assert_eq!((fired.start, fired.end), (60, 120));
         assert_eq!(fired.points[0].limit, 1.5);
         // Without a baseline point at 120 the stretch breaks there.
         let sparse: BTreeMap<i64, f64> = [(60, 1.0), (180, 1.0), (240, 1.0)].into();
-        let found = evaluate(&canary, &sparse, rule, STEP, None);
+        let found = evaluate(&canary, &sparse, rule, STEP, STEP / 2, None);
         assert_eq!(found.fired.unwrap().start, 180);
         let slack = Rule { bound: Bound::MinRatio { ratio: 0.8, slack: 0.1 }, for_seconds: 60 };
         // 0.75 < 1 × 0.8 − 0.1 = 0.7? no; 0.6 < 0.7 yes.
-        let found = evaluate(&[(60, 0.75), (120, 0.6)], &[(60, 1.0), (120, 1.0)].into(), slack, STEP, None);
+        let found = evaluate(&[(60, 0.75), (120, 0.6)], &[(60, 1.0), (120, 1.0)].into(), slack, STEP, STEP / 2, None);
         assert_eq!(found.fired.unwrap().start, 120);
     }
 
     #[test]
     fn the_first_stretch_that_lasts_long_enough_is_reported() {
         let data = points(&[2.0, 2.0, 0.0, 3.0, 3.0, 3.0, 0.0, 4.0, 4.0]);
-        let found = evaluate(&data, &none(), max(1.0, 2), STEP, None);
+        let found = evaluate(&data, &none(), max(1.0, 2), STEP, STEP / 2, None);
         assert_eq!(found.fired.unwrap().start, 60);
         assert_eq!(found.longest.unwrap().start, 240);
         assert_eq!(found.trailing.unwrap().start, 480);
@@ -298,30 +342,57 @@ mod tests {
     #[test]
     fn a_stretch_spanning_two_ticks_fires_with_the_carry() {
         // Tick 1 judged 60..=300 and ended in a 3m breach; tick 2 judges 360..=480.
-        let first = evaluate(&points(&[0.0, 0.0, 2.0, 2.0, 2.0]), &none(), max(1.0, 5), STEP, None);
+        let first = evaluate(&points(&[0.0, 0.0, 2.0, 2.0, 2.0]), &none(), max(1.0, 5), STEP, STEP / 2, None);
         assert!(first.fired.is_none());
         let carry = first.trailing.unwrap();
         assert_eq!((carry.start, carry.end), (180, 300));
         let second: Vec<(i64, f64)> = vec![(360, 2.0), (420, 2.0), (480, 0.0)];
-        assert!(evaluate(&second, &none(), max(1.0, 5), STEP, None).fired.is_none(), "each tick alone is short");
-        let fired = evaluate(&second, &none(), max(1.0, 5), STEP, Some(&carry)).fired.unwrap();
+        assert!(
+            evaluate(&second, &none(), max(1.0, 5), STEP, STEP / 2, None).fired.is_none(),
+            "each tick alone is short"
+        );
+        let fired = evaluate(&second, &none(), max(1.0, 5), STEP, STEP / 2, Some(&carry)).fired.unwrap();
         assert_eq!((fired.start, fired.end, fired.duration_seconds), (180, 420, 300));
         // Overlapping windows do not count points twice.
         let overlapping: Vec<(i64, f64)> = vec![(240, 2.0), (300, 2.0), (360, 2.0)];
-        let found = evaluate(&overlapping, &none(), max(1.0, 5), STEP, Some(&carry));
+        let found = evaluate(&overlapping, &none(), max(1.0, 5), STEP, STEP / 2, Some(&carry));
         assert_eq!(found.longest.unwrap().duration_seconds, 240);
         // A gap between the ticks breaks it.
         let later: Vec<(i64, f64)> = vec![(420, 2.0), (480, 2.0)];
-        let found = evaluate(&later, &none(), max(1.0, 5), STEP, Some(&carry));
+        let found = evaluate(&later, &none(), max(1.0, 5), STEP, STEP / 2, Some(&carry));
         assert!(found.fired.is_none());
         assert_eq!(found.trailing.unwrap().start, 420);
     }
 
     #[test]
+    fn relative_bounds_pair_points_within_half_a_step() {
+        // The canary scraped 7 s after the baseline's grid: every point is still compared.
+        let canary: Vec<(i64, f64)> = (1..=6).map(|i| (60 * i + 7, 3.0)).collect();
+        let baseline: BTreeMap<i64, f64> = (1..=6).map(|i| (60 * i, 1.0)).collect();
+        let rule = Rule { bound: Bound::MaxRatio { ratio: 1.5, slack: 0.0 }, for_seconds: 300 };
+        let found = evaluate(&canary, &baseline, rule, STEP, STEP / 2, None);
+        assert_eq!((found.compared, found.covered_seconds), (6, 360));
+        assert_eq!(found.fired.unwrap().duration_seconds, 360);
+        // Every other baseline point missing: the comparable runs last one step each.
+        let sparse: BTreeMap<i64, f64> = (1..=3).map(|i| (120 * i, 1.0)).collect();
+        let found = evaluate(&canary, &sparse, rule, STEP, STEP / 2, None);
+        assert_eq!((found.compared, found.covered_seconds, found.fired), (3, 60, None));
+    }
+
+    #[test]
+    fn points_at_their_own_spacing_make_a_stretch() {
+        // Points every 30 s judged at their spacing: a 5-minute burst of 10 points fires.
+        let data: Vec<(i64, f64)> = (1..=10).map(|i| (30 * i, 2.0)).collect();
+        let found = evaluate(&data, &none(), max(1.0, 5), 30, 15, None);
+        assert_eq!(found.fired.unwrap().duration_seconds, 300);
+        assert_eq!(found.compared, 10);
+    }
+
+    #[test]
     fn a_breach_running_to_the_last_point_is_trailing() {
-        let found = evaluate(&points(&[0.0, 2.0, 2.0]), &none(), max(1.0, 5), STEP, None);
+        let found = evaluate(&points(&[0.0, 2.0, 2.0]), &none(), max(1.0, 5), STEP, STEP / 2, None);
         assert_eq!(found.trailing.unwrap().start, 120);
-        assert!(evaluate(&[], &none(), max(1.0, 1), STEP, None).longest.is_none());
+        assert!(evaluate(&[], &none(), max(1.0, 1), STEP, STEP / 2, None).longest.is_none());
     }
 }
 

@@ -31,14 +31,15 @@ pub struct ShiftEstimate {
 
 /// Computes the shift and its two-sided interval at `confidence` for ascending, finite, non-empty
 /// samples. `exact` (the law of U for these sizes) gives the exact order statistic k; without it
-/// the normal approximation of k is used.
+/// the normal approximation of k is used. A `confidence` of exactly 1 (a level too close to 1 to
+/// be represented below it) gives the widest interval, every difference (`reachable` false).
 pub fn hodges_lehmann(
     canary: &[f64],
     baseline: &[f64],
     confidence: f64,
     exact: Option<&ExactNull>,
 ) -> Result<ShiftEstimate, StatsError> {
-    if !(confidence > 0.0 && confidence < 1.0) {
+    if !(confidence > 0.0 && confidence <= 1.0) {
         return Err(StatsError::BadConfidence(confidence));
     }
     if canary.is_empty() {
@@ -426,6 +427,16 @@ mod tests {
             let rate = covered as f64 / runs as f64;
             // Binomial sd at 2000 runs is 0.005; the achieved level is at least 0.95.
             assert!((0.935..=0.975).contains(&rate), "{m}x{n}: coverage {rate}");
+        }
+    }
+
+    #[test]
+    fn a_confidence_of_one_spans_every_difference() {
+        let (c, b) = ([1.0, 2.0, 3.0, 4.0], [0.5, 1.5, 2.5]);
+        let law = ExactNull::new(4, 3).unwrap();
+        for exact in [Some(&law), None] {
+            let hl = hodges_lehmann(&c, &b, 1.0, exact).unwrap();
+            assert_eq!((hl.ci_low, hl.ci_high, hl.reachable), (-1.5, 3.5, false));
         }
     }
 }

@@ -10,6 +10,7 @@ mod hostile_sources;
 mod hostile_state;
 mod inputs;
 mod judge_cli;
+mod judge_evidence;
 mod kayenta;
 mod live_prometheus;
 mod prometheus_faults;

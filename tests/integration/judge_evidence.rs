@@ -1,0 +1,160 @@
+//! A pass needs positive evidence, end to end on replayed recordings: a family level too small
+//! for any test to reject, sustained rules whose canary points are off the baseline's grid or
+//! step, counts beyond the rate test's bound. Each is never a pass.
+
+use crate::support::{TempDir, run, stderr, stdout};
+use serde_json::{Value, json};
+
+/// analyses/checkout.yaml with another judgment alpha.
+fn checkout_with_alpha(dir: &TempDir, alpha: &str) -> String {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/analyses/checkout.yaml")).unwrap();
+    let changed = text.replace("  alpha: 0.01\n", &format!("  alpha: {alpha}\n"));
+    assert_ne!(text, changed, "checkout.yaml sets alpha: 0.01");
+    dir.file("checkout.yaml", &changed).display().to_string()
+}
+
+#[test]
+fn a_tiny_alpha_never_turns_a_regression_into_a_pass() {
+    let dir = TempDir::new("tiny-alpha");
+    let analysis = checkout_with_alpha(&dir, "1.0e-20");
+    for fixture in ["latency-regression", "error-spike-low-traffic", "conversion-drop", "healthy"] {
+        let replay = format!("fixtures/{fixture}.json");
+        let out = run(&["judge", &analysis, "--replay", &replay, "--format", "json"], None);
+        assert_eq!(out.status.code(), Some(3), "{fixture}: {}\n{}", stdout(&out), stderr(&out));
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        for metric in report["metrics"].as_array().unwrap() {
+            assert!(!metric["reason"].as_str().unwrap().contains("no test ran"), "{fixture}: {metric}");
+        }
+    }
+}
+
+const BURSTY: &str = r#"version: 1
+name: bursty
+source:
+  kind: prometheus
+  url: http://127.0.0.1:9
+baseline:
+  variables:
+    selector: 'deployment="b"'
+canary:
+  variables:
+    selector: 'deployment="c"'
+window:
+  last: 30m
+  step: 1m
+metrics:
+  - name: errors
+    numerator: 'sum(increase(errors_total{ {{ selector }} }[1m]))'
+    denominator: 'sum(increase(requests_total{ {{ selector }} }[1m]))'
+    direction: increase
+    margin: 50%
+    sustained:
+      - max: 0.05
+        for: 5m
+"#;
+
+const START: i64 = 1_795_428_000;
+
+/// A recording of `BURSTY`: baseline 1% errors every 60 s; the canary's points every `spacing`
+/// seconds from `offset`, 40% errors over minutes 10 to 17; the recording says `step_seconds`.
+fn bursty_recording(spacing: i64, offset: i64, step_seconds: i64) -> String {
+    let side = |name: &str, points: Vec<(i64, f64, f64)>| {
+        let series = |values: Vec<Value>| json!([{ "labels": {}, "points": values }]);
+        json!({ "queries": {
+            "numerator": {
+                "query": format!("sum(increase(errors_total{{ deployment=\"{name}\" }}[1m]))"),
+                "series": series(points.iter().map(|p| json!([p.0, p.1])).collect()),
+            },
+            "denominator": {
+                "query": format!("sum(increase(requests_total{{ deployment=\"{name}\" }}[1m]))"),
+                "series": series(points.iter().map(|p| json!([p.0, p.2])).collect()),
+            },
+        }})
+    };
+    let baseline = (1..=30).map(|i| (START + 60 * i, 10.0 + (i % 3) as f64, 1000.0)).collect();
+    let canary = (0..1800 / spacing)
+        .map(|i| {
+            let t = spacing * (i + 1) + offset;
+            let errors = if (600..1020).contains(&t) { 400.0 } else { 10.0 + (i % 4) as f64 };
+            (START + t, errors * spacing as f64 / 60.0, 1000.0 * spacing as f64 / 60.0)
+        })
+        .collect();
+    json!({
+        "format": "canary-recording",
+        "version": 1,
+        "analysis": "bursty",
+        "source": { "kind": "synthetic" },
+        "window": { "start": "2026-11-23T10:00:00Z", "end": "2026-11-23T10:30:00Z", "step_seconds": step_seconds },
+        "point_time": "interval_end",
+        "metrics": { "errors": { "baseline": side("b", baseline), "canary": side("c", canary) } },
+    })
+    .to_string()
+}
+
+#[test]
+fn a_failing_burst_off_the_baseline_grid_or_step_is_never_a_pass() {
+    let dir = TempDir::new("bursty");
+    let analysis = dir.file("bursty.yaml", BURSTY).display().to_string();
+    // On the grid: the burst fails the canary (exit 1), as a control.
+    // 7 s off the baseline's timestamps, 30 s points at a 60 s step, 60 s points recorded with a
+    // step of 120 s or 30 s: all used to say "no point breached" and exit 0.
+    for (spacing, offset, step, codes) in [
+        (60, 0, 60, &[1][..]),
+        (60, 7, 60, &[1][..]),
+        (30, 0, 60, &[1, 2, 3, 4][..]),
+        (60, 0, 120, &[1, 2, 3, 4][..]),
+        (60, 0, 30, &[1, 2, 3, 4][..]),
+    ] {
+        let recording = dir.file("bursty.json", &bursty_recording(spacing, offset, step)).display().to_string();
+        let out = run(&["judge", &analysis, "--replay", &recording], None);
+        let code = out.status.code().unwrap_or(-1);
+        assert!(
+            codes.contains(&code),
+            "points every {spacing}s, {offset}s off, step {step}s: exit {code}\n{}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn counts_beyond_the_rate_tests_bound_are_refused_not_a_hang() {
+    let dir = TempDir::new("huge-counts");
+    let analysis = dir.file("bursty.yaml", &BURSTY.replace("    sustained:\n      - max: 0.05\n        for: 5m\n", ""));
+    let text = bursty_recording(60, 0, 60);
+    let mut recording: Value = serde_json::from_str(&text).unwrap();
+    for side in ["baseline", "canary"] {
+        for (role, scale) in [("numerator", 5.0e18), ("denominator", 1.0e302)] {
+            let points = &mut recording["metrics"]["errors"][side]["queries"][role]["series"][0]["points"];
+            for point in points.as_array_mut().unwrap() {
+                point[1] = json!(point[1].as_f64().unwrap() * scale);
+            }
+        }
+    }
+    let recording = dir.file("huge.json", &recording.to_string());
+    let out = run(&["judge", &analysis.display().to_string(), "--replay", &recording.display().to_string()], None);
+    let code = out.status.code();
+    assert!(matches!(code, Some(2..=4)), "exit {code:?}\n{}\n{}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn huge_error_counts_in_a_healthy_recording_are_never_a_pass() {
+    // The healthy fixture with its error counts near 5e18: used to pass (exit 0).
+    let dir = TempDir::new("huge-errors");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/healthy.json")).unwrap();
+    for scale in [4.0e17, 1.0e300] {
+        let mut recording: Value = serde_json::from_str(&text).unwrap();
+        for side in ["baseline", "canary"] {
+            let points = &mut recording["metrics"]["error_rate"][side]["queries"]["numerator"]["series"][0]["points"];
+            for point in points.as_array_mut().unwrap() {
+                point[1] = json!(point[1].as_f64().unwrap() * scale);
+            }
+        }
+        let path = dir.file("huge.json", &recording.to_string()).display().to_string();
+        let out = run(&["judge", "analyses/checkout.yaml", "--replay", &path, "--format", "json"], None);
+        assert_eq!(out.status.code(), Some(3), "×{scale}: {}\n{}", stdout(&out), stderr(&out));
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let metric = report["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "error_rate").unwrap();
+        assert_eq!(metric["classification"], "error", "×{scale}: {}", metric["reason"]);
+    }
+}
