@@ -100,7 +100,9 @@ fn a_failing_burst_off_the_baseline_grid_or_step_is_never_a_pass() {
     // step of 120 s or 30 s: all used to say "no point breached" and exit 0.
     for (spacing, offset, step, codes) in [
         (60, 0, 60, &[1][..]),
-        (60, 7, 60, &[1][..]),
+        // The recording reader refuses sides sampled at different times (exit 2); the judge's own
+        // pairing within half a step is covered by the unit tests of `sustained`.
+        (60, 7, 60, &[1, 2][..]),
         (30, 0, 60, &[1, 2, 3, 4][..]),
         (60, 0, 120, &[1, 2, 3, 4][..]),
         (60, 0, 30, &[1, 2, 3, 4][..]),
@@ -152,9 +154,14 @@ fn huge_error_counts_in_a_healthy_recording_are_never_a_pass() {
         }
         let path = dir.file("huge.json", &recording.to_string()).display().to_string();
         let out = run(&["judge", "analyses/checkout.yaml", "--replay", &path, "--format", "json"], None);
-        assert_eq!(out.status.code(), Some(3), "×{scale}: {}\n{}", stdout(&out), stderr(&out));
-        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
-        let metric = report["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "error_rate").unwrap();
-        assert_eq!(metric["classification"], "error", "×{scale}: {}", metric["reason"]);
+        // The sources' point check refuses such counts before judging (exit 4); the judge refuses
+        // them too when they reach it (exit 3, the metric an error).
+        let code = out.status.code();
+        assert!(matches!(code, Some(3 | 4)), "×{scale}: exit {code:?}\n{}\n{}", stdout(&out), stderr(&out));
+        if code == Some(3) {
+            let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+            let metric = report["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "error_rate").unwrap();
+            assert_eq!(metric["classification"], "error", "×{scale}: {}", metric["reason"]);
+        }
     }
 }
