@@ -1,10 +1,11 @@
 //! The command-line surface (clap derive). Parsing only: commands turn these into settings.
 
-use crate::config::Duration;
-use crate::judge::{Direction, Margin};
+use crate::config::JudgeChoice;
+use crate::model::{Direction, Duration, Margin};
 use crate::report::Format;
 use crate::stats::{Alternative, Method};
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{EnumValueParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 const EXIT_CODES: &str = "\
@@ -104,8 +105,8 @@ pub struct JudgeArgs {
     pub outputs: Vec<(JudgeFormat, PathBuf)>,
     /// Which judge decides, overriding `judgment.judge`: default, kayenta (the Kayenta-compatible
     /// judge), or both (the default judge decides; Kayenta's verdict is shown beside it).
-    #[arg(long, value_enum, value_name = "JUDGE")]
-    pub judge: Option<crate::config::JudgeChoice>,
+    #[arg(long, value_name = "JUDGE", value_parser = choice::<JudgeArg, JudgeChoice>())]
+    pub judge: Option<JudgeChoice>,
     #[command(flatten)]
     pub rollback: RollbackArgs,
     #[command(flatten)]
@@ -360,7 +361,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 fn parse_time(text: &str) -> Result<i64, String> {
-    crate::config::window::parse_timestamp(text)
+    crate::model::window::parse_timestamp(text)
 }
 
 #[derive(Debug, Args)]
@@ -370,24 +371,24 @@ pub struct CompareArgs {
     /// File of canary numbers, in the same format.
     pub canary: PathBuf,
     /// Alternative hypothesis of the Mann-Whitney test (`greater`: the canary tends to be larger).
-    #[arg(long, value_enum, default_value_t = Alternative::TwoSided)]
+    #[arg(long, default_value = "two-sided", value_parser = choice::<AlternativeArg, Alternative>())]
     pub alternative: Alternative,
     /// Two-sided confidence of the interval of the shift, strictly between 0 and 1.
     #[arg(long, default_value_t = 0.95, value_parser = parse_confidence)]
     pub confidence: f64,
     /// How the p-value is computed: exact null distribution (no ties), normal approximation, or
     /// exact when there are no ties and the smaller sample² × larger ≤ 1.6e7.
-    #[arg(long, value_enum, default_value_t = Method::Auto)]
+    #[arg(long, default_value = "auto", value_parser = choice::<MethodArg, Method>())]
     pub method: Method,
     /// Which change is bad.
-    #[arg(long, value_enum, default_value_t = Direction::Increase)]
+    #[arg(long, default_value = "increase", value_parser = choice::<DirectionArg, Direction>())]
     pub direction: Direction,
     /// Practical margin a change must exceed to fail: absolute (`20`, in the samples' units) or
     /// relative to the baseline median (`5%`).
     #[arg(long, default_value = "0")]
     pub margin: Margin,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(long, default_value = "table", value_parser = choice::<FormatArg, Format>())]
     pub format: Format,
 }
 
@@ -400,6 +401,121 @@ fn parse_confidence(text: &str) -> Result<f64, String> {
     }
 }
 
+// The command-line spellings of the values the lower layers define. clap knows only these
+// mirrors (their doc comments are the help text of each value, in this order); `choice` parses
+// one and converts it, so `stats`, `judge`, `config` and `report` do not depend on clap.
+
+/// A parser of the values of `A` that yields the `T` each converts to.
+fn choice<A, T>() -> impl TypedValueParser<Value = T>
+where
+    A: ValueEnum + Clone + Send + Sync + 'static,
+    T: From<A> + Clone + Send + Sync + 'static,
+{
+    EnumValueParser::<A>::new().map(T::from)
+}
+
+/// Mirrors [`Alternative`].
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AlternativeArg {
+    /// The canary differs from the baseline in either direction.
+    TwoSided,
+    /// The canary tends to be larger than the baseline.
+    Greater,
+    /// The canary tends to be smaller than the baseline.
+    Less,
+}
+
+impl From<AlternativeArg> for Alternative {
+    fn from(value: AlternativeArg) -> Alternative {
+        match value {
+            AlternativeArg::TwoSided => Alternative::TwoSided,
+            AlternativeArg::Greater => Alternative::Greater,
+            AlternativeArg::Less => Alternative::Less,
+        }
+    }
+}
+
+/// Mirrors [`Method`].
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MethodArg {
+    /// Exact when there are no ties and the exact law is cheap, asymptotic otherwise.
+    Auto,
+    /// The exact null distribution (no ties allowed).
+    Exact,
+    /// Normal approximation with tie and continuity correction.
+    Asymptotic,
+}
+
+impl From<MethodArg> for Method {
+    fn from(value: MethodArg) -> Method {
+        match value {
+            MethodArg::Auto => Method::Auto,
+            MethodArg::Exact => Method::Exact,
+            MethodArg::Asymptotic => Method::Asymptotic,
+        }
+    }
+}
+
+/// Mirrors [`Direction`].
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DirectionArg {
+    /// A rise is bad (latency, errors).
+    Increase,
+    /// A fall is bad (conversion, throughput).
+    Decrease,
+    /// Any change is bad.
+    Either,
+}
+
+impl From<DirectionArg> for Direction {
+    fn from(value: DirectionArg) -> Direction {
+        match value {
+            DirectionArg::Increase => Direction::Increase,
+            DirectionArg::Decrease => Direction::Decrease,
+            DirectionArg::Either => Direction::Either,
+        }
+    }
+}
+
+/// Mirrors [`Format`].
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// A readable table (plain when stdout is not a terminal or NO_COLOR is set).
+    Table,
+    /// The JSON document described in the README.
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(value: FormatArg) -> Format {
+        match value {
+            FormatArg::Table => Format::Table,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+/// Mirrors [`JudgeChoice`].
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum JudgeArg {
+    /// This project's judge.
+    Default,
+    /// The Kayenta-compatible judge (Spinnaker's NetflixACAJudge): its classifications and verdict.
+    Kayenta,
+    /// Both: the default judge's verdict, with Kayenta's classifications and verdict beside it.
+    Both,
+}
+
+impl From<JudgeArg> for JudgeChoice {
+    fn from(value: JudgeArg) -> JudgeChoice {
+        match value {
+            JudgeArg::Default => JudgeChoice::Default,
+            JudgeArg::Kayenta => JudgeChoice::Kayenta,
+            JudgeArg::Both => JudgeChoice::Both,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,6 +524,25 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_value_mirrors_spell_the_names_the_reports_use() {
+        let name = |value: &dyn Fn() -> Option<clap::builder::PossibleValue>| value().unwrap().get_name().to_string();
+        for value in AlternativeArg::value_variants() {
+            assert_eq!(name(&|| value.to_possible_value()), Alternative::from(*value).name());
+        }
+        for value in DirectionArg::value_variants() {
+            assert_eq!(name(&|| value.to_possible_value()), Direction::from(*value).name());
+        }
+        for value in JudgeArg::value_variants() {
+            let serialized = serde_json::to_string(&JudgeChoice::from(*value)).unwrap();
+            assert_eq!(format!("\"{}\"", name(&|| value.to_possible_value())), serialized);
+        }
+        let formats: Vec<Format> = FormatArg::value_variants().iter().map(|v| Format::from(*v)).collect();
+        assert_eq!(formats, [Format::Table, Format::Json]);
+        let methods: Vec<Method> = MethodArg::value_variants().iter().map(|v| Method::from(*v)).collect();
+        assert_eq!(methods, [Method::Auto, Method::Exact, Method::Asymptotic]);
     }
 
     #[test]

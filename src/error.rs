@@ -2,18 +2,8 @@
 
 use std::path::PathBuf;
 
-/// The outcome of a judgment, which decides the exit code when nothing went wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    Inconclusive,
-    /// The deployment is healthy, and the feature-scoped groups that failed had their features
-    /// turned off by their actions (no deployment rollback).
-    #[serde(rename = "feature_off")]
-    FeatureOff,
-}
+// re-export for the merge; removed after
+pub use crate::model::Verdict;
 
 /// Everything that can stop a command before it reaches a verdict.
 #[derive(Debug, thiserror::Error)]

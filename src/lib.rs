@@ -1,8 +1,10 @@
 //! `canary` judges a canary deployment against its baseline.
 //!
 //! Data flows one way: [`cli`] parses the command line, [`commands`] orchestrate, [`input`] reads
-//! files, [`stats`] and [`judge`] compute (pure), [`report`] renders. [`error`] maps every outcome
-//! to one documented exit code, in one place ([`exit_code`]).
+//! files, [`stats`] and [`judge`] compute (pure), [`report`] renders. [`model`] holds the shared
+//! vocabulary at the bottom (sides, windows, series, verdicts) and imports nothing else of the
+//! crate; only [`cli`] knows clap. [`error`] maps every outcome to one documented exit code, in one
+//! place ([`exit_code`]).
 
 pub mod actions;
 pub mod cli;
@@ -12,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod input;
 pub mod judge;
+pub mod model;
 pub mod report;
 pub mod source;
 pub mod stats;

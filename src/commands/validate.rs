@@ -7,7 +7,7 @@ use crate::config::template::{Side, render_metric, resolve_sides};
 use crate::config::window::format_timestamp;
 use crate::config::{Analysis, Duration, MetricKind, QueryRole};
 use crate::error::{CanaryError, Verdict};
-use crate::report::number::plain;
+use crate::model::number::plain;
 use crate::source::Series;
 use std::collections::BTreeMap;
 use std::io::Write;

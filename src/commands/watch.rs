@@ -17,7 +17,7 @@ use crate::config::template::resolve_sides;
 use crate::config::window::{Window, align_down, align_up, format_timestamp};
 use crate::error::{CanaryError, Verdict};
 use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
-use crate::report::number::{p_value, plain};
+use crate::model::number::{p_value, plain};
 use crate::source::MetricSource;
 use crate::source::incremental::IncrementalSource;
 use crate::source::recorded::{RecordedSource, Recording};

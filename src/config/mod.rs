@@ -3,15 +3,15 @@
 //! file, line, column and field, with the near miss suggested); [`Analysis::validate`] checks the
 //! rules that span fields. No I/O beyond reading the file.
 
-mod duration;
 mod error;
 pub mod template;
 pub mod window;
 
-pub use duration::Duration;
+// re-export for the merge; removed after
+pub use crate::model::{Duration, QueryRole};
 pub use error::ConfigError;
 
-use crate::judge::{Direction, Margin};
+use crate::model::{Direction, Margin};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -222,7 +222,7 @@ pub enum KayentaMultipleSeries {
 }
 
 /// Which judge decides a judgment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JudgeChoice {
     /// This project's judge.
@@ -541,8 +541,8 @@ pub struct SustainedConfig {
 
 impl SustainedConfig {
     /// The rule it states (after validation: exactly one bound).
-    pub fn rule(&self) -> crate::judge::sustained::Rule {
-        use crate::judge::sustained::{Bound, Rule};
+    pub fn rule(&self) -> crate::model::Rule {
+        use crate::model::{Bound, Rule};
         let slack = self.slack;
         let bound = match (self.max, self.min, self.max_ratio, self.min_ratio) {
             (Some(v), ..) => Bound::Max(v),
@@ -556,7 +556,7 @@ impl SustainedConfig {
 
     /// `max 0.01 for 5m`, `max_ratio 1.5 (+ slack 2) for 10m`.
     pub fn describe(&self) -> String {
-        use crate::report::number::plain;
+        use crate::model::number::plain;
         let slack = if self.slack != 0.0 { format!(" (slack {})", plain(self.slack)) } else { String::new() };
         let bound = match (self.max, self.min, self.max_ratio, self.min_ratio) {
             (Some(v), ..) => format!("max {}", plain(v)),
@@ -665,26 +665,6 @@ impl MetricConfig {
                 vec![(QueryRole::Numerator, numerator.as_str()), (QueryRole::Denominator, denominator.as_str())]
             }
             _ => Vec::new(),
-        }
-    }
-}
-
-/// What a query of a metric measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum QueryRole {
-    Value,
-    Numerator,
-    Denominator,
-}
-
-impl QueryRole {
-    /// The name used in recordings, reports and messages: `value`, `numerator`, `denominator`.
-    pub fn name(self) -> &'static str {
-        match self {
-            QueryRole::Value => "value",
-            QueryRole::Numerator => "numerator",
-            QueryRole::Denominator => "denominator",
         }
     }
 }

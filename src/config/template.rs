@@ -6,30 +6,11 @@
 //! `range`. A baseline with `offset` uses the canary's variables, shifted back in time.
 
 use super::{Analysis, MetricConfig, QueryRole, error::suggestion};
+// re-export for the merge; removed after
+pub use crate::model::Side;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Baseline or canary.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    Baseline,
-    Canary,
-}
-
-impl Side {
-    pub const BOTH: [Side; 2] = [Side::Baseline, Side::Canary];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Side::Baseline => "baseline",
-            Side::Canary => "canary",
-        }
-    }
-}
 
 /// A template that could not be rendered.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -14,7 +14,7 @@
 use super::report::{Classification, FeatureResult, MetricResult};
 use super::score::{self, RollUp};
 use crate::config::{Analysis, NoDataPolicy};
-use crate::error::Verdict;
+use crate::model::Verdict;
 
 /// Whether the analysis declares feature-scoped groups.
 pub fn has_features(analysis: &Analysis) -> bool {

@@ -734,15 +734,11 @@ use super::metric::{Context, MetricInput};
 use super::report::{
     Classification, GroupResult, JudgmentReport, KayentaGroupScore, KayentaMetricResult, KayentaStats, KayentaVerdict,
 };
-use crate::config::template::Side;
-use crate::config::window::Window;
 use crate::config::{
     Analysis, JudgeChoice, KayentaEffectMeasure, KayentaMultipleSeries, KayentaNanStrategy, KayentaOutlierStrategy,
     MetricConfig, MetricKind, QueryRole,
 };
-use crate::error::Verdict;
-use crate::judge::Direction;
-use crate::source::{Point, PointTime, Series};
+use crate::model::{Direction, Point, PointTime, Series, Side, Verdict, Window};
 
 /// Kayenta's options for a metric of an analysis: direction and `critical` from the metric, the
 /// rest from its `kayenta:` block, Kayenta's defaults otherwise.
@@ -1052,10 +1048,10 @@ pub fn apply(
 pub fn kayenta_reason(verdict: &KayentaVerdict) -> String {
     let against = format!(
         "Kayenta score {} ({}; pass at {}, marginal at {})",
-        crate::report::number::plain(verdict.score),
+        crate::model::number::plain(verdict.score),
         verdict.classification,
-        crate::report::number::plain(verdict.pass_score),
-        crate::report::number::plain(verdict.marginal_score)
+        crate::model::number::plain(verdict.pass_score),
+        crate::model::number::plain(verdict.marginal_score)
     );
     if verdict.reason.is_empty() { against } else { format!("{against}: {}", verdict.reason) }
 }
@@ -1137,7 +1133,7 @@ mod tests {
 
     #[test]
     fn a_huge_window_is_an_error_not_a_huge_allocation() {
-        use crate::config::Duration;
+        use crate::model::Duration;
         // Window::between refuses such a window; the placeholder must not trust its caller either.
         let year_one = Window { start: -62_135_596_800, end: 1_795_428_000, step_seconds: 60, warmup_seconds: 0 };
         let error = placeholder(&year_one).unwrap_err();

@@ -8,11 +8,10 @@ use super::report::{
     Classification, Finding, FindingKind, MetricResult, SideData, TestKindResult, TestOutcome, TestResult, Totals,
 };
 use super::{Direction, Margin};
-use crate::config::template::Side;
-use crate::config::window::Window;
 use crate::config::{MetricConfig, MetricKind, QueryRole, Statistic, TestKind, ThresholdConfig};
-use crate::report::number::{plain, short, short_signed};
-use crate::source::{Point, PointTime, Series};
+use crate::model::number::{plain, short, short_signed};
+use crate::model::{Point, PointTime, Series};
+use crate::model::{Side, Window};
 use crate::stats::descriptive::median_sorted;
 use crate::stats::mann_whitney::Ranks;
 use crate::stats::{
@@ -180,8 +179,8 @@ fn window_problem(window: &Window) -> Option<String> {
     if length.is_none_or(|length| window.warmup_seconds >= length as u64) {
         return Some(format!(
             "the window from {} to {} with a warm-up of {} s leaves nothing to judge",
-            crate::config::window::format_timestamp(window.start),
-            crate::config::window::format_timestamp(window.end),
+            crate::model::window::format_timestamp(window.start),
+            crate::model::window::format_timestamp(window.end),
             window.warmup_seconds
         ));
     }
@@ -226,7 +225,7 @@ fn check_order(
 ) -> Result<(), Settled> {
     let Some(series) = series else { return Ok(()) };
     let Some(pair) = series.points.windows(2).find(|pair| pair[1].time <= pair[0].time) else { return Ok(()) };
-    let at = crate::config::window::format_timestamp;
+    let at = crate::model::window::format_timestamp;
     let message = if pair[1].time == pair[0].time {
         format!(
             "the {} {} has two points at {}: one point per timestamp is expected (a duplicate would be counted twice)",
@@ -248,7 +247,7 @@ fn check_order(
 }
 
 /// The range window of the metric's queries: declared, or read from the rendered PromQL.
-fn range_of(input: &MetricInput<'_>, step_seconds: u64) -> crate::config::Duration {
+fn range_of(input: &MetricInput<'_>, step_seconds: u64) -> crate::model::Duration {
     input.config.range.unwrap_or_else(|| {
         input
             .queries
@@ -256,7 +255,7 @@ fn range_of(input: &MetricInput<'_>, step_seconds: u64) -> crate::config::Durati
             .flat_map(|by_role| by_role.values())
             .filter_map(|query| range_in_query(query))
             .max()
-            .unwrap_or(crate::config::Duration::from_secs(step_seconds))
+            .unwrap_or(crate::model::Duration::from_secs(step_seconds))
     })
 }
 
@@ -519,7 +518,7 @@ fn evaluate_count(
                     side.name(),
                     role.name(),
                     bad.value,
-                    crate::config::window::format_timestamp(bad.time)
+                    crate::model::window::format_timestamp(bad.time)
                 );
                 result.findings.push(Finding {
                     kind: FindingKind::InvalidCounts,
@@ -538,7 +537,7 @@ fn evaluate_count(
                     side.name(),
                     role.name(),
                     bad.value,
-                    crate::config::window::format_timestamp(bad.time)
+                    crate::model::window::format_timestamp(bad.time)
                 );
                 result.findings.push(Finding {
                     kind: FindingKind::InvalidCounts,
@@ -845,8 +844,8 @@ fn sustained_tests(
             side: Some(Side::Canary),
             message: format!(
                 "the canary's points are every {}, not every {} (the step): sustained rules were judged at the points' spacing",
-                crate::config::Duration::from_secs(spacing),
-                crate::config::Duration::from_secs(step)
+                crate::model::Duration::from_secs(spacing),
+                crate::model::Duration::from_secs(step)
             ),
         });
     }
@@ -872,14 +871,14 @@ fn sustained_tests(
                 _ if too_few => format!(
                     "{described}: {} comparable point(s) every {}{}, the longest unbroken run lasting {}, shorter than {}: no evidence that it was not breached",
                     found.compared,
-                    crate::config::Duration::from_secs(spacing),
+                    crate::model::Duration::from_secs(spacing),
                     if rule.bound.is_relative() { " with a baseline point near it" } else { "" },
-                    crate::config::Duration::from_secs(found.covered_seconds),
-                    crate::config::Duration::from_secs(rule.for_seconds.min(judged_span))
+                    crate::model::Duration::from_secs(found.covered_seconds),
+                    crate::model::Duration::from_secs(rule.for_seconds.min(judged_span))
                 ),
                 Some(stretch) => format!(
                     "no sustained breach of {described}: the longest breach lasted {} ({})",
-                    crate::config::Duration::from_secs(stretch.duration_seconds),
+                    crate::model::Duration::from_secs(stretch.duration_seconds),
                     super::sustained::describe_stretch(stretch)
                 ),
                 None => format!("no sustained breach of {described}: no point breached"),
@@ -1006,8 +1005,8 @@ pub(super) fn settle_test(test: &mut TestResult, adjusted: f64, alpha: f64, dire
     test.outcome = if failed { TestOutcome::Fail } else { TestOutcome::Pass };
     let evidence = format!(
         "p = {}, Holm-adjusted {} {} {}",
-        crate::report::number::p_value(test.p_value.unwrap_or(1.0)),
-        crate::report::number::p_value(adjusted),
+        crate::model::number::p_value(test.p_value.unwrap_or(1.0)),
+        crate::model::number::p_value(adjusted),
         if failed { "≤" } else { ">" },
         plain(alpha)
     );

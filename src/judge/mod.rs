@@ -16,7 +16,7 @@ pub use shift::{Direction, Margin, judge_shift};
 
 use crate::config::Analysis;
 use crate::config::template::ResolvedSides;
-use crate::source::SourceDescription;
+use crate::model::SourceDescription;
 use crate::stats::holm::holm_adjust;
 use report::{Classification, JudgmentReport, REPORT_SCHEMA_VERSION, SideDescription, TestOutcome};
 

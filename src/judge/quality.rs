@@ -4,10 +4,7 @@
 //! points are lined up. Every change to the data is reported as a [`Finding`].
 
 use super::report::{Finding, FindingKind};
-use crate::config::Duration;
-use crate::config::template::Side;
-use crate::config::window::Window;
-use crate::source::{Point, PointTime};
+use crate::model::{Duration, Point, PointTime, Side, Window};
 
 /// Keeps the points that are judged: inside the window after the warm-up, finite, and (for
 /// sources whose timestamps mark interval starts) not a bucket that runs past the window's end.
@@ -49,7 +46,7 @@ pub fn clean(
             side: Some(side),
             message: format!(
                 "the bucket starting at {} runs past the end of the window and was dropped",
-                crate::config::window::format_timestamp(time)
+                crate::model::window::format_timestamp(time)
             ),
         });
     }
@@ -79,7 +76,7 @@ pub fn coverage_gap(
         PointTime::IntervalEnd => window.end,
         PointTime::IntervalStart => window.end.saturating_sub(step),
     };
-    let at = crate::config::window::format_timestamp;
+    let at = crate::model::window::format_timestamp;
     let span = |seconds: i64| Duration::from_secs(seconds.max(0) as u64);
     let message = if first.saturating_sub(window.judged_from()) > tolerance {
         format!(

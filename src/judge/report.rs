@@ -1,12 +1,8 @@
 //! The judgment report: what `canary judge --format json` prints, what the other renderers show,
 //! and the body of the rollback webhook. Its JSON Schema is printed by `canary schema report`.
 
-use crate::config::template::Side;
-use crate::config::window::Window;
 use crate::config::{MetricKind, QueryRole};
-use crate::error::Verdict;
-use crate::judge::Direction;
-use crate::source::SourceDescription;
+use crate::model::{Direction, Side, SourceDescription, Verdict, Window};
 use crate::stats::Summary;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -334,7 +330,7 @@ impl TestResult {
 pub struct SustainedEvidence {
     /// The rule as written: `max 0.01 for 5m`.
     pub rule: String,
-    pub bound: crate::judge::sustained::Bound,
+    pub bound: crate::model::Bound,
     pub for_seconds: u64,
     /// Whether a stretch lasted at least `for_seconds`.
     pub fired: bool,

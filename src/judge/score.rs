@@ -3,8 +3,8 @@
 
 use super::report::{Classification, GroupResult, MetricResult};
 use crate::config::{Analysis, NoDataPolicy};
-use crate::error::Verdict;
-use crate::report::number::plain;
+use crate::model::Verdict;
+use crate::model::number::plain;
 
 /// Group results, the score, the verdict and its reason.
 pub struct RollUp {

@@ -36,50 +36,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Which limit a rule sets.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Bound {
-    /// Breach when the value is above this.
-    Max(f64),
-    /// Breach when the value is below this.
-    Min(f64),
-    /// Breach when the value is above baseline × ratio + slack at the same timestamp.
-    MaxRatio { ratio: f64, slack: f64 },
-    /// Breach when the value is below baseline × ratio − slack at the same timestamp.
-    MinRatio { ratio: f64, slack: f64 },
-}
-
-impl Bound {
-    /// Whether a breach is a value that is too high.
-    pub fn is_upper(self) -> bool {
-        matches!(self, Bound::Max(_) | Bound::MaxRatio { .. })
-    }
-
-    pub fn is_relative(self) -> bool {
-        matches!(self, Bound::MaxRatio { .. } | Bound::MinRatio { .. })
-    }
-
-    /// The limit at one timestamp, given the baseline's value there (relative bounds need one).
-    pub fn limit(self, baseline: Option<f64>) -> Option<f64> {
-        match self {
-            Bound::Max(v) | Bound::Min(v) => Some(v),
-            Bound::MaxRatio { ratio, slack } => baseline.filter(|b| b.is_finite()).map(|b| b * ratio + slack),
-            Bound::MinRatio { ratio, slack } => baseline.filter(|b| b.is_finite()).map(|b| b * ratio - slack),
-        }
-    }
-
-    pub fn breaches(self, value: f64, limit: f64) -> bool {
-        if self.is_upper() { value > limit } else { value < limit }
-    }
-}
-
-/// One rule: a bound and how long it must be breached without a break.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rule {
-    pub bound: Bound,
-    pub for_seconds: u64,
-}
+// re-export for the merge; removed after
+pub use crate::model::{Bound, Rule};
 
 /// One breaching point: when, the canary's value, and the limit it breached.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -215,7 +173,7 @@ pub fn evaluate(
 
 /// `5m from 2024-05-01T10:03:00Z to 10:07:00Z: 0.031, 0.042, … (limit 0.01)` for a reason line.
 pub fn describe_stretch(stretch: &Stretch) -> String {
-    use crate::report::number::plain;
+    use crate::model::number::plain;
     const SHOWN: usize = 6;
     let values: Vec<String> = stretch.points.iter().take(SHOWN).map(|p| plain(p.value)).collect();
     let more =
@@ -232,9 +190,9 @@ pub fn describe_stretch(stretch: &Stretch) -> String {
     };
     format!(
         "{} from {} to {}: {}{more} ({limits})",
-        crate::config::Duration::from_secs(stretch.duration_seconds),
-        crate::config::window::format_timestamp(stretch.start),
-        crate::config::window::format_timestamp(stretch.end),
+        crate::model::Duration::from_secs(stretch.duration_seconds),
+        crate::model::window::format_timestamp(stretch.start),
+        crate::model::window::format_timestamp(stretch.end),
         values.join(", ")
     )
 }
@@ -400,12 +358,10 @@ mod tests {
 #[cfg(test)]
 mod judged {
     use crate::config::template::resolve_sides;
-    use crate::config::window::Window;
     use crate::config::{Analysis, Duration, QueryRole};
-    use crate::error::Verdict;
     use crate::judge::report::{Classification, JudgmentReport, TestKindResult, TestOutcome};
     use crate::judge::{Context, MetricInput, judge};
-    use crate::source::{Point, PointTime, Series, SourceDescription};
+    use crate::model::{Point, PointTime, Series, SourceDescription, Verdict, Window};
     use std::collections::BTreeMap;
     use std::path::Path;
 

@@ -2,11 +2,8 @@
 
 use super::report::{Classification, FindingKind, TestKindResult, TestOutcome};
 use super::*;
-use crate::config::template::Side;
-use crate::config::window::Window;
 use crate::config::{Duration, QueryRole};
-use crate::error::Verdict;
-use crate::source::{Point, PointTime, Series};
+use crate::model::{Point, PointTime, Series, Side, Verdict, Window};
 use std::collections::BTreeMap;
 use std::path::Path;
 

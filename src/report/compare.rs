@@ -1,8 +1,8 @@
 //! Renders a [`ComparisonReport`]: a side-by-side table for people, or the JSON document.
 
 use crate::comparison::ComparisonReport;
-use crate::error::Verdict;
-use crate::report::number::{p_value, plain, signed};
+use crate::model::Verdict;
+use crate::model::number::{p_value, plain, signed};
 use crate::stats::{MethodUsed, Summary};
 use comfy_table::{Cell, CellAlignment, Table, presets};
 use std::io::{self, Write};
@@ -49,7 +49,7 @@ pub fn write_table(report: &ComparisonReport, out: &mut impl Write, styled: bool
         MethodUsed::Exact => "exact",
         MethodUsed::Asymptotic => "asymptotic",
     };
-    let alternative = value_name(mw.alternative);
+    let alternative = mw.alternative.name();
     writeln!(out)?;
     writeln!(
         out,
@@ -64,7 +64,7 @@ pub fn write_table(report: &ComparisonReport, out: &mut impl Write, styled: bool
         out,
         "P(canary > baseline) = {}  (direction: {} is bad, margin {})",
         plain(report.effect_sizes.common_language),
-        value_name(report.margin.direction),
+        report.margin.direction.name(),
         report.margin.requested
     )?;
     let verdict = match report.verdict {
@@ -74,11 +74,6 @@ pub fn write_table(report: &ComparisonReport, out: &mut impl Write, styled: bool
         Verdict::FeatureOff => "FEATURE OFF",
     };
     writeln!(out, "verdict: {verdict}: {}", report.reason)
-}
-
-/// The command-line spelling of an option value (`two-sided`, `increase`).
-fn value_name(value: impl clap::ValueEnum) -> String {
-    value.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
 }
 
 fn relative_change(baseline: f64, canary: f64) -> String {

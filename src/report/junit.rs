@@ -2,13 +2,13 @@
 //! with the verdict, score and window as properties, and one test case per metric whose failure,
 //! error or skip carries the metric's reason and its evidence.
 
-use crate::config::Duration;
 use crate::config::MetricKind;
-use crate::config::window::format_timestamp;
 use crate::judge::report::{
     Classification, JudgmentReport, MetricResult, SideData, TestKindResult, TestOutcome, TestResult,
 };
-use crate::report::number::{p_value, plain};
+use crate::model::Duration;
+use crate::model::number::{p_value, plain};
+use crate::model::window::format_timestamp;
 use crate::report::table::{
     effect_number, effect_text, finding_text, score_number, source_text, test_name, value_text, verdict_word,
 };

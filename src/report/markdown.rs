@@ -3,7 +3,7 @@
 //! scores. All report text is escaped, so metric names and reasons can never break the layout.
 
 use crate::judge::report::JudgmentReport;
-use crate::report::number::plain;
+use crate::model::number::plain;
 use crate::report::table::{
     MetricRow, finding_lines, legend, optional_score, score_number, selection_text, source_text, thresholds_text,
     verdict_word, window_text,

@@ -9,7 +9,7 @@ pub(crate) mod sample;
 pub mod table;
 
 /// Output formats of `canary compare`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A readable table (plain when stdout is not a terminal or NO_COLOR is set).
     Table,

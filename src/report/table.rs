@@ -2,15 +2,13 @@
 //! Markdown and JUnit renderers share: the verdict, the window, the selections and the cells of
 //! a metric's row.
 
-use crate::config::Duration;
 use crate::config::MetricKind;
-use crate::config::window::{Window, format_timestamp};
-use crate::error::Verdict;
 use crate::judge::report::{
     Finding, GroupResult, JudgmentReport, MetricResult, SideData, SideDescription, TestKindResult, TestResult,
 };
-use crate::report::number::{p_value, plain, signed};
-use crate::source::SourceDescription;
+use crate::model::number::{p_value, plain, signed};
+use crate::model::window::{Window, format_timestamp};
+use crate::model::{Duration, SourceDescription, Verdict};
 use comfy_table::{Cell, CellAlignment, Table, presets};
 use std::io::{self, Write};
 

@@ -17,8 +17,8 @@
 
 use super::http::{self, describe_error, looks_like_html, run_bounded, summary};
 use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
-use crate::config::template::Side;
 use crate::config::{DatadogApi, QueryRole};
+use crate::model::Side;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};

@@ -10,8 +10,7 @@
 //! about half of them.
 
 use super::{MetricSource, PointTime, QueryRequest, Series, SourceDescription, SourceError};
-use crate::config::QueryRole;
-use crate::config::template::Side;
+use crate::model::{QueryRole, Side};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
@@ -152,9 +151,7 @@ impl MetricSource for IncrementalSource<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Duration;
-    use crate::config::window::Window;
-    use crate::source::Point;
+    use crate::model::{Duration, Point, Window};
 
     /// Answers with one point per step of the window and counts what it was asked for.
     struct Counting {

@@ -6,8 +6,7 @@
 //! non-negative and at most [`MAX_COUNT`]. Also the limits on what one answer may hold.
 
 use super::{Series, SourceError};
-use crate::config::QueryRole;
-use crate::config::window::Window;
+use crate::model::{QueryRole, Window};
 
 /// The largest count accepted: 2^53, the largest integer an f64 holds exactly. No real event
 /// count comes near it; larger values are corrupt data (or an attack on the count test).
@@ -72,8 +71,7 @@ fn describe_labels(series: &Series) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Duration;
-    use crate::source::Point;
+    use crate::model::{Duration, Point};
     use proptest::prelude::*;
 
     fn window() -> Window {

@@ -3,9 +3,8 @@
 //! step. Documented in `docs/recorded-data.md`; its JSON Schema is part of `canary schema`.
 
 use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
-use crate::config::QueryRole;
-use crate::config::template::Side;
-use crate::config::window::{check_lengths, check_timestamp, format_timestamp, parse_timestamp};
+use crate::model::window::{check_lengths, check_timestamp, format_timestamp, parse_timestamp};
+use crate::model::{QueryRole, Side};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -217,8 +216,8 @@ impl Recording {
         if end <= start {
             return Err(fail(format!("window.end ({}) is not after window.start ({})", window.end, window.start)));
         }
-        let step = crate::config::Duration::from_secs(window.step_seconds);
-        check_lengths(end.abs_diff(start), step, crate::config::Duration::default())
+        let step = crate::model::Duration::from_secs(window.step_seconds);
+        check_lengths(end.abs_diff(start), step, crate::model::Duration::default())
             .map_err(|e| fail(format!("window (step_seconds {}): {e}", window.step_seconds)))
     }
 

@@ -10,7 +10,7 @@ use super::{StatsError, normal};
 use serde::Serialize;
 
 /// Which departure from "same distribution" the p-value measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Alternative {
     /// The canary differs from the baseline in either direction.
@@ -21,8 +21,19 @@ pub enum Alternative {
     Less,
 }
 
+impl Alternative {
+    /// The name used on the command line and in reports: `two-sided`, `greater`, `less`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Alternative::TwoSided => "two-sided",
+            Alternative::Greater => "greater",
+            Alternative::Less => "less",
+        }
+    }
+}
+
 /// How the p-value is computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     /// Exact when there are no ties and the exact law is cheap, asymptotic otherwise.
     Auto,
