@@ -9,6 +9,7 @@ mod judge_cli;
 mod kayenta;
 mod live_prometheus;
 mod prometheus_faults;
+mod properties;
 mod scipy_reference;
 mod servers;
 mod support;
