@@ -1,5 +1,5 @@
-//! Fuzz target: a recording judged end to end (`canary judge analyses/checkout.yaml --replay`),
-//! and the report rendered in every format. Whatever the recording holds, the judgment must
+//! Fuzz target: a recording judged end to end by both judges (`canary judge
+//! analyses/checkout.yaml --judge both --replay`), and the report rendered in every format. Whatever the recording holds, the judgment must
 //! return (libFuzzer's `-timeout` catches a hang) without a panic.
 #![no_main]
 
@@ -10,7 +10,7 @@ use canary::cli::JudgeFormat;
 use canary::commands::judge::{judge_source, render};
 use canary::config::template::resolve_sides;
 use canary::config::window::Window;
-use canary::config::{Analysis, Duration};
+use canary::config::{Analysis, Duration, JudgeChoice};
 use canary::source::recorded::{RecordedSource, Recording};
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;
@@ -18,8 +18,11 @@ use std::path::Path;
 use std::sync::LazyLock;
 
 static ANALYSIS: LazyLock<Analysis> = LazyLock::new(|| {
-    Analysis::parse(include_str!("../../analyses/checkout.yaml"), Path::new("analyses/checkout.yaml"))
-        .expect("the checkout analysis is valid")
+    let mut analysis =
+        Analysis::parse(include_str!("../../analyses/checkout.yaml"), Path::new("analyses/checkout.yaml"))
+            .expect("the checkout analysis is valid");
+    analysis.judgment.judge = JudgeChoice::Both;
+    analysis
 });
 
 fuzz_target!(|data: &[u8]| {

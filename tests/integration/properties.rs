@@ -7,7 +7,8 @@
 //!   report: what `--replay` judges is what was recorded;
 //! - every renderer (table, JSON, Markdown, JUnit) returns for any judged report, whatever text its
 //!   names, labels, variables, queries and reasons hold (control characters, escapes, markup,
-//!   long lines), and the JSON report parses back to the same document.
+//!   long lines); the JSON and JUnit reports carry no raw control character, and the JSON report
+//!   parses back to the same document.
 //!
 //! Case counts are modest (64) so that the suite stays fast.
 
@@ -259,6 +260,13 @@ fn render_everything(report: &JudgmentReport) {
             let mut out = Vec::new();
             render(report, format, &mut out, styled).unwrap_or_else(|e| panic!("{format:?} rendering failed: {e}"));
             assert!(!out.is_empty(), "{format:?} printed nothing");
+            if matches!(format, JudgeFormat::Json | JudgeFormat::Junit) {
+                // Machine-read formats carry text escaped: a raw C0 control character breaks XML
+                // 1.0 parsers (the CI server's JUnit reader) and is never valid unescaped in JSON.
+                let text = String::from_utf8(out.clone()).expect("reports are UTF-8");
+                let raw = text.chars().find(|c| *c < ' ' && !matches!(c, '\n' | '\t' | '\r'));
+                assert!(raw.is_none(), "{format:?} printed a raw {raw:?}");
+            }
             if format == JudgeFormat::Json {
                 let parsed: serde_json::Value = serde_json::from_slice(&out).expect("the JSON report parses");
                 assert_eq!(parsed, serde_json::to_value(report).unwrap(), "the JSON report reads back");
