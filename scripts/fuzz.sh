@@ -100,7 +100,9 @@ for target in "${targets[@]}"; do
         find "artifacts/$target" -type f -newer "$scratch/$target.start" | while read -r artifact; do
             echo "-- $target crashed on $artifact (base64: $(base64 -w0 <"$artifact" | head -c 400))" >&2
             grep -m1 -E "ERROR: libFuzzer|SUMMARY" "$log" >&2 || true
-            "$binaries/$target" "$artifact" 2>&1 | grep -m3 -E "panicked|overflow|index out of|unwrap" >&2 || true
+            # The panic message (hidden by -close_fd_mask above), from one bounded rerun.
+            timeout $((timeout * 2 + 10)) "$binaries/$target" -timeout="$timeout" -rss_limit_mb="$rss_limit_mb" \
+                "$artifact" 2>&1 | grep -m3 -E "panicked|overflow|index out of|unwrap|ERROR: libFuzzer" >&2 || true
         done
     fi
 done
