@@ -102,6 +102,8 @@ fn escape(text: &str) -> String {
     for character in text.chars() {
         match character {
             '\r' | '\n' => escaped.push(' '),
+            // Terminal escapes and invisible characters never reach a job summary or a terminal.
+            c if crate::input::is_hidden_char(c) => escaped.push('\u{fffd}'),
             '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '#' | '$' | '!' => {
                 escaped.push('\\');
                 escaped.push(character);

@@ -21,7 +21,7 @@ const PAGE_WIDTH: usize = 120;
 /// over plain ASCII. The rules that decided follow the table, wrapped to 120 columns, so that the
 /// table keeps to one line per metric.
 pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) -> io::Result<()> {
-    writeln!(out, "{}: {}", report.analysis, window_text(&report.window))?;
+    writeln!(out, "{}: {}", shown(&report.analysis), window_text(&report.window))?;
     writeln!(out, "  source:   {}", source_text(&report.source))?;
     writeln!(out, "  baseline: {}", selection_text(&report.baseline))?;
     writeln!(out, "  canary:   {}", selection_text(&report.canary))?;
@@ -58,10 +58,10 @@ pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) 
     let verdict = verdict_word(report.verdict);
     let verdict = if styled { coloured(verdict, report.verdict) } else { verdict.to_owned() };
     for line in features_text(report) {
-        writeln!(out, "\n{line}")?;
+        writeln!(out, "\n{}", shown_long(&line))?;
     }
     if let Some(line) = rollback_text(report) {
-        writeln!(out, "\n{line}")?;
+        writeln!(out, "\n{}", shown_long(&line))?;
     }
     if report.judge == Some(crate::config::JudgeChoice::Both)
         && let Some(kayenta) = &report.kayenta_verdict
@@ -75,7 +75,7 @@ pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) 
             crate::judge::kayenta::kayenta_reason(kayenta)
         )?;
     }
-    writeln!(out, "\nverdict: {verdict} ({}): {}", score_text(report), report.reason)
+    writeln!(out, "\nverdict: {verdict} ({}): {}", score_text(report), shown_long(&report.reason))
 }
 
 /// A name or value from the inputs as the reports show it: cut to 60 characters, control
