@@ -17,6 +17,7 @@ mod prometheus_faults;
 mod realtime;
 mod scipy_reference;
 mod servers;
+mod snapshots;
 mod support;
 mod watchdog;
 mod webhook;
