@@ -1,8 +1,10 @@
 //! Snapshot tests of everything `canary` prints: `judge --replay` of every fixture in every
 //! `--format` (and `--judge both`), `watch --replay`, `compare`, `validate`, `schema` and every
-//! `--help`. Each snapshot holds the exit code, stdout, and stderr when it has content; they are
-//! checked in under `tests/integration/snapshots/` and are the safety net of refactorings that
-//! must keep the output byte-identical.
+//! `--help`. Each snapshot holds the exit code, stdout, stderr when it has content, and an end
+//! marker (insta trims trailing newlines). They are checked in under
+//! `tests/integration/snapshots/` and are the safety net of refactorings that must keep the
+//! output byte-identical. The renderers' unit tests in `src/report/` keep theirs in
+//! `src/report/snapshots/`; the same commands below apply to them (`cargo test --lib report::`).
 //!
 //! Reviewing and updating (`cargo insta` is not installed here):
 //! - A mismatch fails the test and insta writes the new output next to the old one as
@@ -53,6 +55,8 @@ fn transcript(args: &[&str], env: &[(&str, &str)]) -> String {
         text.push_str("--- stderr ---\n");
         text.push_str(&String::from_utf8_lossy(&output.stderr));
     }
+    // insta trims the end of a snapshot: the marker keeps the final newlines of the output in it.
+    text.push_str("--- end ---\n");
     text
 }
 
