@@ -3,7 +3,7 @@
 pub mod compare;
 pub mod import;
 pub mod judge;
-pub mod live;
+pub(crate) mod judging;
 pub mod record;
 pub mod schema;
 pub mod validate;
