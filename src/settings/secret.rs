@@ -21,6 +21,16 @@ impl SecretRef {
         SecretRef::File(path.into())
     }
 
+    /// The variable or file an analysis names for a secret (`*_env`, `*_file`); the variable
+    /// when both are given.
+    pub(crate) fn named(env: &Option<String>, file: &Option<String>) -> Option<SecretRef> {
+        match (env, file) {
+            (Some(name), _) => Some(SecretRef::Env(name.clone())),
+            (None, Some(path)) => Some(SecretRef::file(path)),
+            (None, None) => None,
+        }
+    }
+
     /// `$NAME` or `the file PATH`, as messages name it.
     pub(crate) fn origin(&self) -> String {
         match self {

@@ -136,18 +136,11 @@ fn datadog_settings(config: Option<&SourceConfig>, flags: &SourceArgs) -> Result
             datadog::site_url(&site).map_err(|e| usage(format!("{origin}: {e}")))?
         }
     };
-    let api_key = datadog_key(
-        config.and_then(|c| c.api_key_env.as_ref()),
-        config.and_then(|c| c.api_key_file.as_ref()),
-        DD_API_KEY,
-        "API key",
-    )?;
-    let app_key = datadog_key(
-        config.and_then(|c| c.app_key_env.as_ref()),
-        config.and_then(|c| c.app_key_file.as_ref()),
-        DD_APP_KEY,
-        "application key",
-    )?;
+    let named = |env: fn(&SourceConfig) -> &Option<String>, file: fn(&SourceConfig) -> &Option<String>| {
+        config.and_then(|c| SecretRef::named(env(c), file(c)))
+    };
+    let api_key = datadog_key(named(|c| &c.api_key_env, |c| &c.api_key_file), DD_API_KEY, "API key")?;
+    let app_key = datadog_key(named(|c| &c.app_key_env, |c| &c.app_key_file), DD_APP_KEY, "application key")?;
     let connection = Connection::resolve(config, flags);
     Ok(DatadogSettings {
         url,
@@ -167,28 +160,21 @@ fn datadog_settings(config: Option<&SourceConfig>, flags: &SourceArgs) -> Result
 }
 
 /// One Datadog key: from the variable or file the analysis names, else from `default_env`.
-fn datadog_key(
-    named_env: Option<&String>,
-    file: Option<&String>,
-    default_env: &str,
-    what: &str,
-) -> Result<Secret, CanaryError> {
+fn datadog_key(named: Option<SecretRef>, default_env: &str, what: &str) -> Result<Secret, CanaryError> {
     let usage = CanaryError::Usage;
-    if let Some(name) = named_env {
-        return SecretRef::Env(name.clone())
-            .read(Kind::Credential)
+    let reference = named.clone().unwrap_or_else(|| SecretRef::Env(default_env.to_string()));
+    let read = reference.read(Kind::Credential);
+    match (&reference, named) {
+        (SecretRef::File(path), _) => read
+            .map_err(|e| usage(format!("cannot read the Datadog {what} file {}: {e}", path.display())))
+            .map(|secret| secret.expect("a file always holds a secret")),
+        (SecretRef::Env(name), Some(_)) => read
             .map_err(usage)?
-            .ok_or_else(|| usage(format!("the analysis reads the Datadog {what} from ${name}, but it is not set")));
+            .ok_or_else(|| usage(format!("the analysis reads the Datadog {what} from ${name}, but it is not set"))),
+        (SecretRef::Env(_), None) => read.map_err(usage)?.ok_or_else(|| {
+            usage(format!("no Datadog {what}: set ${default_env}, or name a variable or file in the analysis's source"))
+        }),
     }
-    if let Some(path) = file {
-        let secret = SecretRef::file(path)
-            .read(Kind::Credential)
-            .map_err(|e| usage(format!("cannot read the Datadog {what} file {path}: {e}")))?;
-        return Ok(secret.expect("a file always holds a secret"));
-    }
-    SecretRef::Env(default_env.to_string()).read(Kind::Credential).map_err(usage)?.ok_or_else(|| {
-        usage(format!("no Datadog {what}: set ${default_env}, or name a variable or file in the analysis's source"))
-    })
 }
 
 /// The credential to send, from the first place that has one: `CANARY_SOURCE_TOKEN`,
@@ -215,18 +201,12 @@ fn auth(analysis: &Analysis, flags: &SourceArgs) -> Result<Auth, CanaryError> {
         return Ok(bearer(read(SecretRef::file(path))?));
     }
     let Some(config) = &analysis.source else { return Ok(Auth::None) };
-    if let Some(name) = &config.token_env {
-        return Ok(bearer(read(SecretRef::Env(name.clone()))?));
-    }
-    if let Some(path) = &config.token_file {
-        return Ok(bearer(read(SecretRef::file(path))?));
+    if let Some(reference) = SecretRef::named(&config.token_env, &config.token_file) {
+        return Ok(bearer(read(reference)?));
     }
     if let Some(user) = &config.basic_auth_user {
-        let reference = match (&config.basic_auth_password_env, &config.basic_auth_password_file) {
-            (Some(name), _) => SecretRef::Env(name.clone()),
-            (None, Some(path)) => SecretRef::file(path),
-            (None, None) => unreachable!("validated: basic auth has a password source"),
-        };
+        let reference = SecretRef::named(&config.basic_auth_password_env, &config.basic_auth_password_file)
+            .expect("validated: basic auth has a password source");
         let password = read(reference)?;
         return Ok(Auth::Basic { user: user.clone(), origin: password.origin().to_string(), password });
     }
