@@ -5,24 +5,18 @@ use super::judging::{call_rollback_webhook, check_recorded_offsets, judge_window
 use crate::actions::features;
 use crate::actions::watchdog::{self, Watchdog};
 use crate::cli::{JudgeArgs, JudgeFormat};
-use crate::config::Analysis;
-use crate::config::template::resolve_sides;
 use crate::error::{CanaryError, Verdict};
 use crate::judge::report::JudgmentReport;
 use crate::report::{junit, markdown, table};
+use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, deadline, rollback, source::open_source, window};
 use crate::source::recorded::{RecordedSource, Recording};
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
 pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
-    let mut analysis = Analysis::load(&args.analysis)?;
-    if let Some(judge) = args.judge {
-        analysis.judgment.judge = judge;
-    }
-    let overrides: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    let sides = resolve_sides(&analysis, &overrides)?;
+    let ResolvedAnalysis { analysis, overrides, sides } =
+        ResolvedAnalysis::load(&args.analysis, &args.vars, args.judge)?;
     let feature_actions = settings::features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
     // Resolved before any query, so that a missing secret stops the run before anything acts.
     let rollback = rollback::resolve(&analysis, &args.rollback)?;

@@ -3,20 +3,18 @@
 
 use super::judging::fetch_everything;
 use crate::cli::ValidateArgs;
-use crate::config::template::{Side, render_metric, resolve_sides};
+use crate::config::template::{Side, render_metric};
 use crate::config::window::format_timestamp;
-use crate::config::{Analysis, Duration, MetricKind, QueryRole};
+use crate::config::{Duration, MetricKind, QueryRole};
 use crate::error::{CanaryError, Verdict};
 use crate::report::number::plain;
+use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, source::open_source, window::live_window};
 use crate::source::Series;
-use std::collections::BTreeMap;
 use std::io::Write;
 
 pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {
-    let analysis = Analysis::load(&args.analysis)?;
-    let overrides: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    let sides = resolve_sides(&analysis, &overrides)?;
+    let ResolvedAnalysis { analysis, overrides, sides } = ResolvedAnalysis::load(&args.analysis, &args.vars, None)?;
     let mut text = String::new();
     let counts = analysis.metrics.iter().filter(|m| m.kind() == MetricKind::Count).count();
     text.push_str(&format!(

@@ -12,11 +12,11 @@ use super::judging::{call_rollback_webhook, check_recorded_offsets, judge_window
 use crate::actions::features;
 use crate::cli::{WatchArgs, WatchFormat};
 use crate::config::Analysis;
-use crate::config::template::resolve_sides;
 use crate::config::window::{Window, align_down, align_up, format_timestamp};
 use crate::error::{CanaryError, Verdict};
 use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
 use crate::report::number::{p_value, plain};
+use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, rollback, source::open_source};
 use crate::source::MetricSource;
 use crate::source::incremental::IncrementalSource;
@@ -123,9 +123,7 @@ fn plan(start: i64, args: &WatchArgs, analysis: &Analysis, data_end: Option<i64>
 }
 
 pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
-    let analysis = Analysis::load(&args.analysis)?;
-    let overrides: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    let sides = resolve_sides(&analysis, &overrides)?;
+    let ResolvedAnalysis { analysis, overrides, sides } = ResolvedAnalysis::load(&args.analysis, &args.vars, None)?;
     let feature_actions = settings::features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
     // Features turned off at an earlier look: their actions are not called again.
     let mut turned_off: BTreeMap<String, crate::judge::report::WebhookOutcome> = BTreeMap::new();

@@ -2,6 +2,7 @@
 //! environment and the analysis are resolved here once into typed settings, and commands only
 //! orchestrate them.
 //!
+//! - [`analysis`]: the analysis with its variables and the command line's judge;
 //! - [`source`]: the source connection (backend, URL, headers, CA, timeouts, limits, credentials);
 //! - [`secret`]: every secret, from an environment variable or a file, read one way;
 //! - [`window`]: the judged window, live or replayed;
@@ -9,6 +10,7 @@
 //! - [`rollback`] and [`features`]: the rollback webhook and the feature actions;
 //! - here: the clock and whether stdout is styled.
 
+pub(crate) mod analysis;
 pub(crate) mod deadline;
 pub(crate) mod features;
 pub(crate) mod rollback;
