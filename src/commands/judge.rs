@@ -1,7 +1,7 @@
 //! `canary judge ANALYSIS`: resolve the analysis and window, fetch every metric's series from the
 //! source (recorded data with `--replay`), judge, and write the report in the requested formats.
 
-use super::judging::{call_rollback_webhook, check_recorded_offsets, judge_window, warn_about_changed_queries};
+use super::judging::{call_rollback_webhook, check_recorded_offsets, judge_source, warn_about_changed_queries};
 use crate::actions::features;
 use crate::actions::watchdog::{self, Watchdog};
 use crate::cli::{JudgeArgs, JudgeFormat};
@@ -47,12 +47,12 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
                     );
                 }
                 warn_about_changed_queries(&analysis, &source, &sides, &overrides, window.step_seconds);
-                judge_window(&analysis, &source, window, &sides, &overrides, analysis.judgment.alpha, &carries)
+                judge_source(&analysis, &source, window, &sides, &overrides, analysis.judgment.alpha, &carries)
             }
             None => {
                 let source = open_source(&analysis, &source_flags)?;
                 let window = window::live_window(&analysis, &window_flags, settings::now())?;
-                judge_window(&analysis, source.as_ref(), window, &sides, &overrides, analysis.judgment.alpha, &carries)
+                judge_source(&analysis, source.as_ref(), window, &sides, &overrides, analysis.judgment.alpha, &carries)
             }
         }
     })?;

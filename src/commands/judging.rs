@@ -75,7 +75,7 @@ pub(crate) fn fetch_everything(
 /// Judges one window: fetches every query of every metric for both sides and judges them at
 /// family-wise level `alpha`, continuing the sustained-breach stretches in `carries` (from the
 /// watchdog's last run).
-pub(crate) fn judge_window(
+pub fn judge_source(
     analysis: &Analysis,
     source: &dyn MetricSource,
     window: Window,

@@ -3,7 +3,7 @@
 pub mod compare;
 pub mod import;
 pub mod judge;
-pub(crate) mod judging;
+pub mod judging;
 pub mod record;
 pub mod schema;
 pub mod validate;

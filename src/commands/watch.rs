@@ -8,7 +8,7 @@
 //! `alpha`. Information time is the share of the judged lifetime seen so far. Each look fetches
 //! only the points it has not seen before ([`IncrementalSource`]).
 
-use super::judging::{call_rollback_webhook, check_recorded_offsets, judge_window};
+use super::judging::{call_rollback_webhook, check_recorded_offsets, judge_source};
 use crate::actions::features;
 use crate::cli::{WatchArgs, WatchFormat};
 use crate::config::Analysis;
@@ -160,7 +160,7 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
             wait_until(look.at + args.settle.as_secs() as i64);
         }
         let mut report =
-            judge_window(&analysis, &incremental, look.window, &sides, &overrides, look.alpha, &BTreeMap::new())?;
+            judge_source(&analysis, &incremental, look.window, &sides, &overrides, look.alpha, &BTreeMap::new())?;
         refuse_a_pass_without_evidence(&mut report, look.alpha);
         let pending: Vec<features::FeatureAction> =
             feature_actions.iter().filter(|a| !turned_off.contains_key(&a.feature)).cloned().collect();
