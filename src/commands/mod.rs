@@ -1,4 +1,6 @@
-//! One module per subcommand: orchestration only (read inputs, call the pure parts, render).
+//! One module per subcommand: orchestration only (take the resolved settings from
+//! `settings`, call the pure parts, render); [`judging`] holds what `judge` and `watch`
+//! share (judging one window, calling the rollback webhook).
 
 pub mod compare;
 pub mod import;
