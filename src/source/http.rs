@@ -6,7 +6,7 @@ use std::fmt;
 
 /// A secret read from the environment or a file (a token, a password, a Datadog key, a signing
 /// secret), with where it came from (`$DD_API_KEY`, `the file /run/secrets/dd`) for messages that
-/// must name it; its `Debug` output is redacted. `commands`' settings layer resolves every one
+/// must name it; its `Debug` output is redacted. The settings layer resolves every one
 /// (`settings::secret`); sources and deliveries only expose it where it is sent.
 #[derive(Clone)]
 pub struct Secret {
