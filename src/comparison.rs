@@ -3,7 +3,8 @@
 //! Pure: it takes numbers and settings and returns the finished report.
 
 use crate::error::{CanaryError, Verdict};
-use crate::judge::{Direction, Margin, judge_shift};
+use crate::judge::judge_shift;
+use crate::model::{Direction, Margin};
 use crate::stats::mann_whitney::Ranks;
 use crate::stats::{
     Alternative, EffectSizes, ExactNull, MannWhitney, Method, ShiftEstimate, Summary, hodges_lehmann, mann_whitney,

@@ -16,6 +16,7 @@ pub mod input;
 pub mod judge;
 pub mod model;
 pub mod report;
+pub(crate) mod settings;
 pub mod source;
 pub mod stats;
 

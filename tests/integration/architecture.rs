@@ -25,6 +25,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("error", &["model", "config", "source"]),
     ("actions", &["model", "stats", "config", "source", "judge", "input", "error"]),
     ("cli", &["model", "stats", "config", "source", "report"]),
+    ("settings", &["model", "config", "source", "input", "actions", "cli", "error"]),
 ];
 
 /// Modules that may name clap (the rest of the crate must not depend on the command line).
