@@ -17,7 +17,7 @@ use crate::error::{CanaryError, Verdict};
 use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
 use crate::model::number::{p_value, plain};
 use crate::settings::analysis::ResolvedAnalysis;
-use crate::settings::{self, rollback, source::open_source};
+use crate::settings::{self, deadline, rollback, source::open_source};
 use crate::source::MetricSource;
 use crate::source::incremental::IncrementalSource;
 use crate::source::recorded::{RecordedSource, Recording};
@@ -159,8 +159,12 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         if !simulated {
             wait_until(look.at + args.settle.as_secs() as i64);
         }
+        // `--timeout` bounds each look, fetching and judging, as it bounds a whole `judge` run.
+        let look_deadline =
+            deadline::exit_unless_done_within(deadline::run_deadline(&args.source), format!("look {}", index + 1));
         let mut report =
             judge_source(&analysis, &incremental, look.window, &sides, &overrides, look.alpha, &BTreeMap::new())?;
+        drop(look_deadline);
         refuse_a_pass_without_evidence(&mut report, look.alpha);
         let pending: Vec<features::FeatureAction> =
             feature_actions.iter().filter(|a| !turned_off.contains_key(&a.feature)).cloned().collect();

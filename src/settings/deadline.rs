@@ -37,6 +37,29 @@ pub(crate) fn within_deadline<T: Send + 'static>(
     }
 }
 
+/// Ends the process "could not judge" (exit 4) if the guard it returns is still alive after
+/// `deadline`: for work that cannot move to another thread (a `watch` look, whose incremental
+/// source is borrowed across looks). Dropping the guard cancels it.
+pub(crate) fn exit_unless_done_within(deadline: std::time::Duration, what: String) -> DeadlineGuard {
+    let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new().name("canary-deadline".into()).spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(deadline) {
+            let error = CanaryError::Source(SourceError::Unavailable(format!(
+                "timed out: {what} did not finish within the timeout of {} (--timeout); nothing was judged",
+                Duration::from_secs(deadline.as_secs())
+            )));
+            std::process::exit(i32::from(crate::exit_code(Err(error))));
+        }
+    });
+    // Without the timer thread the look still runs, bounded by the per-request timeouts.
+    DeadlineGuard { _cancel: spawned.is_ok().then_some(cancel) }
+}
+
+/// Cancels [`exit_unless_done_within`] when dropped.
+pub(crate) struct DeadlineGuard {
+    _cancel: Option<std::sync::mpsc::Sender<()>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
