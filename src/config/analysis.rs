@@ -1,8 +1,9 @@
-//! The analysis file as a whole: the top-level [`Analysis`] with its sides and default window,
-//! and reading and parsing it (the cross-field checks are in `validation`).
+//! The analysis file as a whole: the top-level [`Analysis`] with its sides, default window, the
+//! rollback webhook and the feature actions of groups (with the references to their secrets);
+//! reading and parsing it (the cross-field checks are in `validation`).
 
-use super::{ConfigError, Duration, GroupConfig, JudgmentConfig, MetricConfig, RollbackConfig, SourceConfig};
-use serde::Deserialize;
+use super::{ConfigError, Duration, GroupConfig, JudgmentConfig, MetricConfig, SourceConfig};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -108,5 +109,89 @@ impl Analysis {
     /// The weight of a group (declared weight, or 1 when no groups are declared).
     pub fn group_weight(&self, group: &str) -> f64 {
         self.groups.iter().find(|g| g.name.value == group).map_or(1.0, |g| g.weight)
+    }
+}
+
+/// The rollback webhook. The signing secret is read from an environment variable or a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackConfig {
+    pub url: String,
+    /// Environment variable holding the HMAC secret.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// File holding the HMAC secret.
+    #[serde(default)]
+    pub secret_file: Option<String>,
+    /// Also call it when the verdict is inconclusive.
+    #[serde(default)]
+    pub on_inconclusive: bool,
+    /// Time limit of one delivery attempt.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout: Duration,
+    /// Retries on 5xx, 429 and connection errors.
+    #[serde(default = "default_webhook_retries")]
+    pub retries: u32,
+}
+
+fn default_webhook_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_webhook_retries() -> u32 {
+    3
+}
+
+/// A feature's action: an HTTP request with a templated URL, header values and JSON body (the
+/// flag service's "turn this flag off" call), signed and idempotent like the rollback webhook.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionConfig {
+    /// Template of the URL; must render to an http:// or https:// URL.
+    pub url: String,
+    #[serde(default)]
+    pub method: ActionMethod,
+    /// Header values are templates. No credentials here: use `secret_headers`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Header name → environment variable holding the header's whole value (e.g. an API token).
+    #[serde(default)]
+    pub secret_headers: BTreeMap<String, String>,
+    /// JSON body; every string in it is a template. Without it, no body is sent.
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+    /// Environment variable holding the HMAC secret that signs the request.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// File holding the HMAC secret.
+    #[serde(default)]
+    pub secret_file: Option<String>,
+    /// Time limit of one attempt.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout: Duration,
+    /// Retries on 5xx, 429 and connection errors.
+    #[serde(default = "default_webhook_retries")]
+    pub retries: u32,
+}
+
+/// The HTTP method of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ActionMethod {
+    #[default]
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl ActionMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionMethod::Post => "POST",
+            ActionMethod::Put => "PUT",
+            ActionMethod::Patch => "PATCH",
+            ActionMethod::Delete => "DELETE",
+        }
     }
 }

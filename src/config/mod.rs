@@ -3,37 +3,32 @@
 //! file, line, column and field, with the near miss suggested); [`Analysis::validate`] checks the
 //! rules that span fields. No I/O beyond reading the file.
 //!
-//! Split by role: `analysis` (the file as a whole, reading and parsing), `source` (where the
-//! metrics live), `metric` (metrics, tests, thresholds, sustained rules, groups), `judgment` (how
-//! metrics roll up), `kayenta` (the Kayenta-compatible judge's settings), `webhook` (rollback
-//! webhook and feature actions), `validation` (the cross-field rules). Every type is re-exported
-//! here: `crate::config::Analysis`, `crate::config::MetricConfig`, ….
+//! Split by role: `analysis` (the file as a whole, its sides, window, rollback webhook and feature
+//! actions; reading and parsing), `source` (where the metrics live), `metric` (metrics, tests,
+//! thresholds, sustained rules, Kayenta settings, groups), `judgment` (how metrics roll up into a
+//! verdict), `validation` (the cross-field rules). Every type is re-exported here:
+//! `crate::config::Analysis`, `crate::config::MetricConfig`, ….
 
 mod analysis;
 mod duration;
 mod error;
 mod judgment;
-mod kayenta;
 mod metric;
 mod source;
 pub mod template;
 mod validation;
-mod webhook;
 pub mod window;
 
-pub use analysis::{Analysis, SideConfig, WindowConfig};
+pub use analysis::{ActionConfig, ActionMethod, Analysis, RollbackConfig, SideConfig, WindowConfig};
 pub use duration::Duration;
 pub use error::ConfigError;
 pub use judgment::{JudgeChoice, JudgmentConfig, KayentaMultipleSeries};
-pub use kayenta::{
-    KayentaEffectMeasure, KayentaEffectSize, KayentaMetricConfig, KayentaNanStrategy, KayentaOutlierStrategy,
-    KayentaOutliers,
-};
 pub use metric::{
-    GroupConfig, MetricConfig, MetricKind, NoDataPolicy, Statistic, SustainedConfig, TestKind, ThresholdConfig,
+    GroupConfig, KayentaEffectMeasure, KayentaEffectSize, KayentaMetricConfig, KayentaNanStrategy,
+    KayentaOutlierStrategy, KayentaOutliers, MetricConfig, MetricKind, NoDataPolicy, Statistic, SustainedConfig,
+    TestKind, ThresholdConfig,
 };
 pub use source::{DatadogApi, SourceConfig, SourceKind};
-pub use webhook::{ActionConfig, ActionMethod, RollbackConfig};
 
 use serde::{Deserialize, Serialize};
 

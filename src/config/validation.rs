@@ -191,28 +191,24 @@ impl GroupConfig {
 
 impl SourceConfig {
     fn validate(&self) -> Result<(), String> {
-        let datadog_only = [
-            ("site", self.site.is_some()),
-            ("api_key_env", self.api_key_env.is_some()),
-            ("app_key_env", self.app_key_env.is_some()),
-            ("api_key_file", self.api_key_file.is_some()),
-            ("app_key_file", self.app_key_file.is_some()),
-            ("api", self.api.is_some()),
+        use SourceKind::{Datadog, Prometheus};
+        // The fields of one kind of source, each with its kind.
+        let specific = [
+            ("site", Datadog, self.site.is_some()),
+            ("api_key_env", Datadog, self.api_key_env.is_some()),
+            ("app_key_env", Datadog, self.app_key_env.is_some()),
+            ("api_key_file", Datadog, self.api_key_file.is_some()),
+            ("app_key_file", Datadog, self.app_key_file.is_some()),
+            ("api", Datadog, self.api.is_some()),
+            ("token_env", Prometheus, self.token_env.is_some()),
+            ("token_file", Prometheus, self.token_file.is_some()),
+            ("basic_auth_user", Prometheus, self.basic_auth_user.is_some()),
+            ("basic_auth_password_env", Prometheus, self.basic_auth_password_env.is_some()),
+            ("basic_auth_password_file", Prometheus, self.basic_auth_password_file.is_some()),
+            ("ca_file", Prometheus, self.ca_file.is_some()),
         ];
-        let prometheus_only = [
-            ("token_env", self.token_env.is_some()),
-            ("token_file", self.token_file.is_some()),
-            ("basic_auth_user", self.basic_auth_user.is_some()),
-            ("basic_auth_password_env", self.basic_auth_password_env.is_some()),
-            ("basic_auth_password_file", self.basic_auth_password_file.is_some()),
-            ("ca_file", self.ca_file.is_some()),
-        ];
-        let (misplaced, kind) = match self.kind {
-            SourceKind::Prometheus => (datadog_only.iter().find(|(_, set)| *set), "prometheus"),
-            SourceKind::Datadog => (prometheus_only.iter().find(|(_, set)| *set), "datadog"),
-        };
-        if let Some((field, _)) = misplaced {
-            return Err(format!("source.{field} does not apply to a {kind} source"));
+        if let Some((field, ..)) = specific.iter().find(|(_, kind, set)| *set && *kind != self.kind) {
+            return Err(format!("source.{field} does not apply to a {} source", serde_name(self.kind)));
         }
         if self.api_key_env.is_some() && self.api_key_file.is_some() {
             return Err("source: give the Datadog API key by api_key_env or api_key_file, not both".into());
