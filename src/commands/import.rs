@@ -1,13 +1,7 @@
-//! `canary import kayenta CONFIG.json`: an analysis file from a Kayenta canary config.
-//!
-//! Prometheus and Datadog metric sets become gauge metrics (Kayenta judges one series per metric
-//! and tag combination; `groupByFields` becomes `breakdown`), `${var}` template variables become
-//! analysis variables `{{ var }}` (the scope per side), groups and their weights become `groups`
-//! (the weights Kayenta gives unweighted groups written out), and each metric's
-//! `analysisConfigurations.canary` becomes its `direction`, `critical` and `kayenta:` block. The
-//! analysis selects `judgment.judge: kayenta`. Whatever has no equivalent (other metric stores,
-//! unknown keys, badly typed options) is listed with the file and JSON path; the import then
-//! fails unless `--partial`.
+//! `canary import kayenta CONFIG.json`: reads the config, runs the importer
+//! ([`crate::kayenta::import`]), lists on stderr what has no equivalent (with the file and JSON
+//! path), and writes the analysis, checked to validate, unless something had no equivalent and
+//! `--partial` was not given.
 
 use crate::cli::{ImportArgs, ImportFrom, KayentaImportArgs};
 use crate::config::Analysis;
