@@ -318,15 +318,7 @@ pub fn apply(
                 let members: Vec<&ScoreInput> =
                     scored.iter().filter(|s| !s.muted && s.groups.contains(&g.name)).collect();
                 let passed = members.iter().filter(|s| s.classification == KayentaClass::Pass).count();
-                let failed = members
-                    .iter()
-                    .filter(|s| {
-                        matches!(
-                            s.classification,
-                            KayentaClass::High | KayentaClass::Low | KayentaClass::NodataFailMetric
-                        )
-                    })
-                    .count();
+                let failed = members.iter().filter(|s| s.classification.fails_its_group()).count();
                 GroupResult {
                     name: g.name.clone(),
                     weight: g.weight,

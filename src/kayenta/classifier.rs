@@ -103,6 +103,11 @@ impl KayentaClass {
         }
     }
 
+    /// A failure that counts in its group's score: High, Low or NodataFailMetric.
+    pub fn fails_its_group(self) -> bool {
+        matches!(self, KayentaClass::High | KayentaClass::Low | KayentaClass::NodataFailMetric)
+    }
+
     /// Parses Kayenta's spelling.
     pub fn parse(text: &str) -> Option<KayentaClass> {
         Some(match text {

@@ -92,15 +92,8 @@ pub fn score(
     for g in names {
         let members: Vec<&&ScoreInput> = active.iter().filter(|r| r.groups.iter().any(|x| x == g)).collect();
         let passed = members.iter().filter(|r| r.classification == KayentaClass::Pass).count();
-        let total = members
-            .iter()
-            .filter(|r| {
-                matches!(
-                    r.classification,
-                    KayentaClass::Pass | KayentaClass::High | KayentaClass::Low | KayentaClass::NodataFailMetric
-                )
-            })
-            .count();
+        let failed = members.iter().filter(|r| r.classification.fails_its_group()).count();
+        let total = passed + failed;
         let no_data = total == 0;
         let group_score = if no_data { 0.0 } else { 100.0 * passed as f64 / total as f64 };
         let weight = group_weights.get(g).copied().unwrap_or(default_weight);

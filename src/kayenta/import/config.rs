@@ -54,19 +54,14 @@ impl Field<Vec<Field<String>>> {
 pub(crate) type OtherKeys = BTreeMap<String, Value>;
 
 /// A Kayenta canary config (`CanaryConfig`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct CanaryConfig {
-    #[serde(default)]
     pub name: Field<String>,
-    #[serde(default)]
     pub description: Field<String>,
-    #[serde(default)]
     pub judge: Field<JudgeRef>,
-    #[serde(default)]
     pub metrics: Field<Vec<Field<MetricSet>>>,
-    #[serde(default)]
     pub templates: Field<BTreeMap<String, Field<String>>>,
-    #[serde(default)]
     pub classifier: Field<Classifier>,
     #[serde(flatten)]
     pub other: OtherKeys,
@@ -91,9 +86,9 @@ impl CanaryConfig {
 }
 
 /// `judge`: which judge Kayenta runs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct JudgeRef {
-    #[serde(default)]
     pub name: Field<String>,
     /// Read as a map only: a `judge` that is not an object names no judge.
     #[serde(flatten)]
@@ -102,8 +97,8 @@ pub(crate) struct JudgeRef {
 
 /// `classifier`: the group weights (score thresholds come with Kayenta's execution request).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct Classifier {
-    #[serde(default, rename = "groupWeights")]
     pub group_weights: Field<BTreeMap<String, Field<f64>>>,
     #[serde(flatten)]
     pub other: OtherKeys,
@@ -114,15 +109,12 @@ impl Classifier {
 }
 
 /// One entry of `metrics`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct MetricSet {
-    #[serde(default)]
     pub name: Field<String>,
-    #[serde(default)]
     pub query: Field<Query>,
-    #[serde(default)]
     pub groups: Field<Vec<Field<String>>>,
-    #[serde(default, rename = "analysisConfigurations")]
     pub analysis_configurations: Field<AnalysisConfigurations>,
     #[serde(flatten)]
     pub other: OtherKeys,
@@ -134,22 +126,16 @@ impl MetricSet {
 
 /// A metric set's `query`: the keys of Kayenta's Prometheus and Datadog query configs.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct Query {
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub kind: Field<String>,
-    #[serde(default, rename = "serviceType")]
     pub service_type: Field<String>,
-    #[serde(default, rename = "metricName")]
     pub metric_name: Field<String>,
-    #[serde(default, rename = "resourceType")]
     pub resource_type: Field<String>,
-    #[serde(default, rename = "labelBindings")]
     pub label_bindings: Field<Vec<Field<String>>>,
-    #[serde(default, rename = "groupByFields")]
     pub group_by_fields: Field<Vec<Field<String>>>,
-    #[serde(default, rename = "customInlineTemplate")]
     pub custom_inline_template: Field<String>,
-    #[serde(default, rename = "customFilterTemplate")]
     pub custom_filter_template: Field<String>,
     #[serde(flatten)]
     pub other: OtherKeys,
@@ -193,8 +179,8 @@ impl Query {
 
 /// A metric set's `analysisConfigurations`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct AnalysisConfigurations {
-    #[serde(default)]
     pub canary: Field<CanaryOptions>,
     #[serde(flatten)]
     pub other: OtherKeys,
@@ -202,20 +188,14 @@ pub(crate) struct AnalysisConfigurations {
 
 /// `analysisConfigurations.canary`: what the NetflixACAJudge reads of one metric.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct CanaryOptions {
-    #[serde(default)]
     pub direction: Field<String>,
-    #[serde(default, rename = "nanStrategy")]
     pub nan_strategy: Field<String>,
-    #[serde(default)]
     pub critical: Field<bool>,
-    #[serde(default, rename = "mustHaveData")]
     pub must_have_data: Field<bool>,
-    #[serde(default)]
     pub muted: Field<bool>,
-    #[serde(default, rename = "effectSize")]
     pub effect_size: Field<EffectSize>,
-    #[serde(default)]
     pub outliers: Field<Outliers>,
     #[serde(flatten)]
     pub other: OtherKeys,
@@ -223,28 +203,37 @@ pub(crate) struct CanaryOptions {
 
 /// `effectSize`: the measure and the thresholds a High or Low must also reach.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct EffectSize {
-    #[serde(default)]
     pub measure: Field<String>,
-    #[serde(default, rename = "allowedIncrease")]
     pub allowed_increase: Field<f64>,
-    #[serde(default, rename = "allowedDecrease")]
     pub allowed_decrease: Field<f64>,
-    #[serde(default, rename = "criticalIncrease")]
     pub critical_increase: Field<f64>,
-    #[serde(default, rename = "criticalDecrease")]
     pub critical_decrease: Field<f64>,
     #[serde(flatten)]
     pub other: OtherKeys,
 }
 
+impl EffectSize {
+    /// The measure as the analysis spells it: `cles`, or `mean_ratio` (Kayenta's default).
+    pub fn measure(&self) -> &'static str {
+        if self.measure.as_str() == Some("cles") { "cles" } else { "mean_ratio" }
+    }
+}
+
 /// `outliers`: Tukey-fence removal before the test.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct Outliers {
-    #[serde(default)]
     pub strategy: Field<String>,
-    #[serde(default, rename = "outlierFactor")]
     pub outlier_factor: Field<f64>,
     #[serde(flatten)]
     pub other: OtherKeys,
+}
+
+impl Outliers {
+    /// The strategy as the analysis spells it: `remove`, or `keep` (Kayenta's default).
+    pub fn strategy(&self) -> &'static str {
+        if self.strategy.as_str() == Some("remove") { "remove" } else { "keep" }
+    }
 }

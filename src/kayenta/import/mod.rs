@@ -284,9 +284,8 @@ fn import_options(canary: &CanaryOptions, cpath: &str, findings: &mut Findings) 
     if let Some(effect) = canary.effect_size.typed() {
         let epath = format!("{cpath}.effectSize");
         findings.other_keys(&effect.other, &[], &epath);
-        let measure = if effect.measure.as_str() == Some("cles") { "cles" } else { "mean_ratio" };
         kayenta.push("effect_size:".into());
-        kayenta.push(format!("  measure: {measure}"));
+        kayenta.push(format!("  measure: {}", effect.measure()));
         for (key, yaml, field) in [
             ("allowedIncrease", "allowed_increase", &effect.allowed_increase),
             ("allowedDecrease", "allowed_decrease", &effect.allowed_decrease),
@@ -303,9 +302,8 @@ fn import_options(canary: &CanaryOptions, cpath: &str, findings: &mut Findings) 
     if let Some(outliers) = canary.outliers.typed() {
         let opath = format!("{cpath}.outliers");
         findings.other_keys(&outliers.other, &[], &opath);
-        let strategy = if outliers.strategy.as_str() == Some("remove") { "remove" } else { "keep" };
         kayenta.push("outliers:".into());
-        kayenta.push(format!("  strategy: {strategy}"));
+        kayenta.push(format!("  strategy: {}", outliers.strategy()));
         match outliers.outlier_factor {
             Field::Absent => {}
             Field::Typed(f) if f > 0.0 => kayenta.push(format!("  factor: {}", number(f))),
