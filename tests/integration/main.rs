@@ -14,6 +14,7 @@ mod judge_evidence;
 mod kayenta;
 mod live_prometheus;
 mod prometheus_faults;
+mod properties;
 mod realtime;
 mod scipy_reference;
 mod servers;
