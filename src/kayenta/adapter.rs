@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 /// Judges every metric of `analysis` on its fetched data as `judgment.judge` chooses: the default
 /// judge's report ([`crate::judge::judge`]), with the Kayenta-compatible judgment added by
 /// [`apply`] for `kayenta` and `both`.
-pub fn judge(
+pub(crate) fn judge(
     analysis: &Analysis,
     inputs: Vec<MetricInput<'_>>,
     context: &Context,
@@ -44,7 +44,7 @@ pub fn judge(
 
 /// Kayenta's options for a metric of an analysis: direction and `critical` from the metric, the
 /// rest from its `kayenta:` block, Kayenta's defaults otherwise.
-pub fn options_for(config: &MetricConfig) -> Options {
+pub(crate) fn options_for(config: &MetricConfig) -> Options {
     let mut options = Options {
         direction: match config.direction {
             Direction::Increase => KayentaDirection::Increase,
@@ -95,7 +95,7 @@ fn in_window(series: &Series, window: &Window, point_time: PointTime) -> Vec<Poi
 
 /// The most points a side without series is padded to: a window of more steps (a recording from
 /// year 1 asked for 8.5 GB) makes the metric an error instead.
-pub const MAX_PLACEHOLDER_POINTS: u64 = 1_000_000;
+pub(crate) const MAX_PLACEHOLDER_POINTS: u64 = 1_000_000;
 
 /// What Kayenta pads a side without any series to: one NaN per step of the judged window.
 fn placeholder(window: &Window) -> Result<Vec<f64>, String> {
@@ -129,7 +129,7 @@ fn one_series<'s>(input: &'s MetricInput<'_>, side: Side, role: QueryRole) -> Re
 /// The per-interval values Kayenta judges on one side: a gauge's values as they are; a count's
 /// per-interval ratio numerator/denominator (an interval with exposure but no numerator point
 /// counts 0 events; a ratio without exposure is NaN).
-pub fn side_values(input: &MetricInput<'_>, side: Side, context: &Context) -> Result<Vec<f64>, String> {
+pub(crate) fn side_values(input: &MetricInput<'_>, side: Side, context: &Context) -> Result<Vec<f64>, String> {
     let window = &context.window;
     match input.config.kind() {
         MetricKind::Gauge => Ok(match one_series(input, side, QueryRole::Value)? {
@@ -176,7 +176,7 @@ fn stats(s: Stats) -> KayentaStats {
 /// The group weights Kayenta's scorer gets: none when the analysis declares no groups (each group
 /// then gets an equal share of 100); the declared weights as percentages when they sum to 100
 /// (as `canary import kayenta` writes them); otherwise scaled to sum to 100.
-pub fn group_weights(analysis: &Analysis) -> BTreeMap<String, f64> {
+pub(crate) fn group_weights(analysis: &Analysis) -> BTreeMap<String, f64> {
     let total: f64 = analysis.groups.iter().map(|g| g.weight).sum();
     let scale = if (total - 100.0).abs() < 1e-9 { 1.0 } else { 100.0 / total };
     analysis.groups.iter().map(|g| (g.name.value.clone(), g.weight * scale)).collect()
@@ -195,7 +195,7 @@ fn verdict_of(class: SummaryClass) -> Verdict {
 /// to every metric and its verdict beside the default one; `kayenta` also makes Kayenta's
 /// classifications, group scores, score and verdict the report's own. `inputs` are the metrics'
 /// inputs (already split by `breakdown`) in the order of `report.metrics`.
-pub fn apply(
+pub(crate) fn apply(
     analysis: &Analysis,
     inputs: &[MetricInput<'_>],
     context: &Context,

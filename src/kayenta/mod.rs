@@ -24,26 +24,27 @@
 //! - [`interval`]: the Mann-Whitney interval and estimate (R's `wilcox.test`, `zeroin`);
 //! - [`classifier`]: one metric's options and classification;
 //! - [`scorer`]: group scores, the summary score and its thresholds;
-//! - [`adapter`]: canary's analysis, metric inputs and report mapped onto the port;
+//! - `adapter`: canary's analysis, metric inputs and report mapped onto the port;
 //! - [`import`]: `canary import kayenta`, a Kayenta canary config into an analysis.
 //!
 //! # Where it sits
 //! The Kayenta judge is an alternative judge, beside [`crate::judge`]: both sit above `stats` and
 //! the model. The arrow points from here to the judge, never back: the adapter reads the judge's
 //! metric inputs ([`crate::judge::MetricInput`]) and writes into its report
-//! ([`crate::judge::report::JudgmentReport`]); [`judge`] runs the default judge, then adds the
-//! Kayenta-compatible judgment as `judgment.judge` chooses. Commands call [`judge`]; the default
-//! judge knows nothing of Kayenta. The statistics, interval, classifier and scorer import nothing
-//! of the crate beyond each other.
+//! ([`crate::judge::report::JudgmentReport`]); `kayenta::judge` runs the default judge, then
+//! adds the Kayenta-compatible judgment as `judgment.judge` chooses. Commands call
+//! `kayenta::judge`; the default judge knows nothing of Kayenta. The statistics, interval,
+//! classifier and scorer import nothing of the crate beyond each other. The renderers read the
+//! finished report only: the `kayenta:` line is `KayentaVerdict::summary_line`, defined here.
 
-pub mod adapter;
+mod adapter;
 pub mod classifier;
 pub mod import;
 pub mod interval;
 pub mod scorer;
 pub mod statistics;
 
-pub use adapter::{MAX_PLACEHOLDER_POINTS, apply, group_weights, judge, options_for, side_values};
+pub(crate) use adapter::judge;
 pub use classifier::{
     CONFIDENCE, Classified, EffectMeasure, Interval, KayentaClass, KayentaDirection, NOISE_SEED, NanStrategy, Options,
     TOLERANCE, classify,

@@ -8,8 +8,8 @@
 //! analysis selects `judgment.judge: kayenta`. Whatever has no equivalent (other metric stores,
 //! unknown keys, badly typed options) is listed with the file and JSON path.
 //!
-//! The config is read into the typed structs of [`config`]; [`query`] converts the queries and
-//! their template variables; [`yaml`] writes the analysis.
+//! The config is read into the typed structs of `config`; `query` converts the queries and
+//! their template variables; `yaml` writes the analysis.
 
 mod config;
 mod query;
