@@ -14,6 +14,7 @@ pub mod input;
 pub mod judge;
 pub mod kayenta;
 pub mod report;
+pub(crate) mod settings;
 pub mod source;
 pub mod stats;
 

@@ -18,6 +18,7 @@ mod properties;
 mod realtime;
 mod scipy_reference;
 mod servers;
+mod snapshots;
 mod support;
 mod watchdog;
 mod webhook;
