@@ -5,15 +5,72 @@
 //! (a query refused, a send that failed, an answer that is not the backend's JSON).
 
 use super::http::{self, describe_error, looks_like_html};
-use super::{Point, QueryRequest, Series, SourceError};
+use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
 use crate::config::QueryRole;
 use crate::config::template::Side;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use reqwest_retry::{RetryTransientMiddleware, RetryableStrategy};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The run of one query of a batch on the runtime.
+pub(crate) type QueryFuture = Pin<Box<dyn Future<Output = Result<Vec<Series>, SourceError>> + Send>>;
+
+/// An HTTP source as the shared [`MetricSource`] implementation sees it: what it reports, how it
+/// runs one query, and what it adds once the whole batch is answered.
+pub(crate) trait HttpSource {
+    /// `prometheus`, `datadog`: the kind the report names.
+    const KIND: &'static str;
+    const POINT_TIME: PointTime;
+    /// The progress bar's message: `querying Prometheus`.
+    const PROGRESS: &'static str;
+    /// Where and how a batch runs.
+    fn batch(&self) -> Batch<'_>;
+    /// Runs one query of the batch just started (which may share state among its queries).
+    fn query_runner(&self) -> Box<dyn Fn(OwnedQuery) -> QueryFuture + Send + Sync>;
+    /// Completes the results with what only the whole batch knows.
+    fn finish(_queries: &[OwnedQuery], _results: &mut [Result<Vec<Series>, SourceError>]) {}
+}
+
+impl<S: HttpSource> MetricSource for S {
+    fn description(&self) -> SourceDescription {
+        SourceDescription { kind: S::KIND.into(), url: Some(http::redact_url(self.batch().url)), replay: None }
+    }
+
+    fn point_time(&self) -> PointTime {
+        S::POINT_TIME
+    }
+
+    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
+        self.fetch_all(std::slice::from_ref(request)).pop().expect("one result per request")
+    }
+
+    fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
+        let batch = self.batch();
+        let limits = BatchLimits {
+            concurrency: batch.concurrency,
+            total_timeout: batch.total_timeout,
+            url: http::redact_url(batch.url),
+        };
+        run_batch(batch.runtime, requests, limits, S::PROGRESS, &batch.secrets, self.query_runner(), S::finish)
+    }
+}
+
+/// Where and how an [`HttpSource`] runs a batch of queries.
+pub(crate) struct Batch<'a> {
+    /// The base URL (shown redacted).
+    pub(crate) url: &'a str,
+    pub(crate) runtime: &'a tokio::runtime::Runtime,
+    /// How many queries run at once.
+    pub(crate) concurrency: usize,
+    /// How long the whole batch may run.
+    pub(crate) total_timeout: Duration,
+    /// Every credential value of the source, scrubbed from every message whatever a server echoed.
+    pub(crate) secrets: Vec<String>,
+}
 
 /// One query of a batch, owned so that it can run on the runtime.
 #[derive(Debug, Clone)]
@@ -62,18 +119,18 @@ pub(crate) fn fuzz_query(query: &str, step: u64) -> OwnedQuery {
 }
 
 /// How long and how wide a batch of queries may run, and the server it names in errors.
-pub(crate) struct BatchLimits {
-    pub(crate) concurrency: usize,
-    pub(crate) total_timeout: Duration,
+struct BatchLimits {
+    concurrency: usize,
+    total_timeout: Duration,
     /// The source's URL, already redacted.
-    pub(crate) url: String,
+    url: String,
 }
 
 /// Runs `run` on every query of `requests` on `runtime` (at most `limits.concurrency` at once,
 /// all within `limits.total_timeout`, with a progress bar saying `progress`), one result per
 /// request in order. `finish` may complete the results with what only the whole batch knows;
 /// then every value of `secrets` is scrubbed from every message, whatever a server echoed.
-pub(crate) fn run_batch<F, Fut>(
+fn run_batch<F, Fut>(
     runtime: &tokio::runtime::Runtime,
     requests: &[QueryRequest<'_>],
     limits: BatchLimits,

@@ -5,10 +5,10 @@
 //! error shows the query and the server's message; gateway HTML pages are summarised, never
 //! parsed as JSON; credentials never appear in any message.
 
-use super::fetch::{self, BatchLimits, OwnedQuery, PointOrder};
+use super::fetch::{self, Batch, HttpSource, OwnedQuery, PointOrder, QueryFuture};
 use super::http;
 use super::http::Secret;
-use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
+use super::{Point, PointTime, Series, SourceError};
 use reqwest::header::AUTHORIZATION;
 use reqwest_middleware::ClientWithMiddleware;
 use reqwest_retry::DefaultRetryableStrategy;
@@ -123,41 +123,23 @@ impl PrometheusSource {
     }
 }
 
-impl MetricSource for PrometheusSource {
-    fn description(&self) -> SourceDescription {
-        SourceDescription { kind: "prometheus".into(), url: Some(http::redact_url(&self.settings.url)), replay: None }
+impl HttpSource for PrometheusSource {
+    const KIND: &'static str = "prometheus";
+    const POINT_TIME: PointTime = PointTime::IntervalEnd;
+    const PROGRESS: &'static str = "querying Prometheus";
+
+    fn batch(&self) -> Batch<'_> {
+        let settings = &self.settings;
+        let (concurrency, total_timeout) = (settings.concurrency, settings.total_timeout);
+        Batch { url: &settings.url, runtime: &self.runtime, concurrency, total_timeout, secrets: settings.secrets() }
     }
 
-    fn point_time(&self) -> PointTime {
-        PointTime::IntervalEnd
-    }
-
-    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
-        self.fetch_all(std::slice::from_ref(request)).pop().expect("one result per request")
-    }
-
-    fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
-        let settings = Arc::clone(&self.settings);
-        let client = self.client.clone();
-        let limits = BatchLimits {
-            concurrency: settings.concurrency,
-            total_timeout: settings.total_timeout,
-            url: http::redact_url(&settings.url),
-        };
-        // Whatever a server echoed, no credential of this source reaches a message.
-        let secrets = settings.secrets();
-        fetch::run_batch(
-            &self.runtime,
-            requests,
-            limits,
-            "querying Prometheus",
-            &secrets,
-            move |query: OwnedQuery| {
-                let (client, settings) = (client.clone(), Arc::clone(&settings));
-                async move { query_range(&client, &settings, &query).await }
-            },
-            |_, _| {},
-        )
+    fn query_runner(&self) -> Box<dyn Fn(OwnedQuery) -> QueryFuture + Send + Sync> {
+        let (client, settings) = (self.client.clone(), Arc::clone(&self.settings));
+        Box::new(move |query: OwnedQuery| {
+            let (client, settings) = (client.clone(), Arc::clone(&settings));
+            Box::pin(async move { query_range(&client, &settings, &query).await })
+        })
     }
 }
 

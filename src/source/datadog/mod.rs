@@ -29,9 +29,9 @@ mod site;
 pub use response::parse_response_bytes;
 pub use site::{DEFAULT_SITE, SITES, site_url};
 
-use super::fetch::{self, BatchLimits, OwnedQuery, PointOrder};
+use super::fetch::{self, Batch, HttpSource, OwnedQuery, PointOrder, QueryFuture};
 use super::http;
-use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
+use super::{Point, PointTime, Series, SourceError};
 use crate::config::{DatadogApi, QueryRole};
 use auth::KeyCheck;
 use rate_limit::{NotRateLimits, Pause};
@@ -157,46 +157,33 @@ struct Shared {
     key_check: tokio::sync::OnceCell<KeyCheck>,
 }
 
-impl MetricSource for DatadogSource {
-    fn description(&self) -> SourceDescription {
-        SourceDescription { kind: "datadog".into(), url: Some(http::redact_url(&self.settings.url)), replay: None }
-    }
+impl HttpSource for DatadogSource {
+    const KIND: &'static str = "datadog";
+    const POINT_TIME: PointTime = PointTime::IntervalStart;
+    const PROGRESS: &'static str = "querying Datadog";
 
-    fn point_time(&self) -> PointTime {
-        PointTime::IntervalStart
-    }
-
-    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
-        self.fetch_all(std::slice::from_ref(request)).pop().expect("one result per request")
-    }
-
-    fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
+    fn batch(&self) -> Batch<'_> {
         let settings = &self.settings;
+        let (concurrency, total_timeout) = (settings.concurrency, settings.total_timeout);
+        Batch { url: &settings.url, runtime: &self.runtime, concurrency, total_timeout, secrets: settings.secrets() }
+    }
+
+    fn query_runner(&self) -> Box<dyn Fn(OwnedQuery) -> QueryFuture + Send + Sync> {
         let shared = Arc::new(Shared {
-            deadline: Instant::now() + settings.total_timeout,
-            settings: Arc::clone(settings),
+            deadline: Instant::now() + self.settings.total_timeout,
+            settings: Arc::clone(&self.settings),
             client: self.client.clone(),
             pause: Pause::default(),
             key_check: tokio::sync::OnceCell::new(),
         });
-        let limits = BatchLimits {
-            concurrency: settings.concurrency,
-            total_timeout: settings.total_timeout,
-            url: http::redact_url(&settings.url),
-        };
-        // Whatever Datadog (or a proxy) echoed, no key reaches a message.
-        fetch::run_batch(
-            &self.runtime,
-            requests,
-            limits,
-            "querying Datadog",
-            &settings.secrets(),
-            move |query: OwnedQuery| {
-                let shared = Arc::clone(&shared);
-                async move { run_query(&shared, &query).await }
-            },
-            fill_missing_events,
-        )
+        Box::new(move |query: OwnedQuery| {
+            let shared = Arc::clone(&shared);
+            Box::pin(async move { run_query(&shared, &query).await })
+        })
+    }
+
+    fn finish(queries: &[OwnedQuery], results: &mut [Result<Vec<Series>, SourceError>]) {
+        fill_missing_events(queries, results);
     }
 }
 
