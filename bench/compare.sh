@@ -10,12 +10,12 @@ command -v hyperfine >/dev/null || apt-get install -y hyperfine
 size=${SIZE:-1000000}
 mkdir -p bench/data
 python3 bench/make_samples.py "$size" bench/data/baseline.txt bench/data/canary.txt
-cargo build --release --quiet
+cargo build --profile dist --quiet
 hyperfine --warmup 2 --runs ${RUNS:-10} --ignore-failure \
-  -n canary "target/release/canary compare bench/data/baseline.txt bench/data/canary.txt --format json" \
+  -n canary "target/dist/canary compare bench/data/baseline.txt bench/data/canary.txt --format json" \
   -n scipy "python3 bench/scipy_mannwhitneyu.py bench/data/baseline.txt bench/data/canary.txt"
 echo "input: $(du -h bench/data/baseline.txt | cut -f1) + $(du -h bench/data/canary.txt | cut -f1)"
-for cmd in "target/release/canary compare bench/data/baseline.txt bench/data/canary.txt --format json" \
+for cmd in "target/dist/canary compare bench/data/baseline.txt bench/data/canary.txt --format json" \
            "python3 bench/scipy_mannwhitneyu.py bench/data/baseline.txt bench/data/canary.txt"; do
   /usr/bin/time -f "peak RSS %M KB, %e s: $cmd" $cmd >/dev/null || true
 done

@@ -673,6 +673,24 @@ fn auth_error(status: StatusCode, body: &[u8], check: &KeyCheck, settings: &Data
     SourceError::Unavailable(message)
 }
 
+/// Interprets one Datadog answer (API version, HTTP status and body) as a live query at `step`
+/// seconds would, for the fuzz targets and property tests: the query is a fixed placeholder.
+#[doc(hidden)]
+pub fn parse_response_bytes(api: DatadogApi, status: u16, body: &[u8], step: u64) -> Result<Vec<Series>, SourceError> {
+    let status = StatusCode::from_u16(status).map_err(|e| SourceError::Unavailable(e.to_string()))?;
+    let query = OwnedQuery {
+        label: "fuzz".into(),
+        metric: "fuzz".into(),
+        side: Side::Canary,
+        role: QueryRole::Value,
+        query: "avg:fuzz{*}".into(),
+        start: 0,
+        end: 600,
+        step,
+    };
+    interpret(api, status, body, "https://api.datadoghq.invalid", &query, "avg:fuzz{*}")
+}
+
 /// Turns a response into series or an error in the user's terms.
 fn interpret(
     api: DatadogApi,

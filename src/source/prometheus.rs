@@ -250,6 +250,15 @@ impl Default for Limits<'_> {
     }
 }
 
+/// Interprets one `query_range` answer (HTTP status and body) as a live query would, for the fuzz
+/// targets and property tests: the query is a fixed placeholder and no credentials are involved.
+#[doc(hidden)]
+pub fn parse_response_bytes(status: u16, body: &[u8]) -> Result<Vec<Series>, SourceError> {
+    let status = reqwest::StatusCode::from_u16(status).map_err(|e| SourceError::Unavailable(e.to_string()))?;
+    let query = OwnedQuery { label: "fuzz".into(), query: "up".into(), start: 0, end: 600, step: 60 };
+    interpret(status, body, "http://prometheus.invalid/api/v1/query_range", &query, &Auth::None, &Limits::default())
+}
+
 /// Turns a response into series or an error in the user's terms.
 fn interpret(
     status: reqwest::StatusCode,
