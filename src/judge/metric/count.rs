@@ -1,9 +1,8 @@
 //! The count evaluation: numerator and denominator joined per interval, totals and rates per
 //! side, and the thresholds, the sustained rules and the rate test (a dispersed Poisson test on
 //! intervals both sides have).
-use super::opening::{Settled, Thinning, no_data, refuse_identical, series_of, sorted};
+use super::opening::{Opening, Settled, no_data, refuse_identical, series_of, sorted};
 use super::rules::{sustained_tests, thresholds};
-use super::{Context, MetricInput};
 use crate::config::template::Side;
 use crate::config::{QueryRole, Statistic, TestKind};
 use crate::judge::quality::{clean, coverage_gap, join, thin};
@@ -16,14 +15,9 @@ use crate::source::Point;
 use crate::stats::{Alternative, IntervalCount, Summary, dispersed_rate_test};
 use std::collections::BTreeMap;
 
-pub(super) fn evaluate_count(
-    input: &MetricInput<'_>,
-    context: &Context,
-    confidence: f64,
-    result: &mut MetricResult,
-) -> Result<(), Settled> {
-    let config = input.config;
-    let thinning = Thinning::of(input, &context.window);
+pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResult) -> Result<(), Settled> {
+    let (input, context, confidence) = (opening.input, opening.context, opening.confidence);
+    let (config, thinning) = (input.config, &opening.thinning);
     let (step, factor) = (thinning.step, thinning.factor);
     let mut intervals: BTreeMap<Side, Vec<(i64, f64, f64)>> = BTreeMap::new();
     // Per-interval rates at every step (not thinned), for sustained-breach rules.

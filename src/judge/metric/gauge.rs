@@ -1,9 +1,8 @@
 //! The gauge evaluation: the value series of both sides cleaned and thinned, summarised, and
 //! judged by the thresholds, the sustained rules, the shift test (Mann-Whitney with a
 //! Hodges-Lehmann interval) and the spread test.
-use super::opening::{Settled, Thinning, no_data, refuse_identical, series_of, sorted};
+use super::opening::{Opening, Settled, no_data, refuse_identical, series_of, sorted};
 use super::rules::{sustained_tests, thresholds};
-use super::{Context, MetricInput};
 use crate::config::template::Side;
 use crate::config::{QueryRole, Statistic, TestKind};
 use crate::judge::quality::{clean, coverage_gap, thin};
@@ -15,14 +14,9 @@ use crate::stats::mann_whitney::Ranks;
 use crate::stats::{Alternative, ExactNull, Method, Summary, hodges_lehmann, mann_whitney};
 use std::collections::BTreeMap;
 
-pub(super) fn evaluate_gauge(
-    input: &MetricInput<'_>,
-    context: &Context,
-    confidence: f64,
-    result: &mut MetricResult,
-) -> Result<(), Settled> {
-    let config = input.config;
-    let thinning = Thinning::of(input, &context.window);
+pub(super) fn evaluate_gauge(opening: &Opening<'_, '_>, result: &mut MetricResult) -> Result<(), Settled> {
+    let (input, context, confidence) = (opening.input, opening.context, opening.confidence);
+    let (config, thinning) = (input.config, &opening.thinning);
     let (step, factor) = (thinning.step, thinning.factor);
     let mut cleaned: BTreeMap<Side, Vec<Point>> = BTreeMap::new();
     for side in Side::BOTH {

@@ -20,6 +20,8 @@ mod rules;
 pub(crate) use evidence::positive_evidence;
 pub(crate) use outcome::{failure_class, imprecision, settle_test};
 
+use opening::{Opening, Thinning};
+
 use crate::config::template::Side;
 use crate::config::window::Window;
 use crate::config::{MetricConfig, MetricKind, QueryRole};
@@ -163,9 +165,10 @@ pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context, confidence: f
     }
     // A two-sided test spends α on both sides: its interval must be correspondingly wider.
     let confidence = if config.direction == Direction::Either { 1.0 - (1.0 - confidence) / 2.0 } else { confidence };
+    let opening = Opening { input, context, confidence, thinning: Thinning::of(input, &context.window) };
     let outcome = match config.kind() {
-        MetricKind::Gauge => gauge::evaluate_gauge(input, context, confidence, &mut result),
-        MetricKind::Count => count::evaluate_count(input, context, confidence, &mut result),
+        MetricKind::Gauge => gauge::evaluate_gauge(&opening, &mut result),
+        MetricKind::Count => count::evaluate_count(&opening, &mut result),
     };
     match outcome {
         Ok(()) => Evaluated { result, settled: false },

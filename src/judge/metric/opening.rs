@@ -1,7 +1,7 @@
 //! What the gauge and the count evaluations both do before their tests: one series per query
 //! and side, in time order; the range window of the queries and the thinning of overlapping
 //! windows; no data; identical sides.
-use super::MetricInput;
+use super::{Context, MetricInput};
 use crate::config::Duration;
 use crate::config::QueryRole;
 use crate::config::template::Side;
@@ -88,6 +88,16 @@ pub(super) fn series_of<'s, const N: usize>(
         check_order(*one, side, role, findings)?;
     }
     Ok(found)
+}
+
+/// What a kind's evaluation starts from: the metric's input, what every metric's judgment shares,
+/// the level of its intervals (already widened for a two-sided test), and the thinning of its
+/// range windows.
+pub(super) struct Opening<'e, 'a> {
+    pub(super) input: &'e MetricInput<'a>,
+    pub(super) context: &'e Context,
+    pub(super) confidence: f64,
+    pub(super) thinning: Thinning,
 }
 
 /// The range window of the queries against the step: overlapping windows (a range longer than
