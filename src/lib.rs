@@ -13,6 +13,7 @@ pub mod error;
 pub mod input;
 pub mod judge;
 pub mod report;
+pub(crate) mod settings;
 pub mod source;
 pub mod stats;
 

@@ -7,7 +7,8 @@
 mod fuzz_file;
 
 use canary::cli::JudgeFormat;
-use canary::commands::judge::{judge_source, render};
+use canary::commands::judge::render;
+use canary::commands::judging::judge_source;
 use canary::config::template::resolve_sides;
 use canary::config::window::Window;
 use canary::config::{Analysis, Duration, JudgeChoice};

@@ -4,7 +4,7 @@
 #![no_main]
 
 use canary::actions::watchdog::{RecordedVerdict, StateFile, rollback_rule};
-use canary::commands::judge::judge_source;
+use canary::commands::judging::judge_source;
 use canary::config::template::resolve_sides;
 use canary::config::window::{Window, parse_timestamp};
 use canary::config::{Analysis, Duration};

@@ -238,34 +238,6 @@ fn redirect_error(status: u16, from: &str, location: Option<&str>, setting: &str
     format!("the receiver answered with a redirect ({status}) to {shown}, which was not followed: {fix}; {why}")
 }
 
-/// Reads a signing secret or token from a file (trimmed, at most 64 KiB), warning on stderr when
-/// other users may read it. `what` names it in messages: `the rollback secret file`.
-pub fn read_secret_file(path: &std::path::Path, what: &str) -> Result<String, String> {
-    use std::io::Read;
-    use std::os::unix::fs::PermissionsExt;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
-    let metadata = file.metadata().map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
-    if !metadata.is_file() {
-        return Err(format!("{what} {} is not a regular file", path.display()));
-    }
-    let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o044 != 0 {
-        eprintln!(
-            "canary: warning: {what} {} can be read by other users (mode {mode:o}); make it private (`chmod 600`)",
-            path.display()
-        );
-    }
-    let mut bytes = Vec::new();
-    file.take(64 * 1024 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
-    if bytes.len() > 64 * 1024 {
-        return Err(format!("{what} {} is larger than 64 KiB: is it the right file?", path.display()));
-    }
-    let text = String::from_utf8(bytes).map_err(|_| format!("{what} {} is not UTF-8 text", path.display()))?;
-    Ok(text.trim().to_string())
-}
-
 fn secret_text(secret: &Secret) -> &str {
     secret.expose()
 }

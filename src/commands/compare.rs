@@ -5,7 +5,8 @@ use crate::comparison::{CompareSettings, compare};
 use crate::error::{CanaryError, Verdict};
 use crate::input::read_numbers;
 use crate::report::{Format, compare as render};
-use std::io::{IsTerminal, Write};
+use crate::settings;
+use std::io::Write;
 
 pub fn run(args: &CompareArgs) -> Result<Verdict, CanaryError> {
     if args.baseline.as_os_str() == "-" && args.canary.as_os_str() == "-" {
@@ -30,9 +31,8 @@ pub fn run(args: &CompareArgs) -> Result<Verdict, CanaryError> {
         }
         other => other,
     })?;
-    let stdout = std::io::stdout();
-    let styled = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut out = stdout.lock();
+    let styled = settings::styled_stdout();
+    let mut out = std::io::stdout().lock();
     let written = match args.format {
         Format::Json => render::write_json(&report, &mut out),
         Format::Table => render::write_table(&report, &mut out, styled),

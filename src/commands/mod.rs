@@ -1,9 +1,11 @@
-//! One module per subcommand: orchestration only (read inputs, call the pure parts, render).
+//! One module per subcommand: orchestration only (take the resolved settings from
+//! `settings`, call the pure parts, render); [`judging`] holds what `judge` and `watch`
+//! share (judging one window, calling the rollback webhook).
 
 pub mod compare;
 pub mod import;
 pub mod judge;
-pub mod live;
+pub mod judging;
 pub mod record;
 pub mod schema;
 pub mod validate;

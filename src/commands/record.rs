@@ -1,20 +1,20 @@
 //! `canary record ANALYSIS --out FILE`: query every metric of the analysis for both sides and
 //! write the recorded-data format, so that any live judgment can be replayed.
 
-use super::live::{fetch_everything, live_window, now, open_source};
+use super::judging::fetch_everything;
 use crate::cli::RecordArgs;
-use crate::config::Analysis;
-use crate::config::template::{Side, resolve_sides};
+use crate::config::template::Side;
 use crate::config::window::format_timestamp;
 use crate::error::{CanaryError, Verdict};
+use crate::settings::analysis::ResolvedAnalysis;
+use crate::settings::now;
+use crate::settings::source::open_source;
+use crate::settings::window::live_window;
 use crate::source::recorded::{RecordedMetric, RecordedQuery, RecordedSeries, RecordedSide, Recording};
-use std::collections::BTreeMap;
 use std::io::Write;
 
 pub fn run(args: &RecordArgs) -> Result<Verdict, CanaryError> {
-    let analysis = Analysis::load(&args.analysis)?;
-    let overrides: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    let sides = resolve_sides(&analysis, &overrides)?;
+    let ResolvedAnalysis { analysis, overrides, sides } = ResolvedAnalysis::load(&args.analysis, &args.vars, None)?;
     let source = open_source(&analysis, &args.source)?;
     let window = live_window(&analysis, &args.window, now())?;
     let fetched = fetch_everything(&analysis, source.as_ref(), window, &sides, &overrides)?;

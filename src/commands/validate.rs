@@ -1,21 +1,20 @@
 //! `canary validate ANALYSIS`: parse strictly, resolve both sides' variables and render every
 //! query, then print what would be queried.
 
-use super::live;
+use super::judging::fetch_everything;
 use crate::cli::ValidateArgs;
-use crate::config::template::{Side, render_metric, resolve_sides};
+use crate::config::template::{Side, render_metric};
 use crate::config::window::format_timestamp;
-use crate::config::{Analysis, Duration, MetricKind, QueryRole};
+use crate::config::{Duration, MetricKind, QueryRole};
 use crate::error::{CanaryError, Verdict};
 use crate::report::number::plain;
+use crate::settings::analysis::ResolvedAnalysis;
+use crate::settings::{self, source::open_source, window::live_window};
 use crate::source::Series;
-use std::collections::BTreeMap;
 use std::io::Write;
 
 pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {
-    let analysis = Analysis::load(&args.analysis)?;
-    let overrides: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    let sides = resolve_sides(&analysis, &overrides)?;
+    let ResolvedAnalysis { analysis, overrides, sides } = ResolvedAnalysis::load(&args.analysis, &args.vars, None)?;
     let mut text = String::new();
     let counts = analysis.metrics.iter().filter(|m| m.kind() == MetricKind::Count).count();
     text.push_str(&format!(
@@ -42,9 +41,9 @@ pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {
     }
     let mut verdict = Verdict::Pass;
     if args.live {
-        let source = live::open_source(&analysis, &args.source)?;
-        let window = live::live_window(&analysis, &args.window, live::now())?;
-        let fetched = live::fetch_everything(&analysis, source.as_ref(), window, &sides, &overrides)?;
+        let source = open_source(&analysis, &args.source)?;
+        let window = live_window(&analysis, &args.window, settings::now())?;
+        let fetched = fetch_everything(&analysis, source.as_ref(), window, &sides, &overrides)?;
         text.push_str(&format!(
             "\nlive preview from {} over {} to {} (step {}):\n",
             source.description().url.unwrap_or_default(),

@@ -8,16 +8,16 @@
 //! `alpha`. Information time is the share of the judged lifetime seen so far. Each look fetches
 //! only the points it has not seen before ([`IncrementalSource`]).
 
-use super::judge::{check_recorded_offsets, judge_source, rollback_settings};
-use super::live;
-use crate::actions::{features, webhook};
+use super::judging::{call_rollback_webhook, check_recorded_offsets, judge_source};
+use crate::actions::features;
 use crate::cli::{WatchArgs, WatchFormat};
 use crate::config::Analysis;
-use crate::config::template::resolve_sides;
 use crate::config::window::{Window, align_down, align_up, format_timestamp};
 use crate::error::{CanaryError, Verdict};
 use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
 use crate::report::number::{p_value, plain};
+use crate::settings::analysis::ResolvedAnalysis;
+use crate::settings::{self, deadline, rollback, source::open_source};
 use crate::source::MetricSource;
 use crate::source::incremental::IncrementalSource;
 use crate::source::recorded::{RecordedSource, Recording};
@@ -123,10 +123,8 @@ fn plan(start: i64, args: &WatchArgs, analysis: &Analysis, data_end: Option<i64>
 }
 
 pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
-    let analysis = Analysis::load(&args.analysis)?;
-    let overrides: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    let sides = resolve_sides(&analysis, &overrides)?;
-    let feature_actions = features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
+    let ResolvedAnalysis { analysis, overrides, sides } = ResolvedAnalysis::load(&args.analysis, &args.vars, None)?;
+    let feature_actions = settings::features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
     // Features turned off at an earlier look: their actions are not called again.
     let mut turned_off: BTreeMap<String, crate::judge::report::WebhookOutcome> = BTreeMap::new();
     let (source, recorded_bounds): (Box<dyn MetricSource>, Option<(i64, i64)>) = match &args.replay {
@@ -136,12 +134,12 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
             let bounds = recording.bounds();
             (Box::new(RecordedSource::new(recording, path)), Some(bounds))
         }
-        None => (live::open_source(&analysis, &args.source)?, None),
+        None => (open_source(&analysis, &args.source)?, None),
     };
     let recorded_start = recorded_bounds.map(|(start, _)| start);
     // A fixed clock (or recorded data) runs the looks back to back; otherwise each waits for its time.
     let simulated = args.now.is_some() || recorded_start.is_some();
-    let start = args.now.or(recorded_start).unwrap_or_else(live::now);
+    let start = args.now.or(recorded_start).unwrap_or_else(settings::now);
     let Plan { looks, cut_at_data_end } = plan(start, args, &analysis, recorded_bounds.map(|(_, end)| end))?;
     if let Some(data_end) = cut_at_data_end {
         eprintln!(
@@ -152,7 +150,7 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         );
     }
     // Resolved before any query, so that a missing secret stops the run before anything acts.
-    let rollback = rollback_settings(&analysis, &args.rollback)?;
+    let rollback = rollback::resolve(&analysis, &args.rollback)?;
     let incremental = IncrementalSource::new(source.as_ref());
     let mut out = Events::new(args.format);
     out.start(&analysis, start, &looks)?;
@@ -161,12 +159,16 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         if !simulated {
             wait_until(look.at + args.settle.as_secs() as i64);
         }
+        // `--timeout` bounds each look, fetching and judging, as it bounds a whole `judge` run.
+        let look_deadline =
+            deadline::exit_unless_done_within(deadline::run_deadline(&args.source), format!("look {}", index + 1));
         let mut report =
             judge_source(&analysis, &incremental, look.window, &sides, &overrides, look.alpha, &BTreeMap::new())?;
+        drop(look_deadline);
         refuse_a_pass_without_evidence(&mut report, look.alpha);
         let pending: Vec<features::FeatureAction> =
             feature_actions.iter().filter(|a| !turned_off.contains_key(&a.feature)).cloned().collect();
-        features::act(&mut report, &pending, live::now());
+        features::act(&mut report, &pending, settings::now());
         for feature in &mut report.features {
             match (&feature.action, turned_off.get(&feature.feature)) {
                 (None, Some(earlier)) if feature.failed => feature.action = Some(earlier.clone()),
@@ -198,18 +200,10 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         }
         let stop = report.verdict == Verdict::Fail;
         let inconclusive_end = last_look && report.verdict == Verdict::Inconclusive;
-        if let Some((settings, on_inconclusive)) = &rollback
-            && (stop || (inconclusive_end && *on_inconclusive))
+        if let Some(rollback) = &rollback
+            && (stop || (inconclusive_end && rollback.on_inconclusive))
         {
-            let outcome = webhook::deliver(&report, settings, live::now());
-            if !outcome.delivered && !outcome.dry_run {
-                eprintln!(
-                    "canary: ERROR: the rollback webhook {} was NOT delivered: {}",
-                    outcome.url,
-                    outcome.error.as_deref().unwrap_or("unknown error")
-                );
-            }
-            report.rollback = Some(outcome);
+            report.rollback = Some(call_rollback_webhook(&report, &rollback.webhook));
         }
         out.look(index + 1, looks.len(), look, &report, incremental.points_fetched())?;
         last = Some(report);
@@ -251,7 +245,7 @@ fn refuse_a_pass_without_evidence(report: &mut JudgmentReport, alpha: f64) {
 }
 
 fn wait_until(time: i64) {
-    let now = live::now();
+    let now = settings::now();
     if time > now {
         std::thread::sleep(std::time::Duration::from_secs((time - now) as u64));
     }

@@ -27,7 +27,6 @@ use reqwest_retry::{
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -94,30 +93,9 @@ pub fn site_url(site: &str) -> Result<String, String> {
     Ok(format!("https://api.{name}"))
 }
 
-/// A Datadog key read from the environment or a file; never printed.
-#[derive(Clone)]
-pub struct Key {
-    value: String,
-    origin: String,
-}
-
-impl Key {
-    /// `origin` says where the key came from (`$DD_API_KEY`, `the file /run/secrets/dd`), for
-    /// error messages.
-    pub fn new(value: String, origin: String) -> Key {
-        Key { value: value.trim().to_string(), origin }
-    }
-
-    pub fn origin(&self) -> &str {
-        &self.origin
-    }
-}
-
-impl fmt::Debug for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Key(from {}, …)", self.origin)
-    }
-}
+/// A Datadog key read from the environment or a file (trimmed), with where it came from; never
+/// printed.
+pub type Key = http::Secret;
 
 /// Everything needed to talk to Datadog.
 #[derive(Debug, Clone)]
@@ -148,7 +126,7 @@ impl DatadogSettings {
     /// Every credential value of this source (the keys and any credential header), scrubbed from
     /// every message.
     fn secrets(&self) -> Vec<String> {
-        let mut secrets = vec![self.api_key.value.clone(), self.app_key.value.clone()];
+        let mut secrets = vec![self.api_key.expose().to_string(), self.app_key.expose().to_string()];
         secrets
             .extend(self.headers.iter().filter(|(name, _)| http::is_credential_header(name)).map(|(_, v)| v.clone()));
         secrets.retain(|s| !s.trim().is_empty());
@@ -185,10 +163,10 @@ impl DatadogSource {
         for (name, key, what) in
             [("dd-api-key", &settings.api_key, "API key"), ("dd-application-key", &settings.app_key, "application key")]
         {
-            if key.value.is_empty() {
-                return Err(config(format!("the Datadog {what} from {} is empty", key.origin)));
+            if key.expose().is_empty() {
+                return Err(config(format!("the Datadog {what} from {} is empty", key.origin())));
             }
-            headers.insert(HeaderName::from_static(name), http::sensitive_value(&key.value, &key.origin)?);
+            headers.insert(HeaderName::from_static(name), http::sensitive_value(key.expose(), key.origin())?);
         }
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let client =
@@ -1065,8 +1043,8 @@ mod tests {
         DatadogSettings {
             url: "https://api.datadoghq.eu".into(),
             api: DatadogApi::V2,
-            api_key: Key::new("abcdef0123456789-api".into(), "$DD_API_KEY".into()),
-            app_key: Key::new("fedcba9876543210-app".into(), "the file /run/secrets/dd-app".into()),
+            api_key: Key::from_origin("abcdef0123456789-api".into(), "$DD_API_KEY".into()),
+            app_key: Key::from_origin("fedcba9876543210-app".into(), "the file /run/secrets/dd-app".into()),
             headers: BTreeMap::new(),
             ca_file: None,
             request_timeout: Duration::from_secs(30),

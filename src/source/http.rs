@@ -4,23 +4,40 @@
 
 use std::fmt;
 
-/// A secret read from the environment or a file; its `Debug` output is redacted.
+/// A secret read from the environment or a file (a token, a password, a Datadog key, a signing
+/// secret), with where it came from (`$DD_API_KEY`, `the file /run/secrets/dd`) for messages that
+/// must name it; its `Debug` output is redacted. The settings layer resolves every one
+/// (`settings::secret`); sources and deliveries only expose it where it is sent.
 #[derive(Clone)]
-pub struct Secret(String);
+pub struct Secret {
+    value: String,
+    origin: String,
+}
 
 impl Secret {
+    /// A secret whose origin messages never name.
     pub fn new(value: String) -> Secret {
-        Secret(value)
+        Secret { value, origin: String::new() }
+    }
+
+    /// A secret that came from `origin` (`$DD_API_KEY`, `the file /run/secrets/dd`).
+    pub fn from_origin(value: String, origin: String) -> Secret {
+        Secret { value, origin }
     }
 
     pub(crate) fn expose(&self) -> &str {
-        &self.0
+        &self.value
+    }
+
+    /// Where the secret came from, for messages (empty when unknown).
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 }
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(…)")
+        if self.origin.is_empty() { f.write_str("Secret(…)") } else { write!(f, "Secret(from {}, …)", self.origin) }
     }
 }
 

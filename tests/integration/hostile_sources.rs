@@ -370,3 +370,27 @@ async fn datadog_repeated_bucket_times_are_refused() {
     let out = judge(&server.uri(), &dir, DATADOG, &[]);
     assert_refused(&out, 4, &dir, "twice");
 }
+
+/// A server that accepts and never answers: every `watch` look is bounded by `--timeout`, as a
+/// whole `judge` run is, even when the per-request timeout and retries would take minutes.
+#[test]
+fn a_watch_look_ends_at_the_timeout_when_the_backend_never_answers() {
+    let url = endless_server(|_stream| std::thread::sleep(Duration::from_secs(600)));
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(canary_bin())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["watch", "analyses/checkout.yaml", "--source-url", &url, "--now", "2026-11-23T10:00:00Z"])
+        .args(["--lifetime", "20m", "--interval", "10m", "--timeout", "2s", "--query-timeout", "60s"])
+        .env_remove("CI")
+        .env("PROMETHEUS_TOKEN", "watch-token")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", explain(&out));
+    assert!(!stderr(&out).contains("watch-token"), "{}", explain(&out));
+    // The source's own deadline ends the fetch; the look's deadline (fetching and judging) is the
+    // backstop that ends a judgment that would not.
+    let ended = ["no answer within the overall timeout of 2s", "look 1 did not finish within the timeout of 2s"];
+    assert!(ended.iter().any(|e| stderr(&out).contains(e)), "{}", explain(&out));
+    // A hang guard, not a speed claim: without the deadline the look waits 60 s per request.
+    assert!(started.elapsed() < Duration::from_secs(50), "{}", explain(&out));
+}

@@ -13,7 +13,8 @@
 //! Case counts are modest (64) so that the suite stays fast.
 
 use canary::cli::JudgeFormat;
-use canary::commands::judge::{judge_source, render};
+use canary::commands::judge::render;
+use canary::commands::judging::judge_source;
 use canary::config::template::resolve_sides;
 use canary::config::window::Window;
 use canary::config::{Analysis, Duration, QueryRole};

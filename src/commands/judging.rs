@@ -1,0 +1,170 @@
+//! What `judge` and `watch` (and, for fetching, `record` and `validate`) share: fetching every
+//! query of an analysis for both sides over one window, judging that window, checking a
+//! recording against the analysis, and calling the rollback webhook.
+
+use crate::actions::webhook::{self, WebhookSettings};
+use crate::config::template::{ResolvedSides, Side, render_metric};
+use crate::config::window::Window;
+use crate::config::{Analysis, Duration, QueryRole};
+use crate::error::CanaryError;
+use crate::judge::report::{JudgmentReport, WebhookOutcome};
+use crate::judge::sustained::Carry;
+use crate::judge::{Context, MetricInput, judge};
+use crate::settings;
+use crate::source::recorded::{RecordedSource, Recording};
+use crate::source::{MetricSource, QueryRequest, Series, points};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One query's answer.
+pub(crate) struct Fetched {
+    pub(crate) metric: usize,
+    pub(crate) side: Side,
+    pub(crate) role: QueryRole,
+    pub(crate) query: String,
+    pub(crate) series: Vec<Series>,
+}
+
+/// Renders and runs every query of every metric for both sides. The baseline of a before/after
+/// analysis is queried `offset` earlier and its points are moved onto the canary's timeline.
+pub(crate) fn fetch_everything(
+    analysis: &Analysis,
+    source: &dyn MetricSource,
+    window: Window,
+    sides: &ResolvedSides,
+    overrides: &BTreeMap<String, String>,
+) -> Result<Vec<Fetched>, CanaryError> {
+    let step = Duration::from_secs(window.step_seconds);
+    let offset = analysis.baseline.offset.map_or(0, |o| o.as_secs() as i64);
+    let mut planned = Vec::new();
+    for (index, metric) in analysis.metrics.iter().enumerate() {
+        for side in Side::BOTH {
+            for (role, query) in render_metric(analysis, metric, side, sides, overrides, step)? {
+                planned.push((index, side, role, query));
+            }
+        }
+    }
+    let shift_of = |side: Side| if side == Side::Baseline { offset } else { 0 };
+    let requests: Vec<QueryRequest<'_>> = planned
+        .iter()
+        .map(|(index, side, role, query)| QueryRequest {
+            metric: analysis.metrics[*index].name(),
+            side: *side,
+            role: *role,
+            query,
+            window: Window { start: window.start - shift_of(*side), end: window.end - shift_of(*side), ..window },
+        })
+        .collect();
+    let answers = source.fetch_all(&requests);
+    let mut fetched = Vec::with_capacity(planned.len());
+    for (((metric, side, role, query), answer), request) in planned.iter().cloned().zip(answers).zip(&requests) {
+        let mut series = answer?;
+        // The same checks for every source, live or recorded, before judging or recording.
+        let what = format!("metric `{}`, {} {}", request.metric, side.name(), role.name());
+        points::check_series(&series, role, &request.window, &what)?;
+        for s in &mut series {
+            for point in &mut s.points {
+                point.time += shift_of(side);
+            }
+        }
+        fetched.push(Fetched { metric, side, role, query, series });
+    }
+    Ok(fetched)
+}
+
+/// Judges one window: fetches every query of every metric for both sides and judges them at
+/// family-wise level `alpha`, continuing the sustained-breach stretches in `carries` (from the
+/// watchdog's last run).
+pub fn judge_source(
+    analysis: &Analysis,
+    source: &dyn MetricSource,
+    window: Window,
+    sides: &ResolvedSides,
+    overrides: &BTreeMap<String, String>,
+    alpha: f64,
+    carries: &BTreeMap<String, Carry>,
+) -> Result<JudgmentReport, CanaryError> {
+    let fetched = fetch_everything(analysis, source, window, sides, overrides)?;
+    let mut inputs: Vec<MetricInput<'_>> = analysis
+        .metrics
+        .iter()
+        .map(|config| MetricInput { carries: carries.clone(), ..MetricInput::new(config) })
+        .collect();
+    for answer in fetched {
+        let input = &mut inputs[answer.metric];
+        input.queries.entry(answer.side).or_default().insert(answer.role, answer.query);
+        match answer.side {
+            Side::Baseline => input.baseline.insert(answer.role, answer.series),
+            Side::Canary => input.canary.insert(answer.role, answer.series),
+        };
+    }
+    let context = Context { window, point_time: source.point_time(), alpha };
+    Ok(judge(analysis, inputs, &context, sides, source.description()))
+}
+
+/// A before/after baseline must have been recorded with the analysis's offset, or its points
+/// would fall outside the window.
+pub(crate) fn check_recorded_offsets(
+    analysis: &Analysis,
+    recording: &Recording,
+    path: &Path,
+) -> Result<(), CanaryError> {
+    let wanted = analysis.baseline.offset.map(|o| o.as_secs());
+    for (name, metric) in &recording.metrics {
+        let recorded = metric.baseline.offset_seconds.filter(|&o| o > 0);
+        if recorded != wanted.filter(|&o| o > 0) && analysis.metrics.iter().any(|m| m.name() == name) {
+            let show = |o: Option<u64>| o.map_or("none".to_string(), |s| Duration::from_secs(s).to_string());
+            return Err(CanaryError::Usage(format!(
+                "{}: metric `{name}` was recorded with baseline offset {}, but the analysis asks for {}",
+                path.display(),
+                show(recorded),
+                show(wanted)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Tells the user when the analysis's queries no longer match what was recorded.
+pub(crate) fn warn_about_changed_queries(
+    analysis: &Analysis,
+    source: &RecordedSource,
+    sides: &ResolvedSides,
+    overrides: &BTreeMap<String, String>,
+    step_seconds: u64,
+) {
+    for metric in &analysis.metrics {
+        for side in Side::BOTH {
+            let Ok(queries) =
+                render_metric(analysis, metric, side, sides, overrides, Duration::from_secs(step_seconds))
+            else {
+                continue;
+            };
+            for (role, query) in queries {
+                if let Some(recorded) = source.recorded_query(metric.name(), side, role)
+                    && recorded != query
+                {
+                    eprintln!(
+                        "canary: warning: metric `{}`: the {} {} query differs from the recorded one; judging the recorded data\n  analysis: {query}\n  recorded: {recorded}",
+                        metric.name(),
+                        side.name(),
+                        role.name()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Sends the report to the rollback webhook; a failed delivery is loud on stderr.
+pub(crate) fn call_rollback_webhook(report: &JudgmentReport, settings: &WebhookSettings) -> WebhookOutcome {
+    let outcome = webhook::deliver(report, settings, settings::now());
+    if !outcome.delivered && !outcome.dry_run {
+        eprintln!(
+            "canary: ERROR: the rollback webhook {} was NOT delivered: {}",
+            outcome.url,
+            outcome.error.as_deref().unwrap_or("unknown error")
+        );
+    }
+    outcome
+}

@@ -1,0 +1,83 @@
+//! The run's deadline (`--timeout`), which covers the whole run, fetching and judging.
+
+use crate::cli::SourceArgs;
+use crate::config::Duration;
+use crate::error::CanaryError;
+use crate::source::SourceError;
+
+/// The overall deadline of a run: `--timeout`, at least a second.
+pub(crate) fn run_deadline(flags: &SourceArgs) -> std::time::Duration {
+    std::time::Duration::from_secs(flags.timeout.as_secs().max(1))
+}
+
+/// Runs `work` (fetching and judging) on a worker thread and waits for it at most `deadline`
+/// (`--timeout`), so that the deadline covers the whole run, judgment included: past it, the run
+/// ends "could not judge" (exit 4) and the worker is abandoned (the process exits without
+/// waiting for it). For `judge` and `watch` (one call per look) alike.
+pub(crate) fn within_deadline<T: Send + 'static>(
+    deadline: std::time::Duration,
+    work: impl FnOnce() -> Result<T, CanaryError> + Send + 'static,
+) -> Result<T, CanaryError> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("canary-judgment".into())
+        .spawn(move || {
+            let _ = sender.send(work());
+        })
+        .map_err(|e| CanaryError::Source(SourceError::Unavailable(format!("cannot start the judgment: {e}"))))?;
+    match receiver.recv_timeout(deadline) {
+        Ok(result) => result,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(CanaryError::Source(SourceError::Unavailable(format!(
+            "timed out: the run did not finish within the overall timeout of {} (--timeout); nothing was judged",
+            Duration::from_secs(deadline.as_secs())
+        )))),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(CanaryError::Source(SourceError::Unavailable(
+            "the judgment stopped without a result (an internal error); nothing was judged".into(),
+        ))),
+    }
+}
+
+/// Ends the process "could not judge" (exit 4) if the guard it returns is still alive after
+/// `deadline`: for work that cannot move to another thread (a `watch` look, whose incremental
+/// source is borrowed across looks). Dropping the guard cancels it.
+pub(crate) fn exit_unless_done_within(deadline: std::time::Duration, what: String) -> DeadlineGuard {
+    let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new().name("canary-deadline".into()).spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(deadline) {
+            let error = CanaryError::Source(SourceError::Unavailable(format!(
+                "timed out: {what} did not finish within the timeout of {} (--timeout); nothing was judged",
+                Duration::from_secs(deadline.as_secs())
+            )));
+            std::process::exit(i32::from(crate::exit_code(Err(error))));
+        }
+    });
+    // Without the timer thread the look still runs, bounded by the per-request timeouts.
+    DeadlineGuard { _cancel: spawned.is_ok().then_some(cancel) }
+}
+
+/// Cancels [`exit_unless_done_within`] when dropped.
+pub(crate) struct DeadlineGuard {
+    _cancel: Option<std::sync::mpsc::Sender<()>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_covers_work_that_never_ends() {
+        let error = within_deadline(std::time::Duration::from_millis(200), || -> Result<(), CanaryError> {
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        })
+        .unwrap_err();
+        assert_eq!(error.exit_code(), crate::error::exit_code::COULD_NOT_JUDGE);
+        assert!(error.to_string().starts_with("timed out"), "{error}");
+        assert_eq!(within_deadline(std::time::Duration::from_secs(60), || Ok(7)).unwrap(), 7);
+        let usage = within_deadline(std::time::Duration::from_secs(60), || -> Result<(), CanaryError> {
+            Err(CanaryError::Usage("bad".into()))
+        });
+        assert_eq!(usage.unwrap_err().exit_code(), crate::error::exit_code::USAGE);
+    }
+}

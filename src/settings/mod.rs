@@ -1,0 +1,31 @@
+//! The resolved-settings layer (ripgrep's low args → high args): the command line's flags, the
+//! environment and the analysis are resolved here once into typed settings, and commands only
+//! orchestrate them.
+//!
+//! - [`analysis`]: the analysis with its variables and the command line's judge;
+//! - [`source`]: the source connection (backend, URL, headers, CA, timeouts, limits, credentials);
+//! - [`secret`]: every secret, from an environment variable or a file, read one way;
+//! - [`window`]: the judged window, live or replayed;
+//! - [`deadline`]: the overall deadline of a run;
+//! - [`rollback`] and [`features`]: the rollback webhook and the feature actions;
+//! - here: the clock and whether stdout is styled.
+
+pub(crate) mod analysis;
+pub(crate) mod deadline;
+pub(crate) mod features;
+pub(crate) mod rollback;
+pub(crate) mod secret;
+pub(crate) mod source;
+pub(crate) mod window;
+
+use std::io::IsTerminal;
+
+/// The current time in Unix seconds.
+pub(crate) fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Whether stdout gets colour and styles: only on a terminal, and never with `NO_COLOR` set.
+pub(crate) fn styled_stdout() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
