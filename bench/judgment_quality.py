@@ -24,7 +24,7 @@ conversion down, three sizes each) and improvements (latency down, errors halved
 Each scenario is written as a canary recording for bench/quality-analysis.yaml and judged by
 `canary judge ANALYSIS --replay FILE --format json`, and on the same recording by the
 Kayenta-compatible judge `canary judge ANALYSIS --replay FILE --judge kayenta --format json`
-(src/judge/kayenta.rs: NetflixACAJudge's classifier on the p99 series for latency and the
+(src/kayenta/: NetflixACAJudge's classifier on the p99 series for latency and the
 per-minute error and conversion ratio series for the counts, judge defaults, and its scorer with
 pass 95, marginal 75; Marginal counts as not-a-pass). That is the report's Kayenta column. By
 default the Python port bench/kayenta_judge.py judges the same per-minute series too, as a
@@ -507,7 +507,7 @@ def report(records: list[dict], options, command: str, seconds: float, canary_ve
     out(f"Command: `{command}`  ")
     port = ("`bench/kayenta_judge.py` (the Python port, checked against Kayenta's own test cases by "
             "`bench/test_kayenta_judge.py`)")
-    rust_judge = ("`canary judge --judge kayenta` (src/judge/kayenta.rs, checked against Kayenta's own test "
+    rust_judge = ("`canary judge --judge kayenta` (src/kayenta/, checked against Kayenta's own test "
                   "cases by tests/integration/kayenta.rs) on the same recording")
     kayenta_source = {"python": port, "rust": rust_judge,
                       "both": f"{rust_judge}, cross-checked with {port}"}[options.kayenta]

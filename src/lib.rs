@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod input;
 pub mod judge;
+pub mod kayenta;
 pub mod report;
 pub(crate) mod settings;
 pub mod source;

@@ -1,8 +1,8 @@
-//! Fuzz target: the Kayenta importer (`commands::import::import_kayenta`) on any JSON document,
+//! Fuzz target: the Kayenta importer (`kayenta::import::import_kayenta`) on any JSON document,
 //! and the analysis it writes parsed back, as `canary import kayenta` does. Never a panic.
 #![no_main]
 
-use canary::commands::import::import_kayenta;
+use canary::kayenta::import::import_kayenta;
 use canary::config::Analysis;
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;

@@ -1,6 +1,8 @@
 //! Parsing and validation of analysis files.
 
 use super::*;
+use crate::judge::Margin;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 const MINIMAL: &str = r#"

@@ -3,7 +3,6 @@
 //! verdict. Data quality is judged first ([`quality`]); nothing here does I/O.
 
 pub mod features;
-pub mod kayenta;
 pub mod metric;
 pub mod quality;
 pub mod report;
@@ -108,7 +107,7 @@ pub fn judge(
         (score::roll_up(analysis, &metrics), Vec::new())
     };
     let offset = analysis.baseline.offset.map(|o| o.as_secs());
-    let report = JudgmentReport {
+    JudgmentReport {
         schema_version: REPORT_SCHEMA_VERSION,
         analysis: analysis.name.clone(),
         verdict: roll_up.verdict,
@@ -127,8 +126,7 @@ pub fn judge(
         features,
         judge: None,
         kayenta_verdict: None,
-    };
-    kayenta::apply(analysis, &inputs, context, report)
+    }
 }
 
 #[cfg(test)]

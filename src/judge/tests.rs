@@ -57,7 +57,13 @@ fn run(analysis: &Analysis, inputs: &[MetricInput<'_>], minutes: i64) -> Judgmen
     let context =
         Context { window: window(minutes), point_time: PointTime::IntervalEnd, alpha: analysis.judgment.alpha };
     let sides = crate::config::template::resolve_sides(analysis, &BTreeMap::new()).unwrap();
-    judge(analysis, inputs, &context, &sides, SourceDescription { kind: "synthetic".into(), url: None, replay: None })
+    crate::kayenta::judge(
+        analysis,
+        inputs,
+        &context,
+        &sides,
+        SourceDescription { kind: "synthetic".into(), url: None, replay: None },
+    )
 }
 
 /// A deterministic wiggle in [-1, 1].

@@ -32,7 +32,7 @@ pub fn write_markdown(report: &JudgmentReport, out: &mut impl Write) -> io::Resu
             "- **Kayenta's judge:** {} ({}): {}\n",
             verdict_word(kayenta.verdict),
             escape(&kayenta.classification),
-            escape(&crate::judge::kayenta::kayenta_reason(kayenta))
+            escape(&kayenta.summary_line())
         )?;
     }
     if !report.metrics.is_empty() {

@@ -72,7 +72,7 @@ pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) 
             "\nkayenta:  {} ({}): {}",
             verdict_word(kayenta.verdict),
             kayenta.classification,
-            crate::judge::kayenta::kayenta_reason(kayenta)
+            kayenta.summary_line()
         )?;
     }
     writeln!(out, "\nverdict: {verdict} ({}): {}", score_text(report), shown_long(&report.reason))

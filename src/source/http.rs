@@ -422,69 +422,6 @@ pub fn retry_policy(retries: u32) -> reqwest_retry::policies::ExponentialBackoff
         .build_with_max_retries(retries)
 }
 
-/// The runtime the HTTP sources run their queries on.
-pub fn runtime() -> Result<tokio::runtime::Runtime, super::SourceError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| super::SourceError::Unavailable(format!("cannot start the I/O runtime: {e}")))
-}
-
-/// Runs `run` on every query, at most `concurrency` at once and all within `total_timeout`, and
-/// returns one result per query in their order; a query still unanswered at the deadline is
-/// "could not judge". Advances `progress` as queries finish.
-pub async fn run_bounded<Q, F, Fut>(
-    queries: Vec<Q>,
-    concurrency: usize,
-    total_timeout: std::time::Duration,
-    url: &str,
-    progress: indicatif::ProgressBar,
-    run: F,
-) -> Vec<Result<Vec<super::Series>, super::SourceError>>
-where
-    Q: Send + 'static,
-    F: Fn(Q) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<Vec<super::Series>, super::SourceError>> + Send + 'static,
-{
-    use std::sync::Arc;
-    let run = Arc::new(run);
-    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, query) in queries.into_iter().enumerate() {
-        let (run, limit, progress) = (Arc::clone(&run), Arc::clone(&limit), progress.clone());
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("semaphore is never closed");
-            let result = run(query).await;
-            progress.inc(1);
-            (index, result)
-        });
-    }
-    let mut results: Vec<Option<Result<Vec<super::Series>, super::SourceError>>> =
-        (0..tasks.len()).map(|_| None).collect();
-    let collect = async {
-        while let Some(joined) = tasks.join_next().await {
-            let (index, result) = joined.expect("query tasks do not panic");
-            results[index] = Some(result);
-        }
-    };
-    if tokio::time::timeout(total_timeout, collect).await.is_err() {
-        tasks.abort_all();
-    }
-    progress.finish_and_clear();
-    results
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(super::SourceError::Unavailable(format!(
-                    "{url}: no answer within the overall timeout of {}s",
-                    total_timeout.as_secs()
-                )))
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 //! judge cannot tell live data from recorded data. All network I/O lives below this module.
 
 pub mod datadog;
+pub(crate) mod fetch;
 pub mod http;
 pub mod incremental;
 pub mod points;

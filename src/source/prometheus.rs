@@ -5,12 +5,13 @@
 //! error shows the query and the server's message; gateway HTML pages are summarised, never
 //! parsed as JSON; credentials never appear in any message.
 
+use super::fetch::{self, Batch, HttpSource, OwnedQuery, PointOrder, QueryFuture};
+use super::http;
 use super::http::Secret;
-use super::http::{self, describe_error, looks_like_html, run_bounded};
-use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
+use super::{Point, PointTime, Series, SourceError};
 use reqwest::header::AUTHORIZATION;
-use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
-use reqwest_retry::RetryTransientMiddleware;
+use reqwest_middleware::ClientWithMiddleware;
+use reqwest_retry::DefaultRetryableStrategy;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _, Visitor};
 use std::collections::BTreeMap;
@@ -91,7 +92,6 @@ pub struct PrometheusSource {
 
 impl PrometheusSource {
     pub fn new(settings: PrometheusSettings) -> Result<PrometheusSource, SourceError> {
-        let config = |message: String| SourceError::Request(message);
         http::check_base_url(&settings.url, "source URL")?;
         let mut headers = http::plain_headers(&settings.headers)?;
         let authorization = match &settings.auth {
@@ -111,69 +111,35 @@ impl PrometheusSource {
         if let Some((value, origin)) = authorization {
             headers.insert(AUTHORIZATION, http::sensitive_value(&value, origin)?);
         }
-        let client =
-            http::source_client(headers, settings.request_timeout, settings.ca_file.as_deref()).map_err(config)?;
-        let client = ClientBuilder::new(client)
-            .with(RetryTransientMiddleware::new_with_policy(http::retry_policy(settings.retries)))
-            .build();
-        let runtime = http::runtime()?;
+        let client = fetch::retrying_client(
+            headers,
+            settings.request_timeout,
+            settings.ca_file.as_deref(),
+            settings.retries,
+            DefaultRetryableStrategy,
+        )?;
+        let runtime = fetch::runtime()?;
         Ok(PrometheusSource { settings: Arc::new(settings), client, runtime })
     }
 }
 
-/// One query of a batch, owned so that it can run on the runtime.
-#[derive(Debug, Clone)]
-struct OwnedQuery {
-    label: String,
-    query: String,
-    start: i64,
-    end: i64,
-    step: u64,
-}
+impl HttpSource for PrometheusSource {
+    const KIND: &'static str = "prometheus";
+    const POINT_TIME: PointTime = PointTime::IntervalEnd;
+    const PROGRESS: &'static str = "querying Prometheus";
 
-impl MetricSource for PrometheusSource {
-    fn description(&self) -> SourceDescription {
-        SourceDescription { kind: "prometheus".into(), url: Some(http::redact_url(&self.settings.url)), replay: None }
+    fn batch(&self) -> Batch<'_> {
+        let settings = &self.settings;
+        let (concurrency, total_timeout) = (settings.concurrency, settings.total_timeout);
+        Batch { url: &settings.url, runtime: &self.runtime, concurrency, total_timeout, secrets: settings.secrets() }
     }
 
-    fn point_time(&self) -> PointTime {
-        PointTime::IntervalEnd
-    }
-
-    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
-        self.fetch_all(std::slice::from_ref(request)).pop().expect("one result per request")
-    }
-
-    fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
-        let queries: Vec<OwnedQuery> = requests
-            .iter()
-            .map(|r| OwnedQuery {
-                label: format!("metric `{}`, {} {}", r.metric, r.side.name(), r.role.name()),
-                query: r.query.to_string(),
-                start: r.window.start,
-                end: r.window.end,
-                step: r.window.step_seconds,
-            })
-            .collect();
-        let progress = super::progress_bar(queries.len() as u64, "querying Prometheus");
-        let settings = Arc::clone(&self.settings);
-        let client = self.client.clone();
-        let (concurrency, total, url) = (settings.concurrency, settings.total_timeout, http::redact_url(&settings.url));
-        let secrets = settings.secrets();
-        let results = self.runtime.block_on(run_bounded(
-            queries,
-            concurrency,
-            total,
-            &url,
-            progress,
-            move |query: OwnedQuery| {
-                let (client, settings) = (client.clone(), Arc::clone(&settings));
-                async move { query_range(&client, &settings, &query).await }
-            },
-        ));
-        // Whatever a server echoed, no credential of this source reaches a message.
-        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        results.into_iter().map(|r| r.map_err(|e| e.scrubbed(&secrets))).collect()
+    fn query_runner(&self) -> Box<dyn Fn(OwnedQuery) -> QueryFuture + Send + Sync> {
+        let (client, settings) = (self.client.clone(), Arc::clone(&self.settings));
+        Box::new(move |query: OwnedQuery| {
+            let (client, settings) = (client.clone(), Arc::clone(&settings));
+            Box::pin(async move { query_range(&client, &settings, &query).await })
+        })
     }
 }
 
@@ -183,17 +149,10 @@ async fn query_range(
     settings: &PrometheusSettings,
     query: &OwnedQuery,
 ) -> Result<Vec<Series>, SourceError> {
-    let step = query.step as i64;
-    let mut merged: BTreeMap<BTreeMap<String, String>, Vec<Point>> = BTreeMap::new();
-    let mut start = query.start;
-    while start <= query.end {
-        let end = query.end.min(start + (MAX_POINTS_PER_REQUEST - 1) * step);
-        for series in request(client, settings, query, start, end).await? {
-            merged.entry(series.labels).or_default().extend(series.points);
-        }
-        start = end + step;
-    }
-    Ok(merged.into_iter().map(|(labels, points)| Series { labels, points }).collect())
+    fetch::split_and_merge(query, MAX_POINTS_PER_REQUEST, PointOrder::AsAnswered, |start, end| {
+        request(client, settings, query, start, end)
+    })
+    .await
 }
 
 /// The endpoint URL under the configured base (which may carry a path prefix).
@@ -218,24 +177,33 @@ async fn request(
         // Thanos: a judgment on half the data is worse than none.
         ("partial_response", "false".to_string()),
     ];
-    let unavailable = |message: String| SourceError::Unavailable(format!("{}: {message}", query.label));
-    let response = client.post(endpoint(&settings.url)).form(&form).send().await.map_err(|error| {
-        let cause = describe_error(&error);
-        unavailable(format!("cannot query {url}: {cause}; gave up after {} retries", settings.retries))
-    })?;
+    let unavailable = |message: String| fetch::unavailable(query, message);
+    let response = client
+        .post(endpoint(&settings.url))
+        .form(&form)
+        .send()
+        .await
+        .map_err(|error| fetch::send_failed(query, &url, &error, settings.retries))?;
     let status = response.status();
     let body = http::read_bounded_body(response, settings.max_response_bytes, &url)
         .await
         .map_err(|e| unavailable(e.to_string()))?;
-    // Parsed off the async runtime's workers, so that the deadlines keep running.
     let (query, auth, max_series) = (query.clone(), settings.auth.clone(), settings.max_series);
     let secrets = settings.secrets();
-    tokio::task::spawn_blocking(move || {
+    let parse = move || {
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         interpret(status, &body, &url, &query, &auth, &Limits { max_series, secrets: &secrets })
-    })
-    .await
-    .unwrap_or_else(|e| Err(SourceError::Unavailable(format!("parsing the answer failed: {e}"))))
+    };
+    fetch::parse_off_runtime(parse, SourceError::Unavailable).await
+}
+
+/// Interprets one `query_range` answer (HTTP status and body) as a live query would, for the fuzz
+/// targets and property tests: the query is a fixed placeholder and no credentials are involved.
+#[doc(hidden)]
+pub fn parse_response_bytes(status: u16, body: &[u8]) -> Result<Vec<Series>, SourceError> {
+    let status = reqwest::StatusCode::from_u16(status).map_err(|e| SourceError::Unavailable(e.to_string()))?;
+    let query = fetch::fuzz_query("up", 60);
+    interpret(status, body, "http://prometheus.invalid/api/v1/query_range", &query, &Auth::None, &Limits::default())
 }
 
 /// What an answer may hold, and the credentials it must not echo.
@@ -250,15 +218,6 @@ impl Default for Limits<'_> {
     }
 }
 
-/// Interprets one `query_range` answer (HTTP status and body) as a live query would, for the fuzz
-/// targets and property tests: the query is a fixed placeholder and no credentials are involved.
-#[doc(hidden)]
-pub fn parse_response_bytes(status: u16, body: &[u8]) -> Result<Vec<Series>, SourceError> {
-    let status = reqwest::StatusCode::from_u16(status).map_err(|e| SourceError::Unavailable(e.to_string()))?;
-    let query = OwnedQuery { label: "fuzz".into(), query: "up".into(), start: 0, end: 600, step: 60 };
-    interpret(status, body, "http://prometheus.invalid/api/v1/query_range", &query, &Auth::None, &Limits::default())
-}
-
 /// Turns a response into series or an error in the user's terms.
 fn interpret(
     status: reqwest::StatusCode,
@@ -269,7 +228,7 @@ fn interpret(
     limits: &Limits<'_>,
 ) -> Result<Vec<Series>, SourceError> {
     let echo = |body: &[u8]| http::echoed_body(body, limits.secrets);
-    let unavailable = |message: String| SourceError::Unavailable(format!("{}: {message}", query.label));
+    let unavailable = |message: String| fetch::unavailable(query, message);
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         let credential = match auth {
             Auth::None => "no credentials were sent (set token_env or token_file in the analysis's source)".to_string(),
@@ -284,9 +243,7 @@ fn interpret(
     let envelope: Envelope<'_> = match serde_json::from_slice(body) {
         Ok(envelope) => envelope,
         Err(error) => {
-            let what = if looks_like_html(body) { "an HTML page" } else { "a body that is not Prometheus JSON" };
-            let detail = echo(body).unwrap_or_else(|| error.to_string());
-            return Err(unavailable(format!("HTTP {} from {url} with {what}: {detail}", status.as_u16())));
+            return Err(fetch::not_json(query, status, url, body, "Prometheus", echo(body), error.to_string()));
         }
     };
     // Status first: only a 2xx answer is data, whatever its body says.
@@ -311,15 +268,11 @@ fn interpret(
         let kind =
             if kind.is_empty() || kind == status.as_u16().to_string() { String::new() } else { format!(", {kind}") };
         let rejected = parse_error || status.as_u16() == 400 || kind == ", bad_data";
+        let http = format!(" (HTTP {}{kind})", status.as_u16());
         return Err(if rejected {
-            SourceError::Request(format!(
-                "{}: the server rejected the query (HTTP {}{kind}): {message}\n  query: {}",
-                query.label,
-                status.as_u16(),
-                query.query
-            ))
+            fetch::query_rejected(query, "the server", &http, &message, &query.query)
         } else {
-            unavailable(format!("the query failed on {url} (HTTP {}{kind}): {message}", status.as_u16()))
+            fetch::query_failed(query, url, &http, &message)
         });
     }
     for warning in envelope.warnings.iter().flatten() {
@@ -329,7 +282,7 @@ fn interpret(
         }
         eprintln!("canary: warning: {}: the server warned: {warning}", query.label);
     }
-    let data = envelope.data.ok_or_else(|| unavailable(format!("HTTP {} from {url} without data", status.as_u16())))?;
+    let data = envelope.data.ok_or_else(|| fetch::without_data(query, status, url))?;
     if data.result_type != "matrix" {
         return Err(SourceError::Request(format!(
             "{}: expected a range result (matrix), got `{}`\n  query: {}",
@@ -422,13 +375,7 @@ mod tests {
     use super::*;
 
     fn query() -> OwnedQuery {
-        OwnedQuery {
-            label: "metric `m`, canary query".into(),
-            query: "rate(x[1m])".into(),
-            start: 0,
-            end: 600,
-            step: 60,
-        }
+        fetch::tests::query("rate(x[1m])", 60)
     }
 
     #[test]

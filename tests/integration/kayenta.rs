@@ -1,8 +1,8 @@
 //! The Kayenta-compatible judge: every case of Kayenta's own test suites
-//! (`tests/data/kayenta-judge-fixtures.json`) as a test of `canary::judge::kayenta`, then
+//! (`tests/data/kayenta-judge-fixtures.json`) as a test of `canary::kayenta`, then
 //! `canary import kayenta` and `canary judge --judge kayenta|both` end to end.
 
-use canary::judge::kayenta::{self, EffectMeasure, KayentaClass, KayentaDirection, NanStrategy, Options, ScoreInput};
+use canary::kayenta::{self, EffectMeasure, KayentaClass, KayentaDirection, NanStrategy, Options, ScoreInput};
 use serde_json::Value;
 use std::collections::BTreeMap;
 

@@ -1,0 +1,275 @@
+//! Datadog's metrics query API: v2 `POST /api/v2/query/timeseries` (the default) or v1
+//! `GET /api/v1/query`, on the API host of the organisation's site (`https://api.<site>`) or an
+//! explicit URL. Both sides are bucketed alike: every request pins the rollup interval to the
+//! window's step (v2 `interval`; v1 an explicit `.rollup(...)`), over the same step-aligned
+//! window, split into requests of at most 1,440 buckets. Bucket timestamps mark interval starts,
+//! so the judge drops a bucket that runs past the window's end. Null points and the buckets that
+//! sparse v2 `times` leave out are missing points; a count's numerator bucket that is missing
+//! where its denominator has traffic held no events and is filled with 0.
+//!
+//! Requests carry the keys only in the `DD-API-KEY` and `DD-APPLICATION-KEY` headers (marked
+//! sensitive); no message ever shows them. 5xx, timeouts and connection errors are retried with
+//! jittered backoff; a 429 is waited out for the `X-RateLimit-Reset` seconds Datadog asks (at most
+//! [`MAX_RATE_LIMIT_WAIT`] per wait and within the overall timeout), during which no other query
+//! is sent. A refused key is named: `/api/v1/validate` tells a bad API key from a bad application
+//! key. Query syntax errors are configuration errors that show the query; HTML pages are
+//! summarised, never parsed as JSON.
+//!
+//! This module holds the source itself (settings, client, the run of a batch and what only the
+//! whole batch knows); [`site`] the sites, [`query`] the rollup and the request as sent,
+//! [`rate_limit`] the request loop that waits out 429s, [`auth`] refused keys, [`response`] the v1
+//! and v2 answers. What both HTTP sources share is in [`super::fetch`].
+
+mod auth;
+mod query;
+mod rate_limit;
+mod response;
+mod site;
+
+pub use response::parse_response_bytes;
+pub use site::{DEFAULT_SITE, SITES, site_url};
+
+use super::fetch::{self, Batch, HttpSource, OwnedQuery, PointOrder, QueryFuture};
+use super::http;
+use super::{Point, PointTime, Series, SourceError};
+use crate::config::{DatadogApi, QueryRole};
+use auth::KeyCheck;
+use rate_limit::{NotRateLimits, Pause};
+use reqwest::header::{ACCEPT, HeaderName, HeaderValue};
+use reqwest_middleware::ClientWithMiddleware;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Buckets per series and request. Datadog coarsens the rollup of a query that would return more
+/// than about 1,500 points; longer windows are split so that the step is always honoured.
+pub const MAX_POINTS_PER_REQUEST: i64 = 1440;
+
+/// The longest a rate-limited request waits for `X-RateLimit-Reset` before giving up.
+pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// A Datadog key read from the environment or a file (trimmed), with where it came from; never
+/// printed.
+pub type Key = http::Secret;
+
+/// Everything needed to talk to Datadog.
+#[derive(Debug, Clone)]
+pub struct DatadogSettings {
+    /// API base URL: `https://api.datadoghq.com`, or an explicit one (a proxy, a mock).
+    pub url: String,
+    pub api: DatadogApi,
+    pub api_key: Key,
+    pub app_key: Key,
+    pub headers: BTreeMap<String, String>,
+    /// PEM file of an extra certificate authority to trust (a proxy's).
+    pub ca_file: Option<std::path::PathBuf>,
+    pub request_timeout: Duration,
+    pub total_timeout: Duration,
+    /// Retries of a request that failed with 5xx, a timeout or a connection error, and waits for
+    /// a rate limit (429).
+    pub retries: u32,
+    pub concurrency: usize,
+    /// The longest single wait for a rate limit to reset.
+    pub max_rate_limit_wait: Duration,
+    /// The most bytes one answer may have (`--max-response-size`).
+    pub max_response_bytes: u64,
+    /// The most series one query may return (`--max-series`).
+    pub max_series: usize,
+}
+
+impl DatadogSettings {
+    /// Every credential value of this source (the keys and any credential header), scrubbed from
+    /// every message.
+    fn secrets(&self) -> Vec<String> {
+        let mut secrets = vec![self.api_key.expose().to_string(), self.app_key.expose().to_string()];
+        secrets
+            .extend(self.headers.iter().filter(|(name, _)| http::is_credential_header(name)).map(|(_, v)| v.clone()));
+        secrets.retain(|s| !s.trim().is_empty());
+        secrets
+    }
+}
+
+/// A live Datadog source.
+pub struct DatadogSource {
+    settings: Arc<DatadogSettings>,
+    client: ClientWithMiddleware,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl DatadogSource {
+    pub fn new(settings: DatadogSettings) -> Result<DatadogSource, SourceError> {
+        let config = |message: String| SourceError::Request(message);
+        http::check_base_url(&settings.url, "Datadog URL")?;
+        let mut headers = http::plain_headers(&settings.headers)?;
+        for (name, key, what) in
+            [("dd-api-key", &settings.api_key, "API key"), ("dd-application-key", &settings.app_key, "application key")]
+        {
+            if key.expose().is_empty() {
+                return Err(config(format!("the Datadog {what} from {} is empty", key.origin())));
+            }
+            headers.insert(HeaderName::from_static(name), http::sensitive_value(key.expose(), key.origin())?);
+        }
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let client = fetch::retrying_client(
+            headers,
+            settings.request_timeout,
+            settings.ca_file.as_deref(),
+            settings.retries,
+            NotRateLimits,
+        )?;
+        let runtime = fetch::runtime()?;
+        Ok(DatadogSource { settings: Arc::new(settings), client, runtime })
+    }
+}
+
+/// What all the queries of one run share.
+struct Shared {
+    settings: Arc<DatadogSettings>,
+    client: ClientWithMiddleware,
+    /// When the overall timeout ends.
+    deadline: Instant,
+    /// Holds every request back while a rate limit is waited out.
+    pause: Pause,
+    /// Whether the API key is valid, asked once when Datadog refuses a request.
+    key_check: tokio::sync::OnceCell<KeyCheck>,
+}
+
+impl HttpSource for DatadogSource {
+    const KIND: &'static str = "datadog";
+    const POINT_TIME: PointTime = PointTime::IntervalStart;
+    const PROGRESS: &'static str = "querying Datadog";
+
+    fn batch(&self) -> Batch<'_> {
+        let settings = &self.settings;
+        let (concurrency, total_timeout) = (settings.concurrency, settings.total_timeout);
+        Batch { url: &settings.url, runtime: &self.runtime, concurrency, total_timeout, secrets: settings.secrets() }
+    }
+
+    fn query_runner(&self) -> Box<dyn Fn(OwnedQuery) -> QueryFuture + Send + Sync> {
+        let shared = Arc::new(Shared {
+            deadline: Instant::now() + self.settings.total_timeout,
+            settings: Arc::clone(&self.settings),
+            client: self.client.clone(),
+            pause: Pause::default(),
+            key_check: tokio::sync::OnceCell::new(),
+        });
+        Box::new(move |query: OwnedQuery| {
+            let shared = Arc::clone(&shared);
+            Box::pin(async move { run_query(&shared, &query).await })
+        })
+    }
+
+    fn finish(queries: &[OwnedQuery], results: &mut [Result<Vec<Series>, SourceError>]) {
+        fill_missing_events(queries, results);
+    }
+}
+
+/// Datadog leaves out the buckets of a count that saw no events (a null point in v1, a missing
+/// time in v2). Where a numerator's series has no bucket but its denominator has traffic, the
+/// numerator counted zero events: fill those buckets with 0, so that the judge's pairing of
+/// numerator and denominator keeps every interval with traffic. Series pair by their tags (or
+/// one with one).
+fn fill_missing_events(queries: &[OwnedQuery], results: &mut [Result<Vec<Series>, SourceError>]) {
+    for (index, query) in queries.iter().enumerate() {
+        if query.role != QueryRole::Numerator {
+            continue;
+        }
+        let partner = queries
+            .iter()
+            .position(|q| q.role == QueryRole::Denominator && q.metric == query.metric && q.side == query.side);
+        let Some(Ok(denominator)) = partner.map(|p| &results[p]) else { continue };
+        let denominator = denominator.clone();
+        let Ok(numerator) = &mut results[index] else { continue };
+        let single = numerator.len() == 1 && denominator.len() == 1;
+        for series in numerator.iter_mut() {
+            let Some(exposure) = denominator.iter().find(|d| single || d.labels == series.labels) else { continue };
+            let have: std::collections::BTreeSet<i64> = series.points.iter().map(|p| p.time).collect();
+            let missing: Vec<Point> = exposure
+                .points
+                .iter()
+                .filter(|p| !have.contains(&p.time))
+                .map(|p| Point { time: p.time, value: 0.0 })
+                .collect();
+            if !missing.is_empty() {
+                series.points.extend(missing);
+                series.points.sort_by_key(|p| p.time);
+            }
+        }
+    }
+}
+
+/// Runs one query over its window, split into requests of at most 1,440 buckets, and merges
+/// the series by their tags.
+async fn run_query(shared: &Shared, query: &OwnedQuery) -> Result<Vec<Series>, SourceError> {
+    let sent = query::prepare(shared.settings.api, &query.query, query.step)
+        .map_err(|message| SourceError::Request(format!("{}: {message}\n  query: {}", query.label, query.query)))?;
+    let step = query.step as i64;
+    // Buckets starting from `start` through `end`, as every source answers for its window; the
+    // last one runs past the window's end, and the judge drops it. Each request asks from its
+    // first bucket (inclusive) to the end of its last (exclusive).
+    fetch::split_and_merge(query, MAX_POINTS_PER_REQUEST, PointOrder::ByTime, |first, last| {
+        rate_limit::request(shared, query, &sent, first, last + step)
+    })
+    .await
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A query of `metric `m`, canary query` at `step` seconds.
+    pub(crate) fn query(step: u64) -> OwnedQuery {
+        OwnedQuery {
+            query: "avg:http.server.latency{service:web} by {version}".into(),
+            start: 1_717_430_400,
+            end: 1_717_430_700,
+            ..fetch::tests::query("", step)
+        }
+    }
+
+    pub(crate) fn settings() -> DatadogSettings {
+        DatadogSettings {
+            url: "https://api.datadoghq.eu".into(),
+            api: DatadogApi::V2,
+            api_key: Key::from_origin("abcdef0123456789-api".into(), "$DD_API_KEY".into()),
+            app_key: Key::from_origin("fedcba9876543210-app".into(), "the file /run/secrets/dd-app".into()),
+            headers: BTreeMap::new(),
+            ca_file: None,
+            request_timeout: Duration::from_secs(30),
+            total_timeout: Duration::from_secs(120),
+            retries: 3,
+            concurrency: 8,
+            max_rate_limit_wait: MAX_RATE_LIMIT_WAIT,
+            max_response_bytes: crate::source::points::DEFAULT_MAX_RESPONSE_BYTES,
+            max_series: crate::source::points::DEFAULT_MAX_SERIES,
+        }
+    }
+
+    #[test]
+    fn missing_count_buckets_are_zero_events_where_there_was_traffic() {
+        let q = |role: QueryRole| OwnedQuery { role, ..query(60) };
+        let queries = [q(QueryRole::Numerator), q(QueryRole::Denominator)];
+        let series = |points: &[(i64, f64)]| Series {
+            labels: BTreeMap::new(),
+            points: points.iter().map(|&(time, value)| Point { time, value }).collect(),
+        };
+        let mut results =
+            vec![Ok(vec![series(&[(120, 2.0)])]), Ok(vec![series(&[(60, 100.0), (120, 90.0), (180, 80.0)])])];
+        fill_missing_events(&queries, &mut results);
+        let numerator = results[0].as_ref().unwrap();
+        assert_eq!(numerator[0].points, series(&[(60, 0.0), (120, 2.0), (180, 0.0)]).points);
+    }
+
+    #[test]
+    fn the_api_version_is_a_datadog_field() {
+        let base = "name: x\nmetrics:\n  - name: m\n    query: 'avg:q{a:b}'\n    direction: increase\n";
+        let parse = |source: &str| crate::config::Analysis::parse(&format!("{base}{source}"), "a.yaml".as_ref());
+        let analysis = parse("source:\n  kind: datadog\n  api: v1\n").unwrap();
+        assert_eq!(analysis.source.unwrap().api, Some(DatadogApi::V1));
+        assert!(parse("source:\n  kind: prometheus\n  api: v1\n").unwrap_err().to_string().contains("source.api"));
+        assert!(parse("source:\n  kind: datadog\n  api: v3\n").is_err());
+        let inline = "source:\n  kind: datadog\n  headers:\n    DD-APPLICATION-KEY: abc\n";
+        assert!(parse(inline).unwrap_err().to_string().contains("app_key_env"));
+    }
+}

@@ -1,0 +1,382 @@
+//! What the two HTTP sources (Prometheus and Datadog) share in running a batch of queries: the
+//! owned form of a query, the client with its retry middleware and runtime, the bounded concurrent
+//! runner with its overall deadline, splitting a long window into requests and merging their
+//! answers, parsing off the runtime's workers, and the wording of the errors they both report
+//! (a query refused, a send that failed, an answer that is not the backend's JSON).
+
+use super::http::{self, describe_error, looks_like_html};
+use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
+use crate::config::QueryRole;
+use crate::config::template::Side;
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use reqwest_retry::{RetryTransientMiddleware, RetryableStrategy};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The run of one query of a batch on the runtime.
+pub(crate) type QueryFuture = Pin<Box<dyn Future<Output = Result<Vec<Series>, SourceError>> + Send>>;
+
+/// An HTTP source as the shared [`MetricSource`] implementation sees it: what it reports, how it
+/// runs one query, and what it adds once the whole batch is answered.
+pub(crate) trait HttpSource {
+    /// `prometheus`, `datadog`: the kind the report names.
+    const KIND: &'static str;
+    const POINT_TIME: PointTime;
+    /// The progress bar's message: `querying Prometheus`.
+    const PROGRESS: &'static str;
+    /// Where and how a batch runs.
+    fn batch(&self) -> Batch<'_>;
+    /// Runs one query of the batch just started (which may share state among its queries).
+    fn query_runner(&self) -> Box<dyn Fn(OwnedQuery) -> QueryFuture + Send + Sync>;
+    /// Completes the results with what only the whole batch knows.
+    fn finish(_queries: &[OwnedQuery], _results: &mut [Result<Vec<Series>, SourceError>]) {}
+}
+
+impl<S: HttpSource> MetricSource for S {
+    fn description(&self) -> SourceDescription {
+        SourceDescription { kind: S::KIND.into(), url: Some(http::redact_url(self.batch().url)), replay: None }
+    }
+
+    fn point_time(&self) -> PointTime {
+        S::POINT_TIME
+    }
+
+    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
+        self.fetch_all(std::slice::from_ref(request)).pop().expect("one result per request")
+    }
+
+    fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
+        let batch = self.batch();
+        let limits = BatchLimits {
+            concurrency: batch.concurrency,
+            total_timeout: batch.total_timeout,
+            url: http::redact_url(batch.url),
+        };
+        run_batch(batch.runtime, requests, limits, S::PROGRESS, &batch.secrets, self.query_runner(), S::finish)
+    }
+}
+
+/// Where and how an [`HttpSource`] runs a batch of queries.
+pub(crate) struct Batch<'a> {
+    /// The base URL (shown redacted).
+    pub(crate) url: &'a str,
+    pub(crate) runtime: &'a tokio::runtime::Runtime,
+    /// How many queries run at once.
+    pub(crate) concurrency: usize,
+    /// How long the whole batch may run.
+    pub(crate) total_timeout: Duration,
+    /// Every credential value of the source, scrubbed from every message whatever a server echoed.
+    pub(crate) secrets: Vec<String>,
+}
+
+/// One query of a batch, owned so that it can run on the runtime.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedQuery {
+    /// `metric `m`, canary query`: how messages name the query.
+    pub(crate) label: String,
+    pub(crate) metric: String,
+    pub(crate) side: Side,
+    pub(crate) role: QueryRole,
+    pub(crate) query: String,
+    /// The first point's time, inclusive.
+    pub(crate) start: i64,
+    /// The last point's time, inclusive.
+    pub(crate) end: i64,
+    pub(crate) step: u64,
+}
+
+impl OwnedQuery {
+    pub(crate) fn new(request: &QueryRequest<'_>) -> OwnedQuery {
+        OwnedQuery {
+            label: format!("metric `{}`, {} {}", request.metric, request.side.name(), request.role.name()),
+            metric: request.metric.to_string(),
+            side: request.side,
+            role: request.role,
+            query: request.query.to_string(),
+            start: request.window.start,
+            end: request.window.end,
+            step: request.window.step_seconds,
+        }
+    }
+}
+
+/// The query the fuzz targets' entry points (`parse_response_bytes`) interpret answers for: the
+/// canary's value query `query`, labelled `fuzz`, over 0 through 600 s.
+pub(crate) fn fuzz_query(query: &str, step: u64) -> OwnedQuery {
+    OwnedQuery {
+        label: "fuzz".into(),
+        metric: "fuzz".into(),
+        side: Side::Canary,
+        role: QueryRole::Value,
+        query: query.into(),
+        start: 0,
+        end: 600,
+        step,
+    }
+}
+
+/// How long and how wide a batch of queries may run, and the server it names in errors.
+struct BatchLimits {
+    concurrency: usize,
+    total_timeout: Duration,
+    /// The source's URL, already redacted.
+    url: String,
+}
+
+/// Runs `run` on every query of `requests` on `runtime` (at most `limits.concurrency` at once,
+/// all within `limits.total_timeout`, with a progress bar saying `progress`), one result per
+/// request in order. `finish` may complete the results with what only the whole batch knows;
+/// then every value of `secrets` is scrubbed from every message, whatever a server echoed.
+fn run_batch<F, Fut>(
+    runtime: &tokio::runtime::Runtime,
+    requests: &[QueryRequest<'_>],
+    limits: BatchLimits,
+    progress: &'static str,
+    secrets: &[String],
+    run: F,
+    finish: impl FnOnce(&[OwnedQuery], &mut [Result<Vec<Series>, SourceError>]),
+) -> Vec<Result<Vec<Series>, SourceError>>
+where
+    F: Fn(OwnedQuery) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<Series>, SourceError>> + Send + 'static,
+{
+    let queries: Vec<OwnedQuery> = requests.iter().map(OwnedQuery::new).collect();
+    let progress = super::progress_bar(queries.len() as u64, progress);
+    let planned = queries.clone();
+    let mut results =
+        runtime.block_on(run_bounded(planned, limits.concurrency, limits.total_timeout, &limits.url, progress, run));
+    finish(&queries, &mut results);
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    results.into_iter().map(|r| r.map_err(|e| e.scrubbed(&secrets))).collect()
+}
+
+/// The runtime the HTTP sources run their queries on.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, SourceError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| SourceError::Unavailable(format!("cannot start the I/O runtime: {e}")))
+}
+
+/// The client of a metric source ([`http::source_client`]) behind bounded retries
+/// ([`http::retry_policy`]) of what `strategy` deems transient.
+pub(crate) fn retrying_client(
+    headers: reqwest::header::HeaderMap,
+    request_timeout: Duration,
+    ca_file: Option<&std::path::Path>,
+    retries: u32,
+    strategy: impl RetryableStrategy + Send + Sync + 'static,
+) -> Result<ClientWithMiddleware, SourceError> {
+    let client = http::source_client(headers, request_timeout, ca_file).map_err(SourceError::Request)?;
+    Ok(ClientBuilder::new(client)
+        .with(RetryTransientMiddleware::new_with_policy_and_strategy(http::retry_policy(retries), strategy))
+        .build())
+}
+
+/// Runs `run` on every query, at most `concurrency` at once and all within `total_timeout`, and
+/// returns one result per query in their order; a query still unanswered at the deadline is
+/// "could not judge". Advances `progress` as queries finish.
+pub(crate) async fn run_bounded<Q, F, Fut>(
+    queries: Vec<Q>,
+    concurrency: usize,
+    total_timeout: Duration,
+    url: &str,
+    progress: indicatif::ProgressBar,
+    run: F,
+) -> Vec<Result<Vec<Series>, SourceError>>
+where
+    Q: Send + 'static,
+    F: Fn(Q) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<Series>, SourceError>> + Send + 'static,
+{
+    let run = Arc::new(run);
+    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, query) in queries.into_iter().enumerate() {
+        let (run, limit, progress) = (Arc::clone(&run), Arc::clone(&limit), progress.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore is never closed");
+            let result = run(query).await;
+            progress.inc(1);
+            (index, result)
+        });
+    }
+    let mut results: Vec<Option<Result<Vec<Series>, SourceError>>> = (0..tasks.len()).map(|_| None).collect();
+    let collect = async {
+        while let Some(joined) = tasks.join_next().await {
+            let (index, result) = joined.expect("query tasks do not panic");
+            results[index] = Some(result);
+        }
+    };
+    if tokio::time::timeout(total_timeout, collect).await.is_err() {
+        tasks.abort_all();
+    }
+    progress.finish_and_clear();
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(SourceError::Unavailable(format!(
+                    "{url}: no answer within the overall timeout of {}s",
+                    total_timeout.as_secs()
+                )))
+            })
+        })
+        .collect()
+}
+
+/// How the points of merged series are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PointOrder {
+    /// As the requests answered, one request after the other.
+    AsAnswered,
+    /// Sorted by time (stable), never deduplicated: a repeated timestamp is refused by the point
+    /// checks.
+    ByTime,
+}
+
+/// Runs a query whose window (`query.start` through `query.end`, every `query.step`) is split
+/// into requests of at most `max_points` points per series, one after the other; `request` gets
+/// the first and the last point time of each. The series of all requests are merged by their
+/// labels.
+pub(crate) async fn split_and_merge<F, Fut>(
+    query: &OwnedQuery,
+    max_points: i64,
+    order: PointOrder,
+    mut request: F,
+) -> Result<Vec<Series>, SourceError>
+where
+    F: FnMut(i64, i64) -> Fut,
+    Fut: Future<Output = Result<Vec<Series>, SourceError>>,
+{
+    let step = query.step as i64;
+    let mut merged: BTreeMap<BTreeMap<String, String>, Vec<Point>> = BTreeMap::new();
+    let mut first = query.start;
+    while first <= query.end {
+        let last = query.end.min(first + (max_points - 1) * step);
+        for series in request(first, last).await? {
+            merged.entry(series.labels).or_default().extend(series.points);
+        }
+        first = last + step;
+    }
+    Ok(merged
+        .into_iter()
+        .map(|(labels, mut points)| {
+            if order == PointOrder::ByTime {
+                points.sort_by_key(|p| p.time);
+            }
+            Series { labels, points }
+        })
+        .collect())
+}
+
+/// Runs `parse` off the async runtime's workers, so that the deadlines keep running; a parse
+/// that panicked becomes the error `failed` makes of its message.
+pub(crate) async fn parse_off_runtime<F>(
+    parse: F,
+    failed: impl FnOnce(String) -> SourceError,
+) -> Result<Vec<Series>, SourceError>
+where
+    F: FnOnce() -> Result<Vec<Series>, SourceError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(parse).await.unwrap_or_else(|e| Err(failed(format!("parsing the answer failed: {e}"))))
+}
+
+/// "Could not judge", naming the query: `metric `m`, canary query: {message}`.
+pub(crate) fn unavailable(query: &OwnedQuery, message: String) -> SourceError {
+    SourceError::Unavailable(format!("{}: {message}", query.label))
+}
+
+/// A request that could not be sent or got no answer, after its retries.
+pub(crate) fn send_failed(
+    query: &OwnedQuery,
+    url: &str,
+    error: &reqwest_middleware::Error,
+    retries: u32,
+) -> SourceError {
+    let cause = describe_error(error);
+    unavailable(query, format!("cannot query {url}: {cause}; gave up after {retries} retries"))
+}
+
+/// The server refused the query as written: a configuration error that shows the query sent.
+/// `server` names who refused (`Datadog`, `the server`); `http` is ` (HTTP 400)` or empty.
+pub(crate) fn query_rejected(query: &OwnedQuery, server: &str, http: &str, message: &str, sent: &str) -> SourceError {
+    SourceError::Request(format!("{}: {server} rejected the query{http}: {message}\n  query: {sent}", query.label))
+}
+
+/// The server failed to run the query; `http` is ` (HTTP 503)` or empty.
+pub(crate) fn query_failed(query: &OwnedQuery, url: &str, http: &str, message: &str) -> SourceError {
+    unavailable(query, format!("the query failed on {url}{http}: {message}"))
+}
+
+/// An answer that is not the backend's JSON (`backend`: `Prometheus`, `Datadog`): a gateway's
+/// HTML page or anything else, shown as `shown` (the sanitised body) or else `error`.
+pub(crate) fn not_json(
+    query: &OwnedQuery,
+    status: reqwest::StatusCode,
+    url: &str,
+    body: &[u8],
+    backend: &str,
+    shown: Option<String>,
+    error: String,
+) -> SourceError {
+    let what =
+        if looks_like_html(body) { "an HTML page".to_string() } else { format!("a body that is not {backend} JSON") };
+    let detail = shown.unwrap_or(error);
+    unavailable(query, format!("HTTP {} from {url} with {what}: {detail}", status.as_u16()))
+}
+
+/// A successful-looking answer without its `data`.
+pub(crate) fn without_data(query: &OwnedQuery, status: reqwest::StatusCode, url: &str) -> SourceError {
+    unavailable(query, format!("HTTP {} from {url} without data", status.as_u16()))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A query of `metric `m`, canary query` over 0..=600 s.
+    pub(crate) fn query(query: &str, step: u64) -> OwnedQuery {
+        OwnedQuery { label: "metric `m`, canary query".into(), metric: "m".into(), ..fuzz_query(query, step) }
+    }
+
+    fn spans(start: i64, end: i64, step: u64, max_points: i64) -> Vec<(i64, i64)> {
+        let query = OwnedQuery { start, end, ..query("q", step) };
+        let mut seen = Vec::new();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime
+            .block_on(split_and_merge(&query, max_points, PointOrder::AsAnswered, |first, last| {
+                seen.push((first, last));
+                async { Ok(Vec::new()) }
+            }))
+            .unwrap();
+        seen
+    }
+
+    #[test]
+    fn long_windows_are_split_into_requests_of_at_most_max_points() {
+        assert_eq!(spans(0, 600, 60, 11), vec![(0, 600)]);
+        assert_eq!(spans(0, 600, 60, 5), vec![(0, 240), (300, 540), (600, 600)]);
+        assert_eq!(spans(0, 540, 60, 5), vec![(0, 240), (300, 540)]);
+    }
+
+    #[test]
+    fn merged_series_keep_or_sort_their_points() {
+        let series = |time: i64| Series { labels: BTreeMap::new(), points: vec![Point { time, value: 1.0 }] };
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let query = query("q", 60);
+        for (order, times) in [(PointOrder::AsAnswered, vec![300, 0]), (PointOrder::ByTime, vec![0, 300])] {
+            let merged = runtime
+                .block_on(split_and_merge(&query, 5, order, |first, _| {
+                    let time = if first == 0 { 300 } else { 0 };
+                    async move { Ok(if first <= 300 { vec![series(time)] } else { Vec::new() }) }
+                }))
+                .unwrap();
+            assert_eq!(merged[0].points.iter().map(|p| p.time).collect::<Vec<_>>(), times);
+        }
+    }
+}
