@@ -248,16 +248,11 @@ struct Answer {
     location: Option<String>,
 }
 
-/// A client like [`http::client`]'s that never follows a redirect, each attempt limited to the
-/// settings' timeout and the delivery budget.
+/// The shared client setup ([`http::builder`]) that never follows a redirect, each attempt
+/// limited to the settings' timeout and the delivery budget.
 fn delivery_client(timeout: Duration) -> Result<reqwest::Client, String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let timeout = timeout.min(DELIVERY_BUDGET);
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
+    http::builder(reqwest::header::HeaderMap::new(), timeout.min(DELIVERY_BUDGET), None)?
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("canary/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("cannot set up the HTTP client: {}", e.without_url()))
 }

@@ -11,9 +11,9 @@
 //! | pass (or none) | all pass | pass |
 //! | pass (or none) | some fail | `feature_off` (exit 5), once their actions succeed |
 
-use super::report::{Classification, FeatureResult, MetricResult};
+use super::report::{FeatureResult, MetricResult};
 use super::score::{self, RollUp};
-use crate::config::{Analysis, NoDataPolicy};
+use crate::config::Analysis;
 use crate::model::Verdict;
 
 /// Whether the analysis declares feature-scoped groups.
@@ -25,14 +25,7 @@ pub fn has_features(analysis: &Analysis) -> bool {
 pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> (RollUp, Vec<FeatureResult>) {
     let feature_of =
         |group: &str| analysis.groups.iter().find(|g| g.name.value == group).and_then(|g| g.feature.clone());
-    let policy = |name: &str| {
-        let metric = name.split('{').next().unwrap_or(name);
-        analysis.metrics.iter().find(|m| m.name() == metric).map_or(NoDataPolicy::Inconclusive, |m| m.no_data)
-    };
-    let failed = |m: &MetricResult| {
-        m.classification.is_fail()
-            || (m.classification == Classification::NoData && policy(&m.name) == NoDataPolicy::Fail)
-    };
+    let failed = |m: &MetricResult| score::counts_as_failed(analysis, m);
     let features: Vec<FeatureResult> = analysis
         .groups
         .iter()

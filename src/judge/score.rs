@@ -14,17 +14,25 @@ pub struct RollUp {
     pub reason: String,
 }
 
+/// Whether a metric counts as failed: it failed, or had no data under its metric's `fail`
+/// policy. Parts of a breakdown (`name{label="value"}`) follow their metric's policy.
+pub(crate) fn counts_as_failed(analysis: &Analysis, metric: &MetricResult) -> bool {
+    metric.classification.is_fail()
+        || (metric.classification == Classification::NoData
+            && no_data_policy(analysis, &metric.name) == NoDataPolicy::Fail)
+}
+
+/// The `no_data` policy of the metric whose results are reported under `name`.
+fn no_data_policy(analysis: &Analysis, name: &str) -> NoDataPolicy {
+    analysis
+        .metrics
+        .iter()
+        .find(|config| super::metric::reported_under(config, name))
+        .map_or(NoDataPolicy::Inconclusive, |config| config.no_data)
+}
+
 pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> RollUp {
-    // Parts of a breakdown (`name{label="value"}`) follow their metric's policy.
-    let policy = |name: &str| {
-        let metric = name.split('{').next().unwrap_or(name);
-        analysis.metrics.iter().find(|m| m.name() == metric).map_or(NoDataPolicy::Inconclusive, |m| m.no_data)
-    };
-    // A metric counts as failed when it failed, or had no data under the `fail` policy.
-    let failed = |m: &MetricResult| {
-        m.classification.is_fail()
-            || (m.classification == Classification::NoData && policy(&m.name) == NoDataPolicy::Fail)
-    };
+    let failed = |m: &MetricResult| counts_as_failed(analysis, m);
     let mut group_names: Vec<String> = analysis.groups.iter().map(|g| g.name.value.clone()).collect();
     for metric in metrics {
         if !group_names.contains(&metric.group) {
@@ -69,7 +77,8 @@ pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> RollUp {
         .iter()
         .filter(|m| {
             m.classification == Classification::Error
-                || (m.classification == Classification::NoData && policy(&m.name) == NoDataPolicy::Inconclusive)
+                || (m.classification == Classification::NoData
+                    && no_data_policy(analysis, &m.name) == NoDataPolicy::Inconclusive)
         })
         .collect();
     let Some(value) = score else {

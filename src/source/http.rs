@@ -286,7 +286,7 @@ pub fn source_client(
         .map_err(|e| format!("cannot set up the HTTP client: {e}"))
 }
 
-fn builder(
+pub(crate) fn builder(
     headers: reqwest::header::HeaderMap,
     timeout: std::time::Duration,
     ca_file: Option<&std::path::Path>,

@@ -1,0 +1,182 @@
+//! The gauge evaluation: the value series of both sides cleaned and thinned, summarised, and
+//! judged by the thresholds, the sustained rules, the shift test (Mann-Whitney with a
+//! Hodges-Lehmann interval) and the spread test.
+use super::opening::{Opening, Settled, no_data, refuse_identical, series_of, sorted};
+use super::rules::{sustained_tests, thresholds};
+use crate::config::template::Side;
+use crate::config::{QueryRole, Statistic, TestKind};
+use crate::judge::quality::{clean, coverage_gap, thin};
+use crate::judge::report::{FindingKind, MetricResult, SideData, TestKindResult, TestResult};
+use crate::judge::{Direction, Margin};
+use crate::source::Point;
+use crate::stats::descriptive::median_sorted;
+use crate::stats::mann_whitney::Ranks;
+use crate::stats::{Alternative, ExactNull, Method, Summary, hodges_lehmann, mann_whitney};
+use std::collections::BTreeMap;
+
+pub(super) fn evaluate_gauge(opening: &Opening<'_, '_>, result: &mut MetricResult) -> Result<(), Settled> {
+    let (input, context, confidence) = (opening.input, opening.context, opening.confidence);
+    let (config, thinning) = (input.config, &opening.thinning);
+    let (step, factor) = (thinning.step, thinning.factor);
+    let mut cleaned: BTreeMap<Side, Vec<Point>> = BTreeMap::new();
+    for side in Side::BOTH {
+        let [one] = series_of(input, side, [QueryRole::Value], &mut result.findings)?;
+        let points = one
+            .map(|s| clean(&s.points, &context.window, context.point_time, side, &mut result.findings))
+            .unwrap_or_default();
+        cleaned.insert(side, points);
+    }
+    for side in Side::BOTH {
+        if cleaned[&side].is_empty() {
+            let message = format!("no {} data in the judged window", side.name());
+            return Err(no_data(&mut result.findings, FindingKind::NoTraffic, Some(side), message));
+        }
+    }
+    let values = |side: Side| cleaned[&side].iter().map(|p| p.value).collect::<Vec<_>>();
+    refuse_identical(input, &[QueryRole::Value], &values(Side::Baseline), &values(Side::Canary), &mut result.findings)?;
+    thinning.note(&mut result.findings);
+    let judged: BTreeMap<Side, Vec<f64>> = Side::BOTH
+        .into_iter()
+        .map(|side| (side, sorted(thin(&cleaned[&side], factor, step).iter().map(|p| p.value).collect())))
+        .collect();
+    for side in Side::BOTH {
+        let all = sorted(cleaned[&side].iter().map(|p| p.value).collect());
+        let data = SideData { samples: judged[&side].len(), summary: Some(Summary::of_sorted(&all)), totals: None };
+        *result.side_mut(side) = data;
+    }
+    let gauge_stat = |data: &SideData, statistic: Statistic| {
+        data.summary.as_ref().and_then(|s| match statistic {
+            Statistic::Mean => Some(s.mean),
+            Statistic::Min => Some(s.min),
+            Statistic::P50 => Some(s.p50),
+            Statistic::P90 => Some(s.p90),
+            Statistic::P99 => Some(s.p99),
+            Statistic::Max => Some(s.max),
+            Statistic::Rate | Statistic::Total => None,
+        })
+    };
+    result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, gauge_stat));
+    let per_point = |side: Side| cleaned[&side].iter().map(|p| (p.time, p.value)).collect::<Vec<_>>();
+    let rules = sustained_tests(
+        input,
+        &per_point(Side::Canary),
+        &per_point(Side::Baseline),
+        &context.window,
+        &mut result.findings,
+    );
+    result.tests.extend(rules);
+    let minimum = config.min_samples();
+    for side in Side::BOTH {
+        let count = judged[&side].len();
+        if count < minimum {
+            let message = format!(
+                "{count} {} point(s) to judge, fewer than the minimum {minimum}{}",
+                side.name(),
+                if factor > 1 { " after thinning overlapping windows" } else { "" }
+            );
+            return Err(no_data(&mut result.findings, FindingKind::TooFewSamples, Some(side), message));
+        }
+    }
+    for side in Side::BOTH {
+        let what = format!("{} series", side.name());
+        if let Some(gap) = coverage_gap(&cleaned[&side], &context.window, context.point_time, side, &what) {
+            return Err(no_data(&mut result.findings, gap.kind, gap.side, gap.message));
+        }
+    }
+    let (baseline, canary) = (&judged[&Side::Baseline], &judged[&Side::Canary]);
+    let margin = config.margin.unwrap_or_default();
+    for test in config.tests() {
+        match test {
+            TestKind::Shift => result.tests.push(shift_test(canary, baseline, config.direction, margin, confidence)),
+            TestKind::Spread => result.tests.push(spread_test(canary, baseline, config.direction, margin)),
+            TestKind::Rate => {}
+        }
+    }
+    Ok(())
+}
+
+/// The one-sided (per direction) Mann-Whitney p-value of "canary − baseline ≤ margin"; `None`
+/// when it cannot be computed (values moved by the margin overflow): never a default of 1.
+fn shifted_p_value(canary: &[f64], baseline: &[f64], direction: Direction, margin: f64) -> Option<f64> {
+    let one_sided = |shift: f64, alternative: Alternative| {
+        let moved: Vec<f64> = canary.iter().map(|c| c + shift).collect();
+        if moved.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let ranks = Ranks::of_sorted(&moved, baseline);
+        mann_whitney(&ranks, alternative, Method::Auto, None).ok().map(|t| t.p_value).filter(|p| !p.is_nan())
+    };
+    match direction {
+        Direction::Increase => one_sided(-margin, Alternative::Greater),
+        Direction::Decrease => one_sided(margin, Alternative::Less),
+        Direction::Either => {
+            let (up, down) = (one_sided(-margin, Alternative::Greater)?, one_sided(margin, Alternative::Less)?);
+            Some((2.0 * up.min(down)).min(1.0))
+        }
+    }
+}
+
+fn shift_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: Margin, confidence: f64) -> TestResult {
+    let amount = margin.amount(median_sorted(baseline));
+    let p_value = shifted_p_value(canary, baseline, direction, amount);
+    let ranks = Ranks::of_sorted(canary, baseline);
+    let law = ExactNull::affordable(canary.len(), baseline.len())
+        .then(|| ExactNull::new(canary.len(), baseline.len()).ok())
+        .flatten();
+    // When the requested level cannot be reached with these sample sizes (or rounds to 1), the
+    // interval at that level is unbounded, not the span of the differences.
+    let shift = hodges_lehmann(canary, baseline, confidence, law.as_ref()).ok().map(|mut s| {
+        if !s.reachable {
+            (s.ci_low, s.ci_high) = (f64::NEG_INFINITY, f64::INFINITY);
+        }
+        s
+    });
+    TestResult {
+        statistic: Some(ranks.u()),
+        p_value,
+        estimate: shift.as_ref().map(|s| s.estimate),
+        ci_low: shift.as_ref().map(|s| s.ci_low),
+        ci_high: shift.as_ref().map(|s| s.ci_high),
+        confidence: shift.as_ref().map(|s| s.confidence),
+        margin: Some(amount),
+        ..TestResult::new(TestKindResult::Shift)
+    }
+}
+
+fn spread_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: Margin) -> TestResult {
+    let deviations = |values: &[f64]| {
+        let center = median_sorted(values);
+        sorted(values.iter().map(|v| (v - center).abs()).collect())
+    };
+    let (canary_dev, baseline_dev) = (deviations(canary), deviations(baseline));
+    let factor = match margin {
+        Margin::Percent(p) => 1.0 + p / 100.0,
+        Margin::Absolute(_) => 1.0,
+    };
+    // `None` when it cannot be computed (deviations that overflow): never a default of 1.
+    let test = |scale: f64, alternative: Alternative| {
+        let moved: Vec<f64> = canary_dev.iter().map(|d| d * scale).collect();
+        if moved.iter().chain(&baseline_dev).any(|v| !v.is_finite()) {
+            return None;
+        }
+        mann_whitney(&Ranks::of_sorted(&moved, &baseline_dev), alternative, Method::Auto, None)
+            .ok()
+            .map(|t| t.p_value)
+            .filter(|p| !p.is_nan())
+    };
+    let p_value = match direction {
+        Direction::Increase => test(1.0 / factor, Alternative::Greater),
+        Direction::Decrease => test(factor, Alternative::Less),
+        Direction::Either => test(1.0 / factor, Alternative::Greater)
+            .zip(test(factor, Alternative::Less))
+            .map(|(up, down)| (2.0 * up.min(down)).min(1.0)),
+    };
+    let (canary_mad, baseline_mad) = (median_sorted(&canary_dev), median_sorted(&baseline_dev));
+    TestResult {
+        statistic: Some(Ranks::of_sorted(&canary_dev, &baseline_dev).u()),
+        p_value,
+        estimate: (baseline_mad > 0.0).then(|| canary_mad / baseline_mad),
+        margin: Some(factor),
+        ..TestResult::new(TestKindResult::Spread)
+    }
+}
