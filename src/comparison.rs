@@ -2,8 +2,9 @@
 //! Mann-Whitney test, the Hodges-Lehmann shift with its interval, effect sizes and the verdict.
 //! Pure: it takes numbers and settings and returns the finished report.
 
-use crate::error::{CanaryError, Verdict};
+use crate::error::CanaryError;
 use crate::judge::judge_shift;
+use crate::model::Verdict;
 use crate::model::{Direction, Margin};
 use crate::stats::mann_whitney::Ranks;
 use crate::stats::{

@@ -1,9 +1,7 @@
 //! The errors a run can end with, each mapped to one documented exit code.
 
+use crate::model::Verdict;
 use std::path::PathBuf;
-
-// re-export for the merge; removed after
-pub use crate::model::Verdict;
 
 /// Everything that can stop a command before it reaches a verdict.
 #[derive(Debug, thiserror::Error)]

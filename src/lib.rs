@@ -21,7 +21,8 @@ pub(crate) mod settings;
 pub mod source;
 pub mod stats;
 
-use error::{CanaryError, Verdict};
+use error::CanaryError;
+use model::Verdict;
 
 /// Runs a parsed command line to its verdict.
 pub fn run(cli: cli::Cli) -> Result<Verdict, CanaryError> {

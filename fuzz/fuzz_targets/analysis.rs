@@ -3,8 +3,10 @@
 //! Any input must end in an analysis or a `ConfigError` that renders; never a panic.
 #![no_main]
 
-use canary::config::template::{Side, render_metric, resolve_sides};
-use canary::config::{Analysis, Duration};
+use canary::model::Side;
+use canary::config::template::{render_metric, resolve_sides};
+use canary::model::Duration;
+use canary::config::Analysis;
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;
 use std::path::Path;

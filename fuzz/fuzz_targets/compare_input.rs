@@ -4,7 +4,7 @@
 
 use canary::comparison::{CompareSettings, compare};
 use canary::input::parse_numbers;
-use canary::judge::{Direction, Margin};
+use canary::model::{Direction, Margin};
 use canary::stats::{Alternative, Method};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;

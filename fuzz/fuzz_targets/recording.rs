@@ -5,8 +5,8 @@
 #[path = "fuzz_file.rs"]
 mod fuzz_file;
 
-use canary::config::Duration;
-use canary::config::window::Window;
+use canary::model::Duration;
+use canary::model::window::Window;
 use canary::source::recorded::{RecordedSource, Recording};
 use canary::source::{MetricSource, QueryRequest};
 use libfuzzer_sys::fuzz_target;
@@ -26,8 +26,8 @@ fuzz_target!(|data: &[u8]| {
     let source = RecordedSource::new(recording.clone(), &path);
     for (name, metric) in &recording.metrics {
         for (side, recorded) in [
-            (canary::config::template::Side::Baseline, &metric.baseline),
-            (canary::config::template::Side::Canary, &metric.canary),
+            (canary::model::Side::Baseline, &metric.baseline),
+            (canary::model::Side::Canary, &metric.canary),
         ] {
             for (role, query) in &recorded.queries {
                 let request = QueryRequest { metric: name, side, role: *role, query: &query.query, window };

@@ -8,8 +8,8 @@
 //! deployment-level rollback fires as it would without feature groups.
 
 use super::webhook::{self, Request, WebhookSettings};
-use crate::error::Verdict;
 use crate::judge::report::JudgmentReport;
+use crate::model::Verdict;
 
 /// One feature's action, rendered and ready to send.
 #[derive(Debug, Clone)]

@@ -2,8 +2,9 @@
 
 use crate::cli::CompareArgs;
 use crate::comparison::{CompareSettings, compare};
-use crate::error::{CanaryError, Verdict};
+use crate::error::CanaryError;
 use crate::input::read_numbers;
+use crate::model::Verdict;
 use crate::report::{Format, compare as render};
 use crate::settings;
 use std::io::Write;

@@ -5,8 +5,9 @@
 
 use crate::cli::{ImportArgs, ImportFrom, KayentaImportArgs};
 use crate::config::Analysis;
-use crate::error::{CanaryError, Verdict};
+use crate::error::CanaryError;
 use crate::kayenta::import::import_kayenta;
+use crate::model::Verdict;
 use serde_json::Value;
 
 pub fn run(args: &ImportArgs) -> Result<Verdict, CanaryError> {

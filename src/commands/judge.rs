@@ -5,8 +5,9 @@ use super::judging::{call_rollback_webhook, check_recorded_offsets, judge_source
 use crate::actions::features;
 use crate::actions::watchdog::{self, Watchdog};
 use crate::cli::{JudgeArgs, JudgeFormat};
-use crate::error::{CanaryError, Verdict};
+use crate::error::CanaryError;
 use crate::judge::report::JudgmentReport;
+use crate::model::Verdict;
 use crate::report::{junit, markdown, table};
 use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, deadline, rollback, source::open_source, window};

@@ -3,17 +3,20 @@
 //! recording against the analysis, and calling the rollback webhook.
 
 use crate::actions::webhook::{self, WebhookSettings};
-use crate::config::template::{ResolvedSides, Side, render_metric};
-use crate::config::window::Window;
-use crate::config::{Analysis, Duration, QueryRole};
+use crate::config::Analysis;
+use crate::config::template::{ResolvedSides, render_metric};
 use crate::error::CanaryError;
 use crate::judge::report::{JudgmentReport, WebhookOutcome};
 use crate::judge::sustained::Carry;
 use crate::judge::{Context, MetricInput};
 use crate::kayenta::judge;
+use crate::model::Series;
+use crate::model::Side;
+use crate::model::window::Window;
+use crate::model::{Duration, QueryRole};
 use crate::settings;
 use crate::source::recorded::{RecordedSource, Recording};
-use crate::source::{MetricSource, QueryRequest, Series, points};
+use crate::source::{MetricSource, QueryRequest, points};
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -3,9 +3,10 @@
 
 use super::judging::fetch_everything;
 use crate::cli::RecordArgs;
-use crate::config::template::Side;
-use crate::config::window::format_timestamp;
-use crate::error::{CanaryError, Verdict};
+use crate::error::CanaryError;
+use crate::model::Side;
+use crate::model::Verdict;
+use crate::model::window::format_timestamp;
 use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::now;
 use crate::settings::source::open_source;

@@ -3,8 +3,9 @@
 
 use crate::cli::{SchemaArgs, SchemaDocument};
 use crate::comparison::ComparisonReport;
-use crate::error::{CanaryError, Verdict};
+use crate::error::CanaryError;
 use crate::judge::report::JudgmentReport;
+use crate::model::Verdict;
 use crate::source::recorded::Recording;
 use std::io::Write;
 

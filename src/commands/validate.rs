@@ -3,14 +3,17 @@
 
 use super::judging::fetch_everything;
 use crate::cli::ValidateArgs;
-use crate::config::template::{Side, render_metric};
-use crate::config::window::format_timestamp;
-use crate::config::{Duration, MetricKind, QueryRole};
-use crate::error::{CanaryError, Verdict};
+use crate::config::MetricKind;
+use crate::config::template::render_metric;
+use crate::error::CanaryError;
+use crate::model::Series;
+use crate::model::Side;
+use crate::model::Verdict;
 use crate::model::number::plain;
+use crate::model::window::format_timestamp;
+use crate::model::{Duration, QueryRole};
 use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, source::open_source, window::live_window};
-use crate::source::Series;
 use std::io::Write;
 
 pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {

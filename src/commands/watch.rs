@@ -12,10 +12,11 @@ use super::judging::{call_rollback_webhook, check_recorded_offsets, judge_source
 use crate::actions::features;
 use crate::cli::{WatchArgs, WatchFormat};
 use crate::config::Analysis;
-use crate::config::window::{Window, align_down, align_up, format_timestamp};
-use crate::error::{CanaryError, Verdict};
+use crate::error::CanaryError;
 use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
+use crate::model::Verdict;
 use crate::model::number::{p_value, plain};
+use crate::model::window::{Window, align_down, align_up, format_timestamp};
 use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, deadline, rollback, source::open_source};
 use crate::source::MetricSource;
@@ -109,7 +110,7 @@ fn plan(start: i64, args: &WatchArgs, analysis: &Analysis, data_end: Option<i64>
         let previous = informations.last().copied().unwrap_or(0.0);
         let information = ((at - warm_from) as f64 / span).min(1.0);
         let window =
-            Window::between(window_start, window_end, step, crate::config::Duration::default()).map_err(usage)?;
+            Window::between(window_start, window_end, step, crate::model::Duration::default()).map_err(usage)?;
         looks.push(Look { at, window, alpha: look_level(analysis.judgment.alpha, previous, information) });
         informations.push(information);
     }
@@ -330,7 +331,7 @@ impl Events {
                 self.emit(&event.to_string())
             }
             WatchFormat::Table => {
-                let judged = crate::config::Duration::from_secs((look.window.end - look.window.start) as u64);
+                let judged = crate::model::Duration::from_secs((look.window.end - look.window.start) as u64);
                 let verdict = serde_json::to_value(report.verdict).unwrap_or_default();
                 self.emit(&format!(
                     "{:>5}  {:<20}  {:<9}  {:>8}  {:<12}  {:>5}  {}",

@@ -2,7 +2,8 @@
 //! rollback webhook and the feature actions of groups (with the references to their secrets);
 //! reading and parsing it (the cross-field checks are in `validation`).
 
-use super::{ConfigError, Duration, GroupConfig, JudgmentConfig, MetricConfig, SourceConfig};
+use super::{ConfigError, GroupConfig, JudgmentConfig, MetricConfig, SourceConfig};
+use crate::model::Duration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;

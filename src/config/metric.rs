@@ -2,8 +2,9 @@
 //! sustained-breach rules, breakdowns, no-data policy and the settings only the Kayenta-compatible
 //! judge reads; and the scoring groups metrics belong to.
 
-use super::{ActionConfig, Duration, QueryRole};
+use super::ActionConfig;
 use crate::model::{Direction, Margin};
+use crate::model::{Duration, QueryRole};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 

@@ -16,11 +16,8 @@ mod metric;
 mod source;
 pub mod template;
 mod validation;
-pub mod window;
 
 pub use analysis::{ActionConfig, ActionMethod, Analysis, RollbackConfig, SideConfig, WindowConfig};
-// re-export for the merge; removed after
-pub use crate::model::{Duration, QueryRole};
 pub use error::ConfigError;
 pub use judgment::{JudgeChoice, JudgmentConfig, KayentaMultipleSeries};
 pub use metric::{

@@ -5,9 +5,8 @@
 //! side's own `variables` (themselves templates over the first two); built-ins `side`, `step` and
 //! `range`. A baseline with `offset` uses the canary's variables, shifted back in time.
 
-use super::{Analysis, MetricConfig, QueryRole, error::suggestion};
-// re-export for the merge; removed after
-pub use crate::model::Side;
+use super::{Analysis, MetricConfig, error::suggestion};
+use crate::model::{QueryRole, Side};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -201,7 +200,7 @@ pub fn render_metric(
     side: Side,
     sides: &ResolvedSides,
     overrides: &BTreeMap<String, String>,
-    step: super::Duration,
+    step: crate::model::Duration,
 ) -> Result<Vec<(QueryRole, String)>, TemplateError> {
     let mut context = analysis.variables.clone();
     context.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -1,7 +1,7 @@
 //! Parsing and validation of analysis files.
 
 use super::*;
-use crate::model::Margin;
+use crate::model::{Duration, Margin, Side};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -112,7 +112,7 @@ fn templates_resolve_per_side_and_offset_baselines_reuse_the_canary() {
     let queries = template::render_metric(
         &analysis,
         &analysis.metrics[1],
-        template::Side::Canary,
+        Side::Canary,
         &sides,
         &overrides,
         Duration::from_secs(60),

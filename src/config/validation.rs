@@ -4,10 +4,10 @@
 
 use super::error::suggestion;
 use super::{
-    Analysis, ConfigError, Duration, GroupConfig, KayentaMetricConfig, MetricKind, SourceConfig, SourceKind, Statistic,
-    SustainedConfig, TestKind, ThresholdConfig, window,
+    Analysis, ConfigError, GroupConfig, KayentaMetricConfig, MetricKind, SourceConfig, SourceKind, Statistic,
+    SustainedConfig, TestKind, ThresholdConfig,
 };
-use crate::model::Margin;
+use crate::model::{Duration, Margin, window};
 use serde_saphyr::Spanned;
 use std::path::Path;
 

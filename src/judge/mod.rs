@@ -11,7 +11,7 @@ pub mod shift;
 pub mod sustained;
 
 pub use metric::{Context, MetricInput};
-pub use shift::{Direction, Margin, judge_shift};
+pub use shift::judge_shift;
 
 use crate::config::Analysis;
 use crate::config::template::ResolvedSides;

@@ -1,7 +1,8 @@
 //! The judgment report: what `canary judge --format json` prints, what the other renderers show,
 //! and the body of the rollback webhook. Its JSON Schema is printed by `canary schema report`.
 
-use crate::config::{MetricKind, QueryRole};
+use crate::config::MetricKind;
+use crate::model::QueryRole;
 use crate::model::{Direction, Side, SourceDescription, Verdict, Window};
 use crate::stats::Summary;
 use serde::Serialize;

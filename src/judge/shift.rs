@@ -2,13 +2,10 @@
 //! beyond the practical margin in the bad direction, inconclusive when the sample sizes cannot
 //! reach the requested confidence, pass otherwise. An improvement never fails.
 
-use crate::model::Verdict;
 use crate::model::number::{plain, signed};
+use crate::model::{Direction, Verdict};
 use crate::stats::ShiftEstimate;
 use serde::Serialize;
-
-// re-export for the merge; removed after
-pub use crate::model::{Direction, Margin};
 
 /// The decision on a shift, with the reason a person reads.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -74,6 +71,7 @@ fn percent(confidence: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Margin;
     use crate::stats::MethodUsed;
 
     fn shift(low: f64, high: f64) -> ShiftEstimate {

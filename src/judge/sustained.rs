@@ -33,11 +33,9 @@
 //!   first stretch of this one when that begins exactly one step after the carried stretch's end
 //!   (or overlaps it: points already carried are not counted twice).
 
+use crate::model::Rule;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-// re-export for the merge; removed after
-pub use crate::model::{Bound, Rule};
 
 /// One breaching point: when, the canary's value, and the limit it breached.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -200,6 +198,7 @@ pub fn describe_stretch(stretch: &Stretch) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Bound;
 
     const STEP: u64 = 60;
 
@@ -357,10 +356,11 @@ mod tests {
 /// The rule inside the judge: analysis files, classification, reports.
 #[cfg(test)]
 mod judged {
+    use crate::config::Analysis;
     use crate::config::template::resolve_sides;
-    use crate::config::{Analysis, Duration, QueryRole};
     use crate::judge::report::{Classification, JudgmentReport, TestKindResult, TestOutcome};
     use crate::judge::{Context, MetricInput, judge};
+    use crate::model::{Duration, QueryRole};
     use crate::model::{Point, PointTime, Series, SourceDescription, Verdict, Window};
     use std::collections::BTreeMap;
     use std::path::Path;

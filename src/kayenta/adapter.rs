@@ -11,13 +11,13 @@ use super::statistics::Stats;
 use crate::config::template::ResolvedSides;
 use crate::config::{
     Analysis, JudgeChoice, KayentaEffectMeasure, KayentaMultipleSeries, KayentaNanStrategy, KayentaOutlierStrategy,
-    MetricConfig, MetricKind, QueryRole,
+    MetricConfig, MetricKind,
 };
 use crate::judge::report::{
     Classification, GroupResult, JudgmentReport, KayentaGroupScore, KayentaMetricResult, KayentaStats, KayentaVerdict,
 };
 use crate::judge::{Context, MetricInput};
-use crate::model::{Direction, Point, PointTime, Series, Side, SourceDescription, Verdict, Window};
+use crate::model::{Direction, Point, PointTime, QueryRole, Series, Side, SourceDescription, Verdict, Window};
 use std::collections::BTreeMap;
 
 /// Judges every metric of `analysis` on its fetched data as `judgment.judge` chooses: the default

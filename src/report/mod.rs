@@ -3,7 +3,6 @@
 pub mod compare;
 pub mod junit;
 pub mod markdown;
-pub mod number;
 #[cfg(test)]
 pub(crate) mod sample;
 pub mod table;

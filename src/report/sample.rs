@@ -2,11 +2,12 @@
 //! with a passing count metric, a critical count metric that failed its rate test, a gauge
 //! without enough data, and a gauge that passed its shift test.
 
-use crate::config::{MetricKind, QueryRole};
+use crate::config::MetricKind;
 use crate::judge::report::{
     Classification, Finding, FindingKind, GroupResult, JudgmentReport, MetricResult, REPORT_SCHEMA_VERSION, SideData,
     SideDescription, TestKindResult, TestOutcome, TestResult, Totals,
 };
+use crate::model::QueryRole;
 use crate::model::window::{Window, parse_timestamp};
 use crate::model::{Direction, Side, SourceDescription, Verdict};
 use crate::stats::Summary;

@@ -1,8 +1,8 @@
 //! The run's deadline (`--timeout`), which covers the whole run, fetching and judging.
 
 use crate::cli::SourceArgs;
-use crate::config::Duration;
 use crate::error::CanaryError;
+use crate::model::Duration;
 use crate::source::SourceError;
 
 /// The overall deadline of a run: `--timeout`, at least a second.

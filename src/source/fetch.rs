@@ -5,7 +5,8 @@
 //! (a query refused, a send that failed, an answer that is not the backend's JSON).
 
 use super::http::{self, describe_error, looks_like_html};
-use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
+use super::{MetricSource, QueryRequest, SourceError};
+use crate::model::{Point, PointTime, Series, SourceDescription};
 use crate::model::{QueryRole, Side};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use reqwest_retry::{RetryTransientMiddleware, RetryableStrategy};

@@ -9,7 +9,8 @@
 //! the later points on another grid, and thinning them with the first ones would silently drop
 //! about half of them.
 
-use super::{MetricSource, PointTime, QueryRequest, Series, SourceDescription, SourceError};
+use super::{MetricSource, QueryRequest, SourceError};
+use crate::model::{PointTime, Series, SourceDescription};
 use crate::model::{QueryRole, Side};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -22,7 +23,7 @@ struct Fetched {
     /// The last instant on this query's grid (`start` plus whole steps) that is fetched: the
     /// next fetch starts one step later.
     end: i64,
-    series: BTreeMap<BTreeMap<String, String>, Vec<super::Point>>,
+    series: BTreeMap<BTreeMap<String, String>, Vec<crate::model::Point>>,
 }
 
 pub struct IncrementalSource<'a> {

@@ -10,10 +10,7 @@ pub mod points;
 pub mod prometheus;
 pub mod recorded;
 
-use crate::model::{QueryRole, Side, Window};
-
-// re-export for the merge; removed after
-pub use crate::model::{Point, PointTime, Series, SourceDescription};
+use crate::model::{PointTime, QueryRole, Series, Side, SourceDescription, Window};
 
 /// One query to run.
 #[derive(Debug, Clone)]

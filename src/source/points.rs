@@ -5,7 +5,8 @@
 //! denominator) made of values that are NaN (left for the judge's data-quality checks) or finite,
 //! non-negative and at most [`MAX_COUNT`]. Also the limits on what one answer may hold.
 
-use super::{Series, SourceError};
+use super::SourceError;
+use crate::model::Series;
 use crate::model::{QueryRole, Window};
 
 /// The largest count accepted: 2^53, the largest integer an f64 holds exactly. No real event

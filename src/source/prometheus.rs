@@ -5,10 +5,11 @@
 //! error shows the query and the server's message; gateway HTML pages are summarised, never
 //! parsed as JSON; credentials never appear in any message.
 
+use super::SourceError;
 use super::fetch::{self, Batch, HttpSource, OwnedQuery, PointOrder, QueryFuture};
 use super::http;
 use super::http::Secret;
-use super::{Point, PointTime, Series, SourceError};
+use crate::model::{Point, PointTime, Series};
 use reqwest::header::AUTHORIZATION;
 use reqwest_middleware::ClientWithMiddleware;
 use reqwest_retry::DefaultRetryableStrategy;

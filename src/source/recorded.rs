@@ -2,8 +2,9 @@
 //! per metric and side, the resolved queries and the series they returned, with the window and
 //! step. Documented in `docs/recorded-data.md`; its JSON Schema is part of `canary schema`.
 
-use super::{MetricSource, Point, PointTime, QueryRequest, Series, SourceDescription, SourceError};
+use super::{MetricSource, QueryRequest, SourceError};
 use crate::model::window::{check_lengths, check_timestamp, format_timestamp, parse_timestamp};
+use crate::model::{Point, PointTime, Series, SourceDescription};
 use crate::model::{QueryRole, Side};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

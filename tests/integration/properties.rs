@@ -15,14 +15,15 @@
 use canary::cli::JudgeFormat;
 use canary::commands::judge::render;
 use canary::commands::judging::judge_source;
+use canary::config::Analysis;
 use canary::config::template::resolve_sides;
-use canary::config::window::Window;
-use canary::config::{Analysis, Duration, QueryRole};
 use canary::judge::report::JudgmentReport;
+use canary::model::window::Window;
+use canary::model::{Duration, QueryRole};
+use canary::model::{Point, SourceDescription};
 use canary::source::recorded::{
     RecordedMetric, RecordedQuery, RecordedSeries, RecordedSide, RecordedSource, Recording,
 };
-use canary::source::{Point, SourceDescription};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use std::collections::BTreeMap;

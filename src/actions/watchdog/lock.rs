@@ -6,8 +6,8 @@
 //! lock is free was left by a dead run and is taken over with a warning; without advisory locks
 //! the PID is checked instead. See the parent module for the whole story.
 
-use crate::config::window::format_timestamp;
 use crate::error::CanaryError;
+use crate::model::window::format_timestamp;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};

@@ -103,9 +103,9 @@ pub use state::{
 };
 
 use super::webhook;
-use crate::config::window::parse_timestamp;
 use crate::error::CanaryError;
 use crate::judge::report::{JudgmentReport, WebhookOutcome};
+use crate::model::window::parse_timestamp;
 use lock::{Lock, open_regular, prepare_dir};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -5,9 +5,10 @@
 //! See the parent module for the rule's table.
 
 use super::lock::{now, open_regular};
-use crate::config::window::format_timestamp;
-use crate::error::{CanaryError, Verdict};
+use crate::error::CanaryError;
 use crate::judge::report::{JudgmentReport, WebhookOutcome};
+use crate::model::Verdict;
+use crate::model::window::format_timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File};

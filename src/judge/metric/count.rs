@@ -3,15 +3,16 @@
 //! intervals both sides have).
 use super::opening::{Opening, Settled, no_data, refuse_identical, series_of, sorted};
 use super::rules::{sustained_tests, thresholds};
-use crate::config::template::Side;
-use crate::config::{QueryRole, Statistic, TestKind};
+use crate::config::{Statistic, TestKind};
 use crate::judge::quality::{clean, coverage_gap, join, thin};
 use crate::judge::report::{
     Classification, Finding, FindingKind, MetricResult, SideData, TestKindResult, TestOutcome, TestResult, Totals,
 };
-use crate::judge::{Direction, Margin};
-use crate::report::number::short;
-use crate::source::Point;
+use crate::model::Point;
+use crate::model::QueryRole;
+use crate::model::Side;
+use crate::model::number::short;
+use crate::model::{Direction, Margin};
 use crate::stats::{Alternative, IntervalCount, Summary, dispersed_rate_test};
 use std::collections::BTreeMap;
 
@@ -176,7 +177,7 @@ fn invalid_count(side: Side, role: QueryRole, bad: &Point, findings: &mut Vec<Fi
         side.name(),
         role.name(),
         bad.value,
-        crate::config::window::format_timestamp(bad.time)
+        crate::model::window::format_timestamp(bad.time)
     );
     findings.push(Finding { kind: FindingKind::InvalidCounts, side: Some(side), message: message.clone() });
     (Classification::Error, message)

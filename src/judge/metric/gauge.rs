@@ -3,12 +3,13 @@
 //! Hodges-Lehmann interval) and the spread test.
 use super::opening::{Opening, Settled, no_data, refuse_identical, series_of, sorted};
 use super::rules::{sustained_tests, thresholds};
-use crate::config::template::Side;
-use crate::config::{QueryRole, Statistic, TestKind};
+use crate::config::{Statistic, TestKind};
 use crate::judge::quality::{clean, coverage_gap, thin};
 use crate::judge::report::{FindingKind, MetricResult, SideData, TestKindResult, TestResult};
-use crate::judge::{Direction, Margin};
-use crate::source::Point;
+use crate::model::Point;
+use crate::model::QueryRole;
+use crate::model::Side;
+use crate::model::{Direction, Margin};
 use crate::stats::descriptive::median_sorted;
 use crate::stats::mann_whitney::Ranks;
 use crate::stats::{Alternative, ExactNull, Method, Summary, hodges_lehmann, mann_whitney};

@@ -22,12 +22,13 @@ pub(crate) use outcome::{failure_class, imprecision, settle_test};
 
 use opening::{Opening, Thinning};
 
-use crate::config::template::Side;
-use crate::config::window::Window;
-use crate::config::{MetricConfig, MetricKind, QueryRole};
-use crate::judge::Direction;
+use crate::config::{MetricConfig, MetricKind};
 use crate::judge::report::{Classification, Finding, FindingKind, MetricResult, SideData, TestOutcome};
-use crate::source::{PointTime, Series};
+use crate::model::Direction;
+use crate::model::QueryRole;
+use crate::model::Side;
+use crate::model::window::Window;
+use crate::model::{PointTime, Series};
 use std::collections::BTreeMap;
 
 /// A metric's configuration, rendered queries and fetched series.
@@ -201,8 +202,8 @@ fn window_problem(window: &Window) -> Option<String> {
     if length.is_none_or(|length| window.warmup_seconds >= length as u64) {
         return Some(format!(
             "the window from {} to {} with a warm-up of {} s leaves nothing to judge",
-            crate::config::window::format_timestamp(window.start),
-            crate::config::window::format_timestamp(window.end),
+            crate::model::window::format_timestamp(window.start),
+            crate::model::window::format_timestamp(window.end),
             window.warmup_seconds
         ));
     }

@@ -2,14 +2,14 @@
 //! and side, in time order; the range window of the queries and the thinning of overlapping
 //! windows; no data; identical sides.
 use super::{Context, MetricInput};
-use crate::config::Duration;
-use crate::config::QueryRole;
-use crate::config::template::Side;
-use crate::config::window::Window;
 use crate::judge::quality::range_in_query;
 use crate::judge::quality::{overlap_factor, thinning_finding};
 use crate::judge::report::{Classification, Finding, FindingKind};
-use crate::source::Series;
+use crate::model::Duration;
+use crate::model::QueryRole;
+use crate::model::Series;
+use crate::model::Side;
+use crate::model::window::Window;
 use std::collections::BTreeMap;
 
 /// A data-quality stop: the classification and its reason.
@@ -50,7 +50,7 @@ fn check_order(
 ) -> Result<(), Settled> {
     let Some(series) = series else { return Ok(()) };
     let Some(pair) = series.points.windows(2).find(|pair| pair[1].time <= pair[0].time) else { return Ok(()) };
-    let at = crate::config::window::format_timestamp;
+    let at = crate::model::window::format_timestamp;
     let message = if pair[1].time == pair[0].time {
         format!(
             "the {} {} has two points at {}: one point per timestamp is expected (a duplicate would be counted twice)",
@@ -124,7 +124,7 @@ impl Thinning {
 }
 
 /// The range window of the metric's queries: declared, or read from the rendered PromQL.
-fn range_of(input: &MetricInput<'_>, step_seconds: u64) -> crate::config::Duration {
+fn range_of(input: &MetricInput<'_>, step_seconds: u64) -> crate::model::Duration {
     input.config.range.unwrap_or_else(|| {
         input
             .queries
@@ -132,7 +132,7 @@ fn range_of(input: &MetricInput<'_>, step_seconds: u64) -> crate::config::Durati
             .flat_map(|by_role| by_role.values())
             .filter_map(|query| range_in_query(query))
             .max()
-            .unwrap_or(crate::config::Duration::from_secs(step_seconds))
+            .unwrap_or(crate::model::Duration::from_secs(step_seconds))
     })
 }
 

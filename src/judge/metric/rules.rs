@@ -1,11 +1,11 @@
 //! The checks both kinds share beside the statistical tests: thresholds on a side's statistic,
 //! and sustained-breach rules on per-step points (see [`crate::judge::sustained`]).
 use super::{MetricInput, carry_key};
-use crate::config::template::Side;
-use crate::config::window::Window;
 use crate::config::{Statistic, ThresholdConfig};
 use crate::judge::report::{Finding, FindingKind, SideData, TestKindResult, TestOutcome, TestResult};
-use crate::report::number::plain;
+use crate::model::Side;
+use crate::model::number::plain;
+use crate::model::window::Window;
 use std::collections::BTreeMap;
 
 /// Threshold checks on the statistic each threshold names.
@@ -115,8 +115,8 @@ pub(super) fn sustained_tests(
             side: Some(Side::Canary),
             message: format!(
                 "the canary's points are every {}, not every {} (the step): sustained rules were judged at the points' spacing",
-                crate::config::Duration::from_secs(spacing),
-                crate::config::Duration::from_secs(step)
+                crate::model::Duration::from_secs(spacing),
+                crate::model::Duration::from_secs(step)
             ),
         });
     }
@@ -142,14 +142,14 @@ pub(super) fn sustained_tests(
                 _ if too_few => format!(
                     "{described}: {} comparable point(s) every {}{}, the longest unbroken run lasting {}, shorter than {}: no evidence that it was not breached",
                     found.compared,
-                    crate::config::Duration::from_secs(spacing),
+                    crate::model::Duration::from_secs(spacing),
                     if rule.bound.is_relative() { " with a baseline point near it" } else { "" },
-                    crate::config::Duration::from_secs(found.covered_seconds),
-                    crate::config::Duration::from_secs(rule.for_seconds.min(judged_span))
+                    crate::model::Duration::from_secs(found.covered_seconds),
+                    crate::model::Duration::from_secs(rule.for_seconds.min(judged_span))
                 ),
                 Some(stretch) => format!(
                     "no sustained breach of {described}: the longest breach lasted {} ({})",
-                    crate::config::Duration::from_secs(stretch.duration_seconds),
+                    crate::model::Duration::from_secs(stretch.duration_seconds),
                     crate::judge::sustained::describe_stretch(stretch)
                 ),
                 None => format!("no sustained breach of {described}: no point breached"),

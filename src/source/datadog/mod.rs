@@ -29,11 +29,12 @@ mod site;
 pub use response::parse_response_bytes;
 pub use site::{DEFAULT_SITE, SITES, site_url};
 
+use super::SourceError;
 use super::fetch::{self, Batch, HttpSource, OwnedQuery, PointOrder, QueryFuture};
 use super::http;
-use super::{Point, PointTime, Series, SourceError};
 use crate::config::DatadogApi;
 use crate::model::QueryRole;
+use crate::model::{Point, PointTime, Series};
 use auth::KeyCheck;
 use rate_limit::{NotRateLimits, Pause};
 use reqwest::header::{ACCEPT, HeaderName, HeaderValue};

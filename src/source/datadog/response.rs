@@ -4,9 +4,10 @@
 //! error is a configuration error showing the query; HTML pages are summarised, never parsed.
 
 use crate::config::DatadogApi;
+use crate::model::{Point, Series};
+use crate::source::SourceError;
 use crate::source::fetch::{self, OwnedQuery};
 use crate::source::http::{self, looks_like_html, summary};
-use crate::source::{Point, Series, SourceError};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use std::collections::BTreeMap;
