@@ -2,14 +2,12 @@
 //! Mann-Whitney test, the Hodges-Lehmann shift with its interval, effect sizes and the verdict.
 //! Pure: it takes numbers and settings and returns the finished report.
 
-use crate::error::CanaryError;
 use crate::judge::judge_shift;
-use crate::model::Verdict;
-use crate::model::{Direction, Margin};
+use crate::model::{Direction, Margin, Verdict};
 use crate::stats::mann_whitney::Ranks;
 use crate::stats::{
-    Alternative, EffectSizes, ExactNull, MannWhitney, Method, ShiftEstimate, Summary, hodges_lehmann, mann_whitney,
-    sorted_finite,
+    Alternative, EffectSizes, ExactNull, MannWhitney, Method, ShiftEstimate, StatsError, Summary, hodges_lehmann,
+    mann_whitney, sorted_finite,
 };
 use serde::Serialize;
 
@@ -50,18 +48,29 @@ pub struct ComparisonReport {
     pub reason: String,
 }
 
+/// Why two samples could not be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum ComparisonError {
+    /// One side has no values: too little data to judge.
+    #[error("the {side} sample is empty: nothing to compare")]
+    EmptySample { side: &'static str },
+    /// The statistics refused the samples or the settings (exact method with ties, for instance).
+    #[error("{0}")]
+    Statistics(StatsError),
+}
+
 /// Compares the canary sample against the baseline sample.
 pub fn compare(
     baseline: Vec<f64>,
     canary: Vec<f64>,
     settings: &CompareSettings,
-) -> Result<ComparisonReport, CanaryError> {
+) -> Result<ComparisonReport, ComparisonError> {
     for (values, side) in [(&baseline, "baseline"), (&canary, "canary")] {
         if values.is_empty() {
-            return Err(CanaryError::NotEnoughData(format!("the {side} sample is empty: nothing to compare")));
+            return Err(ComparisonError::EmptySample { side });
         }
     }
-    let stats_error = |e: crate::stats::StatsError| CanaryError::Usage(e.to_string());
+    let stats_error = ComparisonError::Statistics;
     let (baseline, canary) = std::thread::scope(|scope| {
         let canary = scope.spawn(|| sorted_finite(canary, "canary"));
         let baseline = sorted_finite(baseline, "baseline");
@@ -128,12 +137,13 @@ mod tests {
     #[test]
     fn empty_samples_are_not_enough_data() {
         let err = compare(vec![], vec![1.0], &settings()).unwrap_err();
-        assert!(matches!(err, CanaryError::NotEnoughData(ref m) if m.contains("baseline")));
+        assert!(matches!(err, ComparisonError::EmptySample { side: "baseline" }));
+        assert_eq!(err.to_string(), "the baseline sample is empty: nothing to compare");
     }
 
     #[test]
     fn exact_with_ties_is_a_usage_error() {
         let exact = CompareSettings { method: Method::Exact, ..settings() };
-        assert!(matches!(compare(vec![1.0, 2.0], vec![2.0, 3.0], &exact), Err(CanaryError::Usage(_))));
+        assert!(matches!(compare(vec![1.0, 2.0], vec![2.0, 3.0], &exact), Err(ComparisonError::Statistics(_))));
     }
 }

@@ -56,6 +56,39 @@ pub mod exit_code {
     pub const TERMINATED: u8 = 143;
 }
 
+/// The process exit code of an outcome; an error is first reported on stderr (`canary: error: …`,
+/// or `canary: inconclusive: …` for too little data), cleaned of terminal control characters.
+pub fn report_and_exit_code(outcome: Result<Verdict, CanaryError>) -> u8 {
+    match outcome {
+        Ok(verdict) => verdict.exit_code(),
+        Err(error) => {
+            let label = if error.exit_code() == exit_code::INCONCLUSIVE { "inconclusive" } else { "error" };
+            eprintln!("canary: {label}: {}", crate::input::terminal_safe(&error.to_string()));
+            error.exit_code()
+        }
+    }
+}
+
+impl From<crate::input::NumbersError> for CanaryError {
+    fn from(error: crate::input::NumbersError) -> Self {
+        match error {
+            crate::input::NumbersError::Unreadable { path, source } => CanaryError::Unreadable { path, source },
+            crate::input::NumbersError::BadInput { path, line, message } => {
+                CanaryError::BadInput { path, line, message }
+            }
+        }
+    }
+}
+
+impl From<crate::comparison::ComparisonError> for CanaryError {
+    fn from(error: crate::comparison::ComparisonError) -> Self {
+        match error {
+            crate::comparison::ComparisonError::EmptySample { .. } => CanaryError::NotEnoughData(error.to_string()),
+            crate::comparison::ComparisonError::Statistics(_) => CanaryError::Usage(error.to_string()),
+        }
+    }
+}
+
 impl CanaryError {
     /// The error of writing the result to stdout. A reader that closed the pipe early (`| head`)
     /// is not an error: the verdict still decides the exit code.

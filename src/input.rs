@@ -4,7 +4,6 @@
 //! stdin is refused early instead of growing until the process aborts. Echoed input text is cut
 //! and stripped of control characters by [`excerpt`].
 
-use crate::error::CanaryError;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -103,20 +102,32 @@ pub fn terminal_safe(text: &str) -> String {
     lines.join("\n")
 }
 
+/// Why a file of numbers could not be read; the run's error (`CanaryError`) wraps it with the same
+/// wording.
+#[derive(Debug, thiserror::Error)]
+pub enum NumbersError {
+    /// The file could not be opened or read.
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    /// A token that is not a finite number, or a sample past a limit: which file, which line, why.
+    #[error("{}:{line}: {message}", path.display())]
+    BadInput { path: PathBuf, line: usize, message: String },
+}
+
 /// Reads every number of the file at `path` (`-` for stdin). Rejects tokens that are not numbers,
 /// and NaN or infinite values, naming the file, line and token. Stops at the first token longer
 /// than [`MAX_NUMBER_TOKEN_BYTES`], past [`MAX_SAMPLE_VALUES`] values or [`MAX_SAMPLE_BYTES`].
-pub fn read_numbers(path: &Path) -> Result<Vec<f64>, CanaryError> {
+pub fn read_numbers(path: &Path) -> Result<Vec<f64>, NumbersError> {
     if path == Path::new("-") {
         parse_numbers(std::io::stdin().lock(), Path::new("<stdin>"))
     } else {
-        let file = File::open(path).map_err(|source| CanaryError::Unreadable { path: path.to_path_buf(), source })?;
+        let file = File::open(path).map_err(|source| NumbersError::Unreadable { path: path.to_path_buf(), source })?;
         parse_numbers(file, path)
     }
 }
 
 /// Parses numbers from any reader; `path` names it in errors.
-pub fn parse_numbers(reader: impl Read, path: &Path) -> Result<Vec<f64>, CanaryError> {
+pub fn parse_numbers(reader: impl Read, path: &Path) -> Result<Vec<f64>, NumbersError> {
     parse_numbers_limited(reader, path, MAX_SAMPLE_BYTES, MAX_SAMPLE_VALUES)
 }
 
@@ -127,17 +138,17 @@ fn parse_numbers_limited(
     path: &Path,
     max_bytes: u64,
     max_values: usize,
-) -> Result<Vec<f64>, CanaryError> {
+) -> Result<Vec<f64>, NumbersError> {
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let mut values = Vec::new();
     let mut token: Vec<u8> = Vec::with_capacity(MAX_NUMBER_TOKEN_BYTES);
     let mut line_number = 1;
     let mut in_comment = false;
     let mut total: u64 = 0;
-    let bad = |line: usize, message: String| CanaryError::BadInput { path: PathBuf::from(path), line, message };
+    let bad = |line: usize, message: String| NumbersError::BadInput { path: PathBuf::from(path), line, message };
     loop {
         let buffer =
-            reader.fill_buf().map_err(|source| CanaryError::Unreadable { path: path.to_path_buf(), source })?;
+            reader.fill_buf().map_err(|source| NumbersError::Unreadable { path: path.to_path_buf(), source })?;
         if buffer.is_empty() {
             if !token.is_empty() {
                 values.push(parse_token(&token, path, line_number)?);
@@ -193,9 +204,9 @@ fn parse_numbers_limited(
     }
 }
 
-fn check_count(values: Vec<f64>, max_values: usize, path: &Path, line: usize) -> Result<Vec<f64>, CanaryError> {
+fn check_count(values: Vec<f64>, max_values: usize, path: &Path, line: usize) -> Result<Vec<f64>, NumbersError> {
     if values.len() > max_values {
-        return Err(CanaryError::BadInput {
+        return Err(NumbersError::BadInput {
             path: path.to_path_buf(),
             line,
             message: format!(
@@ -206,8 +217,8 @@ fn check_count(values: Vec<f64>, max_values: usize, path: &Path, line: usize) ->
     Ok(values)
 }
 
-fn parse_token(token: &[u8], path: &Path, line: usize) -> Result<f64, CanaryError> {
-    let bad = |message: String| CanaryError::BadInput { path: PathBuf::from(path), line, message };
+fn parse_token(token: &[u8], path: &Path, line: usize) -> Result<f64, NumbersError> {
+    let bad = |message: String| NumbersError::BadInput { path: PathBuf::from(path), line, message };
     let text = String::from_utf8_lossy(token);
     let shown = excerpt(&text);
     match text.parse::<f64>() {

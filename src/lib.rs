@@ -39,12 +39,5 @@ pub fn run(cli: cli::Cli) -> Result<Verdict, CanaryError> {
 
 /// The process exit code of an outcome; errors are reported on stderr first.
 pub fn exit_code(outcome: Result<Verdict, CanaryError>) -> u8 {
-    match outcome {
-        Ok(verdict) => verdict.exit_code(),
-        Err(error) => {
-            let label = if error.exit_code() == error::exit_code::INCONCLUSIVE { "inconclusive" } else { "error" };
-            eprintln!("canary: {label}: {}", input::terminal_safe(&error.to_string()));
-            error.exit_code()
-        }
-    }
+    error::report_and_exit_code(outcome)
 }

@@ -3,9 +3,8 @@
 //! Any input must end in an analysis or a `ConfigError` that renders; never a panic.
 #![no_main]
 
-use canary::model::Side;
+use canary::model::{Side, Duration};
 use canary::config::template::{render_metric, resolve_sides};
-use canary::model::Duration;
 use canary::config::Analysis;
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;

@@ -5,8 +5,7 @@
 #[path = "fuzz_file.rs"]
 mod fuzz_file;
 
-use canary::model::Duration;
-use canary::model::window::Window;
+use canary::model::{Duration, window::Window};
 use canary::source::recorded::{RecordedSource, Recording};
 use canary::source::{MetricSource, QueryRequest};
 use libfuzzer_sys::fuzz_target;

@@ -6,8 +6,7 @@
 use canary::actions::watchdog::{RecordedVerdict, StateFile, rollback_rule};
 use canary::commands::judging::judge_source;
 use canary::config::template::resolve_sides;
-use canary::model::window::{Window, parse_timestamp};
-use canary::model::Duration;
+use canary::model::{window::{Window, parse_timestamp}, Duration};
 use canary::config::Analysis;
 use canary::source::recorded::{RecordedSource, Recording};
 use libfuzzer_sys::fuzz_target;

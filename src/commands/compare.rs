@@ -1,7 +1,7 @@
 //! `canary compare BASELINE CANARY`: read two files of numbers, compare, print, give the verdict.
 
 use crate::cli::CompareArgs;
-use crate::comparison::{CompareSettings, compare};
+use crate::comparison::{CompareSettings, ComparisonError, compare};
 use crate::error::CanaryError;
 use crate::input::read_numbers;
 use crate::model::Verdict;
@@ -25,12 +25,12 @@ pub fn run(args: &CompareArgs) -> Result<Verdict, CanaryError> {
         direction: args.direction,
         margin: args.margin,
     };
-    let report = compare(baseline, canary, &settings).map_err(|e| match e {
-        CanaryError::NotEnoughData(message) => {
-            let file = if message.contains("baseline") { &args.baseline } else { &args.canary };
-            CanaryError::NotEnoughData(format!("{}: {message}", file.display()))
+    let report = compare(baseline, canary, &settings).map_err(|error| match error {
+        ComparisonError::EmptySample { side } => {
+            let file = if side == "baseline" { &args.baseline } else { &args.canary };
+            CanaryError::NotEnoughData(format!("{}: {error}", file.display()))
         }
-        other => other,
+        other => CanaryError::from(other),
     })?;
     let styled = settings::styled_stdout();
     let mut out = std::io::stdout().lock();

@@ -7,7 +7,7 @@ use crate::actions::watchdog::{self, Watchdog};
 use crate::cli::{JudgeArgs, JudgeFormat};
 use crate::error::CanaryError;
 use crate::judge::report::JudgmentReport;
-use crate::model::Verdict;
+use crate::model::{Verdict, clock};
 use crate::report::{junit, markdown, table};
 use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, deadline, rollback, source::open_source, window};
@@ -52,21 +52,19 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
             }
             None => {
                 let source = open_source(&analysis, &source_flags)?;
-                let window = window::live_window(&analysis, &window_flags, settings::now())?;
+                let window = window::live_window(&analysis, &window_flags, clock::now())?;
                 judge_source(&analysis, source.as_ref(), window, &sides, &overrides, analysis.judgment.alpha, &carries)
             }
         }
     })?;
     let mut report = report;
     // Failed features are turned off first; an action not delivered turns the verdict into fail.
-    features::act(&mut report, &feature_actions, settings::now());
+    features::act(&mut report, &feature_actions, clock::now());
     let on_inconclusive = rollback.as_ref().is_some_and(|rollback| rollback.on_inconclusive);
     let deliver = |report: &JudgmentReport| rollback.as_ref().map(|r| call_rollback_webhook(report, &r.webhook));
     match &watchdog {
         // The watchdog calls the webhook on the transition to fail only, and records the verdict.
-        Some(watchdog) => {
-            watchdog.act(&mut report, on_inconclusive, args.rollback.dry_run, settings::now(), deliver)?
-        }
+        Some(watchdog) => watchdog.act(&mut report, on_inconclusive, args.rollback.dry_run, clock::now(), deliver)?,
         None if watchdog::calls_webhook(report.verdict.into(), on_inconclusive) => report.rollback = deliver(&report),
         None => {}
     }

@@ -10,11 +10,7 @@ use crate::judge::report::{JudgmentReport, WebhookOutcome};
 use crate::judge::sustained::Carry;
 use crate::judge::{Context, MetricInput};
 use crate::kayenta::judge;
-use crate::model::Series;
-use crate::model::Side;
-use crate::model::window::Window;
-use crate::model::{Duration, QueryRole};
-use crate::settings;
+use crate::model::{Duration, QueryRole, Series, Side, clock, window::Window};
 use crate::source::recorded::{RecordedSource, Recording};
 use crate::source::{MetricSource, QueryRequest, points};
 use std::collections::BTreeMap;
@@ -162,7 +158,7 @@ pub(crate) fn warn_about_changed_queries(
 
 /// Sends the report to the rollback webhook; a failed delivery is loud on stderr.
 pub(crate) fn call_rollback_webhook(report: &JudgmentReport, settings: &WebhookSettings) -> WebhookOutcome {
-    let outcome = webhook::deliver(report, settings, settings::now());
+    let outcome = webhook::deliver(report, settings, clock::now());
     if !outcome.delivered && !outcome.dry_run {
         eprintln!(
             "canary: ERROR: the rollback webhook {} was NOT delivered: {}",

@@ -4,11 +4,8 @@
 use super::judging::fetch_everything;
 use crate::cli::RecordArgs;
 use crate::error::CanaryError;
-use crate::model::Side;
-use crate::model::Verdict;
-use crate::model::window::format_timestamp;
+use crate::model::{Side, Verdict, clock::now, window::format_timestamp};
 use crate::settings::analysis::ResolvedAnalysis;
-use crate::settings::now;
 use crate::settings::source::open_source;
 use crate::settings::window::live_window;
 use crate::source::recorded::{RecordedMetric, RecordedQuery, RecordedSeries, RecordedSide, Recording};

@@ -6,14 +6,9 @@ use crate::cli::ValidateArgs;
 use crate::config::MetricKind;
 use crate::config::template::render_metric;
 use crate::error::CanaryError;
-use crate::model::Series;
-use crate::model::Side;
-use crate::model::Verdict;
-use crate::model::number::plain;
-use crate::model::window::format_timestamp;
-use crate::model::{Duration, QueryRole};
+use crate::model::{Duration, QueryRole, Series, Side, Verdict, clock, number::plain, window::format_timestamp};
 use crate::settings::analysis::ResolvedAnalysis;
-use crate::settings::{self, source::open_source, window::live_window};
+use crate::settings::{source::open_source, window::live_window};
 use std::io::Write;
 
 pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {
@@ -45,7 +40,7 @@ pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {
     let mut verdict = Verdict::Pass;
     if args.live {
         let source = open_source(&analysis, &args.source)?;
-        let window = live_window(&analysis, &args.window, settings::now())?;
+        let window = live_window(&analysis, &args.window, clock::now())?;
         let fetched = fetch_everything(&analysis, source.as_ref(), window, &sides, &overrides)?;
         text.push_str(&format!(
             "\nlive preview from {} over {} to {} (step {}):\n",

@@ -14,9 +14,11 @@ use crate::cli::{WatchArgs, WatchFormat};
 use crate::config::Analysis;
 use crate::error::CanaryError;
 use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
-use crate::model::Verdict;
-use crate::model::number::{p_value, plain};
-use crate::model::window::{Window, align_down, align_up, format_timestamp};
+use crate::model::{
+    Verdict, clock,
+    number::{p_value, plain},
+    window::{Window, align_down, align_up, format_timestamp},
+};
 use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, deadline, rollback, source::open_source};
 use crate::source::MetricSource;
@@ -140,7 +142,7 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     let recorded_start = recorded_bounds.map(|(start, _)| start);
     // A fixed clock (or recorded data) runs the looks back to back; otherwise each waits for its time.
     let simulated = args.now.is_some() || recorded_start.is_some();
-    let start = args.now.or(recorded_start).unwrap_or_else(settings::now);
+    let start = args.now.or(recorded_start).unwrap_or_else(clock::now);
     let Plan { looks, cut_at_data_end } = plan(start, args, &analysis, recorded_bounds.map(|(_, end)| end))?;
     if let Some(data_end) = cut_at_data_end {
         eprintln!(
@@ -169,7 +171,7 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         refuse_a_pass_without_evidence(&mut report, look.alpha);
         let pending: Vec<features::FeatureAction> =
             feature_actions.iter().filter(|a| !turned_off.contains_key(&a.feature)).cloned().collect();
-        features::act(&mut report, &pending, settings::now());
+        features::act(&mut report, &pending, clock::now());
         for feature in &mut report.features {
             match (&feature.action, turned_off.get(&feature.feature)) {
                 (None, Some(earlier)) if feature.failed => feature.action = Some(earlier.clone()),
@@ -246,7 +248,7 @@ fn refuse_a_pass_without_evidence(report: &mut JudgmentReport, alpha: f64) {
 }
 
 fn wait_until(time: i64) {
-    let now = settings::now();
+    let now = clock::now();
     if time > now {
         std::thread::sleep(std::time::Duration::from_secs((time - now) as u64));
     }

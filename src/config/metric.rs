@@ -3,8 +3,7 @@
 //! judge reads; and the scoring groups metrics belong to.
 
 use super::ActionConfig;
-use crate::model::{Direction, Margin};
-use crate::model::{Duration, QueryRole};
+use crate::model::{Direction, Duration, Margin, QueryRole};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 

@@ -2,8 +2,7 @@
 //! and the body of the rollback webhook. Its JSON Schema is printed by `canary schema report`.
 
 use crate::config::MetricKind;
-use crate::model::QueryRole;
-use crate::model::{Direction, Side, SourceDescription, Verdict, Window};
+use crate::model::{Direction, QueryRole, Side, SourceDescription, Verdict, Window};
 use crate::stats::Summary;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -3,8 +3,7 @@
 
 use super::report::{Classification, GroupResult, MetricResult};
 use crate::config::{Analysis, NoDataPolicy};
-use crate::model::Verdict;
-use crate::model::number::plain;
+use crate::model::{Verdict, number::plain};
 
 /// Group results, the score, the verdict and its reason.
 pub struct RollUp {

@@ -2,8 +2,10 @@
 //! beyond the practical margin in the bad direction, inconclusive when the sample sizes cannot
 //! reach the requested confidence, pass otherwise. An improvement never fails.
 
-use crate::model::number::{plain, signed};
-use crate::model::{Direction, Verdict};
+use crate::model::{
+    Direction, Verdict,
+    number::{plain, signed},
+};
 use crate::stats::ShiftEstimate;
 use serde::Serialize;
 

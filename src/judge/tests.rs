@@ -2,8 +2,7 @@
 
 use super::report::{Classification, FindingKind, TestKindResult, TestOutcome};
 use super::*;
-use crate::model::{Duration, QueryRole};
-use crate::model::{Point, PointTime, Series, Side, Verdict, Window};
+use crate::model::{Duration, Point, PointTime, QueryRole, Series, Side, Verdict, Window};
 use std::collections::BTreeMap;
 use std::path::Path;
 

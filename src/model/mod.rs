@@ -3,6 +3,7 @@
 //! and the number formatting that reason strings use. It imports nothing else of the crate, so
 //! every other module can use it without an upward arrow.
 
+pub mod clock;
 pub mod direction;
 pub mod duration;
 pub mod number;

@@ -1,8 +1,10 @@
 //! Renders a [`ComparisonReport`]: a side-by-side table for people, or the JSON document.
 
 use crate::comparison::ComparisonReport;
-use crate::model::Verdict;
-use crate::model::number::{p_value, plain, signed};
+use crate::model::{
+    Verdict,
+    number::{p_value, plain, signed},
+};
 use crate::stats::{MethodUsed, Summary};
 use comfy_table::{Cell, CellAlignment, Table, presets};
 use std::io::{self, Write};

@@ -6,9 +6,11 @@ use crate::config::MetricKind;
 use crate::judge::report::{
     Classification, JudgmentReport, MetricResult, SideData, TestKindResult, TestOutcome, TestResult,
 };
-use crate::model::Duration;
-use crate::model::number::{p_value, plain};
-use crate::model::window::format_timestamp;
+use crate::model::{
+    Duration,
+    number::{p_value, plain},
+    window::format_timestamp,
+};
 use crate::report::table::{
     effect_number, effect_text, finding_text, score_number, source_text, test_name, value_text, verdict_word,
 };

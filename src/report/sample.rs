@@ -7,9 +7,10 @@ use crate::judge::report::{
     Classification, Finding, FindingKind, GroupResult, JudgmentReport, MetricResult, REPORT_SCHEMA_VERSION, SideData,
     SideDescription, TestKindResult, TestOutcome, TestResult, Totals,
 };
-use crate::model::QueryRole;
-use crate::model::window::{Window, parse_timestamp};
-use crate::model::{Direction, Side, SourceDescription, Verdict};
+use crate::model::{
+    Direction, QueryRole, Side, SourceDescription, Verdict,
+    window::{Window, parse_timestamp},
+};
 use crate::stats::Summary;
 use std::collections::BTreeMap;
 

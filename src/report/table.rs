@@ -6,9 +6,11 @@ use crate::config::MetricKind;
 use crate::judge::report::{
     Finding, GroupResult, JudgmentReport, MetricResult, SideData, SideDescription, TestKindResult, TestResult,
 };
-use crate::model::number::{p_value, plain, signed};
-use crate::model::window::{Window, format_timestamp};
-use crate::model::{Duration, SourceDescription, Verdict};
+use crate::model::{
+    Duration, SourceDescription, Verdict,
+    number::{p_value, plain, signed},
+    window::{Window, format_timestamp},
+};
 use comfy_table::{Cell, CellAlignment, Table, presets};
 use std::io::{self, Write};
 

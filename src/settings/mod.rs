@@ -20,11 +20,6 @@ pub(crate) mod window;
 
 use std::io::IsTerminal;
 
-/// The current time in Unix seconds.
-pub(crate) fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
-
 /// Whether stdout gets colour and styles: only on a terminal, and never with `NO_COLOR` set.
 pub(crate) fn styled_stdout() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()

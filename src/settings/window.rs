@@ -5,8 +5,7 @@
 use crate::cli::WindowArgs;
 use crate::config::Analysis;
 use crate::error::CanaryError;
-use crate::model::Duration;
-use crate::model::window::Window;
+use crate::model::{Duration, window::Window};
 use crate::source::recorded::Recording;
 
 /// The newest minute is left out of live windows: its samples may not all have been scraped yet

@@ -6,8 +6,7 @@
 
 use super::http::{self, describe_error, looks_like_html};
 use super::{MetricSource, QueryRequest, SourceError};
-use crate::model::{Point, PointTime, Series, SourceDescription};
-use crate::model::{QueryRole, Side};
+use crate::model::{Point, PointTime, QueryRole, Series, Side, SourceDescription};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use reqwest_retry::{RetryTransientMiddleware, RetryableStrategy};
 use std::collections::BTreeMap;

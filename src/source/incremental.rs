@@ -10,8 +10,7 @@
 //! about half of them.
 
 use super::{MetricSource, QueryRequest, SourceError};
-use crate::model::{PointTime, Series, SourceDescription};
-use crate::model::{QueryRole, Side};
+use crate::model::{PointTime, QueryRole, Series, Side, SourceDescription};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 

@@ -6,8 +6,7 @@
 //! non-negative and at most [`MAX_COUNT`]. Also the limits on what one answer may hold.
 
 use super::SourceError;
-use crate::model::Series;
-use crate::model::{QueryRole, Window};
+use crate::model::{QueryRole, Series, Window};
 
 /// The largest count accepted: 2^53, the largest integer an f64 holds exactly. No real event
 /// count comes near it; larger values are corrupt data (or an attack on the count test).

@@ -3,9 +3,10 @@
 //! step. Documented in `docs/recorded-data.md`; its JSON Schema is part of `canary schema`.
 
 use super::{MetricSource, QueryRequest, SourceError};
-use crate::model::window::{check_lengths, check_timestamp, format_timestamp, parse_timestamp};
-use crate::model::{Point, PointTime, Series, SourceDescription};
-use crate::model::{QueryRole, Side};
+use crate::model::{
+    Point, PointTime, QueryRole, Series, Side, SourceDescription,
+    window::{check_lengths, check_timestamp, format_timestamp, parse_timestamp},
+};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;

@@ -18,9 +18,7 @@ use canary::commands::judging::judge_source;
 use canary::config::Analysis;
 use canary::config::template::resolve_sides;
 use canary::judge::report::JudgmentReport;
-use canary::model::window::Window;
-use canary::model::{Duration, QueryRole};
-use canary::model::{Point, SourceDescription};
+use canary::model::{Duration, Point, QueryRole, SourceDescription, window::Window};
 use canary::source::recorded::{
     RecordedMetric, RecordedQuery, RecordedSeries, RecordedSide, RecordedSource, Recording,
 };

@@ -7,7 +7,7 @@
 //! the PID is checked instead. See the parent module for the whole story.
 
 use crate::error::CanaryError;
-use crate::model::window::format_timestamp;
+use crate::model::{clock::now, window::format_timestamp};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
@@ -260,10 +260,6 @@ fn hostname() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown-host".into())
-}
-
-pub(crate) fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
 }
 
 /// Device and inode of a file.

@@ -4,11 +4,10 @@
 //! `<name>.corrupt-<unix time>-<pid>` and the run starts afresh), and writing it atomically.
 //! See the parent module for the rule's table.
 
-use super::lock::{now, open_regular};
+use super::lock::open_regular;
 use crate::error::CanaryError;
 use crate::judge::report::{JudgmentReport, WebhookOutcome};
-use crate::model::Verdict;
-use crate::model::window::format_timestamp;
+use crate::model::{Verdict, clock::now, window::format_timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File};

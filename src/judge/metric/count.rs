@@ -8,11 +8,7 @@ use crate::judge::quality::{clean, coverage_gap, join, thin};
 use crate::judge::report::{
     Classification, Finding, FindingKind, MetricResult, SideData, TestKindResult, TestOutcome, TestResult, Totals,
 };
-use crate::model::Point;
-use crate::model::QueryRole;
-use crate::model::Side;
-use crate::model::number::short;
-use crate::model::{Direction, Margin};
+use crate::model::{Direction, Margin, Point, QueryRole, Side, number::short};
 use crate::stats::{Alternative, IntervalCount, Summary, dispersed_rate_test};
 use std::collections::BTreeMap;
 

@@ -24,11 +24,7 @@ use opening::{Opening, Thinning};
 
 use crate::config::{MetricConfig, MetricKind};
 use crate::judge::report::{Classification, Finding, FindingKind, MetricResult, SideData, TestOutcome};
-use crate::model::Direction;
-use crate::model::QueryRole;
-use crate::model::Side;
-use crate::model::window::Window;
-use crate::model::{PointTime, Series};
+use crate::model::{Direction, PointTime, QueryRole, Series, Side, window::Window};
 use std::collections::BTreeMap;
 
 /// A metric's configuration, rendered queries and fetched series.

@@ -5,11 +5,7 @@ use super::{Context, MetricInput};
 use crate::judge::quality::range_in_query;
 use crate::judge::quality::{overlap_factor, thinning_finding};
 use crate::judge::report::{Classification, Finding, FindingKind};
-use crate::model::Duration;
-use crate::model::QueryRole;
-use crate::model::Series;
-use crate::model::Side;
-use crate::model::window::Window;
+use crate::model::{Duration, QueryRole, Series, Side, window::Window};
 use std::collections::BTreeMap;
 
 /// A data-quality stop: the classification and its reason.

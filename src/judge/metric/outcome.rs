@@ -1,8 +1,10 @@
 //! What is decided once the Holm correction is done: a statistical test's outcome and reason,
 //! an interval too wide to call the metric healthy, and the failure label of a failed test.
 use crate::judge::report::{Classification, TestKindResult, TestOutcome, TestResult};
-use crate::model::Direction;
-use crate::model::number::{plain, short, short_signed};
+use crate::model::{
+    Direction,
+    number::{plain, short, short_signed},
+};
 
 /// Decides the outcome and reason of a statistical test from its Holm-adjusted p-value.
 pub(crate) fn settle_test(test: &mut TestResult, adjusted: f64, alpha: f64, direction: Direction) {

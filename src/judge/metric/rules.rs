@@ -3,9 +3,7 @@
 use super::{MetricInput, carry_key};
 use crate::config::{Statistic, ThresholdConfig};
 use crate::judge::report::{Finding, FindingKind, SideData, TestKindResult, TestOutcome, TestResult};
-use crate::model::Side;
-use crate::model::number::plain;
-use crate::model::window::Window;
+use crate::model::{Side, number::plain, window::Window};
 use std::collections::BTreeMap;
 
 /// Threshold checks on the statistic each threshold names.
