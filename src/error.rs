@@ -58,7 +58,7 @@ pub mod exit_code {
 
 /// The process exit code of an outcome; an error is first reported on stderr (`canary: error: …`,
 /// or `canary: inconclusive: …` for too little data), cleaned of terminal control characters.
-pub fn report_and_exit_code(outcome: Result<Verdict, CanaryError>) -> u8 {
+pub(crate) fn report_and_exit_code(outcome: Result<Verdict, CanaryError>) -> u8 {
     match outcome {
         Ok(verdict) => verdict.exit_code(),
         Err(error) => {

@@ -1,27 +1,74 @@
 //! `canary` judges a canary deployment against its baseline.
 //!
-//! Data flows one way: [`cli`] parses the command line, [`commands`] orchestrate, [`input`] reads
-//! files, [`stats`] and [`judge`] compute (pure), [`report`] renders. [`model`] holds the shared
-//! vocabulary at the bottom (sides, windows, series, verdicts) and imports nothing else of the
-//! crate; only [`cli`] knows clap. [`error`] maps every outcome to one documented exit code, in one
-//! place ([`exit_code`]).
+//! # Layers
+//!
+//! Data flows one way, and every import points down this stack (bottom first; the test
+//! `tests/integration/architecture.rs` enforces it):
+//!
+//! 1. `model` (the shared vocabulary: sides, windows, series, verdicts, number formatting, the
+//!    clock) and `stats` (the statistics): they import nothing of the crate.
+//! 2. `input`: bounded reading of files.
+//! 3. `config`: the analysis file.
+//! 4. `source` (Prometheus, Datadog, recordings) and `judge` (pure).
+//! 5. `kayenta` (the Kayenta-compatible judge) and `comparison` (`canary compare`).
+//! 6. `error`: every failure below mapped to one documented exit code.
+//! 7. `report` (renderers) and `actions` (webhooks, feature flags, the cron watchdog).
+//! 8. `cli`, the only module that knows clap.
+//! 9. `settings`: flags, environment and the analysis resolved once into typed settings.
+//! 10. `commands`, which only orchestrate; then this crate root ([`run`], [`exit_code`]).
+//!
+//! # Public surface
+//!
+//! The binary, the integration tests, the fuzz targets and the benches use only what is exported
+//! here: the modules [`model`], [`stats`] (checked against SciPy) and [`kayenta`] (checked against
+//! Kayenta's own results), and the items below. Everything else is internal to the crate.
 
-pub mod actions;
-pub mod cli;
-pub mod commands;
-pub mod comparison;
-pub mod config;
-pub mod error;
-pub mod input;
-pub mod judge;
+pub(crate) mod actions;
+pub(crate) mod cli;
+pub(crate) mod commands;
+pub(crate) mod comparison;
+pub(crate) mod config;
+pub(crate) mod error;
+pub(crate) mod input;
+pub(crate) mod judge;
 pub mod kayenta;
 pub mod model;
-pub mod report;
+pub(crate) mod report;
 pub(crate) mod settings;
-pub mod source;
+pub(crate) mod source;
 pub mod stats;
 
-use error::CanaryError;
+/// The command line, parsed by the binary and given to [`run`].
+pub use cli::Cli;
+
+/// An error that stops a run, with its exit code.
+pub use error::CanaryError;
+
+/// The analysis file, its Datadog API choice and judge choice, and its query templates.
+pub use config::template::{render_metric, resolve_sides};
+pub use config::{Analysis, DatadogApi, JudgeChoice};
+
+/// Metric sources: the trait and its request, recordings, and the parsers of both HTTP sources'
+/// answers.
+pub use source::datadog::parse_response_bytes as parse_datadog_response;
+pub use source::prometheus::parse_response_bytes as parse_prometheus_response;
+pub use source::recorded::{RecordedMetric, RecordedQuery, RecordedSeries, RecordedSide, RecordedSource, Recording};
+pub use source::{MetricSource, QueryRequest};
+
+/// Judging a source over a window, the judgment report, and its rendering as `canary judge` prints
+/// it.
+pub use cli::JudgeFormat;
+pub use commands::judge::render as render_judgment;
+pub use commands::judging::judge_source;
+pub use judge::report::JudgmentReport;
+
+/// `canary compare`: reading a file of numbers and comparing two samples.
+pub use comparison::{CompareSettings, compare};
+pub use input::parse_numbers;
+
+/// The cron watchdog's state file and its rollback rule.
+pub use actions::watchdog::{RecordedVerdict, StateFile, rollback_rule};
+
 use model::Verdict;
 
 /// Runs a parsed command line to its verdict.

@@ -2,6 +2,6 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = canary::cli::Cli::parse();
+    let cli = canary::Cli::parse();
     ExitCode::from(canary::exit_code(canary::run(cli)))
 }

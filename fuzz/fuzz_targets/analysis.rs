@@ -3,9 +3,11 @@
 //! Any input must end in an analysis or a `ConfigError` that renders; never a panic.
 #![no_main]
 
-use canary::model::{Side, Duration};
-use canary::config::template::{render_metric, resolve_sides};
-use canary::config::Analysis;
+use canary::{
+    Analysis,
+    model::{Duration, Side},
+    render_metric, resolve_sides,
+};
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,10 +2,12 @@
 //! compared with themselves split in half, as `canary compare A B` would. Never a panic.
 #![no_main]
 
-use canary::comparison::{CompareSettings, compare};
-use canary::input::parse_numbers;
-use canary::model::{Direction, Margin};
-use canary::stats::{Alternative, Method};
+use canary::{
+    CompareSettings, compare,
+    model::{Direction, Margin},
+    parse_numbers,
+    stats::{Alternative, Method},
+};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 

@@ -5,8 +5,7 @@
 #[path = "http_input.rs"]
 mod http_input;
 
-use canary::config::DatadogApi;
-use canary::source::datadog::parse_response_bytes;
+use canary::{DatadogApi, parse_datadog_response as parse_response_bytes};
 use libfuzzer_sys::fuzz_target;
 
 const STEPS: [u64; 4] = [60, 30, 300, 1];

@@ -2,8 +2,7 @@
 //! and the analysis it writes parsed back, as `canary import kayenta` does. Never a panic.
 #![no_main]
 
-use canary::kayenta::import::import_kayenta;
-use canary::config::Analysis;
+use canary::{Analysis, kayenta::import::import_kayenta};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 

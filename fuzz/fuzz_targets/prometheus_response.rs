@@ -5,7 +5,7 @@
 #[path = "http_input.rs"]
 mod http_input;
 
-use canary::source::prometheus::parse_response_bytes;
+use canary::parse_prometheus_response as parse_response_bytes;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

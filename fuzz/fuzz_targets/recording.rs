@@ -5,9 +5,10 @@
 #[path = "fuzz_file.rs"]
 mod fuzz_file;
 
-use canary::model::{Duration, window::Window};
-use canary::source::recorded::{RecordedSource, Recording};
-use canary::source::{MetricSource, QueryRequest};
+use canary::{
+    MetricSource, QueryRequest, RecordedSource, Recording,
+    model::{Duration, window::Window},
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -24,10 +25,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(window) = Window::between(start, end, step, Duration::from_secs(0)) else { return };
     let source = RecordedSource::new(recording.clone(), &path);
     for (name, metric) in &recording.metrics {
-        for (side, recorded) in [
-            (canary::model::Side::Baseline, &metric.baseline),
-            (canary::model::Side::Canary, &metric.canary),
-        ] {
+        for (side, recorded) in
+            [(canary::model::Side::Baseline, &metric.baseline), (canary::model::Side::Canary, &metric.canary)]
+        {
             for (role, query) in &recorded.queries {
                 let request = QueryRequest { metric: name, side, role: *role, query: &query.query, window };
                 let _ = source.fetch(&request);

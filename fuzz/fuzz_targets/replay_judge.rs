@@ -6,13 +6,11 @@
 #[path = "fuzz_file.rs"]
 mod fuzz_file;
 
-use canary::cli::JudgeFormat;
-use canary::commands::judge::render;
-use canary::commands::judging::judge_source;
-use canary::config::template::resolve_sides;
-use canary::model::{window::Window, Duration};
-use canary::config::{Analysis, JudgeChoice};
-use canary::source::recorded::{RecordedSource, Recording};
+use canary::{
+    Analysis, JudgeChoice, JudgeFormat, RecordedSource, Recording, judge_source,
+    model::{Duration, window::Window},
+    render_judgment as render, resolve_sides,
+};
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,12 +3,13 @@
 //! sustained-breach stretches carried into a judgment of a latency burst. Never a panic.
 #![no_main]
 
-use canary::actions::watchdog::{RecordedVerdict, StateFile, rollback_rule};
-use canary::commands::judging::judge_source;
-use canary::config::template::resolve_sides;
-use canary::model::{window::{Window, parse_timestamp}, Duration};
-use canary::config::Analysis;
-use canary::source::recorded::{RecordedSource, Recording};
+use canary::model::{
+    Duration,
+    window::{Window, parse_timestamp},
+};
+use canary::{
+    Analysis, RecordedSource, RecordedVerdict, Recording, StateFile, judge_source, resolve_sides, rollback_rule,
+};
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;
 use std::path::Path;

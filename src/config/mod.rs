@@ -17,13 +17,12 @@ mod source;
 pub mod template;
 mod validation;
 
-pub use analysis::{ActionConfig, ActionMethod, Analysis, RollbackConfig, SideConfig, WindowConfig};
+pub use analysis::{ActionConfig, Analysis, RollbackConfig};
 pub use error::ConfigError;
 pub use judgment::{JudgeChoice, JudgmentConfig, KayentaMultipleSeries};
 pub use metric::{
-    GroupConfig, KayentaEffectMeasure, KayentaEffectSize, KayentaMetricConfig, KayentaNanStrategy,
-    KayentaOutlierStrategy, KayentaOutliers, MetricConfig, MetricKind, NoDataPolicy, Statistic, SustainedConfig,
-    TestKind, ThresholdConfig,
+    GroupConfig, KayentaEffectMeasure, KayentaMetricConfig, KayentaNanStrategy, KayentaOutlierStrategy, MetricConfig,
+    MetricKind, NoDataPolicy, Statistic, SustainedConfig, TestKind, ThresholdConfig,
 };
 pub use source::{DatadogApi, SourceConfig, SourceKind};
 

@@ -2,6 +2,6 @@
 //! windows, action timestamps) and by the watchdog (lock and state files).
 
 /// The current time in Unix seconds.
-pub fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }

@@ -263,18 +263,9 @@ pub fn sensitive_value(value: &str, origin: &str) -> Result<reqwest::header::Hea
     Ok(value)
 }
 
-/// An HTTP client with canary's user agent, the request timeout (connecting within 10 s at
-/// most), default headers and an optional extra certificate authority.
-pub fn client(
-    headers: reqwest::header::HeaderMap,
-    timeout: std::time::Duration,
-    ca_file: Option<&std::path::Path>,
-) -> Result<reqwest::Client, String> {
-    builder(headers, timeout, ca_file)?.build().map_err(|e| format!("cannot set up the HTTP client: {e}"))
-}
-
-/// The client of a metric source: [`client`] that follows redirects only within the origin
-/// ([`same_origin_redirects`]).
+/// The client of a metric source: canary's user agent, the request timeout (connecting within
+/// 10 s at most), default headers, an optional extra certificate authority, and redirects
+/// followed only within the origin ([`same_origin_redirects`]).
 pub fn source_client(
     headers: reqwest::header::HeaderMap,
     timeout: std::time::Duration,

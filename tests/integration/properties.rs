@@ -12,15 +12,11 @@
 //!
 //! Case counts are modest (64) so that the suite stays fast.
 
-use canary::cli::JudgeFormat;
-use canary::commands::judge::render;
-use canary::commands::judging::judge_source;
-use canary::config::Analysis;
-use canary::config::template::resolve_sides;
-use canary::judge::report::JudgmentReport;
-use canary::model::{Duration, Point, QueryRole, SourceDescription, window::Window};
-use canary::source::recorded::{
-    RecordedMetric, RecordedQuery, RecordedSeries, RecordedSide, RecordedSource, Recording,
+use canary::{
+    Analysis, JudgeFormat, JudgmentReport, RecordedMetric, RecordedQuery, RecordedSeries, RecordedSide, RecordedSource,
+    Recording, judge_source,
+    model::{Duration, Point, QueryRole, SourceDescription, window::Window},
+    render_judgment as render, resolve_sides,
 };
 use proptest::prelude::*;
 use proptest::test_runner::Config;

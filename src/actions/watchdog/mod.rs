@@ -95,12 +95,8 @@ mod lock;
 mod signals;
 mod state;
 
-pub use heartbeat::{PING_TIMEOUT, ping};
-pub use lock::LockInfo;
-pub use state::{
-    CanaryState, Delivery, RecordedVerdict, Rollback, STATE_VERSION, StateFile, calls_webhook, next_state,
-    rollback_rule, trailing_stretches, write_atomically,
-};
+pub use heartbeat::ping;
+pub use state::{RecordedVerdict, Rollback, StateFile, calls_webhook, next_state, rollback_rule, write_atomically};
 
 use super::webhook;
 use crate::error::CanaryError;
@@ -153,14 +149,6 @@ impl Watchdog {
             signals,
             lock,
         })
-    }
-
-    pub fn state_path(&self) -> &Path {
-        &self.state_path
-    }
-
-    pub fn lock_path(&self) -> &Path {
-        &self.lock.owned.path
     }
 
     /// Applies the transition rule to a finished judgment: calls `deliver` (which returns `None`

@@ -86,7 +86,7 @@ pub struct Delivery {
 pub struct StateFile {
     pub version: u32,
     pub analysis: String,
-    /// Keyed by [`crate::actions::webhook::canary_key`].
+    /// Keyed by `crate::actions::webhook::canary_key`.
     pub canaries: BTreeMap<String, CanaryState>,
 }
 

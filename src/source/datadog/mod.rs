@@ -27,7 +27,7 @@ mod response;
 mod site;
 
 pub use response::parse_response_bytes;
-pub use site::{DEFAULT_SITE, SITES, site_url};
+pub use site::{DEFAULT_SITE, site_url};
 
 use super::SourceError;
 use super::fetch::{self, Batch, HttpSource, OwnedQuery, PointOrder, QueryFuture};
