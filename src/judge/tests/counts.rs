@@ -5,18 +5,15 @@ use super::*;
 #[test]
 fn an_error_rate_increase_fails_and_equal_rates_pass() {
     let a = analysis(ERRORS, "");
-    let requests = vec![1000.0; 30];
-    let baseline: Vec<f64> = (0..30).map(|i| 5.0 + (i % 3) as f64).collect();
-    let canary: Vec<f64> = (0..30).map(|i| 15.0 + (i % 4) as f64).collect();
-    let report = run(&a, &[count(&a.metrics[0], (&baseline, &requests), (&canary, &requests))], 30);
-    let metric = &report.metrics[0];
-    assert_eq!(metric.classification, Classification::FailHigh, "{}", metric.reason);
+    let baseline = cycling(5.0, 3);
+    let report = judge_errors(&a, &baseline, &cycling(15.0, 4));
+    let metric = classified(&report, Classification::FailHigh);
     assert!(metric.reason.starts_with("rate ×"), "{}", metric.reason);
     let totals = metric.canary.totals.as_ref().unwrap();
     assert_eq!((totals.denominator, totals.rate.map(|r| (r * 1e4).round())), (30_000.0, Some(164.0)));
 
     let same: Vec<f64> = (0..30).map(|i| 5.0 + ((i + 1) % 3) as f64).collect();
-    let report = run(&a, &[count(&a.metrics[0], (&baseline, &requests), (&same, &requests))], 30);
+    let report = judge_errors(&a, &baseline, &same);
     assert_eq!(report.metrics[0].classification, Classification::Pass, "{}", report.metrics[0].reason);
 }
 
@@ -44,10 +41,7 @@ fn a_tiny_alpha_never_turns_an_untestable_metric_into_a_pass() {
     // With alpha 1e-20 the family's confidence rounds to 1: the rate test used to be skipped and
     // the metric passed with "no test ran".
     let a = analysis(ERRORS, "judgment:\n  alpha: 1.0e-20\n");
-    let requests = vec![1000.0; 30];
-    let baseline: Vec<f64> = (0..30).map(|i| 5.0 + (i % 3) as f64).collect();
-    let canary: Vec<f64> = (0..30).map(|i| 9.0 + (i % 4) as f64).collect();
-    let report = run(&a, &[count(&a.metrics[0], (&baseline, &requests), (&canary, &requests))], 30);
+    let report = judge_errors(&a, &cycling(5.0, 3), &cycling(9.0, 4));
     let metric = &report.metrics[0];
     assert_ne!(metric.classification, Classification::Pass, "{}", metric.reason);
     assert_ne!(report.verdict, Verdict::Pass);
@@ -57,9 +51,9 @@ fn a_tiny_alpha_never_turns_an_untestable_metric_into_a_pass() {
 
     // The same for a gauge: the shift interval at that level is unbounded, so too little data.
     let a = analysis(LATENCY, "judgment:\n  alpha: 1.0e-20\n");
-    let baseline: Vec<f64> = (0..30).map(|i| 100.0 + 5.0 * wiggle(i)).collect();
-    let canary: Vec<f64> = (0..30).map(|i| 130.0 + 5.0 * wiggle(i + 7)).collect();
-    let report = run(&a, &[gauge(&a.metrics[0], &baseline, &canary)], 30);
+    let baseline = wiggled(30, 100.0, 5.0, 0);
+    let canary = wiggled(30, 130.0, 5.0, 7);
+    let report = judge_gauge(&a, &baseline, &canary, 30);
     assert_eq!(report.metrics[0].classification, Classification::NoData, "{}", report.metrics[0].reason);
 }
 
@@ -116,12 +110,12 @@ fn counts_beyond_the_bound_are_an_error_in_bounded_time() {
 fn negative_or_non_finite_counts_are_an_error_never_a_pass() {
     let a = analysis(ERRORS, "");
     let requests = vec![1000.0; 30];
-    let baseline: Vec<f64> = (0..30).map(|i| 5.0 + (i % 3) as f64).collect();
+    let baseline = cycling(5.0, 3);
     for bad in [-50.0, f64::NAN, f64::INFINITY] {
         let mut canary = baseline.clone();
         canary.rotate_left(1);
         canary[12] = bad;
-        let report = run(&a, &[count(&a.metrics[0], (&baseline, &requests), (&canary, &requests))], 30);
+        let report = judge_errors(&a, &baseline, &canary);
         let metric = &report.metrics[0];
         assert_eq!(metric.classification, Classification::Error, "{bad}: {}", metric.reason);
         assert!(
@@ -143,8 +137,7 @@ fn duplicated_or_unordered_timestamps_are_an_error_not_counted_twice() {
     // Every canary interval twice: the totals used to double.
     let mut doubled: Vec<(i64, f64, f64)> = healthy.iter().flat_map(|&p| [p, p]).collect();
     let report = run(&a, &[count_at(&a.metrics[0], &healthy, &doubled)], 30);
-    let metric = &report.metrics[0];
-    assert_eq!(metric.classification, Classification::Error, "{}", metric.reason);
+    let metric = classified(&report, Classification::Error);
     assert!(metric.reason.contains("two points at"), "{}", metric.reason);
     doubled.dedup();
     doubled.swap(4, 5);
@@ -155,12 +148,11 @@ fn duplicated_or_unordered_timestamps_are_an_error_not_counted_twice() {
 #[test]
 fn no_events_on_either_side_pass_only_with_a_threshold() {
     let requests = vec![1000.0; 30];
-    let other: Vec<f64> = (0..30).map(|i| 1000.0 + (i % 5) as f64).collect();
+    let other = cycling(1000.0, 5);
     let zeros = vec![0.0; 30];
     let a = analysis(ERRORS, "");
     let report = run(&a, &[count(&a.metrics[0], (&zeros, &requests), (&zeros, &other))], 30);
-    let metric = &report.metrics[0];
-    assert_eq!(metric.classification, Classification::NoData, "{}", metric.reason);
+    let metric = classified(&report, Classification::NoData);
     assert!(metric.reason.contains("no events on either side"), "{}", metric.reason);
     let a = analysis(&format!("{ERRORS}    thresholds:\n      - statistic: rate\n        max: 0.001\n"), "");
     let report = run(&a, &[count(&a.metrics[0], (&zeros, &requests), (&zeros, &other))], 30);

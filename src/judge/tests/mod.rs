@@ -64,9 +64,37 @@ fn run(analysis: &Analysis, inputs: &[MetricInput<'_>], minutes: i64) -> Judgmen
     )
 }
 
+/// The first metric of `a`, a count, judged over 30 minutes with 1000 requests a minute a side.
+fn judge_errors(a: &Analysis, baseline: &[f64], canary: &[f64]) -> JudgmentReport {
+    let requests = vec![1000.0; 30];
+    run(a, &[count(&a.metrics[0], (baseline, &requests), (canary, &requests))], 30)
+}
+
+/// The first metric of `a`, a gauge, judged over `minutes`.
+fn judge_gauge(a: &Analysis, baseline: &[f64], canary: &[f64], minutes: i64) -> JudgmentReport {
+    run(a, &[gauge(&a.metrics[0], baseline, canary)], minutes)
+}
+
+/// The first metric of `report`, after checking its classification (failures show its reason).
+fn classified(report: &JudgmentReport, expected: Classification) -> &report::MetricResult {
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, expected, "{}", metric.reason);
+    metric
+}
+
 /// A deterministic wiggle in [-1, 1].
 fn wiggle(i: usize) -> f64 {
     ((i as f64 * 2.399_963).sin() + (i as f64 * 0.7).cos()) / 2.0
+}
+
+/// `n` values around `level`, off it by `amplitude` times the wiggle from `phase` on.
+fn wiggled(n: usize, level: f64, amplitude: f64, phase: usize) -> Vec<f64> {
+    (0..n).map(|i| level + amplitude * wiggle(i + phase)).collect()
+}
+
+/// 30 per-minute counts cycling through `low`, `low + 1`, …, `low + period − 1`.
+fn cycling(low: f64, period: usize) -> Vec<f64> {
+    (0..30).map(|i| low + (i % period) as f64).collect()
 }
 
 const LATENCY: &str = "  - name: latency\n    query: q\n    direction: increase\n    margin: 5%\n";
@@ -75,7 +103,7 @@ const ERRORS: &str =
     "  - name: errors\n    numerator: e\n    denominator: r\n    direction: increase\n    margin: 20%\n";
 
 fn other_values() -> Vec<f64> {
-    (0..30).map(|i| 100.0 + wiggle(i + 2)).collect()
+    wiggled(30, 100.0, 1.0, 2)
 }
 
 /// Counts at arbitrary timestamps: (time offset from START, numerator, denominator).

@@ -10,13 +10,11 @@ fn a_critical_failure_fails_the_run_whatever_the_score() {
     let requests = vec![1000.0; 30];
     let baseline: Vec<f64> = vec![5.0; 30];
     let canary: Vec<f64> = vec![25.0; 30];
-    let latency: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
-    let latency2: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i + 5)).collect();
     let report = run(
         &a,
         &[
             count(&a.metrics[0], (&baseline, &requests), (&canary, &requests)),
-            gauge(&a.metrics[1], &latency, &latency2),
+            gauge(&a.metrics[1], &wiggled(30, 100.0, 1.0, 0), &wiggled(30, 100.0, 1.0, 5)),
         ],
         30,
     );
@@ -29,10 +27,10 @@ fn a_critical_failure_fails_the_run_whatever_the_score() {
 fn thresholds_fail_on_their_own() {
     let metrics = "  - name: latency\n    query: q\n    direction: increase\n    tests: []\n    thresholds:\n      - statistic: p99\n        max: 120\n      - statistic: mean\n        max_ratio: 1.5\n";
     let a = analysis(metrics, "");
-    let baseline: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
+    let baseline = wiggled(30, 100.0, 1.0, 0);
     let mut canary = baseline.clone();
     canary[3] = 150.0;
-    let report = run(&a, &[gauge(&a.metrics[0], &baseline, &canary)], 30);
+    let report = judge_gauge(&a, &baseline, &canary, 30);
     let metric = &report.metrics[0];
     assert_eq!(metric.classification, Classification::FailHigh);
     assert!(
@@ -52,9 +50,9 @@ fn a_breakdown_judges_each_label_value_on_its_own() {
         s.labels.insert("route".into(), route.into());
         s
     };
-    let steady: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
-    let other: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i + 9)).collect();
-    let slow: Vec<f64> = (0..30).map(|i| 140.0 + wiggle(i + 4)).collect();
+    let steady = wiggled(30, 100.0, 1.0, 0);
+    let other = wiggled(30, 100.0, 1.0, 9);
+    let slow = wiggled(30, 140.0, 1.0, 4);
     let input = MetricInput {
         baseline: [(QueryRole::Value, vec![labelled("/cart", steady.clone()), labelled("/search", steady.clone())])]
             .into(),
@@ -110,20 +108,17 @@ fn a_side_whose_series_stop_inside_the_window_cannot_pass() {
     // A crash loop: the canary's series go stale after minute 18 of 30. The remaining intervals
     // look healthy, and used to pass without a finding.
     let a = analysis(&format!("{LATENCY}    min_samples: 5\n"), "");
-    let baseline: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
-    let canary: Vec<f64> = (0..18).map(|i| 100.0 + wiggle(i + 3)).collect();
-    let report = run(&a, &[gauge(&a.metrics[0], &baseline, &canary)], 30);
-    let metric = &report.metrics[0];
-    assert_eq!(metric.classification, Classification::NoData, "{}", metric.reason);
+    let canary = wiggled(18, 100.0, 1.0, 3);
+    let report = judge_gauge(&a, &wiggled(30, 100.0, 1.0, 0), &canary, 30);
+    let metric = classified(&report, Classification::NoData);
     assert!(metric.findings.iter().any(|f| f.kind == FindingKind::Gap && f.side == Some(Side::Canary)));
     assert!(metric.reason.contains("canary series stops at"), "{}", metric.reason);
 
     let a = analysis(&format!("{ERRORS}    min_samples: 5\n"), "");
     let requests = vec![1000.0; 30];
-    let errors: Vec<f64> = (0..30).map(|i| 5.0 + (i % 3) as f64).collect();
+    let errors = cycling(5.0, 3);
     let report = run(&a, &[count(&a.metrics[0], (&errors, &requests), (&errors[1..19], &requests[..18]))], 30);
-    let metric = &report.metrics[0];
-    assert_eq!(metric.classification, Classification::NoData, "{}", metric.reason);
+    let metric = classified(&report, Classification::NoData);
     assert!(metric.reason.contains("canary denominator stops at"), "{}", metric.reason);
 }
 
@@ -152,23 +147,21 @@ fn a_constant_guard_passes_but_the_same_query_twice_is_a_misconfiguration() {
     assert_eq!(report.metrics[0].classification, Classification::FailLow, "{}", report.metrics[0].reason);
     // The same rendered query on both sides: the selectors match the same instances.
     let report = run(&a, &[with_queries("min(up{ deployment=\"c\" })", &ones)], 30);
-    let metric = &report.metrics[0];
-    assert_eq!(metric.classification, Classification::Error, "{}", metric.reason);
+    let metric = classified(&report, Classification::Error);
     assert!(metric.reason.contains("same query"), "{}", metric.reason);
 }
 
 #[test]
 fn under_the_kayenta_judge_a_metric_with_two_series_keeps_the_run_from_passing() {
     let metrics = format!("{LATENCY}{}", LATENCY.replace("name: latency", "name: errors"));
-    let healthy: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i)).collect();
-    let other: Vec<f64> = (0..30).map(|i| 100.0 + wiggle(i + 4)).collect();
-    let regressed: Vec<f64> = (0..30).map(|i| 300.0 + wiggle(i + 2)).collect();
+    let healthy = wiggled(30, 100.0, 1.0, 0);
+    let regressed = wiggled(30, 300.0, 1.0, 2);
     let judged = |extra: &str| {
         let a = analysis(&metrics, &format!("judgment:\n  judge: kayenta\n{extra}"));
         let mut split = gauge(&a.metrics[1], &healthy, &regressed);
         // The regressed canary's query returns two series (two pods): Kayenta drops the metric.
         split.canary.get_mut(&QueryRole::Value).unwrap().push(series(&regressed).remove(0));
-        let report = run(&a, &[gauge(&a.metrics[0], &healthy, &other), split], 30);
+        let report = run(&a, &[gauge(&a.metrics[0], &healthy, &wiggled(30, 100.0, 1.0, 4)), split], 30);
         (report.verdict, report.reason, report.kayenta_verdict.unwrap().classification)
     };
     let (verdict, reason, kayenta) = judged("");
@@ -183,9 +176,7 @@ fn under_the_kayenta_judge_a_metric_with_two_series_keeps_the_run_from_passing()
 fn a_window_with_an_absurd_step_or_warmup_is_an_error_not_a_panic() {
     let a = analysis(ERRORS, "");
     let requests = vec![1000.0; 30];
-    let errors: Vec<f64> = (0..30).map(|i| 5.0 + (i % 3) as f64).collect();
-    let other: Vec<f64> = (0..30).map(|i| 6.0 + (i % 2) as f64).collect();
-    let input = count(&a.metrics[0], (&errors, &requests), (&other, &requests));
+    let input = count(&a.metrics[0], (&cycling(5.0, 3), &requests), (&cycling(6.0, 2), &requests));
     let sides = crate::config::template::resolve_sides(&a, &BTreeMap::new()).unwrap();
     for (step, warmup) in [(u64::MAX, 0), (0, 0), (60, u64::MAX)] {
         let window = Window { start: START, end: START + 1800, step_seconds: step, warmup_seconds: warmup };

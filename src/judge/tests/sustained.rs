@@ -32,8 +32,7 @@ fn a_sustained_rule_without_a_long_enough_run_of_comparable_points_is_not_a_pass
     let sparse: Vec<(i64, f64, f64)> = baseline.iter().copied().filter(|p| p.0 % 180 != 0).collect();
     let healthy: Vec<(i64, f64, f64)> = canary.iter().map(|&(t, _, d)| (t, 10.0 + (t % 7) as f64, d)).collect();
     let report = run(&a, &[count_at(&a.metrics[0], &sparse, &healthy)], 30);
-    let metric = &report.metrics[0];
-    assert_eq!(metric.classification, Classification::NoData, "{}", metric.reason);
+    let metric = classified(&report, Classification::NoData);
     assert!(metric.reason.contains("sustained rule `max_ratio 3 for 5m`"), "{}", metric.reason);
     let rule = metric.tests.iter().find(|t| t.test == TestKindResult::Sustained).unwrap();
     assert_eq!(rule.outcome, TestOutcome::Skipped, "{}", rule.reason);
