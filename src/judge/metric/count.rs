@@ -10,8 +10,8 @@ use crate::judge::report::{
     Classification, Finding, FindingKind, MetricResult, SideData, TestKindResult, TestOutcome, TestResult, Totals,
 };
 use crate::judge::{Direction, Margin};
-use crate::report::number::short;
-use crate::source::Point;
+use crate::model::Point;
+use crate::model::number::short;
 use crate::stats::{Alternative, IntervalCount, Summary, dispersed_rate_test};
 use std::collections::BTreeMap;
 

@@ -8,7 +8,7 @@ use crate::config::{QueryRole, Statistic, TestKind};
 use crate::judge::quality::{clean, coverage_gap, thin};
 use crate::judge::report::{FindingKind, MetricResult, SideData, TestKindResult, TestResult};
 use crate::judge::{Direction, Margin};
-use crate::source::Point;
+use crate::model::Point;
 use crate::stats::descriptive::median_sorted;
 use crate::stats::mann_whitney::Ranks;
 use crate::stats::{Alternative, ExactNull, Method, Summary, hodges_lehmann, mann_whitney};

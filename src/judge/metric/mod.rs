@@ -27,7 +27,7 @@ use crate::config::window::Window;
 use crate::config::{MetricConfig, MetricKind, QueryRole};
 use crate::judge::Direction;
 use crate::judge::report::{Classification, Finding, FindingKind, MetricResult, SideData, TestOutcome};
-use crate::source::{PointTime, Series};
+use crate::model::{PointTime, Series};
 use std::collections::BTreeMap;
 
 /// A metric's configuration, rendered queries and fetched series.

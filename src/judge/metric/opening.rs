@@ -9,7 +9,7 @@ use crate::config::window::Window;
 use crate::judge::quality::range_in_query;
 use crate::judge::quality::{overlap_factor, thinning_finding};
 use crate::judge::report::{Classification, Finding, FindingKind};
-use crate::source::Series;
+use crate::model::Series;
 use std::collections::BTreeMap;
 
 /// A data-quality stop: the classification and its reason.

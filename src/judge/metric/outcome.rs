@@ -2,7 +2,7 @@
 //! an interval too wide to call the metric healthy, and the failure label of a failed test.
 use crate::judge::Direction;
 use crate::judge::report::{Classification, TestKindResult, TestOutcome, TestResult};
-use crate::report::number::{plain, short, short_signed};
+use crate::model::number::{plain, short, short_signed};
 
 /// Decides the outcome and reason of a statistical test from its Holm-adjusted p-value.
 pub(crate) fn settle_test(test: &mut TestResult, adjusted: f64, alpha: f64, direction: Direction) {
@@ -11,8 +11,8 @@ pub(crate) fn settle_test(test: &mut TestResult, adjusted: f64, alpha: f64, dire
     test.outcome = if failed { TestOutcome::Fail } else { TestOutcome::Pass };
     let evidence = format!(
         "p = {}, Holm-adjusted {} {} {}",
-        crate::report::number::p_value(test.p_value.unwrap_or(1.0)),
-        crate::report::number::p_value(adjusted),
+        crate::model::number::p_value(test.p_value.unwrap_or(1.0)),
+        crate::model::number::p_value(adjusted),
         if failed { "≤" } else { ">" },
         plain(alpha)
     );

@@ -5,7 +5,7 @@ use crate::config::template::Side;
 use crate::config::window::Window;
 use crate::config::{Statistic, ThresholdConfig};
 use crate::judge::report::{Finding, FindingKind, SideData, TestKindResult, TestOutcome, TestResult};
-use crate::report::number::plain;
+use crate::model::number::plain;
 use std::collections::BTreeMap;
 
 /// Threshold checks on the statistic each threshold names.
