@@ -1,5 +1,5 @@
 //! Rules of the judge, one at a time, on small hand-made series: the shared fixtures here, the
-//! tests by topic in the files below.
+//! tests by topic in `judge/tests/`.
 
 use super::report::{Classification, FindingKind, TestKindResult, TestOutcome};
 use super::*;
