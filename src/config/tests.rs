@@ -219,3 +219,12 @@ fn validate_refuses_the_windows_judge_refuses() {
     let long = MINIMAL.replace("name: checkout\n", "name: checkout\nwindow:\n  last: 1000h\n");
     assert!(parse(&long).unwrap_err().to_string().contains("longer than the limit of 744h"));
 }
+
+#[test]
+fn a_source_field_of_the_other_kind_is_named_first_in_declaration_order() {
+    let with = |source: &str| parse(&format!("source:\n{source}{MINIMAL}")).unwrap_err().to_string();
+    let err = with("  kind: prometheus\n  api: v1\n  app_key_env: K\n");
+    assert!(err.contains("source.app_key_env does not apply to a prometheus source"), "{err}");
+    let err = with("  kind: datadog\n  ca_file: ca.pem\n  token_file: t\n");
+    assert!(err.contains("source.token_file does not apply to a datadog source"), "{err}");
+}

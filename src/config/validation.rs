@@ -192,21 +192,16 @@ impl GroupConfig {
 impl SourceConfig {
     fn validate(&self) -> Result<(), String> {
         use SourceKind::{Datadog, Prometheus};
-        // The fields of one kind of source, each with its kind.
-        let specific = [
-            ("site", Datadog, self.site.is_some()),
-            ("api_key_env", Datadog, self.api_key_env.is_some()),
-            ("app_key_env", Datadog, self.app_key_env.is_some()),
-            ("api_key_file", Datadog, self.api_key_file.is_some()),
-            ("app_key_file", Datadog, self.app_key_file.is_some()),
-            ("api", Datadog, self.api.is_some()),
-            ("token_env", Prometheus, self.token_env.is_some()),
-            ("token_file", Prometheus, self.token_file.is_some()),
-            ("basic_auth_user", Prometheus, self.basic_auth_user.is_some()),
-            ("basic_auth_password_env", Prometheus, self.basic_auth_password_env.is_some()),
-            ("basic_auth_password_file", Prometheus, self.basic_auth_password_file.is_some()),
-            ("ca_file", Prometheus, self.ca_file.is_some()),
-        ];
+        // The fields of one kind of source, each as (name, kind, whether it is set), in this order.
+        macro_rules! kind_fields {
+            ($source:ident; $($kind:ident: $($field:ident),+;)+) => {
+                [$($((stringify!($field), $kind, $source.$field.is_some())),+),+]
+            };
+        }
+        let specific = kind_fields!(self;
+            Datadog: site, api_key_env, app_key_env, api_key_file, app_key_file, api;
+            Prometheus: token_env, token_file, basic_auth_user, basic_auth_password_env, basic_auth_password_file, ca_file;
+        );
         if let Some((field, ..)) = specific.iter().find(|(_, kind, set)| *set && *kind != self.kind) {
             return Err(format!("source.{field} does not apply to a {} source", serde_name(self.kind)));
         }

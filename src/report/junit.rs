@@ -222,13 +222,18 @@ mod tests {
         elements.iter().filter(|element| element.name == name).collect()
     }
 
+    /// The one element called `name`; fails the test when there are none or several.
+    fn only<'a>(elements: &'a [Element], name: &str) -> &'a Element {
+        let found = named(elements, name);
+        assert_eq!(found.len(), 1, "one <{name}>");
+        found[0]
+    }
+
     #[test]
     fn one_suite_with_one_case_per_metric_and_the_counts() {
         let xml = render(&failed_checkout());
         let elements = elements(&xml);
-        let suites = named(&elements, "testsuite");
-        assert_eq!(suites.len(), 1);
-        let suite = suites[0];
+        let suite = only(&elements, "testsuite");
         assert_eq!(suite.attribute("name"), "checkout");
         assert_eq!(["tests", "failures", "errors", "skipped"].map(|name| suite.attribute(name)), ["4", "1", "0", "1"]);
         let cases: Vec<(&str, &str)> = named(&elements, "testcase")
@@ -250,10 +255,9 @@ mod tests {
     fn a_failed_metric_is_a_failure_with_its_reason_and_evidence() {
         let xml = render(&failed_checkout());
         let elements = elements(&xml);
-        let failures = named(&elements, "failure");
-        assert_eq!(failures.len(), 1);
-        assert_eq!(failures[0].attribute("message"), ERROR_RATE_REASON);
-        assert_eq!(failures[0].attribute("type"), "fail_high");
+        let failure = only(&elements, "failure");
+        assert_eq!(failure.attribute("message"), ERROR_RATE_REASON);
+        assert_eq!(failure.attribute("type"), "fail_high");
         // The whole document, evidence included (snapshot in `src/report/snapshots/`; see
         // tests/integration/snapshots.rs to update).
         insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {

@@ -143,9 +143,6 @@ fn summary(count: usize, median: f64, spread: f64) -> Summary {
 
 fn rate_test(estimate: f64, ci: (f64, f64), p: f64, adjusted: f64, outcome: TestOutcome, reason: &str) -> TestResult {
     TestResult {
-        test: TestKindResult::Rate,
-        gating: true,
-        statistic: None,
         p_value: Some(p),
         adjusted_p_value: Some(adjusted),
         estimate: Some(estimate),
@@ -153,10 +150,9 @@ fn rate_test(estimate: f64, ci: (f64, f64), p: f64, adjusted: f64, outcome: Test
         ci_high: Some(ci.1),
         confidence: Some(0.99),
         margin: Some(1.1),
-        threshold: None,
         outcome,
         reason: reason.into(),
-        sustained: None,
+        ..TestResult::new(TestKindResult::Rate)
     }
 }
 
@@ -197,20 +193,10 @@ fn error_rate() -> MetricResult {
 
 fn queue_depth() -> MetricResult {
     let skipped = TestResult {
-        test: TestKindResult::Shift,
-        gating: true,
-        statistic: None,
-        p_value: None,
-        adjusted_p_value: None,
-        estimate: None,
-        ci_low: None,
-        ci_high: None,
-        confidence: None,
         margin: Some(5.0),
-        threshold: None,
         outcome: TestOutcome::Skipped,
         reason: "not run: too few canary samples".into(),
-        sustained: None,
+        ..TestResult::new(TestKindResult::Shift)
     };
     MetricResult {
         classification: Classification::NoData,
@@ -230,8 +216,6 @@ fn queue_depth() -> MetricResult {
 
 fn latency_p99() -> MetricResult {
     let shift = TestResult {
-        test: TestKindResult::Shift,
-        gating: true,
         statistic: Some(1398.0),
         p_value: Some(0.012),
         adjusted_p_value: Some(0.036),
@@ -240,26 +224,20 @@ fn latency_p99() -> MetricResult {
         ci_high: Some(4.1),
         confidence: Some(0.99),
         margin: Some(20.0),
-        threshold: None,
-        outcome: TestOutcome::Pass,
         reason: LATENCY_REASON.into(),
-        sustained: None,
+        ..TestResult::new(TestKindResult::Shift)
     };
     let spread = TestResult {
-        test: TestKindResult::Spread,
         gating: false,
         statistic: Some(1301.0),
         p_value: Some(0.21),
-        adjusted_p_value: None,
         estimate: Some(1.07),
         ci_low: Some(0.91),
         ci_high: Some(1.26),
         confidence: Some(0.99),
         margin: Some(1.2),
-        threshold: None,
-        outcome: TestOutcome::Pass,
         reason: "spread ×1.07 of the baseline's".into(),
-        sustained: None,
+        ..TestResult::new(TestKindResult::Spread)
     };
     MetricResult {
         reason: LATENCY_REASON.into(),
