@@ -98,14 +98,17 @@ fn any_value() -> impl Strategy<Value = f64> {
     ]
 }
 
-/// Any points the recording reader accepts: strictly increasing times on the window's grid (the
-/// reader refuses points off the declared step or outside the window), any `f64` value.
+/// Any points the recording reader accepts: strictly increasing times on the window's grid, two
+/// of them a step apart (the reader refuses points off the declared step, outside the window, or
+/// all spaced more widely than the step), any `f64` value.
 fn any_points() -> impl Strategy<Value = Vec<Point>> {
     proptest::collection::vec((any::<bool>(), any_value()), POINTS).prop_map(|slots| {
         slots
             .into_iter()
             .enumerate()
-            .filter(|(_, (present, _))| *present)
+            // The first two are always there: the reader refuses a series whose points are all
+            // spaced more widely than the declared step (a recording with the wrong step).
+            .filter(|(i, (present, _))| *present || *i < 2)
             .map(|(i, (_, value))| Point { time: START + (i as u64 * STEP) as i64, value })
             .collect()
     })
