@@ -11,6 +11,7 @@ pub mod shift;
 pub mod sustained;
 
 pub use metric::{Context, MetricInput};
+pub(crate) use score::no_data_policy;
 pub use shift::judge_shift;
 
 use crate::config::Analysis;

@@ -22,7 +22,7 @@ pub(crate) fn counts_as_failed(analysis: &Analysis, metric: &MetricResult) -> bo
 }
 
 /// The `no_data` policy of the metric whose results are reported under `name`.
-fn no_data_policy(analysis: &Analysis, name: &str) -> NoDataPolicy {
+pub(crate) fn no_data_policy(analysis: &Analysis, name: &str) -> NoDataPolicy {
     analysis
         .metrics
         .iter()

@@ -11,7 +11,7 @@ use super::statistics::Stats;
 use crate::config::template::ResolvedSides;
 use crate::config::{
     Analysis, JudgeChoice, KayentaEffectMeasure, KayentaMultipleSeries, KayentaNanStrategy, KayentaOutlierStrategy,
-    MetricConfig, MetricKind,
+    MetricConfig, MetricKind, NoDataPolicy,
 };
 use crate::judge::report::{
     Classification, GroupResult, JudgmentReport, KayentaGroupScore, KayentaMetricResult, KayentaStats, KayentaVerdict,
@@ -265,20 +265,42 @@ pub(crate) fn apply(
     let mut verdict_reason = summary.reason.clone();
     // Kayenta leaves a metric with several series out of its score, so a regression there passes:
     // unless the analysis asks for exactly that, such a run does not pass.
-    if verdict_value == Verdict::Pass
-        && analysis.judgment.kayenta_multiple_series == KayentaMultipleSeries::Inconclusive
-    {
-        let several: Vec<&str> = inputs
+    let several: Vec<&str> = inputs
+        .iter()
+        .zip(&report.metrics)
+        .filter(|(input, _)| several_series(input))
+        .map(|(_, metric)| metric.name.as_str())
+        .collect();
+    let kayenta_ignores_several = analysis.judgment.kayenta_multiple_series == KayentaMultipleSeries::Ignore;
+    if verdict_value == Verdict::Pass && !kayenta_ignores_several && !several.is_empty() {
+        verdict_value = Verdict::Inconclusive;
+        verdict_reason = format!(
+            "{} returned several series, which Kayenta leaves out of its score: not a pass (aggregate the query, use `breakdown`, or set judgment.kayenta_multiple_series: ignore for Kayenta's behaviour)",
+            several.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    // Kayenta leaves a metric without data out of its score, and knows nothing of canary's
+    // data-quality findings: a metric the default judge could not judge on valid data (a series
+    // that stops inside the window, identical series, invalid counts, no data) keeps the run from
+    // passing here too, unless the analysis lets that metric's missing data be ignored.
+    if verdict_value == Verdict::Pass {
+        let unjudged: Vec<&str> = report
+            .metrics
             .iter()
-            .zip(&report.metrics)
-            .filter(|(input, _)| several_series(input))
-            .map(|(_, metric)| metric.name.as_str())
+            // With `kayenta_multiple_series: ignore`, a metric with several series is Kayenta's to drop.
+            .filter(|metric| !(kayenta_ignores_several && several.contains(&metric.name.as_str())))
+            .filter(|metric| match metric.classification {
+                Classification::Error => true,
+                Classification::NoData => crate::judge::no_data_policy(analysis, &metric.name) != NoDataPolicy::Ignore,
+                _ => false,
+            })
+            .map(|metric| metric.name.as_str())
             .collect();
-        if !several.is_empty() {
+        if !unjudged.is_empty() {
             verdict_value = Verdict::Inconclusive;
             verdict_reason = format!(
-                "{} returned several series, which Kayenta leaves out of its score: not a pass (aggregate the query, use `breakdown`, or set judgment.kayenta_multiple_series: ignore for Kayenta's behaviour)",
-                several.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+                "{} could not be judged on valid data (see the data-quality findings), which Kayenta would leave out of its score: not a pass (set the metric's no_data: ignore to leave it out)",
+                unjudged.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
             );
         }
     }

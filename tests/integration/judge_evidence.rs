@@ -165,3 +165,48 @@ fn huge_error_counts_in_a_healthy_recording_are_never_a_pass() {
         }
     }
 }
+
+/// The healthy fixture with `edit` applied to its JSON.
+fn healthy_with(dir: &TempDir, name: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/healthy.json")).unwrap();
+    let mut recording: Value = serde_json::from_str(&text).unwrap();
+    edit(&mut recording);
+    dir.file(name, &recording.to_string()).display().to_string()
+}
+
+/// Kayenta leaves a metric without data out of its score and knows nothing of canary's
+/// data-quality findings; under `judge: kayenta` a crash-looping canary, a canary without a
+/// metric's data, and the same pods behind both selectors all used to pass (exit 0).
+#[test]
+fn under_the_kayenta_judge_data_the_default_judge_refuses_never_passes() {
+    let dir = TempDir::new("kayenta-quality");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/analyses/checkout.yaml")).unwrap();
+    let kayenta = dir.file("checkout-kayenta.yaml", &text.replace("judgment:\n", "judgment:\n  judge: kayenta\n"));
+    let crash_loop = healthy_with(&dir, "crash.json", |recording| {
+        for metric in recording["metrics"].as_object_mut().unwrap().values_mut() {
+            for query in metric["canary"]["queries"].as_object_mut().unwrap().values_mut() {
+                for series in query["series"].as_array_mut().unwrap() {
+                    series["points"].as_array_mut().unwrap().truncate(14);
+                }
+            }
+        }
+    });
+    let no_canary_p99 = healthy_with(&dir, "no-p99.json", |recording| {
+        recording["metrics"]["p99_latency"]["canary"]["queries"]["value"]["series"] = json!([]);
+    });
+    let same_pods = healthy_with(&dir, "same-pods.json", |recording| {
+        let baseline = recording["metrics"]["p99_latency"]["baseline"]["queries"]["value"]["series"].clone();
+        recording["metrics"]["p99_latency"]["canary"]["queries"]["value"]["series"] = baseline;
+    });
+    let healthy = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/healthy.json").to_string();
+    let kayenta = kayenta.display().to_string();
+    let out = run(&["judge", &kayenta, "--replay", &healthy], None);
+    assert_eq!(out.status.code(), Some(0), "the healthy control passes\n{}\n{}", stdout(&out), stderr(&out));
+    for recording in [crash_loop, no_canary_p99, same_pods] {
+        let out = run(&["judge", &kayenta, "--replay", &recording, "--format", "json"], None);
+        assert_eq!(out.status.code(), Some(3), "{recording}\n{}\n{}", stdout(&out), stderr(&out));
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let reason = report["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("could not be judged on valid data"), "{recording}: {reason}");
+    }
+}
