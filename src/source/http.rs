@@ -122,17 +122,42 @@ pub fn echoed_text(text: &str, secrets: &[&str]) -> String {
     capped
 }
 
-/// Every non-empty value of `secrets` in `text` replaced by `[redacted]`.
+/// Every non-empty value of `secrets` in `text` replaced by `[redacted]`: as sent, in any ASCII
+/// letter case, and base64-encoded (standard and URL-safe alphabets), the forms in which a server
+/// most often echoes a credential back.
 pub fn scrub_secrets(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_string();
-    let mut secrets: Vec<&str> = secrets.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
-    // Longest first, so a secret containing another is replaced whole.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for secret in secrets {
-        if out.contains(secret) {
-            out = out.replace(secret, "[redacted]");
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let mut forms: Vec<String> = Vec::new();
+    for secret in secrets.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        forms.push(secret.to_string());
+        for encoded in [STANDARD.encode(secret), URL_SAFE_NO_PAD.encode(secret)] {
+            // Padding aside: an echo may drop it.
+            forms.push(encoded.trim_end_matches('=').to_string());
         }
     }
+    // Longest first, so a secret containing another is replaced whole.
+    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+    let mut out = text.to_string();
+    for form in forms.iter().filter(|form| !form.is_empty()) {
+        out = replace_ignoring_ascii_case(&out, form, "[redacted]");
+    }
+    out
+}
+
+/// `text` with every occurrence of `needle` replaced, ASCII letters compared without case.
+/// (ASCII lower-casing keeps every byte offset, so positions found in the lowered copies hold in
+/// the original.)
+fn replace_ignoring_ascii_case(text: &str, needle: &str, with: &str) -> String {
+    let (lower_text, lower_needle) = (text.to_ascii_lowercase(), needle.to_ascii_lowercase());
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (at, _) in lower_text.match_indices(&lower_needle) {
+        out.push_str(&text[last..at]);
+        out.push_str(with);
+        last = at + needle.len();
+    }
+    out.push_str(&text[last..]);
     out
 }
 
@@ -433,6 +458,20 @@ mod tests {
                 && is_credential_header("Authorization")
                 && !is_credential_header("X-Scope-OrgID")
         );
+    }
+
+    #[test]
+    fn echoed_credentials_are_scrubbed_in_other_cases_and_in_base64() {
+        // A 401 body quoting the bearer token upper-cased and base64-encoded used to print both.
+        let body =
+            "invalid token Bearer secret-tok-123 b64 c2VjcmV0LXRvay0xMjM= url c2VjcmV0LXRvay0xMjM lower SECRET-TOK-123";
+        let shown = echoed_text(body, &["secret-tok-123"]);
+        for form in ["secret-tok-123", "SECRET-TOK-123", "c2VjcmV0LXRvay0xMjM"] {
+            assert!(!shown.contains(form), "{form} in {shown}");
+        }
+        assert_eq!(shown.matches("[redacted]").count(), 4, "{shown}");
+        // Offsets survive non-ASCII text around a match.
+        assert_eq!(scrub_secrets("é TOKEN ü", &["token"]), "é [redacted] ü");
     }
 
     #[test]
