@@ -210,3 +210,28 @@ fn under_the_kayenta_judge_data_the_default_judge_refuses_never_passes() {
         assert!(reason.contains("could not be judged on valid data"), "{recording}: {reason}");
     }
 }
+
+/// The canary's absolute threshold (p99 at most 1.5 s) holds whatever the baseline does: with no
+/// baseline data and `no_data: ignore`, a canary at three times the healthy p99 used to pass.
+#[test]
+fn a_canary_breaching_an_absolute_threshold_fails_even_without_baseline_data() {
+    let dir = TempDir::new("no-baseline");
+    let recording = healthy_with(&dir, "no-baseline.json", |recording| {
+        let p99 = &mut recording["metrics"]["p99_latency"];
+        p99["baseline"]["queries"]["value"]["series"] = json!([]);
+        for point in p99["canary"]["queries"]["value"]["series"][0]["points"].as_array_mut().unwrap() {
+            point[1] = json!(point[1].as_f64().unwrap() * 3.0);
+        }
+    });
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/analyses/checkout.yaml")).unwrap();
+    let ignoring = text.replace("    range: 2m\n", "    range: 2m\n    no_data: ignore\n");
+    assert_ne!(text, ignoring);
+    for (name, analysis) in [("checkout.yaml", text), ("ignoring.yaml", ignoring)] {
+        let analysis = dir.file(name, &analysis).display().to_string();
+        let out = run(&["judge", &analysis, "--replay", &recording, "--format", "json"], None);
+        assert_eq!(out.status.code(), Some(1), "{name}\n{}\n{}", stdout(&out), stderr(&out));
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let p99 = report["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "p99_latency").unwrap();
+        assert_eq!(p99["classification"], "fail_high", "{name}: {}", p99["reason"]);
+    }
+}

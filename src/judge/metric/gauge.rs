@@ -27,7 +27,16 @@ pub(super) fn evaluate_gauge(opening: &Opening<'_, '_>, result: &mut MetricResul
     for side in Side::BOTH {
         if cleaned[&side].is_empty() {
             let message = format!("no {} data in the judged window", side.name());
-            return Err(no_data(&mut result.findings, FindingKind::NoTraffic, Some(side), message));
+            let settled = no_data(&mut result.findings, FindingKind::NoTraffic, Some(side), message);
+            // The canary's absolute thresholds hold whatever the baseline does: a breach fails the
+            // metric even when the baseline has no data to compare with (and `no_data: ignore`
+            // would otherwise leave it out).
+            if side == Side::Baseline
+                && let Some(breach) = canary_breach(config, &cleaned[&Side::Canary], result)
+            {
+                return Err(breach);
+            }
+            return Err(settled);
         }
     }
     let values = |side: Side| cleaned[&side].iter().map(|p| p.value).collect::<Vec<_>>();
@@ -42,17 +51,6 @@ pub(super) fn evaluate_gauge(opening: &Opening<'_, '_>, result: &mut MetricResul
         let data = SideData { samples: judged[&side].len(), summary: Some(Summary::of_sorted(&all)), totals: None };
         *result.side_mut(side) = data;
     }
-    let gauge_stat = |data: &SideData, statistic: Statistic| {
-        data.summary.as_ref().and_then(|s| match statistic {
-            Statistic::Mean => Some(s.mean),
-            Statistic::Min => Some(s.min),
-            Statistic::P50 => Some(s.p50),
-            Statistic::P90 => Some(s.p90),
-            Statistic::P99 => Some(s.p99),
-            Statistic::Max => Some(s.max),
-            Statistic::Rate | Statistic::Total => None,
-        })
-    };
     result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, gauge_stat));
     let per_point = |side: Side| cleaned[&side].iter().map(|p| (p.time, p.value)).collect::<Vec<_>>();
     let rules = sustained_tests(
@@ -177,4 +175,40 @@ fn spread_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: M
         margin: Some(factor),
         ..TestResult::new(TestKindResult::Spread)
     }
+}
+
+/// A gauge statistic of one side's judged values.
+fn gauge_stat(data: &SideData, statistic: Statistic) -> Option<f64> {
+    data.summary.as_ref().and_then(|s| match statistic {
+        Statistic::Mean => Some(s.mean),
+        Statistic::Min => Some(s.min),
+        Statistic::P50 => Some(s.p50),
+        Statistic::P90 => Some(s.p90),
+        Statistic::P99 => Some(s.p99),
+        Statistic::Max => Some(s.max),
+        Statistic::Rate | Statistic::Total => None,
+    })
+}
+
+/// The first absolute threshold the canary breaches on its own (the baseline has no data), as the
+/// metric's failure, with the canary's figures and the breached threshold in the report.
+fn canary_breach(
+    config: &crate::config::MetricConfig,
+    canary: &[Point],
+    result: &mut MetricResult,
+) -> Option<(crate::judge::report::Classification, String)> {
+    if canary.is_empty() {
+        return None;
+    }
+    let all = sorted(canary.iter().map(|p| p.value).collect());
+    let data = SideData { samples: all.len(), summary: Some(Summary::of_sorted(&all)), totals: None };
+    let breached: Vec<TestResult> = thresholds(&config.thresholds, &SideData::default(), &data, gauge_stat)
+        .into_iter()
+        .filter(|test| test.outcome == crate::judge::report::TestOutcome::Fail)
+        .collect();
+    let first = breached.first()?;
+    let settled = (super::outcome::failure_class(first, config.direction), first.reason.clone());
+    result.canary = data;
+    result.tests.extend(breached);
+    Some(settled)
 }
