@@ -24,6 +24,19 @@ pub struct CompareSettings {
     pub margin: Margin,
 }
 
+/// `canary compare`'s defaults: two-sided, automatic method, 95 %, an increase is bad, no margin.
+impl Default for CompareSettings {
+    fn default() -> CompareSettings {
+        CompareSettings {
+            alternative: Alternative::TwoSided,
+            method: Method::Auto,
+            confidence: 0.95,
+            direction: Direction::Increase,
+            margin: Margin::default(),
+        }
+    }
+}
+
 /// The margin as requested and in the metric's units.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MarginReport {
@@ -112,13 +125,7 @@ mod tests {
     use super::*;
 
     fn settings() -> CompareSettings {
-        CompareSettings {
-            alternative: Alternative::TwoSided,
-            method: Method::Auto,
-            confidence: 0.95,
-            direction: Direction::Increase,
-            margin: Margin::default(),
-        }
+        CompareSettings::default()
     }
 
     #[test]

@@ -2,12 +2,7 @@
 //! compared with themselves split in half, as `canary compare A B` would. Never a panic.
 #![no_main]
 
-use canary::{
-    CompareSettings, compare,
-    model::{Direction, Margin},
-    parse_numbers,
-    stats::{Alternative, Method},
-};
+use canary::{CompareSettings, compare, parse_numbers};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
@@ -18,19 +13,8 @@ fuzz_target!(|data: &[u8]| {
         }
         Ok(numbers) if numbers.len() <= 4096 => {
             let (baseline, canary) = numbers.split_at(numbers.len() / 2);
-            let _ = compare(baseline.to_vec(), canary.to_vec(), &settings());
+            let _ = compare(baseline.to_vec(), canary.to_vec(), &CompareSettings::default());
         }
         Ok(_) => {}
     }
 });
-
-/// `canary compare`'s defaults: two-sided, automatic method, 95 %, increase is bad, no margin.
-fn settings() -> CompareSettings {
-    CompareSettings {
-        alternative: Alternative::TwoSided,
-        method: Method::Auto,
-        confidence: 0.95,
-        direction: Direction::Increase,
-        margin: Margin::Absolute(0.0),
-    }
-}

@@ -5,7 +5,7 @@
 //! the credentials. Every case asserts the exit code, that the verdict is never pass, and that no
 //! secret appears in stdout, stderr or any file written.
 
-use crate::support::{TempDir, canary_bin, stderr, stdout};
+use crate::support::{TempDir, canary_bin, form_pairs, stderr, stdout};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Output;
@@ -55,21 +55,7 @@ impl Matrix {
 }
 
 fn form_field(body: &[u8], name: &str) -> String {
-    let text = String::from_utf8_lossy(body).into_owned();
-    let pair = text.split('&').find_map(|pair| pair.strip_prefix(&format!("{name}="))).unwrap_or_default();
-    let bytes = pair.replace('+', " ").into_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            out.push(u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
+    form_pairs(body).into_iter().find_map(|(key, value)| (key == name).then_some(value)).unwrap_or_default()
 }
 
 impl Respond for Matrix {

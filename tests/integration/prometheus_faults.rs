@@ -2,7 +2,7 @@
 //! a persistent 500, a hang, truncated JSON, an HTML 502 from a gateway, a 401, warnings, and
 //! the 11,000-points-per-request limit; plus headers, path prefixes and credentials.
 
-use crate::support::canary_bin;
+use crate::support::{canary_bin, form_pairs};
 use std::process::Output;
 use std::time::{Duration, Instant};
 use wiremock::matchers::{body_string_contains, header, method, path};
@@ -20,7 +20,7 @@ struct Matrix {
 
 impl Respond for Matrix {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let form: Vec<(String, String)> = url_decode(&String::from_utf8_lossy(&request.body));
+        let form: Vec<(String, String)> = form_pairs(&request.body);
         let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.parse::<i64>().unwrap()).unwrap();
         let (start, end, step) = (field("start"), field("end"), field("step"));
         let values: Vec<String> = (0..)
@@ -34,30 +34,6 @@ impl Respond for Matrix {
         );
         ResponseTemplate::new(200).set_body_raw(body, "application/json")
     }
-}
-
-fn url_decode(body: &str) -> Vec<(String, String)> {
-    body.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| {
-            let decode = |s: &str| {
-                let bytes = s.replace('+', " ").into_bytes();
-                let mut out = Vec::new();
-                let mut i = 0;
-                while i < bytes.len() {
-                    if bytes[i] == b'%' && i + 2 < bytes.len() {
-                        out.push(u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16).unwrap());
-                        i += 3;
-                    } else {
-                        out.push(bytes[i]);
-                        i += 1;
-                    }
-                }
-                String::from_utf8(out).unwrap()
-            };
-            (decode(k), decode(v))
-        })
-        .collect()
 }
 
 /// Healthy answers for both sides (the canary slightly different, so the sides are not identical).
@@ -244,7 +220,7 @@ async fn long_windows_are_split_below_11000_points_per_request() {
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 4);
     for request in &requests {
-        let form = url_decode(&String::from_utf8_lossy(&request.body));
+        let form = form_pairs(&request.body);
         let field = |name: &str| form.iter().find(|(k, _)| k == name).unwrap().1.parse::<i64>().unwrap();
         assert!((field("end") - field("start")) / field("step") < 11_000);
     }
