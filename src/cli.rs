@@ -8,6 +8,9 @@ use clap::builder::{EnumValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+mod parse;
+pub use parse::{Look, color_flag, parse};
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  pass
@@ -20,12 +23,27 @@ Exit codes:
      their actions succeeded (no rollback)
   130, 143  interrupted by SIGINT or SIGTERM (with --state-dir: lock removed, state consistent)";
 
+/// `--version`: the package version, the commit and the build date (see build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("CANARY_BUILD_INFO"), ")");
+
 /// Judge a canary against its baseline with rank tests, count tests and thresholds.
 #[derive(Debug, Parser)]
-#[command(name = "canary", version, about, after_help = EXIT_CODES)]
+#[command(name = "canary", version = VERSION, about, after_help = EXIT_CODES)]
 pub struct Cli {
+    /// When to colour output: auto (only on a terminal, and not when NO_COLOR is set to a
+    /// non-empty value or TERM is dumb), always, or never.
+    #[arg(long, global = true, value_name = "WHEN", value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The values of `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +68,17 @@ pub enum Command {
     /// Write an analysis file from another tool's configuration (Kayenta canary configs).
     #[command(after_help = EXIT_CODES)]
     Import(ImportArgs),
+    /// Print a shell completion script (see the README for where each shell reads it).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), every subcommand included: `canary man > canary.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell the script is for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -85,20 +114,17 @@ pub struct KayentaImportArgs {
 
 #[derive(Debug, Args)]
 pub struct JudgeArgs {
-    /// The analysis file (YAML), e.g. analyses/checkout.yaml.
-    pub analysis: PathBuf,
+    #[command(flatten)]
+    pub target: AnalysisArgs,
     /// Judge recorded data (from `canary record`) instead of querying the source.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
-    /// Set a template variable, overriding the analysis (repeatable): --var canary=checkout-7f9c.
-    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
-    pub vars: Vec<(String, String)>,
     #[command(flatten)]
     pub window: WindowArgs,
     #[command(flatten)]
     pub source: SourceArgs,
     /// Output format on stdout.
-    #[arg(long, value_enum, default_value_t = JudgeFormat::Table)]
+    #[arg(long, value_enum, default_value_t = JudgeFormat::Table, env = "CANARY_FORMAT")]
     pub format: JudgeFormat,
     /// Also write a report to a file (repeatable): --output json=report.json --output junit=junit.xml.
     #[arg(long = "output", value_name = "FORMAT=PATH", value_parser = parse_output)]
@@ -118,7 +144,7 @@ pub struct JudgeArgs {
 pub struct WatchdogArgs {
     /// Keep a lock and the last verdict per canary in DIR: overlapping runs stop with exit 4, and
     /// the rollback webhook is called on the transition to fail only, not again on the next run.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "CANARY_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
     /// Print nothing on stdout when the verdict is pass (cron mails whatever a job prints);
     /// --output files are still written.
@@ -149,11 +175,22 @@ pub struct RollbackArgs {
     pub dry_run: bool,
 }
 
+/// The analysis file and the values of its template variables, as every command that queries
+/// takes them.
+#[derive(Debug, Clone, Args)]
+pub struct AnalysisArgs {
+    /// The analysis file (YAML), e.g. analyses/checkout.yaml.
+    pub analysis: PathBuf,
+    /// Set a template variable, overriding the analysis (repeatable): --var canary=checkout-7f9c.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
+    pub vars: Vec<(String, String)>,
+}
+
 /// The judged window; each flag overrides the analysis's `window`.
 #[derive(Debug, Clone, Args, Default)]
 pub struct WindowArgs {
     /// Judge the last DURATION up to now (e.g. 30m).
-    #[arg(long, value_name = "DURATION", conflicts_with_all = ["start", "end"])]
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["start", "end"], env = "CANARY_LAST")]
     pub last: Option<Duration>,
     /// Start of the window (RFC 3339, e.g. 2026-11-23T10:00:00Z).
     #[arg(long, value_name = "TIME", requires = "end", value_parser = parse_time)]
@@ -162,7 +199,7 @@ pub struct WindowArgs {
     #[arg(long, value_name = "TIME", requires = "start", value_parser = parse_time)]
     pub end: Option<i64>,
     /// Resolution of the queried series (e.g. 1m).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", env = "CANARY_STEP")]
     pub step: Option<Duration>,
     /// Leading part of the window that is not judged (e.g. 5m).
     #[arg(long, value_name = "DURATION")]
@@ -210,11 +247,8 @@ pub struct SourceArgs {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// The analysis file (YAML).
-    pub analysis: PathBuf,
-    /// Set a template variable (repeatable).
-    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
-    pub vars: Vec<(String, String)>,
+    #[command(flatten)]
+    pub target: AnalysisArgs,
     /// Also run every query once for both sides and show what came back.
     #[arg(long)]
     pub live: bool,
@@ -226,11 +260,8 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// The analysis file (YAML).
-    pub analysis: PathBuf,
-    /// Set a template variable (repeatable).
-    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
-    pub vars: Vec<(String, String)>,
+    #[command(flatten)]
+    pub target: AnalysisArgs,
     /// How long the canary runs, from its start (the first judgment is at warm-up + interval).
     #[arg(long, value_name = "DURATION", default_value = "1h")]
     pub lifetime: Duration,
@@ -244,7 +275,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION")]
     pub lookback: Option<Duration>,
     /// Resolution of the queried series (default: the analysis's window.step).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", env = "CANARY_STEP")]
     pub step: Option<Duration>,
     /// The canary's start (RFC 3339). Fixes the clock: judgments run one after another without
     /// waiting, as if time had passed (for backfilled or recorded data and reproducible runs).
@@ -275,14 +306,11 @@ pub enum WatchFormat {
 
 #[derive(Debug, Args)]
 pub struct RecordArgs {
-    /// The analysis file (YAML).
-    pub analysis: PathBuf,
+    #[command(flatten)]
+    pub target: AnalysisArgs,
     /// Where to write the recording (JSON).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Set a template variable (repeatable).
-    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
-    pub vars: Vec<(String, String)>,
     #[command(flatten)]
     pub window: WindowArgs,
     #[command(flatten)]

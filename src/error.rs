@@ -58,12 +58,20 @@ pub mod exit_code {
 
 /// The process exit code of an outcome; an error is first reported on stderr (`canary: error: …`,
 /// or `canary: inconclusive: …` for too little data), cleaned of terminal control characters.
-pub(crate) fn report_and_exit_code(outcome: Result<Verdict, CanaryError>) -> u8 {
+pub(crate) fn report_and_exit_code(outcome: Result<Verdict, CanaryError>, styled: bool) -> u8 {
     match outcome {
         Ok(verdict) => verdict.exit_code(),
         Err(error) => {
-            let label = if error.exit_code() == exit_code::INCONCLUSIVE { "inconclusive" } else { "error" };
-            eprintln!("canary: {label}: {}", crate::input::terminal_safe(&error.to_string()));
+            let inconclusive = error.exit_code() == exit_code::INCONCLUSIVE;
+            let label = if inconclusive { "inconclusive:" } else { "error:" };
+            // Styled as clap styles its own `error:` (bold red), a warning-like bold yellow for
+            // inconclusive, under the same colour rules (`settings::output`).
+            let label = match (styled, inconclusive) {
+                (false, _) => label.to_string(),
+                (true, false) => format!("\x1b[1m\x1b[31m{label}\x1b[0m"),
+                (true, true) => format!("\x1b[1m\x1b[33m{label}\x1b[0m"),
+            };
+            eprintln!("canary: {label} {}", crate::input::terminal_safe(&error.to_string()));
             error.exit_code()
         }
     }

@@ -61,6 +61,7 @@ pub use cli::JudgeFormat;
 pub use commands::judge::render as render_judgment;
 pub use commands::judging::judge_source;
 pub use judge::report::JudgmentReport;
+pub use report::Page;
 
 /// `canary compare`: reading a file of numbers and comparing two samples.
 pub use comparison::{CompareSettings, compare};
@@ -71,8 +72,20 @@ pub use actions::watchdog::{RecordedVerdict, StateFile, rollback_rule};
 
 use model::Verdict;
 
+/// Parses the process's command line, and decides once how output looks (`--color`, `NO_COLOR`,
+/// `COLUMNS`, the terminal); prints help, the version or a usage error and exits when that is
+/// what the arguments ask for or hold.
+pub fn parse_command_line() -> Cli {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let output = settings::output::init(cli::color_flag(&args));
+    let look =
+        cli::Look { stdout_styled: output.stdout_styled, stderr_styled: output.stderr_styled, width: output.width };
+    cli::parse(args, look).unwrap_or_else(|error| error.exit())
+}
+
 /// Runs a parsed command line to its verdict.
 pub fn run(cli: cli::Cli) -> Result<Verdict, CanaryError> {
+    settings::output::init(cli.color);
     match &cli.command {
         cli::Command::Judge(args) => commands::judge::run(args),
         cli::Command::Validate(args) => commands::validate::run(args),
@@ -81,10 +94,12 @@ pub fn run(cli: cli::Cli) -> Result<Verdict, CanaryError> {
         cli::Command::Compare(args) => commands::compare::run(args),
         cli::Command::Schema(args) => commands::schema::run(args),
         cli::Command::Import(args) => commands::import::run(args),
+        cli::Command::Completions(args) => commands::shell::completions(args),
+        cli::Command::Man => commands::shell::man(),
     }
 }
 
 /// The process exit code of an outcome; errors are reported on stderr first.
 pub fn exit_code(outcome: Result<Verdict, CanaryError>) -> u8 {
-    error::report_and_exit_code(outcome)
+    error::report_and_exit_code(outcome, settings::output::get().stderr_styled)
 }

@@ -40,6 +40,6 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for format in [JudgeFormat::Table, JudgeFormat::Json, JudgeFormat::Markdown, JudgeFormat::Junit] {
-        let _ = render(&report, format, &mut std::io::sink(), false);
+        let _ = render(&report, format, &mut std::io::sink(), canary::Page::plain(80));
     }
 });

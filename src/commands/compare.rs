@@ -32,11 +32,11 @@ pub fn run(args: &CompareArgs) -> Result<Verdict, CanaryError> {
         }
         other => CanaryError::from(other),
     })?;
-    let styled = settings::styled_stdout();
+    let page = settings::output::get().page();
     let mut out = std::io::stdout().lock();
     let written = match args.format {
         Format::Json => render::write_json(&report, &mut out),
-        Format::Table => render::write_table(&report, &mut out, styled),
+        Format::Table => render::write_table(&report, &mut out, page),
     };
     CanaryError::stdout(written.and_then(|()| out.flush()))?;
     Ok(report.verdict)

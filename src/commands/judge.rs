@@ -8,7 +8,7 @@ use crate::cli::{JudgeArgs, JudgeFormat};
 use crate::error::CanaryError;
 use crate::judge::report::JudgmentReport;
 use crate::model::{Verdict, clock};
-use crate::report::{junit, markdown, table};
+use crate::report::{Page, junit, markdown, table};
 use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, deadline, rollback, source::open_source, window};
 use crate::source::recorded::{RecordedSource, Recording};
@@ -17,7 +17,7 @@ use std::path::Path;
 
 pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     let ResolvedAnalysis { analysis, overrides, sides } =
-        ResolvedAnalysis::load(&args.analysis, &args.vars, args.judge)?;
+        ResolvedAnalysis::load(&args.target.analysis, &args.target.vars, args.judge)?;
     let feature_actions = settings::features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
     // Resolved before any query, so that a missing secret stops the run before anything acts.
     let rollback = rollback::resolve(&analysis, &args.rollback)?;
@@ -29,7 +29,7 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     // "could not judge" (exit 4) at --timeout.
     let deadline = deadline::run_deadline(&args.source);
     let (replay, analysis_path, window_flags, source_flags) =
-        (args.replay.clone(), args.analysis.clone(), args.window.clone(), args.source.clone());
+        (args.replay.clone(), args.target.analysis.clone(), args.window.clone(), args.source.clone());
     let (judged_analysis, judged_sides, judged_overrides) = (analysis.clone(), sides.clone(), overrides.clone());
     let report = deadline::within_deadline(deadline, move || {
         let (analysis, sides, overrides) = (judged_analysis, judged_sides, judged_overrides);
@@ -78,14 +78,14 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
 }
 
 fn write_reports(report: &JudgmentReport, args: &JudgeArgs) -> Result<(), CanaryError> {
-    let styled = settings::styled_stdout();
+    let page = settings::output::get().page();
     let mut out = std::io::stdout().lock();
     // --quiet: nothing on stdout for a pass (cron mails whatever a job prints).
     if !(args.watchdog.quiet && report.verdict == Verdict::Pass) {
-        CanaryError::stdout(render(report, args.format, &mut out, styled).and_then(|()| out.flush()))?;
+        CanaryError::stdout(render(report, args.format, &mut out, page).and_then(|()| out.flush()))?;
     }
     for (format, path) in &args.outputs {
-        write_file(path, |file| render(report, *format, file, false))?;
+        write_file(path, |file| render(report, *format, file, Page::plain(page.width)))?;
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         let path = Path::new(&summary);
@@ -106,9 +106,9 @@ fn write_file(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Re
 }
 
 /// Writes `report` in `format`.
-pub fn render(report: &JudgmentReport, format: JudgeFormat, out: &mut impl Write, styled: bool) -> std::io::Result<()> {
+pub fn render(report: &JudgmentReport, format: JudgeFormat, out: &mut impl Write, page: Page) -> std::io::Result<()> {
     match format {
-        JudgeFormat::Table => table::write_table(report, out, styled),
+        JudgeFormat::Table => table::write_table(report, out, page),
         JudgeFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, report)?;
             writeln!(out)

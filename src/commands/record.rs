@@ -12,7 +12,8 @@ use crate::source::recorded::{RecordedMetric, RecordedQuery, RecordedSeries, Rec
 use std::io::Write;
 
 pub fn run(args: &RecordArgs) -> Result<Verdict, CanaryError> {
-    let ResolvedAnalysis { analysis, overrides, sides } = ResolvedAnalysis::load(&args.analysis, &args.vars, None)?;
+    let ResolvedAnalysis { analysis, overrides, sides } =
+        ResolvedAnalysis::load(&args.target.analysis, &args.target.vars, None)?;
     let source = open_source(&analysis, &args.source)?;
     let window = live_window(&analysis, &args.window, now())?;
     let fetched = fetch_everything(&analysis, source.as_ref(), window, &sides, &overrides)?;

@@ -12,12 +12,13 @@ use crate::settings::{source::open_source, window::live_window};
 use std::io::Write;
 
 pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {
-    let ResolvedAnalysis { analysis, overrides, sides } = ResolvedAnalysis::load(&args.analysis, &args.vars, None)?;
+    let ResolvedAnalysis { analysis, overrides, sides } =
+        ResolvedAnalysis::load(&args.target.analysis, &args.target.vars, None)?;
     let mut text = String::new();
     let counts = analysis.metrics.iter().filter(|m| m.kind() == MetricKind::Count).count();
     text.push_str(&format!(
         "{}: valid analysis `{}`: {} metric(s) ({} count, {} gauge), window last {} at step {}, warm-up {}\n",
-        args.analysis.display(),
+        args.target.analysis.display(),
         analysis.name,
         analysis.metrics.len(),
         counts,

@@ -126,7 +126,8 @@ fn plan(start: i64, args: &WatchArgs, analysis: &Analysis, data_end: Option<i64>
 }
 
 pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
-    let ResolvedAnalysis { analysis, overrides, sides } = ResolvedAnalysis::load(&args.analysis, &args.vars, None)?;
+    let ResolvedAnalysis { analysis, overrides, sides } =
+        ResolvedAnalysis::load(&args.target.analysis, &args.target.vars, None)?;
     let feature_actions = settings::features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
     // Features turned off at an earlier look: their actions are not called again.
     let mut turned_off: BTreeMap<String, crate::judge::report::WebhookOutcome> = BTreeMap::new();

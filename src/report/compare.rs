@@ -1,12 +1,14 @@
 //! Renders a [`ComparisonReport`]: a side-by-side table for people, or the JSON document.
 
+use super::Page;
+use super::layout::{fit, fitted_table, write_wrapped};
 use crate::comparison::ComparisonReport;
 use crate::model::{
     Verdict,
     number::{p_value, plain, signed},
 };
 use crate::stats::{MethodUsed, Summary};
-use comfy_table::{Cell, CellAlignment, Table, presets};
+use comfy_table::{Cell, CellAlignment};
 use std::io::{self, Write};
 
 /// Writes the JSON document (one line, then a newline).
@@ -15,10 +17,10 @@ pub fn write_json(report: &ComparisonReport, out: &mut impl Write) -> io::Result
     writeln!(out)
 }
 
-/// Writes the table; `styled` selects box-drawing borders (for terminals) over plain ASCII.
-pub fn write_table(report: &ComparisonReport, out: &mut impl Write, styled: bool) -> io::Result<()> {
-    let mut table = Table::new();
-    table.load_style(if styled { presets::UTF8_FULL_CONDENSED } else { presets::ASCII_MARKDOWN });
+/// Writes the table fitted to `page`: box-drawing borders when styled (for terminals), plain
+/// ASCII otherwise.
+pub fn write_table(report: &ComparisonReport, out: &mut impl Write, page: Page) -> io::Result<()> {
+    let mut table = fitted_table(page);
     table.set_header(["", "baseline", "canary", "change"]);
     type Statistic = fn(&Summary) -> Option<f64>;
     let rows: [(&str, Statistic); 8] = [
@@ -44,6 +46,8 @@ pub fn write_table(report: &ComparisonReport, out: &mut impl Write, styled: bool
             Cell::new(change).set_alignment(CellAlignment::Right),
         ]);
     }
+    // Its longest words are a few numbers: it fits any page canary lays out (40 columns or more).
+    fit(&mut table, page.width);
     writeln!(out, "{table}")?;
     let hl = &report.hodges_lehmann;
     let mw = &report.mann_whitney;
@@ -53,29 +57,32 @@ pub fn write_table(report: &ComparisonReport, out: &mut impl Write, styled: bool
     };
     let alternative = mw.alternative.name();
     writeln!(out)?;
-    writeln!(
-        out,
-        "shift (canary - baseline, Hodges-Lehmann): {}  {}% CI [{}, {}]",
-        signed(hl.estimate),
-        plain(hl.confidence * 100.0),
-        signed(hl.ci_low),
-        signed(hl.ci_high)
-    )?;
-    writeln!(out, "Mann-Whitney U = {}  p = {} ({method}, {alternative})", mw.u, p_value(mw.p_value))?;
-    writeln!(
-        out,
-        "P(canary > baseline) = {}  (direction: {} is bad, margin {})",
-        plain(report.effect_sizes.common_language),
-        report.margin.direction.name(),
-        report.margin.requested
-    )?;
+    let lines = [
+        format!(
+            "shift (canary - baseline, Hodges-Lehmann): {}  {}% CI [{}, {}]",
+            signed(hl.estimate),
+            plain(hl.confidence * 100.0),
+            signed(hl.ci_low),
+            signed(hl.ci_high)
+        ),
+        format!("Mann-Whitney U = {}  p = {} ({method}, {alternative})", mw.u, p_value(mw.p_value)),
+        format!(
+            "P(canary > baseline) = {}  (direction: {} is bad, margin {})",
+            plain(report.effect_sizes.common_language),
+            report.margin.direction.name(),
+            report.margin.requested
+        ),
+    ];
+    for line in lines {
+        write_wrapped(out, "", "  ", &line, page.width)?;
+    }
     let verdict = match report.verdict {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
         Verdict::Inconclusive => "INCONCLUSIVE",
         Verdict::FeatureOff => "FEATURE OFF",
     };
-    writeln!(out, "verdict: {verdict}: {}", report.reason)
+    write_wrapped(out, "verdict: ", "  ", &format!("{verdict}: {}", report.reason), page.width)
 }
 
 fn relative_change(baseline: f64, canary: f64) -> String {

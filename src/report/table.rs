@@ -2,6 +2,8 @@
 //! Markdown and JUnit renderers share: the verdict, the window, the selections and the cells of
 //! a metric's row.
 
+use super::Page;
+use super::layout::{fit, fitted_table, write_labelled, write_wrapped};
 use crate::config::MetricKind;
 use crate::judge::report::{
     Finding, GroupResult, JudgmentReport, MetricResult, SideData, SideDescription, TestKindResult, TestResult,
@@ -11,30 +13,34 @@ use crate::model::{
     number::{p_value, plain, signed},
     window::{Window, format_timestamp},
 };
-use comfy_table::{Cell, CellAlignment, Table, presets};
+use comfy_table::{Cell, CellAlignment, Table};
 use std::io::{self, Write};
 
-/// Columns the rules and findings are wrapped to.
-const PAGE_WIDTH: usize = 120;
-
-/// Writes the table; `styled` selects box-drawing borders and a coloured verdict (for terminals)
-/// over plain ASCII. The rules that decided follow the table, wrapped to 120 columns, so that the
-/// table keeps to one line per metric.
-pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) -> io::Result<()> {
-    writeln!(out, "{}: {}", shown(&report.analysis), window_text(&report.window))?;
-    writeln!(out, "  source:   {}", source_text(&report.source))?;
-    writeln!(out, "  baseline: {}", selection_text(&report.baseline))?;
-    writeln!(out, "  canary:   {}", selection_text(&report.canary))?;
+/// Writes the table, fitted to `page`: box-drawing borders and a coloured verdict when it is
+/// styled (for terminals), plain ASCII otherwise. The table keeps one row per metric and wraps
+/// its cells at word boundaries when the page is narrow; the rules that decided follow it, each
+/// wrapped to the page.
+pub fn write_table(report: &JudgmentReport, out: &mut impl Write, page: Page) -> io::Result<()> {
+    let width = page.width;
+    write_wrapped(out, "", "  ", &format!("{}: {}", shown(&report.analysis), window_text(&report.window)), width)?;
+    write_wrapped(out, "  source:   ", "            ", &source_text(&report.source), width)?;
+    write_wrapped(out, "  baseline: ", "            ", &selection_text(&report.baseline), width)?;
+    write_wrapped(out, "  canary:   ", "            ", &selection_text(&report.canary), width)?;
 
     if !report.metrics.is_empty() {
         writeln!(out)?;
-        writeln!(out, "{}", figures_table(&report.metrics, styled).trim_fmt())?;
-        writeln!(out, "{}", legend(report.alpha))?;
+        let mut table = figures_table(&report.metrics, page);
+        if fit(&mut table, width) {
+            writeln!(out, "{}", table.trim_fmt())?;
+        } else {
+            write_figures_list(out, &report.metrics, width)?;
+        }
+        write_wrapped(out, "", "  ", &legend(report.alpha), width)?;
         writeln!(out, "\nrules:")?;
         let name_width = report.metrics.iter().map(|metric| shown(&metric.name).chars().count()).max().unwrap_or(0);
         for metric in &report.metrics {
             let label = format!("  {:<name_width$}  ", shown(&metric.name));
-            write_wrapped(out, &label, &" ".repeat(label.chars().count()), &metric.reason)?;
+            write_labelled(out, &label, &metric.reason, width)?;
         }
     }
 
@@ -42,7 +48,7 @@ pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) 
     if !findings.is_empty() {
         writeln!(out, "\ndata quality:")?;
         for finding in findings {
-            write_wrapped(out, "  ", "    ", &finding)?;
+            write_wrapped(out, "  ", "    ", &finding, width)?;
         }
     }
 
@@ -51,31 +57,39 @@ pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) 
         let name_width = report.groups.iter().map(|group| shown(&group.name).chars().count()).max().unwrap_or(0);
         for group in &report.groups {
             let score = optional_score(group.score);
-            writeln!(out, "  {:<name_width$}  {score:>5}  ({})", shown(&group.name), group_tally(group))?;
+            let label = format!("  {:<name_width$}  ", shown(&group.name));
+            write_labelled(out, &label, &format!("{score:>5}  ({})", group_tally(group)), width)?;
         }
     }
 
-    let verdict = verdict_word(report.verdict);
-    let verdict = if styled { coloured(verdict, report.verdict) } else { verdict.to_owned() };
     for line in features_text(report) {
-        writeln!(out, "\n{}", shown_long(&line))?;
+        writeln!(out)?;
+        write_wrapped(out, "", "  ", &shown_long(&line), width)?;
     }
     if let Some(line) = rollback_text(report) {
-        writeln!(out, "\n{}", shown_long(&line))?;
+        writeln!(out)?;
+        write_wrapped(out, "", "  ", &shown_long(&line), width)?;
     }
     if report.judge == Some(crate::config::JudgeChoice::Both)
         && let Some(kayenta) = &report.kayenta_verdict
     {
         // The default judge decides; Kayenta's verdict is shown for comparison.
-        writeln!(
-            out,
-            "\nkayenta:  {} ({}): {}",
-            verdict_word(kayenta.verdict),
-            kayenta.classification,
-            kayenta.summary_line()
-        )?;
+        let line =
+            format!("{} ({}): {}", verdict_word(kayenta.verdict), kayenta.classification, kayenta.summary_line());
+        writeln!(out)?;
+        write_wrapped(out, "kayenta:  ", "  ", &line, width)?;
     }
-    writeln!(out, "\nverdict: {verdict} ({}): {}", score_text(report), shown_long(&report.reason))
+    // The verdict word is coloured after wrapping, so that its escapes take no columns.
+    let word = verdict_word(report.verdict);
+    let line = format!("{word} ({}): {}", score_text(report), shown_long(&report.reason));
+    writeln!(out)?;
+    let mut verdict = Vec::new();
+    write_wrapped(&mut verdict, "verdict: ", "  ", &line, width)?;
+    let verdict = String::from_utf8(verdict).map_err(io::Error::other)?;
+    match verdict.strip_prefix("verdict: ").and_then(|rest| rest.strip_prefix(word)) {
+        Some(rest) if page.styled => write!(out, "verdict: {}{rest}", coloured(word, report.verdict)),
+        _ => write!(out, "{verdict}"),
+    }
 }
 
 /// A name or value from the inputs as the reports show it: cut to 60 characters, control
@@ -89,40 +103,8 @@ pub(crate) fn shown_long(text: &str) -> String {
     crate::input::excerpt_of(text, 1000)
 }
 
-/// Writes `text` after `first_prefix`, word-wrapped to the page width, continuing after
-/// `continuation_prefix`.
-fn write_wrapped(out: &mut impl Write, first_prefix: &str, continuation_prefix: &str, text: &str) -> io::Result<()> {
-    let width =
-        PAGE_WIDTH.saturating_sub(first_prefix.chars().count().max(continuation_prefix.chars().count())).max(40);
-    for (index, line) in wrap(&crate::input::excerpt_of(text, 4000), width).iter().enumerate() {
-        let prefix = if index == 0 { first_prefix } else { continuation_prefix };
-        writeln!(out, "{prefix}{line}")?;
-    }
-    Ok(())
-}
-
-/// Greedy word wrap; a word longer than `width` gets a line of its own.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
-fn figures_table(metrics: &[MetricResult], styled: bool) -> Table {
-    let mut table = Table::new();
-    table.load_style(if styled { presets::UTF8_FULL_CONDENSED } else { presets::ASCII_MARKDOWN });
+fn figures_table(metrics: &[MetricResult], page: Page) -> Table {
+    let mut table = fitted_table(page);
     // With the Kayenta-compatible judge beside the default one: its classification per metric.
     let kayenta = metrics.iter().any(|metric| metric.kayenta.is_some());
     let mut headers: Vec<&str> = MetricRow::FIGURE_HEADERS.to_vec();
@@ -144,6 +126,22 @@ fn figures_table(metrics: &[MetricResult], styled: bool) -> Table {
         table.add_row(cells);
     }
     table
+}
+
+/// The figures of each metric as a short paragraph, for a page too narrow for the table:
+/// `error_rate * (errors): pass` then `baseline 0.0047, canary 0.0051, change …, p 1.0000`.
+fn write_figures_list(out: &mut impl Write, metrics: &[MetricResult], width: usize) -> io::Result<()> {
+    for metric in metrics {
+        let row = MetricRow::of(metric);
+        write_wrapped(out, "", "    ", &format!("{} ({}): {}", row.metric, row.group, row.classification), width)?;
+        let mut figures =
+            format!("baseline {}, canary {}, change {}, p {}", row.baseline, row.canary, row.change, row.p_value);
+        if metric.kayenta.is_some() {
+            figures.push_str(&format!(", kayenta {}", kayenta_cell(metric)));
+        }
+        write_wrapped(out, "    ", "    ", &figures, width)?;
+    }
+    Ok(())
 }
 
 /// Kayenta's classification of a metric, `*` when it is critical (zeroes Kayenta's score).
@@ -431,8 +429,12 @@ mod tests {
     use crate::report::sample::failed_checkout;
 
     fn render(report: &JudgmentReport, styled: bool) -> String {
+        render_at(report, Page { styled, width: 100 })
+    }
+
+    fn render_at(report: &JudgmentReport, page: Page) -> String {
         let mut out = Vec::new();
-        write_table(report, &mut out, styled).unwrap();
+        write_table(report, &mut out, page).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -468,25 +470,49 @@ mod tests {
         });
     }
 
-    #[test]
-    fn fits_in_120_columns_and_colours_only_when_styled() {
-        let plain_text = render(&failed_checkout(), false);
-        assert!(!plain_text.contains('\x1b'));
-        let styled_text = render(&failed_checkout(), true);
-        assert!(styled_text.contains("\x1b[1;31mFAIL\x1b[0m"));
-        assert!(styled_text.contains('┆'));
-        for text in [plain_text, styled_text] {
-            for line in text.lines() {
-                assert!(line.chars().count() <= 120, "too wide: {line}");
-            }
-        }
+    /// The words of a rendering, without table borders and escapes.
+    fn words(text: &str) -> std::collections::BTreeSet<String> {
+        let border = |c: char| "|┆│─═╌┄┈╞╡╪├┤┼┬┴╭╮╰╯┌┐└┘-+:".contains(c);
+        text.replace("\x1b[1;31m", " ")
+            .replace("\x1b[0m", " ")
+            .split(|c: char| c.is_whitespace() || c == '|' || c == '┆' || c == '│')
+            .filter(|word| !word.is_empty() && !word.chars().all(border))
+            .map(str::to_owned)
+            .collect()
     }
 
     #[test]
-    fn wraps_words_to_the_width() {
-        assert_eq!(wrap("one two three four", 9), ["one two", "three", "four"]);
-        assert_eq!(wrap("unbreakable-word x", 5), ["unbreakable-word", "x"]);
-        assert_eq!(wrap("", 10), [""]);
+    fn fits_60_80_and_120_columns_without_splitting_a_word() {
+        let report = failed_checkout();
+        let mut unsplit = words(&render_at(&report, Page::plain(1000)));
+        let mut list = Vec::new();
+        write_figures_list(&mut list, &report.metrics, 1000).unwrap();
+        unsplit.extend(words(&String::from_utf8(list).unwrap()));
+        for width in [60, 80, 120] {
+            for styled in [false, true] {
+                let text = render_at(&report, Page { styled, width });
+                for line in text.replace("\x1b[1;31m", "").replace("\x1b[0m", "").lines() {
+                    assert!(line.chars().count() <= width, "wider than {width}: {line}");
+                }
+                let split: Vec<String> = words(&text).difference(&unsplit).cloned().collect();
+                assert!(split.is_empty(), "words split at {width} columns: {split:?}\n{text}");
+            }
+        }
+        // Wide enough for the longest words, the figures stay a table; narrower, they become a
+        // paragraph per metric (this sample's longest words need 87 columns).
+        assert!(render_at(&report, Page::plain(120)).contains("| error_rate *"));
+        assert!(render_at(&report, Page::plain(87)).contains("| error_rate *"));
+        assert!(render_at(&report, Page::plain(86)).contains("error_rate * (errors): fail (high)"));
+        assert!(render_at(&report, Page::plain(60)).contains("error_rate * (errors): fail (high)"));
+    }
+
+    #[test]
+    fn colours_only_when_styled() {
+        let plain_text = render(&failed_checkout(), false);
+        assert!(!plain_text.contains('\x1b'));
+        let styled_text = render(&failed_checkout(), true);
+        assert!(styled_text.contains("verdict: \x1b[1;31mFAIL\x1b[0m ("));
+        assert!(styled_text.contains('┆'));
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub(crate) fn exit_unless_done_within(deadline: std::time::Duration, what: Strin
                 "timed out: {what} did not finish within the timeout of {} (--timeout); nothing was judged",
                 Duration::from_secs(deadline.as_secs())
             )));
-            std::process::exit(i32::from(report_and_exit_code(Err(error))));
+            std::process::exit(i32::from(report_and_exit_code(Err(error), super::output::get().stderr_styled)));
         }
     });
     // Without the timer thread the look still runs, bounded by the per-request timeouts.

@@ -8,19 +8,13 @@
 //! - [`window`]: the judged window, live or replayed;
 //! - [`deadline`]: the overall deadline of a run;
 //! - [`rollback`] and [`features`]: the rollback webhook and the feature actions;
-//! - here: the clock and whether stdout is styled.
+//! - [`output`]: colour on stdout and stderr, and the width output fits, decided once.
 
 pub(crate) mod analysis;
 pub(crate) mod deadline;
 pub(crate) mod features;
+pub(crate) mod output;
 pub(crate) mod rollback;
 pub(crate) mod secret;
 pub(crate) mod source;
 pub(crate) mod window;
-
-use std::io::IsTerminal;
-
-/// Whether stdout gets colour and styles: only on a terminal, and never with `NO_COLOR` set.
-pub(crate) fn styled_stdout() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-}

@@ -254,7 +254,8 @@ fn render_everything(report: &JudgmentReport) {
     for format in [JudgeFormat::Table, JudgeFormat::Json, JudgeFormat::Markdown, JudgeFormat::Junit] {
         for styled in [false, true] {
             let mut out = Vec::new();
-            render(report, format, &mut out, styled).unwrap_or_else(|e| panic!("{format:?} rendering failed: {e}"));
+            render(report, format, &mut out, canary::Page { styled, width: 100 })
+                .unwrap_or_else(|e| panic!("{format:?} rendering failed: {e}"));
             assert!(!out.is_empty(), "{format:?} printed nothing");
             if !styled || matches!(format, JudgeFormat::Json | JudgeFormat::Junit) {
                 // Machine-read formats carry text escaped: a raw C0 control character breaks XML
