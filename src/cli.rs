@@ -189,8 +189,9 @@ pub struct AnalysisArgs {
 /// The judged window; each flag overrides the analysis's `window`.
 #[derive(Debug, Clone, Args, Default)]
 pub struct WindowArgs {
-    /// Judge the last DURATION up to now (e.g. 30m).
-    #[arg(long, value_name = "DURATION", conflicts_with_all = ["start", "end"], env = "CANARY_LAST")]
+    /// Judge the last DURATION up to now (e.g. 30m); not with --start/--end, which win over
+    /// CANARY_LAST.
+    #[arg(long, value_name = "DURATION", env = "CANARY_LAST")]
     pub last: Option<Duration>,
     /// Start of the window (RFC 3339, e.g. 2026-11-23T10:00:00Z).
     #[arg(long, value_name = "TIME", requires = "end", value_parser = parse_time)]
@@ -332,6 +333,8 @@ pub enum SchemaDocument {
     Recording,
     /// The `canary compare --format json` document.
     Compare,
+    /// One event of `canary watch --format json` (one JSON object per line).
+    Watch,
 }
 
 /// Report formats of `canary judge`.

@@ -62,7 +62,7 @@ pub fn parse(args: Vec<OsString>, look: Look) -> Result<Cli, clap::Error> {
         }
     };
     let mut cli = Cli::from_arg_matches(&matches).map_err(|error| error.format(&mut errors))?;
-    let Some((_, subcommand)) = matches.subcommand() else { return Ok(cli) };
+    let Some((name, subcommand)) = matches.subcommand() else { return Ok(cli) };
     let window = match &mut cli.command {
         Command::Judge(args) => &mut args.window,
         Command::Validate(args) => &mut args.window,
@@ -72,10 +72,9 @@ pub fn parse(args: Vec<OsString>, look: Look) -> Result<Cli, clap::Error> {
     if window.start.is_some() {
         match subcommand.value_source("last") {
             Some(ValueSource::CommandLine) => {
-                return Err(errors.error(
-                    ErrorKind::ArgumentConflict,
-                    "the argument '--last <DURATION>' cannot be used with '--start <TIME>'",
-                ));
+                let message = "the argument '--last <DURATION>' cannot be used with '--start <TIME>'";
+                let command = errors.find_subcommand_mut(name).expect("the parsed subcommand");
+                return Err(command.error(ErrorKind::ArgumentConflict, message));
             }
             Some(ValueSource::EnvVariable) => window.last = None,
             _ => {}

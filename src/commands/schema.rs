@@ -1,4 +1,4 @@
-//! `canary schema [report|recording|compare]`: the JSON Schemas of the documents canary writes
+//! `canary schema [report|recording|compare|watch]`: the JSON Schemas of the documents canary writes
 //! and reads, generated from the same types that produce them.
 
 use crate::cli::{SchemaArgs, SchemaDocument};
@@ -6,6 +6,7 @@ use crate::comparison::ComparisonReport;
 use crate::error::CanaryError;
 use crate::judge::report::JudgmentReport;
 use crate::model::Verdict;
+use crate::report::watch::WatchEvent;
 use crate::source::recorded::Recording;
 use std::io::Write;
 
@@ -15,6 +16,7 @@ pub fn schema(document: SchemaDocument) -> serde_json::Value {
         SchemaDocument::Report => schemars::schema_for!(JudgmentReport),
         SchemaDocument::Recording => schemars::schema_for!(Recording),
         SchemaDocument::Compare => schemars::schema_for!(ComparisonReport),
+        SchemaDocument::Watch => schemars::schema_for!(WatchEvent<'static>),
     };
     serde_json::to_value(schema).expect("schemas serialise")
 }
@@ -26,6 +28,7 @@ pub fn run(args: &SchemaArgs) -> Result<Verdict, CanaryError> {
             "report": schema(SchemaDocument::Report),
             "recording": schema(SchemaDocument::Recording),
             "compare": schema(SchemaDocument::Compare),
+            "watch": schema(SchemaDocument::Watch),
         }),
     };
     let mut out = std::io::stdout().lock();

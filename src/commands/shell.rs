@@ -14,7 +14,8 @@ pub fn completions(args: &CompletionsArgs) -> Result<Verdict, CanaryError> {
     write_stdout(&script)
 }
 
-/// Writes the manual page (roff) on stdout: the top command, then a section per subcommand.
+/// Writes the manual page (roff) on stdout: the top command, then a section per subcommand (clap's
+/// generated `help` subcommands left out).
 pub fn man() -> Result<Verdict, CanaryError> {
     let mut command = Cli::command();
     // Building names every subcommand for its synopsis: `canary import kayenta`.
@@ -27,8 +28,7 @@ pub fn man() -> Result<Verdict, CanaryError> {
         man.render_synopsis_section(page)?;
         man.render_description_section(page)?;
         man.render_options_section(page)?;
-        man.render_subcommands_section(page)?;
-        for subcommand in command.get_subcommands() {
+        for subcommand in command.get_subcommands().filter(|sub| sub.get_name() != "help") {
             subcommand_section(page, subcommand)?;
         }
         man.render_extra_section(page)?;
@@ -49,7 +49,7 @@ fn subcommand_section(page: &mut Vec<u8>, command: &clap::Command) -> std::io::R
     man.render_description_section(&mut body)?;
     man.render_options_section(&mut body)?;
     page.extend(String::from_utf8_lossy(&body).replace(".SH ", ".SS ").into_bytes());
-    for child in command.get_subcommands() {
+    for child in command.get_subcommands().filter(|sub| sub.get_name() != "help") {
         subcommand_section(page, child)?;
     }
     Ok(())

@@ -19,6 +19,7 @@ use crate::model::{
     number::{p_value, plain},
     window::{Window, align_down, align_up, format_timestamp},
 };
+use crate::report::watch::{PlannedLook, WatchEvent, look_metrics};
 use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, deadline, rollback, source::open_source};
 use crate::source::MetricSource;
@@ -274,16 +275,13 @@ impl Events {
     fn start(&mut self, analysis: &Analysis, start: i64, looks: &[Look]) -> Result<(), CanaryError> {
         match self.format {
             WatchFormat::Json => {
-                let event = serde_json::json!({
-                    "event": "start",
-                    "analysis": analysis.name,
-                    "start": format_timestamp(start),
-                    "looks": looks.iter().map(|l| serde_json::json!({
-                        "at": format_timestamp(l.at), "alpha": l.alpha,
-                    })).collect::<Vec<_>>(),
-                    "alpha": analysis.judgment.alpha,
-                });
-                self.emit(&event.to_string())
+                let event = WatchEvent::Start {
+                    analysis: &analysis.name,
+                    start: format_timestamp(start),
+                    looks: looks.iter().map(|l| PlannedLook { at: format_timestamp(l.at), alpha: l.alpha }).collect(),
+                    alpha: analysis.judgment.alpha,
+                };
+                self.emit(&event.line())
             }
             WatchFormat::Table => {
                 self.emit(&format!(
@@ -317,21 +315,18 @@ impl Events {
             .collect();
         match self.format {
             WatchFormat::Json => {
-                let event = serde_json::json!({
-                    "event": "look",
-                    "look": number,
-                    "looks": total,
-                    "window": report.window,
-                    "alpha": look.alpha,
-                    "verdict": report.verdict,
-                    "score": report.score,
-                    "reason": report.reason,
-                    "points_fetched": fetched,
-                    "metrics": report.metrics.iter().map(|m| serde_json::json!({
-                        "name": m.name, "classification": m.classification, "reason": m.reason,
-                    })).collect::<Vec<_>>(),
-                });
-                self.emit(&event.to_string())
+                let event = WatchEvent::Look {
+                    look: number,
+                    looks: total,
+                    window: report.window,
+                    alpha: look.alpha,
+                    verdict: report.verdict,
+                    score: report.score,
+                    reason: &report.reason,
+                    points_fetched: fetched,
+                    metrics: look_metrics(report),
+                };
+                self.emit(&event.line())
             }
             WatchFormat::Table => {
                 let judged = crate::model::Duration::from_secs((look.window.end - look.window.start) as u64);
@@ -352,10 +347,7 @@ impl Events {
 
     fn finish(&mut self, report: &JudgmentReport) -> Result<(), CanaryError> {
         match self.format {
-            WatchFormat::Json => {
-                let event = serde_json::json!({"event": "final", "verdict": report.verdict, "report": report});
-                self.emit(&event.to_string())
-            }
+            WatchFormat::Json => self.emit(&WatchEvent::Final { verdict: report.verdict, report }.line()),
             WatchFormat::Table => {
                 if let Some(line) = crate::report::table::rollback_text(report) {
                     self.emit(&format!("\n{line}"))?;

@@ -7,6 +7,7 @@ pub mod markdown;
 #[cfg(test)]
 pub(crate) mod sample;
 pub mod table;
+pub mod watch;
 
 /// How a renderer for people lays out its text: styled (colour, box-drawing) or plain, and the
 /// columns every line fits (a word longer than the width keeps a line of its own, never split).

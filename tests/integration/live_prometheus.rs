@@ -356,8 +356,7 @@ fn watch_stops_early_on_a_regression_against_prometheus() {
             None,
         )
     };
-    let events =
-        |output: &Output| -> Vec<Value> { stdout(output).lines().map(|l| serde_json::from_str(l).unwrap()).collect() };
+    let events = |output: &Output| -> Vec<Value> { crate::support::watch_events(output) };
     let slow = watch("checkout-slow");
     assert_eq!(slow.status.code(), Some(1), "{}", explain(&slow));
     let looks = events(&slow).iter().filter(|e| e["event"] == "look").count();

@@ -3,6 +3,7 @@
 //! live tests run against real Prometheus and VictoriaMetrics servers started by `servers`.
 
 mod architecture;
+mod cli_surface;
 mod compare_cli;
 mod datadog;
 mod features;

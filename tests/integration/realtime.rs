@@ -15,11 +15,9 @@ const ANALYSIS: &str = "analyses/checkout.yaml";
 const REGRESSIONS: [&str; 3] = ["latency-regression", "error-spike-low-traffic", "conversion-drop"];
 
 /// The JSON events of a `watch --format json` run.
+/// The JSON events of a watch, each checked against `canary schema watch`.
 fn events(output: &std::process::Output) -> Vec<Value> {
-    stdout(output)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON event ({e}): {l}")))
-        .collect()
+    crate::support::watch_events(output)
 }
 
 fn looks(events: &[Value]) -> Vec<&Value> {

@@ -1,7 +1,7 @@
 //! Snapshot tests of everything `canary` prints: `judge --replay` of every fixture in every
-//! `--format` (and `--judge both`), `watch --replay`, `compare`, `validate`, `schema` and every
-//! `--help`. Each snapshot holds the exit code, stdout, stderr when it has content, and an end
-//! marker (insta trims trailing newlines). They are checked in under
+//! `--format` (and `--judge both`), `watch --replay`, `compare`, `validate`, `schema` (its four
+//! documents) and every `--help`. Each snapshot holds the exit code, stdout, stderr when it has
+//! content, and an end marker (insta trims trailing newlines). They are checked in under
 //! `tests/integration/snapshots/` and are the safety net of refactorings that must keep the
 //! output byte-identical. The renderers' unit tests in `src/report/` keep theirs in
 //! `src/report/snapshots/`; the same commands below apply to them (`cargo test --lib report::`).
@@ -126,6 +126,10 @@ fn watch_replay_of_a_pass_and_a_fail() {
                 format,
             ];
             assert_output(&format!("watch-{fixture}-{format}"), &args, &[]);
+            if format == "json" {
+                // Every event matches `canary schema watch`.
+                crate::support::watch_events(&crate::support::run(&args, None));
+            }
         }
     }
 }
@@ -143,7 +147,7 @@ fn compare_of_the_sample_files() {
 #[test]
 fn validate_and_schemas() {
     assert_output("validate-checkout", &["validate", "analyses/checkout.yaml"], &[]);
-    for document in ["report", "recording", "compare"] {
+    for document in ["report", "recording", "compare", "watch"] {
         assert_output(&format!("schema-{document}"), &["schema", document], &[]);
     }
 }
@@ -160,6 +164,8 @@ fn help_of_every_command() {
         &["schema"],
         &["import"],
         &["import", "kayenta"],
+        &["completions"],
+        &["man"],
     ] {
         let name = if command.is_empty() { "help-canary".to_string() } else { format!("help-{}", command.join("-")) };
         assert_output(&name, &[command, &["--help"]].concat(), &[]);

@@ -18,6 +18,12 @@ pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("NO_COLOR")
         .env_remove("GITHUB_STEP_SUMMARY")
+        // The width and the flags' environment variables of the shell that runs the tests.
+        .env_remove("COLUMNS")
+        .env_remove("CANARY_FORMAT")
+        .env_remove("CANARY_LAST")
+        .env_remove("CANARY_STEP")
+        .env_remove("CANARY_STATE_DIR")
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -91,5 +97,25 @@ pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .map(|(key, value)| (decode(key), decode(value)))
+        .collect()
+}
+
+/// The events `canary watch --format json` printed, each checked against `canary schema watch`.
+pub fn watch_events(output: &Output) -> Vec<serde_json::Value> {
+    static SCHEMA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    let schema = SCHEMA.get_or_init(|| {
+        let out = run(&["schema", "watch"], None);
+        serde_json::from_slice(&out.stdout).expect("`canary schema watch` prints JSON")
+    });
+    let validator = jsonschema::validator_for(schema).expect("the watch schema compiles");
+    stdout(output)
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON event ({e}): {line}"));
+            let errors: Vec<String> = validator.iter_errors(&event).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "a watch event does not match `canary schema watch`: {errors:?}\n{line}");
+            event
+        })
         .collect()
 }
