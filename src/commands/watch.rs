@@ -19,6 +19,7 @@ use crate::model::{
     number::{p_value, plain},
     window::{Window, align_down, align_up, format_timestamp},
 };
+use crate::report::layout::write_wrapped;
 use crate::report::watch::{PlannedLook, WatchEvent, look_metrics};
 use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, deadline, rollback, source::open_source};
@@ -260,16 +261,25 @@ fn wait_until(time: i64) {
 struct Events {
     format: WatchFormat,
     out: std::io::Stdout,
+    /// The columns table rows fit (`settings::output`).
+    width: usize,
 }
 
 impl Events {
     fn new(format: WatchFormat) -> Events {
-        Events { format, out: std::io::stdout() }
+        Events { format, out: std::io::stdout(), width: settings::output::get().width }
     }
 
     fn emit(&mut self, line: &str) -> Result<(), CanaryError> {
         let mut out = self.out.lock();
         CanaryError::stdout(writeln!(out, "{line}").and_then(|()| out.flush()))
+    }
+
+    /// Writes `text` word-wrapped to the width, continuing after `continuation`.
+    fn emit_wrapped(&mut self, first: &str, continuation: &str, text: &str) -> Result<(), CanaryError> {
+        let mut out = self.out.lock();
+        let written = write_wrapped(&mut out, first, continuation, text, self.width);
+        CanaryError::stdout(written.and_then(|()| out.flush()))
     }
 
     fn start(&mut self, analysis: &Analysis, start: i64, looks: &[Look]) -> Result<(), CanaryError> {
@@ -284,17 +294,26 @@ impl Events {
                 self.emit(&event.line())
             }
             WatchFormat::Table => {
-                self.emit(&format!(
-                    "watching `{}` from {} for {} looks (alpha {} spent O'Brien-Fleming style)\n",
+                let watching = format!(
+                    "watching `{}` from {} for {} looks (alpha {} spent O'Brien-Fleming style)",
                     analysis.name,
                     format_timestamp(start),
                     looks.len(),
                     plain(analysis.judgment.alpha)
-                ))?;
-                self.emit(&format!(
-                    "{:>5}  {:<20}  {:<9}  {:>8}  {:<12}  {:>5}  failing / unjudged",
+                );
+                self.emit_wrapped("", "  ", &watching)?;
+                self.emit("")?;
+                // The failing metrics follow a row when they fit, else go on the lines below it.
+                let header = format!(
+                    "{:>5}  {:<20}  {:<9}  {:>8}  {:<12}  {:>5}",
                     "look", "window end", "judged", "alpha", "verdict", "score"
-                ))
+                );
+                let last = "  failing / unjudged";
+                if header.chars().count() + last.len() <= self.width {
+                    self.emit(&format!("{header}{last}"))
+                } else {
+                    self.emit(&header)
+                }
             }
         }
     }
@@ -331,16 +350,22 @@ impl Events {
             WatchFormat::Table => {
                 let judged = crate::model::Duration::from_secs((look.window.end - look.window.start) as u64);
                 let verdict = serde_json::to_value(report.verdict).unwrap_or_default();
-                self.emit(&format!(
-                    "{:>5}  {:<20}  {:<9}  {:>8}  {:<12}  {:>5}  {}",
+                let row = format!(
+                    "{:>5}  {:<20}  {:<9}  {:>8}  {:<12}  {:>5}",
                     format!("{number}/{total}"),
                     format_timestamp(look.window.end),
                     judged.to_string(),
                     p_value(look.alpha),
                     verdict.as_str().unwrap_or(""),
                     report.score.map_or("-".into(), plain),
-                    failing.join(", ")
-                ))
+                );
+                let failing = failing.join(", ");
+                if row.chars().count() + 2 + failing.chars().count() <= self.width {
+                    self.emit(&format!("{row}  {failing}"))
+                } else {
+                    self.emit(&row)?;
+                    self.emit_wrapped("       ", "       ", &failing)
+                }
             }
         }
     }
@@ -350,14 +375,13 @@ impl Events {
             WatchFormat::Json => self.emit(&WatchEvent::Final { verdict: report.verdict, report }.line()),
             WatchFormat::Table => {
                 if let Some(line) = crate::report::table::rollback_text(report) {
-                    self.emit(&format!("\n{line}"))?;
+                    self.emit("")?;
+                    self.emit_wrapped("", "  ", &line)?;
                 }
                 let verdict = serde_json::to_value(report.verdict).unwrap_or_default();
-                self.emit(&format!(
-                    "\nfinal verdict: {}: {}",
-                    verdict.as_str().unwrap_or("").to_uppercase(),
-                    report.reason
-                ))
+                let verdict = verdict.as_str().unwrap_or("").to_uppercase();
+                self.emit("")?;
+                self.emit_wrapped("final verdict: ", "  ", &format!("{verdict}: {}", report.reason))
             }
         }
     }

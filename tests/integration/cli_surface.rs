@@ -228,6 +228,22 @@ fn every_judge_table_fits_60_80_and_120_columns_without_splitting_a_word() {
     }
 }
 
+/// `watch`'s rows need 69 columns before the failing metrics, which go below a row that
+/// cannot hold them.
+#[test]
+fn watch_rows_fit_80_and_120_columns() {
+    let args =
+        ["watch", ANALYSIS, "--replay", "fixtures/latency-regression.json", "--lifetime", "30m", "--interval", "5m"];
+    for width in [80, 120] {
+        let out = run_with(&args, &[("COLUMNS", &width.to_string())]);
+        assert_eq!(out.status.code(), Some(1), "{}", explain(&out));
+        for line in stdout(&out).lines() {
+            assert!(line.chars().count() <= width, "watch at {width}: too wide: {line}");
+        }
+        assert!(stdout(&out).contains("p99_latency (fail (high))"), "{}", explain(&out));
+    }
+}
+
 #[test]
 fn help_wraps_to_columns() {
     for width in [60usize, 80, 120] {
