@@ -60,7 +60,7 @@ pub(crate) fn fit(table: &mut Table, width: usize) -> bool {
 /// the text starts on the next line, indented, so that it keeps room to wrap.
 pub(crate) fn write_labelled(out: &mut impl Write, label: &str, text: &str, width: usize) -> io::Result<()> {
     if label.chars().count() * 2 > width {
-        writeln!(out, "{}", label.trim_end())?;
+        write_wrapped(out, "  ", "  ", label.trim(), width)?;
         write_wrapped(out, "      ", "      ", text, width)
     } else {
         write_wrapped(out, label, &" ".repeat(label.chars().count()), text, width)

@@ -563,5 +563,32 @@ mod tests {
             crate::report::markdown::write_markdown(&report, &mut out).unwrap();
             crate::report::junit::write_junit(&report, &mut out).unwrap();
         }
+
+        /// At any width canary lays out (40 to 120 columns), every line fits, but for a word
+        /// too long for the page's text column, which is never split: it stands on a line of its
+        /// own, after its label at most (a label takes at most half the page).
+        #[test]
+        fn every_line_fits_the_page_or_holds_one_long_word(
+            name in "[a-z_]{1,30}( [a-z_]{1,30}){0,2}",
+            group in "[a-z]{1,50}",
+            reason in "([a-zA-Z0-9.,=×\\[\\]]{1,70} ){0,40}",
+            value in "[a-z=\"]{1,90}",
+            width in 40usize..=120,
+            styled in proptest::bool::ANY,
+        ) {
+            let mut report = failed_checkout();
+            report.metrics[0].name = name;
+            report.metrics[1].group = group.clone();
+            report.groups[0].name = group;
+            report.metrics[2].reason = reason.clone();
+            report.reason = reason;
+            report.canary.variables.insert("selector".into(), value);
+            let text = render_at(&report, Page { styled, width });
+            for line in text.replace("\x1b[1;31m", "").replace("\x1b[0m", "").lines() {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let long_word = words.len() <= 2 && words.last().is_some_and(|w| w.chars().count() * 2 > width);
+                proptest::prop_assert!(line.chars().count() <= width || long_word, "wider than {}: {}", width, line);
+            }
+        }
     }
 }
