@@ -14,27 +14,48 @@ use std::io::Write;
 pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {
     let ResolvedAnalysis { analysis, overrides, sides } =
         ResolvedAnalysis::load(&args.target.analysis, &args.target.vars, None)?;
+    let width = crate::settings::output::get().width;
     let mut text = String::new();
     let counts = analysis.metrics.iter().filter(|m| m.kind() == MetricKind::Count).count();
-    text.push_str(&format!(
-        "{}: valid analysis `{}`: {} metric(s) ({} count, {} gauge), window last {} at step {}, warm-up {}\n",
-        args.target.analysis.display(),
-        analysis.name,
-        analysis.metrics.len(),
-        counts,
-        analysis.metrics.len() - counts,
-        analysis.window.last,
-        analysis.window.step,
-        analysis.window.warmup
-    ));
+    let mut header = Vec::new();
+    let written = crate::report::layout::write_wrapped(
+        &mut header,
+        "",
+        "  ",
+        &format!(
+            "{}: valid analysis `{}`: {} metric(s) ({} count, {} gauge), window last {} at step {}, warm-up {}",
+            args.target.analysis.display(),
+            analysis.name,
+            analysis.metrics.len(),
+            counts,
+            analysis.metrics.len() - counts,
+            analysis.window.last,
+            analysis.window.step,
+            analysis.window.warmup
+        ),
+        width,
+    );
+    CanaryError::stdout(written)?;
+    text.push_str(&String::from_utf8_lossy(&header));
     if let Some(offset) = analysis.baseline.offset {
         text.push_str(&format!("baseline: the canary's own series {offset} earlier\n"));
     }
     for metric in &analysis.metrics {
         text.push_str(&format!("\n{} ({}, group {}):\n", metric.name(), kind_name(metric.kind()), metric.group()));
+        let mut queries = Vec::new();
         for side in Side::BOTH {
             for (role, query) in render_metric(&analysis, metric, side, &sides, &overrides, analysis.window.step)? {
-                text.push_str(&format!("  {:<8} {:<11} {query}\n", side.name(), role.name()));
+                queries.push((format!("  {:<8} {:<11}", side.name(), role.name()), query));
+            }
+        }
+        // A query is never wrapped (a space may be inside a label value): when one of a metric's
+        // queries does not fit after its label, each of them goes on the line below its label.
+        let inline = queries.iter().all(|(label, query)| label.chars().count() + 1 + query.chars().count() <= width);
+        for (label, query) in queries {
+            if inline {
+                text.push_str(&format!("{label} {query}\n"));
+            } else {
+                text.push_str(&format!("{}\n    {query}\n", label.trim_end()));
             }
         }
     }
