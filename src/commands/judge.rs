@@ -84,8 +84,9 @@ fn write_reports(report: &JudgmentReport, args: &JudgeArgs) -> Result<(), Canary
     if !(args.watchdog.quiet && report.verdict == Verdict::Pass) {
         CanaryError::stdout(render(report, args.format, &mut out, page).and_then(|()| out.flush()))?;
     }
+    // Files are laid out the same on every machine: plain, at the default width.
     for (format, path) in &args.outputs {
-        write_file(path, |file| render(report, *format, file, Page::plain(page.width)))?;
+        write_file(path, |file| render(report, *format, file, Page::plain(settings::output::DEFAULT_WIDTH)))?;
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         let path = Path::new(&summary);

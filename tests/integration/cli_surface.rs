@@ -244,6 +244,21 @@ fn watch_rows_fit_80_and_120_columns() {
     }
 }
 
+/// A file written with `--output table=FILE` does not depend on the terminal: 100 columns.
+#[test]
+fn an_output_file_is_laid_out_at_100_columns_whatever_the_terminal() {
+    let dir = TempDir::new("output-width");
+    let file = dir.path().join("report.txt");
+    let output = format!("table={}", file.display());
+    let args = replay_args("latency-regression");
+    let out = run_with(&[&args_of(&args)[..], &["--output", &output]].concat(), &[("COLUMNS", "60")]);
+    assert_eq!(out.status.code(), Some(1), "{}", explain(&out));
+    assert!(stdout(&out).contains("p99_latency (latency): fail (high)"), "60 columns on stdout: {}", explain(&out));
+    let written = std::fs::read_to_string(&file).unwrap();
+    let at_100 = stdout(&run_with(&args_of(&args), &[("COLUMNS", "100")]));
+    assert_eq!(written, at_100);
+}
+
 #[test]
 fn help_wraps_to_columns() {
     for width in [60usize, 80, 120] {
