@@ -194,7 +194,7 @@ impl MetricRow {
             canary: side_value(metric.kind, &metric.canary).map_or_else(missing, value_text),
             change: headline.and_then(effect_text).unwrap_or_else(missing),
             p_value: headline.and_then(|test| test.adjusted_p_value.or(test.p_value)).map_or_else(missing, p_value),
-            classification: metric.classification.label().to_owned(),
+            classification: metric.label().to_owned(),
             rule: metric.reason.clone(),
         }
     }
