@@ -26,6 +26,11 @@ pub struct JudgmentReport {
     /// Family-wise false-alarm level of the gating tests (Holm-corrected across all of them).
     pub alpha: f64,
     pub window: Window,
+    /// A live run's `--last` (or `window.last`) in seconds: the window ends a minute before the
+    /// run. Shown in the headers people read; not part of the JSON report.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub last_seconds: Option<u64>,
     pub source: SourceDescription,
     pub baseline: SideDescription,
     pub canary: SideDescription,

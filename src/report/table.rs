@@ -21,7 +21,7 @@ const PAGE_WIDTH: usize = 120;
 /// over plain ASCII. The rules that decided follow the table, wrapped to 120 columns, so that the
 /// table keeps to one line per metric.
 pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) -> io::Result<()> {
-    writeln!(out, "{}: {}", shown(&report.analysis), window_text(&report.window))?;
+    writeln!(out, "{}: {}", shown(&report.analysis), report_window_text(report))?;
     writeln!(out, "  source:   {}", source_text(&report.source))?;
     writeln!(out, "  baseline: {}", selection_text(&report.baseline))?;
     writeln!(out, "  canary:   {}", selection_text(&report.canary))?;
@@ -370,6 +370,20 @@ fn group_tally(group: &GroupResult) -> String {
         tally.push_str(&format!(", {} unscored", group.unscored));
     }
     tally
+}
+
+/// The report's window as its header shows it: [`window_text`], and for a `--last` window
+/// `(the last 30m, ending a minute before now)` after its end.
+pub(crate) fn report_window_text(report: &JudgmentReport) -> String {
+    let text = window_text(&report.window);
+    match report.last_seconds {
+        Some(last) => text.replacen(
+            ", step",
+            &format!(" (the last {}, ending a minute before now), step", Duration::from_secs(last)),
+            1,
+        ),
+        None => text,
+    }
 }
 
 /// `2026-11-23T10:00:00Z to 2026-11-23T10:30:00Z, step 30s, warm-up 5m`.
