@@ -1,6 +1,7 @@
 //! The command-line surface (clap derive). Parsing only: commands turn these into settings.
 
 use crate::config::JudgeChoice;
+use crate::input::Selector;
 use crate::model::{Direction, Duration, Margin};
 use crate::report::Format;
 use crate::stats::{Alternative, Method};
@@ -189,8 +190,8 @@ pub struct AnalysisArgs {
 /// The judged window; each flag overrides the analysis's `window`.
 #[derive(Debug, Clone, Args, Default)]
 pub struct WindowArgs {
-    /// Judge the last DURATION up to now (e.g. 30m); not with --start/--end, which win over
-    /// CANARY_LAST.
+    /// Judge the last DURATION (e.g. 30m), ending a minute before now: the newest minute may not
+    /// be scraped yet. Not with --start/--end, which win over CANARY_LAST.
     #[arg(long, value_name = "DURATION", env = "CANARY_LAST")]
     pub last: Option<Duration>,
     /// Start of the window (RFC 3339, e.g. 2026-11-23T10:00:00Z).
@@ -397,10 +398,27 @@ fn parse_time(text: &str) -> Result<i64, String> {
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// File of baseline numbers (whitespace or newline separated, `#` comments, `-` for stdin).
+    /// File of baseline numbers (whitespace or newline separated, `#` comments, `-` for stdin), a
+    /// CSV file with --column, or a hyperfine --export-json file (a name ending in .json, or
+    /// --command).
     pub baseline: PathBuf,
-    /// File of canary numbers, in the same format.
+    /// File of canary numbers, in the same format (it may be the same CSV or JSON file, with
+    /// --canary-column or --canary-command).
     pub canary: PathBuf,
+    /// Read the files as CSV and take this column: its header name, or its position from 1 (a
+    /// first row that is not a number there is a header).
+    #[arg(long, value_name = "NAME|POSITION", conflicts_with_all = ["command", "canary_command"])]
+    pub column: Option<Selector>,
+    /// The canary file's column, when it differs from --column.
+    #[arg(long, value_name = "NAME|POSITION", requires = "column")]
+    pub canary_column: Option<Selector>,
+    /// Read the files as hyperfine --export-json results and take this command's `times`: its
+    /// name, or its position from 1 (needed when a file holds several commands).
+    #[arg(long, value_name = "NAME|POSITION")]
+    pub command: Option<Selector>,
+    /// The canary file's command, when it differs from --command.
+    #[arg(long, value_name = "NAME|POSITION")]
+    pub canary_command: Option<Selector>,
     /// Alternative hypothesis of the Mann-Whitney test (`greater`: the canary tends to be larger).
     #[arg(long, default_value = "two-sided", value_parser = choice::<AlternativeArg, Alternative>())]
     pub alternative: Alternative,

@@ -1,8 +1,13 @@
 //! Reading the files canary is given, bounded: samples of numbers (`canary compare`: whitespace or
 //! newline separated, `#` starts a comment, `-` is standard input), and whole text files
 //! (analysis, recording, Kayenta config) up to a size limit, so that `/dev/zero` or an endless
-//! stdin is refused early instead of growing until the process aborts. Echoed input text is cut
+//! stdin is refused early instead of growing until the process aborts; `samples`: a CSV column and
+//! hyperfine exports for `canary compare`. Echoed input text is cut
 //! and stripped of control characters by [`excerpt`].
+
+mod samples;
+
+pub use samples::{SampleFormat, Selector, parse_csv_column, parse_hyperfine, read_sample};
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -114,25 +119,15 @@ pub enum NumbersError {
     BadInput { path: PathBuf, line: usize, message: String },
 }
 
-/// Reads every number of the file at `path` (`-` for stdin). Rejects tokens that are not numbers,
-/// and NaN or infinite values, naming the file, line and token. Stops at the first token longer
-/// than [`MAX_NUMBER_TOKEN_BYTES`], past [`MAX_SAMPLE_VALUES`] values or [`MAX_SAMPLE_BYTES`].
-pub fn read_numbers(path: &Path) -> Result<Vec<f64>, NumbersError> {
-    if path == Path::new("-") {
-        parse_numbers(std::io::stdin().lock(), Path::new("<stdin>"))
-    } else {
-        let file = File::open(path).map_err(|source| NumbersError::Unreadable { path: path.to_path_buf(), source })?;
-        parse_numbers(file, path)
-    }
-}
-
 /// Parses numbers from any reader; `path` names it in errors.
 pub fn parse_numbers(reader: impl Read, path: &Path) -> Result<Vec<f64>, NumbersError> {
     parse_numbers_limited(reader, path, MAX_SAMPLE_BYTES, MAX_SAMPLE_VALUES)
 }
 
-/// [`parse_numbers`] with chosen limits. Reads byte by byte from a buffer, so that neither a
-/// line without newline nor a token without end is ever held beyond its limit.
+/// [`parse_numbers`] with chosen limits. Tokens are parsed in place in the read buffer (no copy,
+/// no allocation per value); only a token cut by the buffer's end is carried over, and never
+/// beyond [`MAX_NUMBER_TOKEN_BYTES`], so neither a line without newline nor a token without end
+/// is ever held beyond its limit.
 fn parse_numbers_limited(
     reader: impl Read,
     path: &Path,
@@ -141,7 +136,8 @@ fn parse_numbers_limited(
 ) -> Result<Vec<f64>, NumbersError> {
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let mut values = Vec::new();
-    let mut token: Vec<u8> = Vec::with_capacity(MAX_NUMBER_TOKEN_BYTES);
+    // The start of a token that the previous buffer ended in the middle of.
+    let mut carried: Vec<u8> = Vec::with_capacity(MAX_NUMBER_TOKEN_BYTES + 1);
     let mut line_number = 1;
     let mut in_comment = false;
     let mut total: u64 = 0;
@@ -150,8 +146,8 @@ fn parse_numbers_limited(
         let buffer =
             reader.fill_buf().map_err(|source| NumbersError::Unreadable { path: path.to_path_buf(), source })?;
         if buffer.is_empty() {
-            if !token.is_empty() {
-                values.push(parse_token(&token, path, line_number)?);
+            if !carried.is_empty() {
+                values.push(parse_token(&carried, path, line_number)?);
             }
             return check_count(values, max_values, path, line_number);
         }
@@ -166,42 +162,77 @@ fn parse_numbers_limited(
                 ),
             ));
         }
-        for &byte in buffer {
-            match byte {
-                b'\n' | b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c' | b'#' => {
-                    if !token.is_empty() {
-                        values.push(parse_token(&token, path, line_number)?);
-                        token.clear();
-                        if values.len() > max_values {
-                            return check_count(values, max_values, path, line_number);
-                        }
+        let mut at = 0;
+        while at < length {
+            if in_comment {
+                match buffer[at..].iter().position(|&byte| byte == b'\n') {
+                    Some(offset) => {
+                        at += offset + 1;
+                        line_number += 1;
+                        in_comment = false;
                     }
-                    match byte {
-                        b'\n' => {
-                            line_number += 1;
-                            in_comment = false;
-                        }
-                        b'#' => in_comment = true,
-                        _ => {}
+                    None => at = length,
+                }
+                continue;
+            }
+            let byte = buffer[at];
+            if is_separator(byte) {
+                if !carried.is_empty() {
+                    values.push(parse_token(&carried, path, line_number)?);
+                    carried.clear();
+                    if values.len() > max_values {
+                        return check_count(values, max_values, path, line_number);
                     }
                 }
-                _ if in_comment => {}
-                _ => {
-                    if token.len() == MAX_NUMBER_TOKEN_BYTES {
-                        let shown = excerpt(&String::from_utf8_lossy(&token));
-                        return Err(bad(
-                            line_number,
-                            format!(
-                                "`{shown}` is longer than any number ({MAX_NUMBER_TOKEN_BYTES} bytes): not a file of numbers?"
-                            ),
-                        ));
-                    }
-                    token.push(byte);
+                match byte {
+                    b'\n' => line_number += 1,
+                    b'#' => in_comment = true,
+                    _ => {}
                 }
+                at += 1;
+                continue;
+            }
+            // A token: look for its end no further than the longest allowed token.
+            let room = MAX_NUMBER_TOKEN_BYTES + 1 - carried.len();
+            let window = &buffer[at..length.min(at + room)];
+            let end = window.iter().position(|&byte| is_separator(byte));
+            let piece = &window[..end.unwrap_or(window.len())];
+            if carried.len() + piece.len() > MAX_NUMBER_TOKEN_BYTES {
+                carried.extend_from_slice(piece);
+                let shown = excerpt(&String::from_utf8_lossy(&carried[..MAX_NUMBER_TOKEN_BYTES]));
+                return Err(bad(
+                    line_number,
+                    format!(
+                        "`{shown}` is longer than any number ({MAX_NUMBER_TOKEN_BYTES} bytes): not a file of numbers?"
+                    ),
+                ));
+            }
+            at += piece.len();
+            if end.is_none() {
+                // Cut by the end of the buffer: the rest comes with the next one.
+                carried.extend_from_slice(piece);
+                continue;
+            }
+            let value = if carried.is_empty() {
+                parse_token(piece, path, line_number)?
+            } else {
+                carried.extend_from_slice(piece);
+                let value = parse_token(&carried, path, line_number)?;
+                carried.clear();
+                value
+            };
+            values.push(value);
+            if values.len() > max_values {
+                return check_count(values, max_values, path, line_number);
             }
         }
         reader.consume(length);
     }
+}
+
+/// Whitespace and the start of a comment end a token.
+fn is_separator(byte: u8) -> bool {
+    matches!(byte, b'\n' | b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c' | b'#')
 }
 
 fn check_count(values: Vec<f64>, max_values: usize, path: &Path, line: usize) -> Result<Vec<f64>, NumbersError> {
@@ -217,14 +248,20 @@ fn check_count(values: Vec<f64>, max_values: usize, path: &Path, line: usize) ->
     Ok(values)
 }
 
+/// One number, parsed by the standard library straight from the bytes (no allocation unless it is
+/// refused: only then is the excerpt for the message made).
 fn parse_token(token: &[u8], path: &Path, line: usize) -> Result<f64, NumbersError> {
-    let bad = |message: String| NumbersError::BadInput { path: PathBuf::from(path), line, message };
-    let text = String::from_utf8_lossy(token);
-    let shown = excerpt(&text);
-    match text.parse::<f64>() {
-        Ok(value) if value.is_finite() => Ok(value),
-        Ok(_) => Err(bad(format!("`{shown}` is not a finite number (NaN and infinities cannot be ranked)"))),
-        Err(_) => Err(bad(format!("`{shown}` is not a number (expected a decimal such as 12.5 or 1e-3)"))),
+    let parsed = std::str::from_utf8(token).ok().map(str::parse::<f64>);
+    match parsed {
+        Some(Ok(value)) if value.is_finite() => Ok(value),
+        refused => {
+            let shown = excerpt(&String::from_utf8_lossy(token));
+            let message = match refused {
+                Some(Ok(_)) => format!("`{shown}` is not a finite number (NaN and infinities cannot be ranked)"),
+                _ => format!("`{shown}` is not a number (expected a decimal such as 12.5 or 1e-3)"),
+            };
+            Err(NumbersError::BadInput { path: PathBuf::from(path), line, message })
+        }
     }
 }
 
@@ -267,6 +304,35 @@ mod tests {
         let err = parse_numbers_limited(many.as_bytes(), Path::new("x"), 1 << 20, 10).unwrap_err();
         assert!(err.to_string().starts_with("x:1: more than 10 values"), "{err}");
         assert_eq!(parse_numbers_limited("1 ".repeat(10).as_bytes(), Path::new("x"), 1 << 20, 10).unwrap().len(), 10);
+    }
+
+    /// A reader that hands out its text a few bytes at a time, so tokens are cut by buffer ends.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(out.len()).min(self.0.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn tokens_cut_by_the_buffer_end_are_read_whole() {
+        let text = "# head 1\n12.5 3e2\t-0.125\n\n7 # tail 9\n1000000.25 42";
+        let whole = parse_numbers(text.as_bytes(), Path::new("x")).unwrap();
+        assert_eq!(whole, vec![12.5, 300.0, -0.125, 7.0, 1_000_000.25, 42.0]);
+        for chunk in 1..8 {
+            assert_eq!(parse_numbers(Trickle(text.as_bytes(), chunk), Path::new("x")).unwrap(), whole, "chunk {chunk}");
+        }
+        let err = parse_numbers(Trickle(b"1\n2\n3x\n", 1), Path::new("t")).unwrap_err();
+        assert_eq!(err.to_string(), "t:3: `3x` is not a number (expected a decimal such as 12.5 or 1e-3)");
+        let long = format!("1 {}", "9".repeat(150));
+        let err = parse_numbers(Trickle(long.as_bytes(), 7), Path::new("t")).unwrap_err();
+        assert!(err.to_string().contains("longer than any number (100 bytes)"), "{err}");
+        let exactly = "9".repeat(MAX_NUMBER_TOKEN_BYTES);
+        assert_eq!(parse_numbers(Trickle(exactly.as_bytes(), 3), Path::new("t")).unwrap().len(), 1);
     }
 
     #[test]

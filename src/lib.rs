@@ -66,6 +66,8 @@ pub use report::Page;
 /// `canary compare`: reading a file of numbers and comparing two samples.
 pub use comparison::{CompareSettings, compare};
 pub use input::parse_numbers;
+/// `canary compare`'s other sample files: a CSV column, a hyperfine export's times.
+pub use input::{Selector, parse_csv_column, parse_hyperfine};
 
 /// The cron watchdog's state file and its rollback rule.
 pub use actions::watchdog::{RecordedVerdict, StateFile, rollback_rule};

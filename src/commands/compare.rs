@@ -1,9 +1,10 @@
-//! `canary compare BASELINE CANARY`: read two files of numbers, compare, print, give the verdict.
+//! `canary compare BASELINE CANARY`: read two samples (files of numbers, a CSV column, hyperfine
+//! exports), compare, print, give the verdict.
 
 use crate::cli::CompareArgs;
 use crate::comparison::{CompareSettings, ComparisonError, compare};
 use crate::error::CanaryError;
-use crate::input::read_numbers;
+use crate::input::{SampleFormat, read_sample};
 use crate::model::Verdict;
 use crate::report::{Format, compare as render};
 use crate::settings;
@@ -13,9 +14,10 @@ pub fn run(args: &CompareArgs) -> Result<Verdict, CanaryError> {
     if args.baseline.as_os_str() == "-" && args.canary.as_os_str() == "-" {
         return Err(CanaryError::Usage("only one of BASELINE and CANARY can be `-` (standard input)".into()));
     }
+    let (baseline_format, canary_format) = (sample_format(args, false), sample_format(args, true));
     let (baseline, canary) = std::thread::scope(|scope| {
-        let canary = scope.spawn(|| read_numbers(&args.canary));
-        (read_numbers(&args.baseline), canary.join().expect("reading thread panicked"))
+        let canary = scope.spawn(|| read_sample(&args.canary, &canary_format));
+        (read_sample(&args.baseline, &baseline_format), canary.join().expect("reading thread panicked"))
     });
     let (baseline, canary) = (baseline?, canary?);
     let settings = CompareSettings {
@@ -40,4 +42,25 @@ pub fn run(args: &CompareArgs) -> Result<Verdict, CanaryError> {
     };
     CanaryError::stdout(written.and_then(|()| out.flush()))?;
     Ok(report.verdict)
+}
+
+/// How one side's file is read: a CSV column with `--column`, hyperfine's export with `--command`
+/// or a file name ending in `.json`, numbers otherwise.
+fn sample_format(args: &CompareArgs, canary: bool) -> SampleFormat {
+    let (path, column, command) = if canary {
+        (
+            &args.canary,
+            args.canary_column.as_ref().or(args.column.as_ref()),
+            args.canary_command.as_ref().or(args.command.as_ref()),
+        )
+    } else {
+        (&args.baseline, args.column.as_ref(), args.command.as_ref())
+    };
+    let json = path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("json"));
+    match (column, command) {
+        (Some(column), _) => SampleFormat::CsvColumn(column.clone()),
+        (None, Some(command)) => SampleFormat::Hyperfine(Some(command.clone())),
+        (None, None) if json => SampleFormat::Hyperfine(None),
+        (None, None) => SampleFormat::Numbers,
+    }
 }

@@ -58,6 +58,9 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
         }
     })?;
     let mut report = report;
+    if args.replay.is_none() && args.window.start.is_none() {
+        report.last_seconds = Some(args.window.last.unwrap_or(analysis.window.last).as_secs());
+    }
     // Failed features are turned off first; an action not delivered turns the verdict into fail.
     features::act(&mut report, &feature_actions, clock::now());
     let on_inconclusive = rollback.as_ref().is_some_and(|rollback| rollback.on_inconclusive);

@@ -330,7 +330,7 @@ impl Events {
             .metrics
             .iter()
             .filter(|m| m.classification != Classification::Pass)
-            .map(|m| format!("{} ({})", m.name, m.classification.label()))
+            .map(|m| format!("{} ({})", m.name, m.label()))
             .collect();
         match self.format {
             WatchFormat::Json => {

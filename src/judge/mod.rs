@@ -118,6 +118,7 @@ pub fn judge(
         marginal_score: analysis.judgment.marginal_score,
         alpha: context.alpha,
         window: context.window,
+        last_seconds: None,
         source,
         baseline: SideDescription { variables: sides.baseline.clone(), offset_seconds: offset },
         canary: SideDescription { variables: sides.canary.clone(), offset_seconds: None },

@@ -26,6 +26,11 @@ pub struct JudgmentReport {
     /// Family-wise false-alarm level of the gating tests (Holm-corrected across all of them).
     pub alpha: f64,
     pub window: Window,
+    /// A live run's `--last` (or `window.last`) in seconds: the window ends a minute before the
+    /// run. Shown in the headers people read; not part of the JSON report.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub last_seconds: Option<u64>,
     pub source: SourceDescription,
     pub baseline: SideDescription,
     pub canary: SideDescription,
@@ -212,6 +217,18 @@ pub struct MetricResult {
 }
 
 impl MetricResult {
+    /// The classification as people read it: `no data` is `too little data` when both sides
+    /// have data (judged points, and for a count some exposure), only not enough of it (the JSON
+    /// keeps `no_data`).
+    pub fn label(&self) -> &'static str {
+        let has_data =
+            |side: &SideData| side.samples > 0 && side.totals.as_ref().is_none_or(|totals| totals.denominator > 0.0);
+        match self.classification {
+            Classification::NoData if has_data(&self.baseline) && has_data(&self.canary) => "too little data",
+            classification => classification.label(),
+        }
+    }
+
     pub fn side(&self, side: Side) -> &SideData {
         match side {
             Side::Baseline => &self.baseline,

@@ -5,8 +5,8 @@
 use crate::judge::report::JudgmentReport;
 use crate::model::number::plain;
 use crate::report::table::{
-    MetricRow, finding_lines, legend, optional_score, score_number, selection_text, source_text, thresholds_text,
-    verdict_word, window_text,
+    MetricRow, finding_lines, legend, optional_score, report_window_text, score_number, selection_text, source_text,
+    thresholds_text, verdict_word,
 };
 use comfy_table::CellAlignment;
 use std::io::{self, Write};
@@ -21,7 +21,7 @@ pub fn write_markdown(report: &JudgmentReport, out: &mut impl Write) -> io::Resu
     }
     let score = report.score.map_or_else(|| "none".to_owned(), score_number);
     writeln!(out, "- **Score:** {score} ({})", thresholds_text(report))?;
-    writeln!(out, "- **Window:** {}", escape(&window_text(&report.window)))?;
+    writeln!(out, "- **Window:** {}", escape(&report_window_text(report)))?;
     writeln!(out, "- **Source:** {}", escape(&source_text(&report.source)))?;
     writeln!(out, "- **Baseline:** {}", escape(&selection_text(&report.baseline)))?;
     writeln!(out, "- **Canary:** {}\n", escape(&selection_text(&report.canary)))?;

@@ -33,6 +33,7 @@ pub fn failed_checkout() -> JudgmentReport {
         marginal_score: 75.0,
         alpha: 0.01,
         window: Window { start, end: start + 1800, step_seconds: 30, warmup_seconds: 300 },
+        last_seconds: None,
         source: SourceDescription {
             kind: "prometheus".into(),
             url: Some("http://prometheus.monitoring:9090".into()),

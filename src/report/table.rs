@@ -22,7 +22,7 @@ use std::io::{self, Write};
 /// wrapped to the page.
 pub fn write_table(report: &JudgmentReport, out: &mut impl Write, page: Page) -> io::Result<()> {
     let width = page.width;
-    write_wrapped(out, "", "  ", &format!("{}: {}", shown(&report.analysis), window_text(&report.window)), width)?;
+    write_wrapped(out, "", "  ", &format!("{}: {}", shown(&report.analysis), report_window_text(report)), width)?;
     write_wrapped(out, "  source:   ", "            ", &source_text(&report.source), width)?;
     write_wrapped(out, "  baseline: ", "            ", &selection_text(&report.baseline), width)?;
     write_wrapped(out, "  canary:   ", "            ", &selection_text(&report.canary), width)?;
@@ -192,7 +192,7 @@ impl MetricRow {
             canary: side_value(metric.kind, &metric.canary).map_or_else(missing, value_text),
             change: headline.and_then(effect_text).unwrap_or_else(missing),
             p_value: headline.and_then(|test| test.adjusted_p_value.or(test.p_value)).map_or_else(missing, p_value),
-            classification: metric.classification.label().to_owned(),
+            classification: metric.label().to_owned(),
             rule: metric.reason.clone(),
         }
     }
@@ -368,6 +368,20 @@ fn group_tally(group: &GroupResult) -> String {
         tally.push_str(&format!(", {} unscored", group.unscored));
     }
     tally
+}
+
+/// The report's window as its header shows it: [`window_text`], and for a `--last` window
+/// `(the last 30m, ending a minute before now)` after its end.
+pub(crate) fn report_window_text(report: &JudgmentReport) -> String {
+    let text = window_text(&report.window);
+    match report.last_seconds {
+        Some(last) => text.replacen(
+            ", step",
+            &format!(" (the last {}, ending a minute before now), step", Duration::from_secs(last)),
+            1,
+        ),
+        None => text,
+    }
 }
 
 /// `2026-11-23T10:00:00Z to 2026-11-23T10:30:00Z, step 30s, warm-up 5m`.

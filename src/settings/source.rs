@@ -181,12 +181,17 @@ fn datadog_key(named: Option<SecretRef>, default_env: &str, what: &str) -> Resul
 /// `--token-file`, the analysis's `token_env`, `token_file`, then basic auth.
 fn auth(analysis: &Analysis, flags: &SourceArgs) -> Result<Auth, CanaryError> {
     let usage = CanaryError::Usage;
-    let read = |reference: SecretRef| -> Result<Secret, CanaryError> {
+    // `field`: the analysis's key that names the variable, for the message when it is not set.
+    let read = |reference: SecretRef, field: &str| -> Result<Secret, CanaryError> {
         match &reference {
-            SecretRef::Env(name) => reference
-                .read(Kind::Credential)
-                .map_err(usage)?
-                .ok_or_else(|| usage(format!("the analysis reads a credential from ${name}, but it is not set"))),
+            SecretRef::Env(name) => reference.read(Kind::Credential).map_err(usage)?.ok_or_else(|| {
+                usage(format!(
+                    "the analysis reads a credential from ${name} (source.{field}), but it is not set: export \
+                     {name}=..., or, for a Prometheus without authentication (a local one, say), remove \
+                     `{field}` {} from the analysis's `source`",
+                    if field == "token_env" { "(and `token_file`)" } else { "and the other `basic_auth_*` keys" }
+                ))
+            }),
             SecretRef::File(path) => reference
                 .read(Kind::Credential)
                 .map_err(|e| usage(format!("cannot read the credential file {}: {e}", path.display())))
@@ -198,16 +203,16 @@ fn auth(analysis: &Analysis, flags: &SourceArgs) -> Result<Auth, CanaryError> {
         return Ok(bearer(token));
     }
     if let Some(path) = &flags.token_file {
-        return Ok(bearer(read(SecretRef::file(path))?));
+        return Ok(bearer(read(SecretRef::file(path), "token_file")?));
     }
     let Some(config) = &analysis.source else { return Ok(Auth::None) };
     if let Some(reference) = SecretRef::named(&config.token_env, &config.token_file) {
-        return Ok(bearer(read(reference)?));
+        return Ok(bearer(read(reference, "token_env")?));
     }
     if let Some(user) = &config.basic_auth_user {
         let reference = SecretRef::named(&config.basic_auth_password_env, &config.basic_auth_password_file)
             .expect("validated: basic auth has a password source");
-        let password = read(reference)?;
+        let password = read(reference, "basic_auth_password_env")?;
         return Ok(Auth::Basic { user: user.clone(), origin: password.origin().to_string(), password });
     }
     Ok(Auth::None)

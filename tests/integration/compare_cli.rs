@@ -154,3 +154,60 @@ fn help_documents_the_exit_codes() {
         assert!(text.contains(line), "{line} missing from --help");
     }
 }
+
+/// The values of a fixture file of numbers.
+fn fixture_values(name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(format!("{}/fixtures/samples/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).map(|l| l.trim().to_string()).collect()
+}
+
+#[test]
+fn a_csv_column_and_hyperfine_exports_give_the_same_report_as_the_numbers() {
+    let dir = TempDir::new("compare-formats");
+    let (v1, v2) = (fixture_values("latency-v1.txt"), fixture_values("latency-v2.txt"));
+    let csv = |values: &[String]| {
+        let rows: Vec<String> = values.iter().enumerate().map(|(i, v)| format!("{i},\"{v}\",\"a, b\"")).collect();
+        format!("run,latency,note\n{}\n", rows.join("\n"))
+    };
+    let baseline_csv = dir.file("baseline.csv", &csv(&v1));
+    let canary_csv = dir.file("canary.csv", &csv(&v2));
+    let export = serde_json::json!({"results": [
+        {"command": "./v1", "mean": 0.0, "times": v1.iter().map(|v| v.parse::<f64>().unwrap()).collect::<Vec<_>>()},
+        {"command": "./v2", "mean": 0.0, "times": v2.iter().map(|v| v.parse::<f64>().unwrap()).collect::<Vec<_>>()},
+    ]});
+    let hyperfine = dir.file("bench.json", &export.to_string());
+    let (b, c, h) = (baseline_csv.to_str().unwrap(), canary_csv.to_str().unwrap(), hyperfine.to_str().unwrap());
+    let numbers = run(
+        &["compare", "fixtures/samples/latency-v1.txt", "fixtures/samples/latency-v2.txt", "--format", "json"],
+        None,
+    );
+    assert_eq!(numbers.status.code(), Some(1), "{}", stderr(&numbers));
+    for args in [
+        vec!["compare", b, c, "--column", "latency", "--format", "json"],
+        vec!["compare", b, c, "--column", "2", "--format", "json"],
+        vec!["compare", h, h, "--command", "./v1", "--canary-command", "2", "--format", "json"],
+    ] {
+        let out = run(&args, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert_eq!(json(&out), json(&numbers), "{args:?}");
+    }
+    // A file of one column read as a CSV without header, and its errors naming file, line, column.
+    let out = run(&["compare", h, h], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("bench.json:1: 2 commands in the results (1 `./v1`, 2 `./v2`): choose one"),
+        "{}",
+        stderr(&out)
+    );
+    let bad = dir.file("bad.csv", "run,latency\n1,0.5\n2,slow\n");
+    let out = run(&["compare", bad.to_str().unwrap(), c, "--column", "latency"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad.csv:3: column `latency`: `slow` is not a number"), "{}", stderr(&out));
+    let out = run(&["compare", b, c, "--column", "p99"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no column `p99` in the header (its columns: run, latency, note)"),
+        "{}",
+        stderr(&out)
+    );
+}

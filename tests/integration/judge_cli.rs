@@ -132,7 +132,13 @@ fn exit_codes_for_bad_input_name_the_problem() {
     // The analysis names the token's variable; unset, that is a configuration error.
     let out = run(&["judge", ANALYSIS, "--source-url", "http://127.0.0.1:1"], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("$PROMETHEUS_TOKEN, but it is not set"), "{}", stderr(&out));
+    // The message says how to set it, and how to run against a Prometheus without authentication.
+    let err = stderr(&out);
+    assert!(
+        err.contains("$PROMETHEUS_TOKEN (source.token_env), but it is not set: export PROMETHEUS_TOKEN=..."),
+        "{err}"
+    );
+    assert!(err.contains("for a Prometheus without authentication") && err.contains("remove `token_env`"), "{err}");
 
     let out = run(&["judge", ANALYSIS, "--replay", "fixtures/missing.json"], None);
     assert_eq!(out.status.code(), Some(2));

@@ -7,6 +7,8 @@ mod cli_surface;
 mod compare_cli;
 mod datadog;
 mod features;
+mod first_run;
+mod github_action;
 mod hostile_receiver;
 mod hostile_sources;
 mod hostile_state;

@@ -8,7 +8,9 @@
 //! - every renderer (table, JSON, Markdown, JUnit) returns for any judged report, whatever text its
 //!   names, labels, variables, queries and reasons hold (control characters, escapes, markup,
 //!   long lines); the JSON and JUnit reports carry no raw control character, and the JSON report
-//!   parses back to the same document.
+//!   parses back to the same document;
+//! - `canary compare`'s files of numbers and CSV columns read back every finite value written, bit
+//!   for bit, whatever the separators, comments, quoting and buffer cuts.
 //!
 //! Case counts are modest (64) so that the suite stays fast.
 
@@ -306,5 +308,68 @@ proptest! {
         render_everything(&report);
         scribble(&mut report, &text);
         render_everything(&report);
+    }
+}
+
+/// `canary compare`'s sample files read back every finite value written, bit for bit (`-0.0`
+/// included), whatever the separators, comments and CSV quoting, and wherever the read buffer cuts
+/// a token.
+mod compare_samples {
+    use canary::{Selector, parse_csv_column, parse_numbers};
+    use proptest::prelude::*;
+    use std::io::Read;
+    use std::path::Path;
+
+    /// Hands out its bytes `chunk` at a time.
+    struct Chunked(Vec<u8>, usize, usize);
+
+    impl Read for Chunked {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.2.min(out.len()).min(self.0.len() - self.1);
+            out[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
+        }
+    }
+
+    fn finite() -> impl Strategy<Value = f64> {
+        prop_oneof![any::<f64>().prop_filter("finite", |v| v.is_finite()), Just(-0.0), Just(0.0), -1e6..1e6f64]
+    }
+
+    fn bits(values: &[f64]) -> Vec<u64> {
+        values.iter().map(|v| v.to_bits()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(super::config())]
+
+        #[test]
+        fn numbers_read_back_whatever_the_separators_and_buffer_cuts(
+            values in prop::collection::vec((finite(), prop::sample::select(vec![" ", "\n", "\t", "\r\n", "  # note 1 2\n"])), 0..200),
+            chunk in 1usize..64,
+        ) {
+            let text: String = values.iter().map(|(v, sep)| format!("{v:?}{sep}")).collect();
+            let expected: Vec<f64> = values.iter().map(|(v, _)| *v).collect();
+            let read = parse_numbers(Chunked(text.into_bytes(), 0, chunk), Path::new("p.txt")).unwrap();
+            prop_assert_eq!(bits(&read), bits(&expected));
+        }
+
+        #[test]
+        fn a_csv_column_reads_back_by_name_and_position(
+            rows in prop::collection::vec((finite(), any::<bool>(), "[a-z ,\"\n]{0,8}"), 1..100),
+            chunk in 1usize..64,
+        ) {
+            let quote = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
+            let mut text = String::from("note,\"the value\"\n");
+            for (value, quoted, note) in &rows {
+                let value = if *quoted { quote(&format!("{value:?}")) } else { format!("{value:?}") };
+                text.push_str(&format!("{},{value}\n", quote(note)));
+            }
+            let expected: Vec<f64> = rows.iter().map(|(v, _, _)| *v).collect();
+            for selector in [Selector::Name("the value".into()), Selector::Position(2)] {
+                let read = parse_csv_column(Chunked(text.clone().into_bytes(), 0, chunk), Path::new("p.csv"), &selector).unwrap();
+                prop_assert_eq!(bits(&read), bits(&expected));
+            }
+        }
     }
 }

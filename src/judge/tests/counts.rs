@@ -26,6 +26,7 @@ fn no_canary_traffic_is_no_data_and_a_missing_error_series_is_zero_errors() {
     let report = run(&a, &[count(&a.metrics[0], (&errors, &requests), (&zeros, &zeros))], 30);
     assert_eq!(report.metrics[0].classification, Classification::NoData);
     assert_eq!(report.metrics[0].findings[0].kind, FindingKind::NoTraffic);
+    assert_eq!(report.metrics[0].label(), "no data", "no traffic is no data, not too little of it");
     assert_eq!(report.verdict, Verdict::Inconclusive);
 
     let mut input = count(&a.metrics[0], (&errors, &requests), (&errors, &requests));

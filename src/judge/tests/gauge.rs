@@ -35,6 +35,7 @@ fn too_few_points_is_no_data_and_the_run_is_inconclusive() {
     let metric = &report.metrics[0];
     assert_eq!(metric.classification, Classification::NoData);
     assert_eq!(metric.findings[0].kind, FindingKind::TooFewSamples);
+    assert_eq!(metric.label(), "too little data", "three points a side are data, too little of it");
     assert_eq!(report.verdict, Verdict::Inconclusive);
     assert_eq!(report.score, None);
 }
