@@ -85,8 +85,14 @@ pub struct KayentaImportArgs {
 
 #[derive(Debug, Args)]
 pub struct JudgeArgs {
-    /// The analysis file (YAML), e.g. analyses/checkout.yaml.
-    pub analysis: PathBuf,
+    /// The analysis file (YAML), e.g. analyses/checkout.yaml; several are judged in one run (one
+    /// report each, a summary, the exit code of the worst verdict).
+    #[arg(required_unless_present = "fleet")]
+    pub analysis: Vec<PathBuf>,
+    /// Judge every service of a fleet file (an analysis and its variables per service) in one
+    /// run, with grouped queries where their shapes allow.
+    #[arg(long, value_name = "FILE")]
+    pub fleet: Option<PathBuf>,
     /// Judge recorded data (from `canary record`) instead of querying the source.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,

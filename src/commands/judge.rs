@@ -16,8 +16,13 @@ use std::io::Write;
 use std::path::Path;
 
 pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
+    // Several analyses, or a fleet file: one run for all of them.
+    let [analysis_path] = args.analysis.as_slice() else { return super::fleet::run(args) };
+    if args.fleet.is_some() {
+        return super::fleet::run(args);
+    }
     let ResolvedAnalysis { analysis, overrides, sides } =
-        ResolvedAnalysis::load(&args.analysis, &args.vars, args.judge)?;
+        ResolvedAnalysis::load(analysis_path, &args.vars, args.judge)?;
     let feature_actions = settings::features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
     // Resolved before any query, so that a missing secret stops the run before anything acts.
     let rollback = rollback::resolve(&analysis, &args.rollback)?;
@@ -29,7 +34,7 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     // "could not judge" (exit 4) at --timeout.
     let deadline = deadline::run_deadline(&args.source);
     let (replay, analysis_path, window_flags, source_flags) =
-        (args.replay.clone(), args.analysis.clone(), args.window.clone(), args.source.clone());
+        (args.replay.clone(), analysis_path.clone(), args.window.clone(), args.source.clone());
     let (judged_analysis, judged_sides, judged_overrides) = (analysis.clone(), sides.clone(), overrides.clone());
     let report = deadline::within_deadline(deadline, move || {
         let (analysis, sides, overrides) = (judged_analysis, judged_sides, judged_overrides);
@@ -99,7 +104,10 @@ fn write_reports(report: &JudgmentReport, args: &JudgeArgs) -> Result<(), Canary
     Ok(())
 }
 
-fn write_file(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<(), CanaryError> {
+pub(crate) fn write_file(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), CanaryError> {
     let mut file =
         std::fs::File::create(path).map_err(|source| CanaryError::Unwritable { path: path.to_path_buf(), source })?;
     write(&mut file).and_then(|()| file.flush()).map_err(CanaryError::Output)
