@@ -310,6 +310,8 @@ pub enum SchemaDocument {
     Recording,
     /// The `canary compare --format json` document.
     Compare,
+    /// The `canary judge --fleet … --format json` document (several analyses in one run).
+    Fleet,
 }
 
 /// Report formats of `canary judge`.

@@ -15,6 +15,7 @@ pub fn schema(document: SchemaDocument) -> serde_json::Value {
         SchemaDocument::Report => schemars::schema_for!(JudgmentReport),
         SchemaDocument::Recording => schemars::schema_for!(Recording),
         SchemaDocument::Compare => schemars::schema_for!(ComparisonReport),
+        SchemaDocument::Fleet => schemars::schema_for!(crate::report::fleet::FleetReport),
     };
     serde_json::to_value(schema).expect("schemas serialise")
 }
@@ -26,6 +27,7 @@ pub fn run(args: &SchemaArgs) -> Result<Verdict, CanaryError> {
             "report": schema(SchemaDocument::Report),
             "recording": schema(SchemaDocument::Recording),
             "compare": schema(SchemaDocument::Compare),
+            "fleet": schema(SchemaDocument::Fleet),
         }),
     };
     let mut out = std::io::stdout().lock();

@@ -82,12 +82,17 @@ fn summary_table(report: &FleetReport, styled: bool) -> Table {
     let mut summary = Table::new();
     summary.load_style(if styled { presets::UTF8_FULL_CONDENSED } else { presets::ASCII_MARKDOWN });
     summary.set_header(["service", "analysis", "outcome", "failing metrics / error"]);
+    // Plain tables are Markdown: a `|` in a cell would end it.
+    let cell = |text: &str| {
+        let safe = crate::input::terminal_safe(text);
+        if styled { safe } else { safe.replace('|', "\\|") }
+    };
     for service in &report.services {
         summary.add_row([
-            crate::input::terminal_safe(&service.name),
-            crate::input::terminal_safe(&service.analysis_file),
+            cell(&service.name),
+            cell(&service.analysis_file),
             service.outcome.clone(),
-            crate::input::terminal_safe(&failing_text(service)),
+            cell(&failing_text(service)),
         ]);
     }
     summary

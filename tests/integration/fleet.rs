@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 const LIVE: &str = "tests/data/live/checkout-live.yaml";
+const FLEET: &str = "tests/data/live/fleet.yaml";
 const PLACEHOLDER: &str = "fleetTestValue9";
 
 fn live_analysis() -> PathBuf {
@@ -135,6 +136,11 @@ fn a_fleet_judges_each_service_as_alone_with_queries_per_shape() {
         assert_eq!(service["exit_code"], single.status.code().unwrap(), "{deployment}");
         assert_eq!(service["report"], single_report, "{deployment}: the fleet's report is the report alone");
     }
+    // The document follows its published schema (`canary schema fleet`).
+    let schema: Value = serde_json::from_str(&stdout(&canary(&["schema", "fleet"], &[]))).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the fleet schema compiles");
+    let errors: Vec<String> = validator.iter_errors(&document).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(services[0]["outcome"], "pass");
     assert_eq!(services[1]["failing_metrics"], serde_json::json!(["p99_latency"]));
     assert_eq!(services[2]["failing_metrics"], serde_json::json!(["error_rate"]));
@@ -232,5 +238,26 @@ fn bad_fleets_and_flags_are_refused_before_any_query() {
         args.extend_from_slice(extra);
         let output = canary(&args, &[]);
         assert_eq!(output.status.code(), Some(2), "{extra:?}: {}", stderr(&output));
+    }
+}
+
+#[test]
+fn the_table_and_markdown_reports_of_a_fleet() {
+    let server = servers::prometheus();
+    let url = regex::escape(&server.url);
+    for format in ["table", "markdown"] {
+        let args =
+            ["judge", "--fleet", FLEET, "--source-url", &server.url, "--start", WINDOW_START, "--end", WINDOW_END];
+        let mut args = args.to_vec();
+        args.extend(["--format", format]);
+        let output = canary(&args, &[("NO_COLOR", "1"), ("COLUMNS", "100")]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        insta::with_settings!({
+            description => format!("canary judge --fleet {FLEET} --source-url [prometheus] … --format {format}"),
+            omit_expression => true,
+            filters => vec![(url.as_str(), "[prometheus]")],
+        }, {
+            insta::assert_snapshot!(format!("fleet-{format}"), stdout(&output));
+        });
     }
 }

@@ -160,3 +160,6 @@ fn copy_error(error: &SourceError) -> SourceError {
         SourceError::Unavailable(message) => SourceError::Unavailable(message.clone()),
     }
 }
+
+#[cfg(test)]
+mod tests;
