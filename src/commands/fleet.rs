@@ -14,12 +14,12 @@ use crate::config::template::resolve_sides;
 use crate::error::CanaryError;
 use crate::judge::Context;
 use crate::judge::report::JudgmentReport;
-use crate::model::{Verdict, clock};
+use crate::model::{PointTime, SourceDescription, Verdict, clock};
 use crate::report::fleet::{self, FleetReport, ServiceOutcome};
 use crate::settings::fleet::{FleetMember, check_flags, resolve};
 use crate::settings::{self, deadline, rollback, source::open_source, window};
+use crate::source::SourceError;
 use crate::source::grouping::{GroupableShape, Wanted, fetch_grouped, groupable};
-use crate::source::{MetricSource, SourceError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
@@ -135,7 +135,7 @@ fn judge_all(
     let now = clock::now();
     let varying = if groups { varying_variables(members) } else { BTreeSet::new() };
     let plans: Vec<Result<ServicePlan, CanaryError>> =
-        members.iter().map(|member| plan_service(member, window_flags, now, &varying)).collect();
+        in_parallel(members.iter().collect(), |member| plan_service(member, window_flags, now, &varying));
     let mut wanted = Vec::new();
     for (member, plan) in members.iter().zip(&plans) {
         if let Ok(plan) = plan {
@@ -148,28 +148,61 @@ fn judge_all(
     let fetched = fetch_grouped(source.as_ref(), &wanted);
     drop(wanted);
     let mut answers = fetched.answers.into_iter();
-    let results = members
+    let jobs: Vec<(&FleetMember, Result<ServicePlan, CanaryError>, Vec<Answer>)> = members
         .iter()
         .zip(plans)
         .map(|(member, plan)| {
-            let plan = plan?;
-            let mine: Vec<_> = answers.by_ref().take(plan.planned.len()).collect();
-            judge_service(member, plan, mine, source.as_ref())
+            let count = plan.as_ref().map_or(0, |plan| plan.planned.len());
+            (member, plan, answers.by_ref().take(count).collect())
         })
         .collect();
+    let (point_time, description) = (source.point_time(), source.description());
+    // Judging is pure and the services independent: they are judged on every core.
+    let results = in_parallel(jobs, |(member, plan, answers)| {
+        judge_service(member, plan?, answers, point_time, description.clone())
+    });
     Ok((results, fetched.backend_queries))
+}
+
+type Answer = Result<Vec<crate::model::Series>, SourceError>;
+
+/// `work` applied to every item, on as many threads as there are cores, results in order.
+fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, items.len().max(1));
+    let per_worker = items.len().div_ceil(workers).max(1);
+    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(workers);
+    let mut items = items.into_iter();
+    loop {
+        let chunk: Vec<T> = items.by_ref().take(per_worker).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        chunks.push(chunk);
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
 }
 
 fn judge_service(
     member: &FleetMember,
     plan: ServicePlan,
-    answers: Vec<Result<Vec<crate::model::Series>, SourceError>>,
-    source: &dyn MetricSource,
+    answers: Vec<Answer>,
+    point_time: PointTime,
+    description: SourceDescription,
 ) -> Result<JudgmentReport, CanaryError> {
     let analysis = &member.resolved.analysis;
     let fetched = check_answers(analysis, plan.planned, answers)?;
-    let context = Context { window: plan.window, point_time: source.point_time(), alpha: analysis.judgment.alpha };
-    Ok(judge_fetched(analysis, fetched, &context, &member.resolved.sides, source.description(), &BTreeMap::new()))
+    let context = Context { window: plan.window, point_time, alpha: analysis.judgment.alpha };
+    Ok(judge_fetched(analysis, fetched, &context, &member.resolved.sides, description, &BTreeMap::new()))
 }
 
 /// The variables whose values differ between the services (or that only some set): the only

@@ -4,7 +4,9 @@
 
 use super::analysis::ResolvedAnalysis;
 use crate::cli::{JudgeArgs, JudgeFormat};
+use crate::config::Analysis;
 use crate::config::fleet::{self, FleetFile};
+use crate::config::template::resolve_sides;
 use crate::error::CanaryError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -54,6 +56,8 @@ pub(crate) fn check_flags(args: &JudgeArgs) -> Result<(), CanaryError> {
 /// analysis's `name`, each with the `--var` values).
 pub(crate) fn resolve(args: &JudgeArgs) -> Result<Vec<FleetMember>, CanaryError> {
     let globals: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    // Each analysis file is read and checked once, however many services use it.
+    let mut loaded = BTreeMap::new();
     let members = match &args.fleet {
         Some(path) => {
             let file = FleetFile::load(path)?;
@@ -64,7 +68,7 @@ pub(crate) fn resolve(args: &JudgeArgs) -> Result<Vec<FleetMember>, CanaryError>
                     let mut vars = globals.clone();
                     vars.extend(service.vars.clone());
                     let analysis = service.analysis_path(dir);
-                    member(service.name.clone(), &analysis, vars, args).map_err(|error| {
+                    member(service.name.clone(), &analysis, vars, args, &mut loaded).map_err(|error| {
                         CanaryError::Usage(format!("{}: service `{}`: {error}", path.display(), service.name))
                     })
                 })
@@ -74,7 +78,7 @@ pub(crate) fn resolve(args: &JudgeArgs) -> Result<Vec<FleetMember>, CanaryError>
             let mut names = BTreeSet::new();
             let mut members = Vec::new();
             for path in &args.analysis {
-                let member = member(String::new(), path, globals.clone(), args)?;
+                let member = member(String::new(), path, globals.clone(), args, &mut loaded)?;
                 let name = member.resolved.analysis.name.clone();
                 if !names.insert(name.clone()) {
                     return Err(CanaryError::Usage(format!(
@@ -96,9 +100,22 @@ fn member(
     path: &Path,
     vars: BTreeMap<String, String>,
     args: &JudgeArgs,
+    loaded: &mut BTreeMap<PathBuf, Analysis>,
 ) -> Result<FleetMember, CanaryError> {
-    let list: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let resolved = ResolvedAnalysis::load(path, &list, args.judge)?;
+    let analysis = match loaded.get(path) {
+        Some(analysis) => analysis.clone(),
+        None => {
+            let mut analysis = Analysis::load(path)?;
+            if let Some(judge) = args.judge {
+                analysis.judgment.judge = judge;
+            }
+            loaded.insert(path.to_path_buf(), analysis.clone());
+            analysis
+        }
+    };
+    // The variables checked exactly as `--var` values are.
+    let sides = resolve_sides(&analysis, &vars)?;
+    let resolved = ResolvedAnalysis { analysis, overrides: vars.clone(), sides };
     Ok(FleetMember { name, path: path.to_path_buf(), resolved, vars })
 }
 
