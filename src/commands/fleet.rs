@@ -5,7 +5,7 @@
 //! code is the worst outcome (`report::fleet`). Each service's rollback webhook and feature
 //! actions act as they would if the service were judged alone.
 
-use super::judge::write_file;
+use super::judge::{append_step_summary, write_file};
 use super::judging::{PlannedQuery, call_rollback_webhook, check_answers, judge_fetched, plan_queries};
 use crate::actions::{features, watchdog};
 use crate::cli::{JudgeArgs, JudgeFormat, SourceArgs, WindowArgs};
@@ -263,16 +263,7 @@ fn write_reports(report: &FleetReport, args: &JudgeArgs) -> Result<(), CanaryErr
     for (format, path) in &args.outputs {
         write_file(path, |file| render(report, *format, file, false))?;
     }
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
-        let path = std::path::Path::new(&summary);
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| CanaryError::Unwritable { path: path.to_path_buf(), source })?;
-        fleet::write_markdown(report, &mut file).map_err(CanaryError::Output)?;
-    }
-    Ok(())
+    append_step_summary(|file| fleet::write_markdown(report, file))
 }
 
 fn render(report: &FleetReport, format: JudgeFormat, out: &mut impl Write, styled: bool) -> std::io::Result<()> {

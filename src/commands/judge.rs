@@ -92,6 +92,13 @@ fn write_reports(report: &JudgmentReport, args: &JudgeArgs) -> Result<(), Canary
     for (format, path) in &args.outputs {
         write_file(path, |file| render(report, *format, file, false))?;
     }
+    append_step_summary(|file| markdown::write_markdown(report, file))
+}
+
+/// Appends Markdown to the file named by `GITHUB_STEP_SUMMARY`, when it is set.
+pub(crate) fn append_step_summary(
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), CanaryError> {
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         let path = Path::new(&summary);
         let mut file = std::fs::OpenOptions::new()
@@ -99,7 +106,7 @@ fn write_reports(report: &JudgmentReport, args: &JudgeArgs) -> Result<(), Canary
             .append(true)
             .open(path)
             .map_err(|source| CanaryError::Unwritable { path: path.to_path_buf(), source })?;
-        markdown::write_markdown(report, &mut file).map_err(CanaryError::Output)?;
+        write(&mut file).map_err(CanaryError::Output)?;
     }
     Ok(())
 }

@@ -112,17 +112,8 @@ fn tally(report: &FleetReport) -> String {
 /// Writes every service's table, then the summary.
 pub fn write_table(report: &FleetReport, out: &mut impl Write, styled: bool) -> io::Result<()> {
     for service in &report.services {
-        writeln!(out, "=== service {} ({})\n", crate::input::terminal_safe(&service.name), service.analysis_file)?;
-        match (&service.report, &service.error) {
-            (Some(judgment), _) => table::write_table(judgment, out, styled)?,
-            (None, error) => writeln!(
-                out,
-                "{}: {}",
-                service.outcome,
-                crate::input::terminal_safe(error.as_deref().unwrap_or("not judged"))
-            )?,
-        }
-        writeln!(out)?;
+        writeln!(out, "=== service {} ({})\n", safe(&service.name), safe(&service.analysis_file))?;
+        write_service(service, out, |judgment, out| table::write_table(judgment, out, styled), "")?;
     }
     writeln!(out, "=== summary: {} services, {} backend queries\n", report.services.len(), report.backend_queries)?;
     writeln!(out, "{}", summary_table(report, styled).trim_fmt())?;
@@ -132,21 +123,35 @@ pub fn write_table(report: &FleetReport, out: &mut impl Write, styled: bool) -> 
 /// Writes every service's Markdown report, then the summary.
 pub fn write_markdown(report: &FleetReport, out: &mut impl Write) -> io::Result<()> {
     for service in &report.services {
-        writeln!(out, "## Service `{}`\n", crate::input::terminal_safe(&service.name))?;
-        match (&service.report, &service.error) {
-            (Some(judgment), _) => markdown::write_markdown(judgment, out)?,
-            (None, error) => writeln!(
-                out,
-                "**{}**: {}",
-                service.outcome,
-                crate::input::terminal_safe(error.as_deref().unwrap_or("not judged"))
-            )?,
-        }
-        writeln!(out)?;
+        writeln!(out, "## Service `{}`\n", safe(&service.name))?;
+        write_service(service, out, |judgment, out| markdown::write_markdown(judgment, out), "**")?;
     }
     writeln!(out, "## Summary: {} services, {} backend queries\n", report.services.len(), report.backend_queries)?;
     writeln!(out, "{}", summary_table(report, false).trim_fmt())?;
     writeln!(out, "\n**Verdict: {}** (worst of {}: {})", report.outcome, report.services.len(), tally(report))
+}
+
+fn safe(text: &str) -> String {
+    crate::input::terminal_safe(text)
+}
+
+/// One service's report with `write`, or why it could not be judged (its outcome in `strong`).
+fn write_service<W: Write>(
+    service: &ServiceOutcome,
+    out: &mut W,
+    write: impl FnOnce(&JudgmentReport, &mut W) -> io::Result<()>,
+    strong: &str,
+) -> io::Result<()> {
+    match &service.report {
+        Some(judgment) => write(judgment, out)?,
+        None => writeln!(
+            out,
+            "{strong}{}{strong}: {}",
+            service.outcome,
+            safe(service.error.as_deref().unwrap_or("not judged"))
+        )?,
+    }
+    writeln!(out)
 }
 
 /// Writes the JSON document.

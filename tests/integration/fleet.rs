@@ -261,3 +261,38 @@ fn the_table_and_markdown_reports_of_a_fleet() {
         });
     }
 }
+
+#[test]
+fn a_service_that_cannot_be_judged_is_reported_and_never_hides_a_fail() {
+    let server = servers::prometheus();
+    let dir = TempDir::new("fleet-error");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/live");
+    let fleet = |deployment: &str| {
+        dir.file(
+            "fleet.yaml",
+            &format!(
+                "version: 1\nservices:\n  - {{name: judged, analysis: {live}, vars: {{canary: {deployment}}}}}\n  - {{name: broken, analysis: {broken}}}\n",
+                live = data.join("checkout-live.yaml").display(),
+                broken = data.join("syntax-error.yaml").display(),
+            ),
+        )
+    };
+    for (deployment, code, outcome) in [("checkout-healthy", 2, "usage_error"), ("checkout-errors", 1, "fail")] {
+        let path = fleet(deployment);
+        let mut args = vec!["judge".to_string(), "--fleet".into(), path.display().to_string()];
+        args.extend(window_args(server));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = canary(&refs, &[]);
+        let document = json(&output);
+        assert_eq!(output.status.code(), Some(code), "{deployment}: {}", stderr(&output));
+        assert_eq!(document["outcome"], outcome);
+        let broken = &document["services"][1];
+        assert_eq!(broken["outcome"], "usage_error");
+        assert!(broken["error"].as_str().unwrap().contains("request_rate"), "{broken}");
+        assert!(broken.get("report").is_none());
+        assert!(document["services"][0]["report"]["metrics"].is_array(), "the other service is still judged");
+        if code == 2 {
+            assert!(stderr(&output).contains("service `broken`"), "{}", stderr(&output));
+        }
+    }
+}
