@@ -165,7 +165,7 @@ def query_range_requests(url: str) -> float:
 def measure(cmd: list, runs: int, env: dict, count) -> dict:
     """Median wall time and peak RSS of `cmd` over `runs` runs, the backend requests of each run
     (by `count()` before and after), and the last run's JSON document."""
-    walls, rss, requests, document = [], [], [], None
+    walls, rss, cpu, requests, document = [], [], [], [], None
     for _ in range(runs):
         before = count()
         started = time.perf_counter()
@@ -175,11 +175,13 @@ def measure(cmd: list, runs: int, env: dict, count) -> dict:
         if result.returncode not in (0, 1, 3):
             raise RuntimeError(f"{shlex.join(cmd)} exited {result.returncode}:\n{result.stderr[-3000:]}")
         rss.append(int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr).group(1)))
+        cpu.append(sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", result.stderr)))
         document = json.loads(result.stdout)
     return {
         "wall": statistics.median(walls),
         "wall_range": (min(walls), max(walls)),
         "rss_kb": statistics.median(rss),
+        "cpu": statistics.median(cpu),
         "requests": sorted(set(requests)),
         "document": document,
     }
@@ -263,9 +265,43 @@ def rows(label: str, single: dict, fleets: dict) -> list:
         out.append(
             f"| {label} | {name} | {shown} | {requests[-1] / base_requests:.2f}× | "
             f"{result['wall'] * 1000:.1f} ms ({result['wall_range'][0] * 1000:.1f} – {result['wall_range'][1] * 1000:.1f}) | "
-            f"{result['wall'] / single['wall']:.2f}× | {result['rss_kb'] / 1024:.1f} MiB | {outcome} |"
+            f"{result['wall'] / single['wall']:.2f}× | {result['cpu'] * 1000:.0f} ms | {result['rss_kb'] / 1024:.1f} MiB | {outcome} |"
         )
     return out
+
+
+def prometheus_query_times(url: str, runs: int) -> list:
+    """How long Prometheus takes to answer each canary query for one service and, grouped as
+    canary sends it, for 100 services."""
+    values = "|".join(f"svc-{i:03d}" for i in range(100))
+    shapes = {
+        "error_rate numerator": (
+            'sum(increase(http_requests_total{ deployment="svc-000", code="500" }[1m]))',
+            f'sum by (deployment)(increase(http_requests_total{{ deployment=~"{values}", code="500" }}[1m]))',
+        ),
+        "error_rate denominator": (
+            'sum(increase(http_requests_total{ deployment="svc-000" }[1m]))',
+            f'sum by (deployment)(increase(http_requests_total{{ deployment=~"{values}" }}[1m]))',
+        ),
+        "p99_latency": (
+            'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{ deployment="svc-000" }[2m])))',
+            "histogram_quantile(0.99, sum by (le, deployment) (rate(http_request_duration_seconds_bucket"
+            f'{{ deployment=~"{values}" }}[2m])))',
+        ),
+    }
+
+    def timed(query: str) -> str:
+        times = []
+        form = {"query": query, "start": DATA_START + 600, "end": DATA_END, "step": 60}
+        body = urllib.parse.urlencode(form).encode()
+        for _ in range(runs):
+            started = time.perf_counter()
+            with urllib.request.urlopen(f"{url}/api/v1/query_range", body) as answer:
+                answer.read()
+            times.append((time.perf_counter() - started) * 1000)
+        return f"{statistics.median(times):.1f} ms ({min(times):.1f} – {max(times):.1f})"
+
+    return [f"| {name} | {timed(one)} | {timed(grouped)} |" for name, (one, grouped) in shapes.items()]
 
 
 def main() -> int:
@@ -283,8 +319,8 @@ def main() -> int:
         env = dict(os.environ, NO_COLOR="1", DD_API_KEY="bench-api-key", DD_APP_KEY="bench-app-key")
         env.pop("CANARY_SOURCE_URL", None)
         table = [
-            "| backend | run | backend requests per run | ÷ single | wall time, median (min – max) | ÷ single | peak RSS | outcome |",
-            "|---|---|---:|---:|---:|---:|---:|---|",
+            "| backend | run | backend requests per run | ÷ single | wall time, median (min – max) | ÷ single | canary CPU (user + sys) | peak RSS | outcome |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---|",
         ]
         for label, text, url, count in [
             ("Prometheus", prometheus_analysis(), prometheus.url, lambda: query_range_requests(prometheus.url)),
@@ -307,6 +343,7 @@ def main() -> int:
                 for size in SIZES
             }
             table.extend(rows(label, single, fleets))
+        backend_lines = prometheus_query_times(prometheus.url, args.runs)
         version = subprocess.run([args.canary, "--version"], capture_output=True, text=True).stdout.strip()
         commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
         lines = [
@@ -317,6 +354,13 @@ def main() -> int:
             f"Machine: {machine()}.",
             "",
             *table,
+            "",
+            "Prometheus's own time for the canary queries of the 100-service run, each POSTed alone from",
+            f"Python to `/api/v1/query_range` (median of {args.runs}, min – max), against one service's query:",
+            "",
+            "| query | 1 service | 100 services, grouped |",
+            "|---|---:|---:|",
+            *backend_lines,
         ]
     finally:
         if prometheus:
