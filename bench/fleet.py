@@ -256,7 +256,7 @@ def rows(label: str, single: dict, fleets: dict) -> list:
     out = []
     base_requests = single["requests"][-1]
     for name, result in [("1 analysis, plain `canary judge`", single)] + [
-        (f"{size} analyses, `--fleet`", fleets[size]) for size in SIZES
+        (f"{size} {'analysis' if size == 1 else 'analyses'}, `--fleet`", fleets[size]) for size in SIZES
     ]:
         requests = result["requests"]
         shown = "/".join(str(int(r)) for r in requests)

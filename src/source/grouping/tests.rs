@@ -130,6 +130,30 @@ proptest! {
     }
 
     #[test]
+    fn any_text_is_refused_or_rewritten_without_the_placeholder(
+        text in proptest::prop_oneof![
+            proptest::prelude::any::<String>(),
+            proptest::collection::vec(
+                proptest::prop_oneof![
+                    Just("sum"), Just("by"), Just("("), Just(")"), Just("{"), Just("}"), Just("["), Just("]"),
+                    Just(","), Just("="), Just("=~"), Just("!="), Just("rate"), Just("x"), Just("d"), Just("le"),
+                    Just("\"propPlaceholder1\""), Just("\"a\\\""), Just("5m"), Just("0.9"),
+                    Just("histogram_quantile"), Just("é"), Just(" "), Just("'"),
+                ],
+                0..24,
+            )
+            .prop_map(|parts| parts.concat()),
+        ],
+    ) {
+        if let Some(shape) = groupable(&text, PLACEHOLDER) {
+            let query = shape.grouped_query(&["a", "b.c"]);
+            prop_assert!(!query.contains(PLACEHOLDER), "{}", query);
+            prop_assert!(query.contains(r#"=~"a|b\\.c""#), "{}", query);
+            prop_assert!(query.contains(&shape.label), "{}", query);
+        }
+    }
+
+    #[test]
     fn the_split_never_gives_a_value_another_values_series(
         labelled in proptest::collection::vec((proptest::option::of(value()), 0u64..1000), 0..40),
     ) {
