@@ -115,8 +115,17 @@ pub struct KayentaImportArgs {
 
 #[derive(Debug, Args)]
 pub struct JudgeArgs {
-    #[command(flatten)]
-    pub target: AnalysisArgs,
+    /// The analysis file (YAML), e.g. analyses/checkout.yaml; several are judged in one run (one
+    /// report each, a summary, the exit code of the worst verdict).
+    #[arg(required_unless_present = "fleet")]
+    pub analysis: Vec<PathBuf>,
+    /// Judge every service of a fleet file (an analysis and its variables per service) in one
+    /// run, with grouped queries where their shapes allow.
+    #[arg(long, value_name = "FILE")]
+    pub fleet: Option<PathBuf>,
+    /// Set a template variable, overriding the analysis (repeatable): --var canary=checkout-7f9c.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
+    pub vars: Vec<(String, String)>,
     /// Judge recorded data (from `canary record`) instead of querying the source.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
@@ -336,6 +345,8 @@ pub enum SchemaDocument {
     Compare,
     /// One event of `canary watch --format json` (one JSON object per line).
     Watch,
+    /// The `canary judge --fleet … --format json` document (several analyses in one run).
+    Fleet,
 }
 
 /// Report formats of `canary judge`.

@@ -63,6 +63,11 @@ pub use commands::judging::judge_source;
 pub use judge::report::JudgmentReport;
 pub use report::Page;
 
+/// Many analyses in one run: the fleet file, the PromQL shapes that can be fetched grouped (the
+/// recogniser and rewriter) and the split of a grouped answer by label.
+pub use config::fleet::FleetFile;
+pub use source::grouping::{GroupableShape, groupable as groupable_shape, split as split_grouped};
+
 /// `canary compare`: reading a file of numbers and comparing two samples.
 pub use comparison::{CompareSettings, compare};
 pub use input::parse_numbers;

@@ -16,8 +16,13 @@ use std::io::Write;
 use std::path::Path;
 
 pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
+    // Several analyses, or a fleet file: one run for all of them.
+    let [analysis_path] = args.analysis.as_slice() else { return super::fleet::run(args) };
+    if args.fleet.is_some() {
+        return super::fleet::run(args);
+    }
     let ResolvedAnalysis { analysis, overrides, sides } =
-        ResolvedAnalysis::load(&args.target.analysis, &args.target.vars, args.judge)?;
+        ResolvedAnalysis::load(analysis_path, &args.vars, args.judge)?;
     let feature_actions = settings::features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
     // Resolved before any query, so that a missing secret stops the run before anything acts.
     let rollback = rollback::resolve(&analysis, &args.rollback)?;
@@ -29,7 +34,7 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     // "could not judge" (exit 4) at --timeout.
     let deadline = deadline::run_deadline(&args.source);
     let (replay, analysis_path, window_flags, source_flags) =
-        (args.replay.clone(), args.target.analysis.clone(), args.window.clone(), args.source.clone());
+        (args.replay.clone(), analysis_path.clone(), args.window.clone(), args.source.clone());
     let (judged_analysis, judged_sides, judged_overrides) = (analysis.clone(), sides.clone(), overrides.clone());
     let report = deadline::within_deadline(deadline, move || {
         let (analysis, sides, overrides) = (judged_analysis, judged_sides, judged_overrides);
@@ -91,6 +96,13 @@ fn write_reports(report: &JudgmentReport, args: &JudgeArgs) -> Result<(), Canary
     for (format, path) in &args.outputs {
         write_file(path, |file| render(report, *format, file, Page::plain(settings::output::DEFAULT_WIDTH)))?;
     }
+    append_step_summary(|file| markdown::write_markdown(report, file))
+}
+
+/// Appends Markdown to the file named by `GITHUB_STEP_SUMMARY`, when it is set.
+pub(crate) fn append_step_summary(
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), CanaryError> {
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         let path = Path::new(&summary);
         let mut file = std::fs::OpenOptions::new()
@@ -98,12 +110,15 @@ fn write_reports(report: &JudgmentReport, args: &JudgeArgs) -> Result<(), Canary
             .append(true)
             .open(path)
             .map_err(|source| CanaryError::Unwritable { path: path.to_path_buf(), source })?;
-        markdown::write_markdown(report, &mut file).map_err(CanaryError::Output)?;
+        write(&mut file).map_err(CanaryError::Output)?;
     }
     Ok(())
 }
 
-fn write_file(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<(), CanaryError> {
+pub(crate) fn write_file(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), CanaryError> {
     let mut file =
         std::fs::File::create(path).map_err(|source| CanaryError::Unwritable { path: path.to_path_buf(), source })?;
     write(&mut file).and_then(|()| file.flush()).map_err(CanaryError::Output)

@@ -10,9 +10,9 @@ use crate::judge::report::{JudgmentReport, WebhookOutcome};
 use crate::judge::sustained::Carry;
 use crate::judge::{Context, MetricInput};
 use crate::kayenta::judge;
-use crate::model::{Duration, QueryRole, Series, Side, clock, window::Window};
+use crate::model::{Duration, QueryRole, Series, Side, SourceDescription, clock, window::Window};
 use crate::source::recorded::{RecordedSource, Recording};
-use crate::source::{MetricSource, QueryRequest, points};
+use crate::source::{MetricSource, QueryRequest, SourceError, points};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -25,6 +25,77 @@ pub(crate) struct Fetched {
     pub(crate) series: Vec<Series>,
 }
 
+/// One query of an analysis, rendered for one side over its (shifted) window.
+pub(crate) struct PlannedQuery {
+    pub(crate) metric: usize,
+    pub(crate) side: Side,
+    pub(crate) role: QueryRole,
+    pub(crate) query: String,
+    /// The window to query: the baseline of a before/after analysis `offset` earlier.
+    pub(crate) window: Window,
+}
+
+impl PlannedQuery {
+    /// The request for this query.
+    pub(crate) fn request<'a>(&'a self, analysis: &'a Analysis) -> QueryRequest<'a> {
+        QueryRequest {
+            metric: analysis.metrics[self.metric].name(),
+            side: self.side,
+            role: self.role,
+            query: &self.query,
+            window: self.window,
+        }
+    }
+}
+
+fn offset_of(analysis: &Analysis, side: Side) -> i64 {
+    if side == Side::Baseline { analysis.baseline.offset.map_or(0, |o| o.as_secs() as i64) } else { 0 }
+}
+
+/// Renders every query of every metric for both sides. The baseline of a before/after analysis
+/// is queried `offset` earlier.
+pub(crate) fn plan_queries(
+    analysis: &Analysis,
+    window: Window,
+    sides: &ResolvedSides,
+    overrides: &BTreeMap<String, String>,
+) -> Result<Vec<PlannedQuery>, CanaryError> {
+    let step = Duration::from_secs(window.step_seconds);
+    let mut planned = Vec::new();
+    for (index, metric) in analysis.metrics.iter().enumerate() {
+        for side in Side::BOTH {
+            let shift = offset_of(analysis, side);
+            for (role, query) in render_metric(analysis, metric, side, sides, overrides, step)? {
+                let window = Window { start: window.start - shift, end: window.end - shift, ..window };
+                planned.push(PlannedQuery { metric: index, side, role, query, window });
+            }
+        }
+    }
+    Ok(planned)
+}
+
+/// Checks each planned query's answer (the same checks for every source, live or recorded) and
+/// moves a before/after baseline's points onto the canary's timeline.
+pub(crate) fn check_answers(
+    analysis: &Analysis,
+    planned: Vec<PlannedQuery>,
+    answers: Vec<Result<Vec<Series>, SourceError>>,
+) -> Result<Vec<Fetched>, CanaryError> {
+    let mut fetched = Vec::with_capacity(planned.len());
+    for (PlannedQuery { metric, side, role, query, window }, answer) in planned.into_iter().zip(answers) {
+        let mut series = answer?;
+        let what = format!("metric `{}`, {} {}", analysis.metrics[metric].name(), side.name(), role.name());
+        points::check_series(&series, role, &window, &what)?;
+        for s in &mut series {
+            for point in &mut s.points {
+                point.time += offset_of(analysis, side);
+            }
+        }
+        fetched.push(Fetched { metric, side, role, query, series });
+    }
+    Ok(fetched)
+}
+
 /// Renders and runs every query of every metric for both sides. The baseline of a before/after
 /// analysis is queried `offset` earlier and its points are moved onto the canary's timeline.
 pub(crate) fn fetch_everything(
@@ -34,42 +105,11 @@ pub(crate) fn fetch_everything(
     sides: &ResolvedSides,
     overrides: &BTreeMap<String, String>,
 ) -> Result<Vec<Fetched>, CanaryError> {
-    let step = Duration::from_secs(window.step_seconds);
-    let offset = analysis.baseline.offset.map_or(0, |o| o.as_secs() as i64);
-    let mut planned = Vec::new();
-    for (index, metric) in analysis.metrics.iter().enumerate() {
-        for side in Side::BOTH {
-            for (role, query) in render_metric(analysis, metric, side, sides, overrides, step)? {
-                planned.push((index, side, role, query));
-            }
-        }
-    }
-    let shift_of = |side: Side| if side == Side::Baseline { offset } else { 0 };
-    let requests: Vec<QueryRequest<'_>> = planned
-        .iter()
-        .map(|(index, side, role, query)| QueryRequest {
-            metric: analysis.metrics[*index].name(),
-            side: *side,
-            role: *role,
-            query,
-            window: Window { start: window.start - shift_of(*side), end: window.end - shift_of(*side), ..window },
-        })
-        .collect();
+    let planned = plan_queries(analysis, window, sides, overrides)?;
+    let requests: Vec<QueryRequest<'_>> = planned.iter().map(|p| p.request(analysis)).collect();
     let answers = source.fetch_all(&requests);
-    let mut fetched = Vec::with_capacity(planned.len());
-    for (((metric, side, role, query), answer), request) in planned.iter().cloned().zip(answers).zip(&requests) {
-        let mut series = answer?;
-        // The same checks for every source, live or recorded, before judging or recording.
-        let what = format!("metric `{}`, {} {}", request.metric, side.name(), role.name());
-        points::check_series(&series, role, &request.window, &what)?;
-        for s in &mut series {
-            for point in &mut s.points {
-                point.time += shift_of(side);
-            }
-        }
-        fetched.push(Fetched { metric, side, role, query, series });
-    }
-    Ok(fetched)
+    drop(requests);
+    check_answers(analysis, planned, answers)
 }
 
 /// Judges one window: fetches every query of every metric for both sides and judges them at
@@ -85,6 +125,19 @@ pub fn judge_source(
     carries: &BTreeMap<String, Carry>,
 ) -> Result<JudgmentReport, CanaryError> {
     let fetched = fetch_everything(analysis, source, window, sides, overrides)?;
+    let context = Context { window, point_time: source.point_time(), alpha };
+    Ok(judge_fetched(analysis, fetched, &context, sides, source.description(), carries))
+}
+
+/// Judges the fetched answers of one analysis.
+pub(crate) fn judge_fetched(
+    analysis: &Analysis,
+    fetched: Vec<Fetched>,
+    context: &Context,
+    sides: &ResolvedSides,
+    description: SourceDescription,
+    carries: &BTreeMap<String, Carry>,
+) -> JudgmentReport {
     let mut inputs: Vec<MetricInput<'_>> = analysis
         .metrics
         .iter()
@@ -98,8 +151,7 @@ pub fn judge_source(
             Side::Canary => input.canary.insert(answer.role, answer.series),
         };
     }
-    let context = Context { window, point_time: source.point_time(), alpha };
-    Ok(judge(analysis, inputs, &context, sides, source.description()))
+    judge(analysis, inputs, context, sides, description)
 }
 
 /// A before/after baseline must have been recorded with the analysis's offset, or its points

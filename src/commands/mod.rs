@@ -3,6 +3,7 @@
 //! share (judging one window, calling the rollback webhook).
 
 pub mod compare;
+pub mod fleet;
 pub mod import;
 pub mod judge;
 pub mod judging;

@@ -17,6 +17,7 @@ pub fn schema(document: SchemaDocument) -> serde_json::Value {
         SchemaDocument::Recording => schemars::schema_for!(Recording),
         SchemaDocument::Compare => schemars::schema_for!(ComparisonReport),
         SchemaDocument::Watch => schemars::schema_for!(WatchEvent<'static>),
+        SchemaDocument::Fleet => schemars::schema_for!(crate::report::fleet::FleetReport),
     };
     serde_json::to_value(schema).expect("schemas serialise")
 }
@@ -29,6 +30,7 @@ pub fn run(args: &SchemaArgs) -> Result<Verdict, CanaryError> {
             "recording": schema(SchemaDocument::Recording),
             "compare": schema(SchemaDocument::Compare),
             "watch": schema(SchemaDocument::Watch),
+            "fleet": schema(SchemaDocument::Fleet),
         }),
     };
     let mut out = std::io::stdout().lock();

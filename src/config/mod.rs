@@ -11,6 +11,7 @@
 
 mod analysis;
 mod error;
+pub mod fleet;
 mod judgment;
 mod metric;
 mod source;

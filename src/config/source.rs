@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 /// Where the metrics live. Credentials are given only by the name of an environment variable or
 /// a file, never inline.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     pub kind: SourceKind,

@@ -1,6 +1,7 @@
 //! Renderers: each takes a finished report and writes it in one format. No statistics here.
 
 pub mod compare;
+pub mod fleet;
 pub mod junit;
 pub(crate) mod layout;
 pub mod markdown;

@@ -3,6 +3,7 @@
 //! orchestrate them.
 //!
 //! - [`analysis`]: the analysis with its variables and the command line's judge;
+//! - [`fleet`]: the services of a run that judges several analyses;
 //! - [`source`]: the source connection (backend, URL, headers, CA, timeouts, limits, credentials);
 //! - [`secret`]: every secret, from an environment variable or a file, read one way;
 //! - [`window`]: the judged window, live or replayed;
@@ -14,6 +15,7 @@ pub(crate) mod analysis;
 pub(crate) mod deadline;
 pub(crate) mod features;
 pub(crate) mod output;
+pub(crate) mod fleet;
 pub(crate) mod rollback;
 pub(crate) mod secret;
 pub(crate) mod source;

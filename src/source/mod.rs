@@ -4,6 +4,7 @@
 
 pub mod datadog;
 pub(crate) mod fetch;
+pub mod grouping;
 pub mod http;
 pub mod incremental;
 pub mod points;

@@ -9,6 +9,7 @@ mod datadog;
 mod features;
 mod first_run;
 mod github_action;
+mod fleet;
 mod hostile_receiver;
 mod hostile_sources;
 mod hostile_state;

@@ -1,0 +1,278 @@
+//! `canary judge a.yaml b.yaml` and `canary judge --fleet fleet.yaml`: many analyses judged in one
+//! process with one client, one concurrency bound (one `fetch_all` for every service) and one
+//! deadline. Queries of one shape that differ only in a service's label value are fetched once,
+//! grouped (`source::grouping`); every service gets one report, the run a summary, and the exit
+//! code is the worst outcome (`report::fleet`). Each service's rollback webhook and feature
+//! actions act as they would if the service were judged alone.
+
+use super::judge::{append_step_summary, write_file};
+use super::judging::{PlannedQuery, call_rollback_webhook, check_answers, judge_fetched, plan_queries};
+use crate::actions::{features, watchdog};
+use crate::cli::{JudgeArgs, JudgeFormat, SourceArgs, WindowArgs};
+use crate::config::SourceKind;
+use crate::config::template::resolve_sides;
+use crate::error::CanaryError;
+use crate::judge::Context;
+use crate::judge::report::JudgmentReport;
+use crate::model::{PointTime, SourceDescription, Verdict, clock};
+use crate::report::Page;
+use crate::report::fleet::{self, FleetReport, ServiceOutcome};
+use crate::settings::fleet::{FleetMember, check_flags, resolve};
+use crate::settings::{self, deadline, rollback, source::open_source, window};
+use crate::source::SourceError;
+use crate::source::grouping::{GroupableShape, Wanted, fetch_grouped, groupable};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+/// Stands for a grouping variable's value while a query's shape is rendered: letters and digits
+/// (a valid `--var` value) that no real query contains by chance.
+const PLACEHOLDER: &str = "canaryFleetGroupValue7d3f1e";
+
+/// One service's planned queries, with each query's groupable shape and value where it has one.
+struct ServicePlan {
+    window: crate::model::Window,
+    planned: Vec<PlannedQuery>,
+    shapes: Vec<Option<(GroupableShape, String)>>,
+}
+
+pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
+    check_flags(args)?;
+    let members = resolve(args)?;
+    // Resolved before any query, as for one analysis: a missing secret stops the run first.
+    let mut actions = Vec::with_capacity(members.len());
+    for member in &members {
+        let resolved = &member.resolved;
+        let features = settings::features::prepare(
+            &resolved.analysis,
+            &resolved.sides,
+            &resolved.overrides,
+            args.rollback.dry_run,
+        )?;
+        actions.push((features, rollback::resolve(&resolved.analysis, &args.rollback)?));
+    }
+    let deadline = deadline::run_deadline(&args.source);
+    let (window_flags, source_flags, judged_members) = (args.window.clone(), args.source.clone(), members.clone());
+    let (results, backend_queries) =
+        deadline::within_deadline(deadline, move || judge_all(&judged_members, &source_flags, &window_flags))?;
+    let mut services = Vec::with_capacity(members.len());
+    for ((member, result), (feature_actions, rollback)) in members.iter().zip(results).zip(&actions) {
+        let outcome = match result {
+            Ok(mut report) => {
+                features::act(&mut report, feature_actions, clock::now());
+                let on_inconclusive = rollback.as_ref().is_some_and(|r| r.on_inconclusive);
+                if let Some(rollback) = rollback
+                    && watchdog::calls_webhook(report.verdict.into(), on_inconclusive)
+                {
+                    report.rollback = Some(call_rollback_webhook(&report, &rollback.webhook));
+                }
+                let failing = report.metrics.iter().filter(|m| m.classification.is_fail()).map(|m| m.name.clone());
+                let code = report.verdict.exit_code();
+                ServiceOutcome {
+                    name: member.name.clone(),
+                    analysis_file: member.path.display().to_string(),
+                    outcome: fleet::outcome_word(code).into(),
+                    exit_code: code,
+                    failing_metrics: failing.collect(),
+                    error: None,
+                    report: Some(report),
+                }
+            }
+            Err(error) => ServiceOutcome {
+                name: member.name.clone(),
+                analysis_file: member.path.display().to_string(),
+                outcome: fleet::outcome_word(error.exit_code()).into(),
+                exit_code: error.exit_code(),
+                failing_metrics: Vec::new(),
+                error: Some(error.to_string()),
+                report: None,
+            },
+        };
+        services.push(outcome);
+    }
+    let worst = services.iter().map(|s| s.exit_code).max_by_key(|code| fleet::severity(*code)).unwrap_or(0);
+    let report = FleetReport {
+        schema_version: 1,
+        outcome: fleet::outcome_word(worst).into(),
+        exit_code: worst,
+        backend_queries,
+        services,
+    };
+    write_reports(&report, args)?;
+    if let Some(url) = &args.watchdog.ping_url
+        && let Err(error) = watchdog::ping(url)
+    {
+        eprintln!("canary: warning: the heartbeat ping to {} failed: {error}", crate::source::http::redact_url(url));
+    }
+    outcome(&report)
+}
+
+/// The run's result: the worst verdict, or the worst service's error (with its exit code).
+fn outcome(report: &FleetReport) -> Result<Verdict, CanaryError> {
+    let worst = report.services.iter().find(|s| s.exit_code == report.exit_code);
+    let why = |s: &ServiceOutcome| format!("service `{}`: {}", s.name, s.error.as_deref().unwrap_or(""));
+    match (report.exit_code, worst) {
+        (0, _) => Ok(Verdict::Pass),
+        (1, _) => Ok(Verdict::Fail),
+        (5, _) => Ok(Verdict::FeatureOff),
+        (3, Some(service)) if service.error.is_none() => Ok(Verdict::Inconclusive),
+        (3, Some(service)) => Err(CanaryError::NotEnoughData(why(service))),
+        (2, Some(service)) => Err(CanaryError::Usage(why(service))),
+        (_, Some(service)) => Err(CanaryError::Source(SourceError::Unavailable(why(service)))),
+        (_, None) => Ok(Verdict::Inconclusive),
+    }
+}
+
+/// Fetches every service's queries together and judges each service; returns the results in
+/// service order and the number of queries sent to the backend.
+fn judge_all(
+    members: &[FleetMember],
+    source_flags: &SourceArgs,
+    window_flags: &WindowArgs,
+) -> Result<(Vec<Result<JudgmentReport, CanaryError>>, usize), CanaryError> {
+    let first = &members[0].resolved.analysis;
+    let source = open_source(first, source_flags)?;
+    // Grouped queries are PromQL; Datadog services are fetched per query (identical ones once).
+    let groups = first.source.as_ref().is_none_or(|s| s.kind == SourceKind::Prometheus);
+    let now = clock::now();
+    let varying = if groups { varying_variables(members) } else { BTreeSet::new() };
+    let plans: Vec<Result<ServicePlan, CanaryError>> =
+        in_parallel(members.iter().collect(), |member| plan_service(member, window_flags, now, &varying));
+    let mut wanted = Vec::new();
+    for (member, plan) in members.iter().zip(&plans) {
+        if let Ok(plan) = plan {
+            for (query, shape) in plan.planned.iter().zip(&plan.shapes) {
+                let group = shape.as_ref().map(|(shape, value)| (shape, value.as_str()));
+                wanted.push(Wanted { request: query.request(&member.resolved.analysis), group });
+            }
+        }
+    }
+    let fetched = fetch_grouped(source.as_ref(), &wanted);
+    drop(wanted);
+    let mut answers = fetched.answers.into_iter();
+    let jobs: Vec<(&FleetMember, Result<ServicePlan, CanaryError>, Vec<Answer>)> = members
+        .iter()
+        .zip(plans)
+        .map(|(member, plan)| {
+            let count = plan.as_ref().map_or(0, |plan| plan.planned.len());
+            (member, plan, answers.by_ref().take(count).collect())
+        })
+        .collect();
+    let (point_time, description) = (source.point_time(), source.description());
+    // Judging is pure and the services independent: they are judged on every core.
+    let results = in_parallel(jobs, |(member, plan, answers)| {
+        judge_service(member, plan?, answers, point_time, description.clone())
+    });
+    Ok((results, fetched.backend_queries))
+}
+
+type Answer = Result<Vec<crate::model::Series>, SourceError>;
+
+/// `work` applied to every item, on as many threads as there are cores, results in order.
+fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, items.len().max(1));
+    let per_worker = items.len().div_ceil(workers).max(1);
+    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(workers);
+    let mut items = items.into_iter();
+    loop {
+        let chunk: Vec<T> = items.by_ref().take(per_worker).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        chunks.push(chunk);
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
+fn judge_service(
+    member: &FleetMember,
+    plan: ServicePlan,
+    answers: Vec<Answer>,
+    point_time: PointTime,
+    description: SourceDescription,
+) -> Result<JudgmentReport, CanaryError> {
+    let analysis = &member.resolved.analysis;
+    let fetched = check_answers(analysis, plan.planned, answers)?;
+    let context = Context { window: plan.window, point_time, alpha: analysis.judgment.alpha };
+    Ok(judge_fetched(analysis, fetched, &context, &member.resolved.sides, description, &BTreeMap::new()))
+}
+
+/// The variables whose values differ between the services (or that only some set): the only
+/// ones a grouped query can be built on.
+fn varying_variables(members: &[FleetMember]) -> BTreeSet<String> {
+    let names: BTreeSet<&String> = members.iter().flat_map(|m| m.vars.keys()).collect();
+    let mut values: BTreeMap<&str, BTreeSet<Option<&str>>> = BTreeMap::new();
+    for member in members {
+        for name in &names {
+            values.entry(name.as_str()).or_default().insert(member.vars.get(*name).map(String::as_str));
+        }
+    }
+    values.into_iter().filter(|(_, seen)| seen.len() > 1).map(|(name, _)| name.to_string()).collect()
+}
+
+/// Renders a service's queries, and for each the shape it has when one of the service's own
+/// variables is set to [`PLACEHOLDER`]: a shape is kept only when it is groupable and putting the
+/// value back in gives exactly the query (so templates that branch on the value never group).
+fn plan_service(
+    member: &FleetMember,
+    flags: &WindowArgs,
+    now: i64,
+    varying: &BTreeSet<String>,
+) -> Result<ServicePlan, CanaryError> {
+    let resolved = &member.resolved;
+    let analysis = &resolved.analysis;
+    let window = window::live_window(analysis, flags, now)?;
+    let planned = plan_queries(analysis, window, &resolved.sides, &resolved.overrides)?;
+    let mut shapes: Vec<Option<(GroupableShape, String)>> = planned.iter().map(|_| None).collect();
+    let candidates =
+        member.vars.iter().filter(|(name, _)| varying.contains(*name) && !analysis.fragment_variables.contains(*name));
+    for (name, value) in candidates {
+        let mut overrides = resolved.overrides.clone();
+        overrides.insert(name.clone(), PLACEHOLDER.into());
+        let Ok(sides) = resolve_sides(analysis, &overrides) else { continue };
+        let Ok(shaped) = plan_queries(analysis, window, &sides, &overrides) else { continue };
+        if shaped.len() != planned.len() {
+            continue;
+        }
+        for ((query, shape_query), slot) in planned.iter().zip(&shaped).zip(shapes.iter_mut()) {
+            if slot.is_none()
+                && shape_query.query.replace(PLACEHOLDER, value) == query.query
+                && let Some(shape) = groupable(&shape_query.query, PLACEHOLDER)
+            {
+                *slot = Some((shape, value.clone()));
+            }
+        }
+    }
+    Ok(ServicePlan { window, planned, shapes })
+}
+
+fn write_reports(report: &FleetReport, args: &JudgeArgs) -> Result<(), CanaryError> {
+    let page = settings::output::get().page();
+    let mut out = std::io::stdout().lock();
+    if !(args.watchdog.quiet && report.exit_code == 0) {
+        CanaryError::stdout(render(report, args.format, &mut out, page).and_then(|()| out.flush()))?;
+    }
+    for (format, path) in &args.outputs {
+        write_file(path, |file| render(report, *format, file, Page::plain(settings::output::DEFAULT_WIDTH)))?;
+    }
+    append_step_summary(|file| fleet::write_markdown(report, file))
+}
+
+fn render(report: &FleetReport, format: JudgeFormat, out: &mut impl Write, page: Page) -> std::io::Result<()> {
+    match format {
+        JudgeFormat::Table => fleet::write_table(report, out, page),
+        JudgeFormat::Json => fleet::write_json(report, out),
+        JudgeFormat::Markdown => fleet::write_markdown(report, out),
+        // Refused by `check_flags` before anything runs.
+        JudgeFormat::Junit => Err(std::io::Error::other("the junit format is not supported for several analyses")),
+    }
+}

@@ -1,0 +1,165 @@
+//! Grouped queries for many services judged in one run (`canary judge --fleet`), a layer above
+//! [`MetricSource::fetch_all`]: queries that are identical (same text, same window) are fetched
+//! once, and queries of one groupable shape ([`shape`]) that differ only in one label value are
+//! fetched as one `sum by (…, label)` query and split by that label, so that the backend's
+//! requests grow with the number of distinct query shapes, not with the number of services.
+//!
+//! Each service gets exactly the series its own query would return: the series whose label is its
+//! value, with that label removed. A value missing from the answer gets no series (no data, never
+//! another service's data); series without the label belong to no one. All requests go out in one
+//! `fetch_all` call, so the source's one concurrency bound covers every service.
+
+pub mod shape;
+
+use super::{MetricSource, QueryRequest, SourceError};
+use crate::model::{Series, Window};
+pub use shape::{GroupableShape, groupable, is_groupable_value};
+use std::collections::{BTreeMap, HashMap};
+
+/// The most label values one grouped query carries (more are split into several queries).
+pub(crate) const MAX_GROUP_VALUES: usize = 100;
+
+/// One query that one service needs.
+pub(crate) struct Wanted<'a> {
+    pub(crate) request: QueryRequest<'a>,
+    /// Its groupable shape and this service's value of the grouping label, when it has one.
+    pub(crate) group: Option<(&'a GroupableShape, &'a str)>,
+}
+
+/// How one backend answer is handed out.
+enum Delivery {
+    /// The same series to each of these wanted queries.
+    Exact(Vec<usize>),
+    /// Split by `label`: the series of each value to its wanted queries.
+    Grouped { label: String, members: Vec<(String, Vec<usize>)> },
+}
+
+/// The answers, one per wanted query in order, and how many queries were sent to the backend.
+pub(crate) struct Answers {
+    pub(crate) answers: Vec<Result<Vec<Series>, SourceError>>,
+    pub(crate) backend_queries: usize,
+}
+
+type WindowKey = (i64, i64, u64);
+
+fn window_key(window: &Window) -> WindowKey {
+    (window.start, window.end, window.step_seconds)
+}
+
+/// Fetches every wanted query, identical ones once and groupable ones grouped.
+pub(crate) fn fetch_grouped(source: &dyn MetricSource, wanted: &[Wanted<'_>]) -> Answers {
+    // Groupable queries by (shape, window), then by value.
+    let mut groups: BTreeMap<(&GroupableShape, WindowKey), BTreeMap<&str, Vec<usize>>> = BTreeMap::new();
+    for (index, want) in wanted.iter().enumerate() {
+        if let Some((shape, value)) = want.group
+            && is_groupable_value(value)
+        {
+            groups.entry((shape, window_key(&want.request.window))).or_default().entry(value).or_default().push(index);
+        }
+    }
+    let mut backend: Vec<(QueryRequest<'_>, Option<String>, Delivery)> = Vec::new();
+    let mut grouped = vec![false; wanted.len()];
+    for ((shape, _), values) in &groups {
+        if values.len() < 2 {
+            continue;
+        }
+        let values: Vec<(&str, &Vec<usize>)> = values.iter().map(|(v, m)| (*v, m)).collect();
+        for chunk in values.chunks(MAX_GROUP_VALUES) {
+            let names: Vec<&str> = chunk.iter().map(|(value, _)| *value).collect();
+            let members: Vec<(String, Vec<usize>)> =
+                chunk.iter().map(|(value, indices)| (value.to_string(), indices.to_vec())).collect();
+            for index in members.iter().flat_map(|(_, indices)| indices) {
+                grouped[*index] = true;
+            }
+            let first = &wanted[chunk[0].1[0]].request;
+            backend.push((
+                first.clone(),
+                Some(shape.grouped_query(&names)),
+                Delivery::Grouped { label: shape.label.clone(), members },
+            ));
+        }
+    }
+    // Everything else: identical queries once.
+    let mut exact: HashMap<(&str, WindowKey), usize> = HashMap::new();
+    for (index, want) in wanted.iter().enumerate().filter(|(index, _)| !grouped[*index]) {
+        let key = (want.request.query, window_key(&want.request.window));
+        match exact.get(&key) {
+            Some(&at) => {
+                if let Delivery::Exact(members) = &mut backend[at].2 {
+                    members.push(index);
+                }
+            }
+            None => {
+                exact.insert(key, backend.len());
+                backend.push((want.request.clone(), None, Delivery::Exact(vec![index])));
+            }
+        }
+    }
+    let requests: Vec<QueryRequest<'_>> = backend
+        .iter()
+        .map(|(request, query, _)| QueryRequest { query: query.as_deref().unwrap_or(request.query), ..request.clone() })
+        .collect();
+    let results = source.fetch_all(&requests);
+    let backend_queries = requests.len();
+    drop(requests);
+    let mut answers: Vec<Option<Result<Vec<Series>, SourceError>>> = (0..wanted.len()).map(|_| None).collect();
+    for ((_, _, delivery), result) in backend.into_iter().zip(results) {
+        match (delivery, result) {
+            (Delivery::Exact(members), result) => {
+                for index in members {
+                    answers[index] = Some(copy(&result));
+                }
+            }
+            (Delivery::Grouped { members, .. }, Err(error)) => {
+                for index in members.into_iter().flat_map(|(_, indices)| indices) {
+                    answers[index] = Some(Err(copy_error(&error)));
+                }
+            }
+            (Delivery::Grouped { label, members }, Ok(series)) => {
+                let mut by_value = split(series, &label);
+                for (value, indices) in members {
+                    let series = by_value.remove(&value).unwrap_or_default();
+                    for index in indices {
+                        answers[index] = Some(Ok(series.clone()));
+                    }
+                }
+            }
+        }
+    }
+    let answers = answers
+        .into_iter()
+        .map(|answer| {
+            answer.unwrap_or_else(|| Err(SourceError::Request("internal error: a query was not fetched".into())))
+        })
+        .collect();
+    Answers { answers, backend_queries }
+}
+
+/// The series of a grouped answer by their value of `label`, which is removed from each (as the
+/// service's own query, without the grouping, would return them). Series without it are dropped.
+pub fn split(series: Vec<Series>, label: &str) -> BTreeMap<String, Vec<Series>> {
+    let mut by_value: BTreeMap<String, Vec<Series>> = BTreeMap::new();
+    for mut one in series {
+        if let Some(value) = one.labels.remove(label) {
+            by_value.entry(value).or_default().push(one);
+        }
+    }
+    by_value
+}
+
+fn copy(result: &Result<Vec<Series>, SourceError>) -> Result<Vec<Series>, SourceError> {
+    match result {
+        Ok(series) => Ok(series.clone()),
+        Err(error) => Err(copy_error(error)),
+    }
+}
+
+fn copy_error(error: &SourceError) -> SourceError {
+    match error {
+        SourceError::Request(message) => SourceError::Request(message.clone()),
+        SourceError::Unavailable(message) => SourceError::Unavailable(message.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
