@@ -6,6 +6,7 @@ mod architecture;
 mod compare_cli;
 mod datadog;
 mod features;
+mod fetch_requests;
 mod hostile_receiver;
 mod hostile_sources;
 mod hostile_state;
