@@ -164,8 +164,12 @@ fn split_by_query(
         }
         times.push(time as i64);
     }
-    if times.windows(2).any(|w| w[1] <= w[0]) {
-        return Err("`times` is not in increasing order".into());
+    if let Some(pair) = times.windows(2).find(|w| w[1] <= w[0]) {
+        return Err(if pair[0] == pair[1] {
+            format!("the bucket at {} s appears twice in `times`", pair[0])
+        } else {
+            "`times` is not in increasing order".into()
+        });
     }
     let mut per_query: Vec<Vec<Series>> = vec![Vec::new(); queries.len()];
     let mut seen: Vec<std::collections::BTreeSet<BTreeMap<String, String>>> = vec![Default::default(); queries.len()];
@@ -520,6 +524,8 @@ mod tests {
         assert!(malformed(outside).contains("outside the requested range"));
         let unordered = r#"{"data":{"attributes":{"series":[{"group_tags":[],"query_index":0}],"times":[660000,600000],"values":[[1.0,2.0]]}}}"#;
         assert!(malformed(unordered).contains("increasing"));
+        let repeated = r#"{"data":{"attributes":{"series":[{"group_tags":[],"query_index":0}],"times":[600000,600000],"values":[[1.0,2.0]]}}}"#;
+        assert!(malformed(repeated).contains("600 s appears twice"));
         let short = r#"{"data":{"attributes":{"series":[{"group_tags":[],"query_index":0}],"times":[600000,660000],"values":[[1.0]]}}}"#;
         assert!(malformed(short).contains("2 times but 1 values"));
         // Every malformed answer is "could not judge", never data.
