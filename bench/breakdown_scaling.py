@@ -8,8 +8,10 @@ query `sum by (route) (rate(latency_sum{ {{ selector }} }[1m]))`) and a recordin
 × 2 sides, a 30-minute window at step 1m (30 points per series, the first 5 minutes warm-up), the
 values drawn from a seeded generator (identical bytes on every run; one route in ten is slower on
 the canary, so the report has passes and failures). Each binary given with --canary NAME=PATH
-judges every recording `--runs` times (`canary judge ANALYSIS --replay REC --format json >
-/dev/null`); the script reports the median wall time and the exit code, and checks that every
+judges every recording `--runs` times (`canary judge ANALYSIS --replay REC --format json
+--timeout 10m`: the default overall timeout of 2 minutes would end the slowest runs); the script reports the median wall time, the median CPU time (user + system, from
+getrusage of the children: what the judgment costs whatever else the machine runs) and the exit
+code, and checks that every
 binary gave the same verdict and the same classification per route (the grouped split must
 judge exactly as the old per-value split did).
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -89,14 +92,21 @@ def recording(values: int) -> dict:
     }
 
 
-def judge(binary: str, analysis: Path, rec: Path) -> tuple[float, int, dict]:
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def judge(binary: str, analysis: Path, rec: Path) -> tuple[float, float, int, dict]:
+    cpu = cpu_seconds()
     began = time.perf_counter()
     done = subprocess.run(
-        [binary, "judge", str(analysis), "--replay", str(rec), "--format", "json"],
+        [binary, "judge", str(analysis), "--replay", str(rec), "--format", "json", "--timeout", "10m"],
         capture_output=True,
         check=False,
     )
     elapsed = time.perf_counter() - began
+    cpu = cpu_seconds() - cpu
     if done.returncode not in (0, 1, 3):
         sys.exit(f"{binary} exited {done.returncode}: {done.stderr.decode(errors='replace')[:2000]}")
     report = json.loads(done.stdout)
@@ -104,7 +114,7 @@ def judge(binary: str, analysis: Path, rec: Path) -> tuple[float, int, dict]:
         "verdict": report["verdict"],
         "metrics": {m["name"]: m["classification"] for m in report["metrics"]},
     }
-    return elapsed, done.returncode, outcome
+    return elapsed, cpu, done.returncode, outcome
 
 
 def main() -> None:
@@ -130,19 +140,23 @@ def main() -> None:
                 if name in slow:
                     row.append("skipped")
                     continue
-                times = []
+                times, cpus = [], []
                 for _ in range(args.runs):
-                    elapsed, code, outcome = judge(binary, analysis, rec)
+                    elapsed, cpu, code, outcome = judge(binary, analysis, rec)
                     times.append(elapsed)
+                    cpus.append(cpu)
                     if elapsed > args.skip_slow:
                         slow.add(name)
                         break
                 outcomes[name] = outcome
                 assert len(outcome["metrics"]) == values, f"{name}: {len(outcome['metrics'])} parts, not {values}"
-                row.append(f"{statistics.median(times):.3f} s (exit {code})")
+                row.append(
+                    f"{statistics.median(times):.3f} s wall, {statistics.median(cpus):.3f} s CPU (exit {code})"
+                )
             if len({json.dumps(o, sort_keys=True) for o in outcomes.values()}) > 1:
                 sys.exit(f"the binaries judged {values} values differently")
             rows.append(row)
+            print("progress: " + " | ".join(row), file=sys.stderr, flush=True)
     print("| label values | " + " | ".join(name for name, _ in binaries) + " |")
     print("|---|" + "---|" * len(binaries))
     for row in rows:
