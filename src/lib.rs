@@ -48,6 +48,8 @@ pub use error::CanaryError;
 pub use config::template::{render_metric, resolve_sides};
 pub use config::{Analysis, DatadogApi, JudgeChoice};
 
+/// The parser of Datadog's answer to one v2 request carrying several queries (issue 16).
+pub use source::datadog::parse_combined_response_bytes as parse_datadog_combined_response;
 /// Metric sources: the trait and its request, recordings, and the parsers of both HTTP sources'
 /// answers.
 pub use source::datadog::parse_response_bytes as parse_datadog_response;

@@ -1,15 +1,22 @@
 //! What the two HTTP sources (Prometheus and Datadog) share in running a batch of queries: the
-//! owned form of a query, the client with its retry middleware and runtime, the bounded concurrent
-//! runner with its overall deadline, splitting a long window into requests and merging their
-//! answers, parsing off the runtime's workers, and the wording of the errors they both report
-//! (a query refused, a send that failed, an answer that is not the backend's JSON).
+//! owned form of a query, the fetch plan (identical queries fetched once, then grouped into
+//! requests as the backend allows), the client with its retry middleware and runtime, the bounded
+//! concurrent runner with its overall deadline, splitting a long window into requests and merging
+//! their answers, parsing off the runtime's workers, and the wording of the errors they both
+//! report (a query refused, a send that failed, an answer that is not the backend's JSON).
+//!
+//! A batch becomes backend requests in [`HttpSource::fetch_all`]'s three steps: [`FetchPlan::new`]
+//! keeps one query per distinct (query text, range, step), [`HttpSource::groups`] puts the
+//! distinct queries into groups that one request answers (each query alone on Prometheus; every
+//! query of one range in one request on Datadog v2), and the answers are fanned back out to every
+//! request that asked for them.
 
 use super::http::{self, describe_error, looks_like_html};
 use super::{MetricSource, QueryRequest, SourceError};
 use crate::model::{Point, PointTime, QueryRole, Series, Side, SourceDescription};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use reqwest_retry::{RetryTransientMiddleware, RetryableStrategy};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,6 +24,9 @@ use std::time::Duration;
 
 /// The run of one query of a batch on the runtime.
 pub(crate) type QueryFuture = Pin<Box<dyn Future<Output = Result<Vec<Series>, SourceError>> + Send>>;
+
+/// The run of one group of queries (see [`HttpSource::groups`]): one result per query, in order.
+pub(crate) type GroupFuture = Pin<Box<dyn Future<Output = Vec<Result<Vec<Series>, SourceError>>> + Send>>;
 
 /// An HTTP source as the shared [`MetricSource`] implementation sees it: what it reports, how it
 /// runs one query, and what it adds once the whole batch is answered.
@@ -30,6 +40,26 @@ pub(crate) trait HttpSource {
     fn batch(&self) -> Batch<'_>;
     /// Runs one query of the batch just started (which may share state among its queries).
     fn query_runner(&self) -> Box<dyn Fn(OwnedQuery) -> QueryFuture + Send + Sync>;
+    /// Which of the batch's distinct queries one request answers together: a list of groups of
+    /// indexes into `queries`, each index in exactly one group. By default each query alone.
+    fn groups(&self, queries: &[OwnedQuery]) -> Vec<Vec<usize>> {
+        (0..queries.len()).map(|index| vec![index]).collect()
+    }
+    /// Runs one group of the batch just started; by default each of its queries with
+    /// [`HttpSource::query_runner`], one after the other.
+    fn group_runner(&self) -> Box<dyn Fn(Vec<OwnedQuery>) -> GroupFuture + Send + Sync> {
+        let run = Arc::new(self.query_runner());
+        Box::new(move |queries: Vec<OwnedQuery>| {
+            let run = Arc::clone(&run);
+            Box::pin(async move {
+                let mut results = Vec::with_capacity(queries.len());
+                for query in queries {
+                    results.push(run(query).await);
+                }
+                results
+            })
+        })
+    }
     /// Completes the results with what only the whole batch knows.
     fn finish(_queries: &[OwnedQuery], _results: &mut [Result<Vec<Series>, SourceError>]) {}
 }
@@ -54,7 +84,89 @@ impl<S: HttpSource> MetricSource for S {
             total_timeout: batch.total_timeout,
             url: http::redact_url(batch.url),
         };
-        run_batch(batch.runtime, requests, limits, S::PROGRESS, &batch.secrets, self.query_runner(), S::finish)
+        let plan = FetchPlan::new(requests);
+        let groups = self.groups(&plan.distinct);
+        run_batch(batch.runtime, plan, groups, limits, S::PROGRESS, &batch.secrets, self.group_runner(), S::finish)
+    }
+}
+
+/// The fetch plan of a batch: its distinct queries, and which one answers each request. Two
+/// requests are the same query when their query text, range and step are equal (the source, and
+/// so the backend, is the same for the whole batch): a denominator shared by several metrics, or
+/// one query serving both sides over the same range, is fetched once and its answer given to
+/// every request that asked for it.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchPlan {
+    /// One per distinct query, in the order of their first request; labelled by every use.
+    pub(crate) distinct: Vec<OwnedQuery>,
+    /// Per request (in order), the index in `distinct` of the query that answers it.
+    pub(crate) answers: Vec<usize>,
+    /// Every request, owned, in order.
+    pub(crate) requests: Vec<OwnedQuery>,
+}
+
+impl FetchPlan {
+    /// Plans `requests`: each distinct (query text, start, end, step) once.
+    pub(crate) fn new(requests: &[QueryRequest<'_>]) -> FetchPlan {
+        let requests: Vec<OwnedQuery> = requests.iter().map(OwnedQuery::new).collect();
+        let mut index: HashMap<(&str, i64, i64, u64), usize> = HashMap::new();
+        let mut distinct: Vec<OwnedQuery> = Vec::new();
+        let mut uses: Vec<Vec<&str>> = Vec::new();
+        let mut answers = Vec::with_capacity(requests.len());
+        for request in &requests {
+            let key = (request.query.as_str(), request.start, request.end, request.step);
+            let at = *index.entry(key).or_insert_with(|| {
+                distinct.push(request.clone());
+                uses.push(Vec::new());
+                distinct.len() - 1
+            });
+            uses[at].push(&request.label);
+            answers.push(at);
+        }
+        for (query, uses) in distinct.iter_mut().zip(uses) {
+            query.label = shared_label(&uses);
+        }
+        FetchPlan { distinct, answers, requests }
+    }
+
+    /// The answers of the distinct queries given to every request, in the requests' order.
+    pub(crate) fn fan_out(
+        &self,
+        distinct: Vec<Result<Vec<Series>, SourceError>>,
+    ) -> Vec<Result<Vec<Series>, SourceError>> {
+        let mut uses = vec![0usize; distinct.len()];
+        for &at in &self.answers {
+            uses[at] += 1;
+        }
+        let mut distinct: Vec<Option<Result<Vec<Series>, SourceError>>> = distinct.into_iter().map(Some).collect();
+        self.answers
+            .iter()
+            .map(|&at| {
+                uses[at] -= 1;
+                // The last use takes the answer itself; earlier ones a copy.
+                if uses[at] == 0 {
+                    distinct[at].take().expect("one answer per distinct query")
+                } else {
+                    distinct[at].clone().expect("one answer per distinct query")
+                }
+            })
+            .collect()
+    }
+}
+
+/// How messages name a query with several uses: `metric `a`, canary denominator (also metric
+/// `b`, canary denominator)`, at most three others named.
+fn shared_label(uses: &[&str]) -> String {
+    match uses {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first, others @ ..] => {
+            let mut named: Vec<&str> = others.iter().take(3).copied().collect();
+            let more = others.len().saturating_sub(3);
+            let and_more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            named.dedup();
+            format!("{first} (also {}{and_more})", named.join("; "))
+        }
     }
 }
 
@@ -125,13 +237,16 @@ struct BatchLimits {
     url: String,
 }
 
-/// Runs `run` on every query of `requests` on `runtime` (at most `limits.concurrency` at once,
-/// all within `limits.total_timeout`, with a progress bar saying `progress`), one result per
-/// request in order. `finish` may complete the results with what only the whole batch knows;
-/// then every value of `secrets` is scrubbed from every message, whatever a server echoed.
+/// Runs `run` on every group of the plan's distinct queries on `runtime` (at most
+/// `limits.concurrency` groups at once, all within `limits.total_timeout`, with a progress bar
+/// saying `progress`), and fans the answers out: one result per request of the plan, in order.
+/// `finish` may complete the results with what only the whole batch knows; then every value of
+/// `secrets` is scrubbed from every message, whatever a server echoed.
+#[allow(clippy::too_many_arguments)]
 fn run_batch<F, Fut>(
     runtime: &tokio::runtime::Runtime,
-    requests: &[QueryRequest<'_>],
+    plan: FetchPlan,
+    groups: Vec<Vec<usize>>,
     limits: BatchLimits,
     progress: &'static str,
     secrets: &[String],
@@ -139,15 +254,33 @@ fn run_batch<F, Fut>(
     finish: impl FnOnce(&[OwnedQuery], &mut [Result<Vec<Series>, SourceError>]),
 ) -> Vec<Result<Vec<Series>, SourceError>>
 where
-    F: Fn(OwnedQuery) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Vec<Series>, SourceError>> + Send + 'static,
+    F: Fn(Vec<OwnedQuery>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Vec<Result<Vec<Series>, SourceError>>> + Send + 'static,
 {
-    let queries: Vec<OwnedQuery> = requests.iter().map(OwnedQuery::new).collect();
-    let progress = super::progress_bar(queries.len() as u64, progress);
-    let planned = queries.clone();
-    let mut results =
-        runtime.block_on(run_bounded(planned, limits.concurrency, limits.total_timeout, &limits.url, progress, run));
-    finish(&queries, &mut results);
+    let progress = super::progress_bar(groups.len() as u64, progress);
+    let planned: Vec<Vec<OwnedQuery>> =
+        groups.iter().map(|group| group.iter().map(|&i| plan.distinct[i].clone()).collect()).collect();
+    let answered = runtime.block_on(run_bounded(planned, limits.concurrency, limits.total_timeout, progress, run));
+    let mut distinct: Vec<Option<Result<Vec<Series>, SourceError>>> = (0..plan.distinct.len()).map(|_| None).collect();
+    for (group, answers) in groups.iter().zip(answered) {
+        let mut answers = answers.map(Vec::into_iter);
+        for &index in group {
+            let answer = answers.as_mut().and_then(Iterator::next);
+            distinct[index] = Some(answer.unwrap_or_else(|| {
+                Err(unavailable(
+                    &plan.distinct[index],
+                    format!(
+                        "{}: no answer within the overall timeout of {}s",
+                        limits.url,
+                        limits.total_timeout.as_secs()
+                    ),
+                ))
+            }));
+        }
+    }
+    let distinct = distinct.into_iter().map(|answer| answer.expect("every distinct query is in a group")).collect();
+    let mut results = plan.fan_out(distinct);
+    finish(&plan.requests, &mut results);
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     results.into_iter().map(|r| r.map_err(|e| e.scrubbed(&secrets))).collect()
 }
@@ -176,35 +309,35 @@ pub(crate) fn retrying_client(
         .build())
 }
 
-/// Runs `run` on every query, at most `concurrency` at once and all within `total_timeout`, and
-/// returns one result per query in their order; a query still unanswered at the deadline is
-/// "could not judge". Advances `progress` as queries finish.
-pub(crate) async fn run_bounded<Q, F, Fut>(
-    queries: Vec<Q>,
+/// Runs `run` on every item, at most `concurrency` at once and all within `total_timeout`, and
+/// returns one answer per item in their order; an item still unanswered at the deadline is
+/// `None`. Advances `progress` as items finish.
+pub(crate) async fn run_bounded<Q, R, F, Fut>(
+    items: Vec<Q>,
     concurrency: usize,
     total_timeout: Duration,
-    url: &str,
     progress: indicatif::ProgressBar,
     run: F,
-) -> Vec<Result<Vec<Series>, SourceError>>
+) -> Vec<Option<R>>
 where
     Q: Send + 'static,
+    R: Send + 'static,
     F: Fn(Q) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Vec<Series>, SourceError>> + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
 {
     let run = Arc::new(run);
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    for (index, query) in queries.into_iter().enumerate() {
+    for (index, item) in items.into_iter().enumerate() {
         let (run, limit, progress) = (Arc::clone(&run), Arc::clone(&limit), progress.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await.expect("semaphore is never closed");
-            let result = run(query).await;
+            let result = run(item).await;
             progress.inc(1);
             (index, result)
         });
     }
-    let mut results: Vec<Option<Result<Vec<Series>, SourceError>>> = (0..tasks.len()).map(|_| None).collect();
+    let mut results: Vec<Option<R>> = (0..tasks.len()).map(|_| None).collect();
     let collect = async {
         while let Some(joined) = tasks.join_next().await {
             let (index, result) = joined.expect("query tasks do not panic");
@@ -216,16 +349,6 @@ where
     }
     progress.finish_and_clear();
     results
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(SourceError::Unavailable(format!(
-                    "{url}: no answer within the overall timeout of {}s",
-                    total_timeout.as_secs()
-                )))
-            })
-        })
-        .collect()
 }
 
 /// How the points of merged series are ordered.
@@ -275,12 +398,13 @@ where
 
 /// Runs `parse` off the async runtime's workers, so that the deadlines keep running; a parse
 /// that panicked becomes the error `failed` makes of its message.
-pub(crate) async fn parse_off_runtime<F>(
+pub(crate) async fn parse_off_runtime<F, T>(
     parse: F,
     failed: impl FnOnce(String) -> SourceError,
-) -> Result<Vec<Series>, SourceError>
+) -> Result<T, SourceError>
 where
-    F: FnOnce() -> Result<Vec<Series>, SourceError> + Send + 'static,
+    F: FnOnce() -> Result<T, SourceError> + Send + 'static,
+    T: Send + 'static,
 {
     tokio::task::spawn_blocking(parse).await.unwrap_or_else(|e| Err(failed(format!("parsing the answer failed: {e}"))))
 }
@@ -354,6 +478,37 @@ pub(crate) mod tests {
             }))
             .unwrap();
         seen
+    }
+
+    #[test]
+    fn identical_queries_are_planned_once_and_answered_to_every_use() {
+        use crate::model::window::Window;
+        let window = Window { start: 0, end: 600, step_seconds: 60, warmup_seconds: 0 };
+        let request =
+            |metric: &'static str, side: Side, role: QueryRole, query: &'static str, shift: i64| QueryRequest {
+                metric,
+                side,
+                role,
+                query,
+                window: Window { start: window.start - shift, end: window.end - shift, ..window },
+            };
+        let requests = [
+            request("a", Side::Canary, QueryRole::Numerator, "errors", 0),
+            request("a", Side::Canary, QueryRole::Denominator, "hits", 0),
+            request("b", Side::Canary, QueryRole::Denominator, "hits", 0),
+            // The same text over another range is another query.
+            request("b", Side::Baseline, QueryRole::Denominator, "hits", 3600),
+        ];
+        let plan = FetchPlan::new(&requests);
+        assert_eq!(plan.distinct.len(), 3);
+        assert_eq!(plan.answers, vec![0, 1, 1, 2]);
+        assert_eq!(plan.distinct[1].label, "metric `a`, canary denominator (also metric `b`, canary denominator)");
+        let series = |value: f64| Ok(vec![Series { labels: BTreeMap::new(), points: vec![Point { time: 60, value }] }]);
+        let fanned = plan.fan_out(vec![series(1.0), series(2.0), Err(SourceError::Request("no".into()))]);
+        assert_eq!(fanned.len(), 4);
+        assert_eq!(fanned[1].as_ref().unwrap(), fanned[2].as_ref().unwrap());
+        assert_eq!(fanned[2].as_ref().unwrap()[0].points[0].value, 2.0);
+        assert!(fanned[3].is_err());
     }
 
     #[test]

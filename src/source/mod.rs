@@ -25,7 +25,7 @@ pub struct QueryRequest<'a> {
 }
 
 /// Why a source could not deliver.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SourceError {
     /// The request cannot succeed as written (a query error, data missing from a recording).
     #[error("{0}")]

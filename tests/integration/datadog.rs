@@ -75,8 +75,10 @@ fn hits(t: i64) -> f64 {
     2000.0 + ((t / 60) % 5) as f64 * 10.0
 }
 
-/// Answers `POST /api/v2/query/timeseries` for the window, interval and query of the request.
-struct TimeseriesV2(Scenario);
+/// Answers `POST /api/v2/query/timeseries` for the window, interval and queries of the request:
+/// one series per query that has points (`query_index` its position), on the sparse `times` of
+/// the buckets where any of them has a point.
+pub(crate) struct TimeseriesV2(Scenario);
 
 impl Respond for TimeseriesV2 {
     fn respond(&self, request: &Request) -> ResponseTemplate {
@@ -87,21 +89,40 @@ impl Respond for TimeseriesV2 {
             attributes["to"].as_i64().unwrap() / 1000,
             attributes["interval"].as_i64().unwrap() / 1000,
         );
-        let query = attributes["queries"][0]["query"].as_str().unwrap();
-        let points: Vec<(i64, f64)> = (from..to)
+        let queries: Vec<&str> =
+            attributes["queries"].as_array().unwrap().iter().map(|q| q["query"].as_str().unwrap()).collect();
+        let times: Vec<i64> = (from..to)
             .step_by(interval as usize)
-            .filter_map(|t| point(query, t, self.0, None).map(|v| (t, v)))
+            .filter(|&t| queries.iter().any(|q| point(q, t, self.0, None).is_some()))
             .collect();
-        let answer = if points.is_empty() {
-            json!({"data": {"id": "0", "type": "timeseries_response", "attributes": {"series": [], "times": [], "values": []}}})
-        } else {
-            json!({"data": {"id": "0", "type": "timeseries_response", "attributes": {
-                "series": [{"group_tags": [], "query_index": 0, "unit": null}],
-                "times": points.iter().map(|(t, _)| t * 1000).collect::<Vec<_>>(),
-                "values": [points.iter().map(|(_, v)| *v).collect::<Vec<_>>()],
-            }}})
-        };
+        let (mut series, mut values) = (Vec::new(), Vec::new());
+        for (index, query) in queries.iter().enumerate() {
+            let points: Vec<Option<f64>> = times.iter().map(|&t| point(query, t, self.0, None)).collect();
+            if points.iter().any(Option::is_some) {
+                series.push(json!({"group_tags": [], "query_index": index, "unit": null}));
+                values.push(points);
+            }
+        }
+        let times: Vec<i64> = times.iter().map(|t| t * 1000).collect();
+        let answer = json!({"data": {"id": "0", "type": "timeseries_response", "attributes": {
+            "series": series, "times": times, "values": values,
+        }}});
         ResponseTemplate::new(200).set_body_raw(answer.to_string(), "application/vnd.api+json")
+    }
+}
+
+/// Matches a v2 request whose queries are exactly `queries`, in any order, each once.
+pub(crate) struct QueriesAre(pub(crate) Vec<String>);
+
+impl wiremock::Match for QueriesAre {
+    fn matches(&self, request: &Request) -> bool {
+        let Ok(body) = serde_json::from_slice::<Value>(&request.body) else { return false };
+        let Some(asked) = body["data"]["attributes"]["queries"].as_array() else { return false };
+        let mut asked: Vec<&str> = asked.iter().filter_map(|q| q["query"].as_str()).collect();
+        let mut wanted: Vec<&str> = self.0.iter().map(String::as_str).collect();
+        asked.sort_unstable();
+        wanted.sort_unstable();
+        asked == wanted
     }
 }
 
@@ -141,8 +162,8 @@ impl Respond for QueryV1 {
     }
 }
 
-/// A v2 mock for one exact query over the test window, with both keys.
-fn v2_query(query: &str) -> wiremock::MockBuilder {
+/// A v2 mock for a request over the test window, with both keys.
+fn v2_request() -> wiremock::MockBuilder {
     Mock::given(method("POST"))
         .and(path("/api/v2/query/timeseries"))
         .and(header("dd-api-key", API_KEY))
@@ -150,7 +171,6 @@ fn v2_query(query: &str) -> wiremock::MockBuilder {
         .and(header("content-type", "application/json"))
         .and(body_partial_json(json!({"data": {"type": "timeseries_request", "attributes": {
             "from": START_SECONDS * 1000, "to": TO_SECONDS * 1000, "interval": 60_000,
-            "queries": [{"data_source": "metrics", "query": query}],
         }}})))
 }
 
@@ -165,13 +185,10 @@ fn v1_query(query: &str) -> wiremock::MockBuilder {
         .and(query_param("query", query))
 }
 
-/// Every query of the v2 analysis, answered for `scenario`.
+/// The v2 analysis's one request, with all six queries of both sides, answered for `scenario`.
 async fn mount_v2(server: &MockServer, scenario: Scenario) {
-    for version in ["1.4.1", "1.4.2"] {
-        for query in queries(version) {
-            v2_query(&query).respond_with(TimeseriesV2(scenario)).mount(server).await;
-        }
-    }
+    let all: Vec<String> = ["1.4.1", "1.4.2"].into_iter().flat_map(queries).collect();
+    v2_request().and(QueriesAre(all)).respond_with(TimeseriesV2(scenario)).mount(server).await;
 }
 
 /// Every query of the v1 analysis, with the rollups canary appends.
@@ -259,7 +276,8 @@ async fn v2_healthy_passes_and_regressed_fails() {
     let p99 = metric(&healthy, "p99_latency");
     assert_eq!(p99["canary"]["samples"], 30);
     assert!(p99["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "partial_bucket"), "{p99}");
-    assert_eq!(server.received_requests().await.unwrap().len(), 6);
+    // All six queries of both sides in one request.
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
 
     let server = MockServer::start().await;
     mount_v2(&server, REGRESSED).await;
@@ -360,7 +378,7 @@ async fn a_503_is_retried_and_then_the_judgment_succeeds() {
     mount_v2(&server, HEALTHY).await;
     let (out, _) = judge(&server.uri(), V2, &[], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
-    assert_eq!(server.received_requests().await.unwrap().len(), 7);
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -384,7 +402,7 @@ async fn a_429_is_waited_out_for_its_reset_then_retried() {
     let (out, elapsed) = judge(&server.uri(), V2, &[], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
     let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 7);
+    assert_eq!(requests.len(), 2);
     // The refused query was sent again, after the second the reset asked for.
     assert_eq!(requests.iter().filter(|r| r.body == requests[0].body).count(), 2);
     assert!(elapsed >= Duration::from_secs(1), "took {elapsed:?}");
@@ -434,7 +452,8 @@ async fn a_refused_api_key_is_named_and_never_shown() {
     // Neither the queries nor the key check are retried, and the key is checked once.
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.iter().filter(|r| r.url.path() == "/api/v1/validate").count(), 1);
-    assert_eq!(requests.len(), 7);
+    // The one request of all six queries, and the key check.
+    assert_eq!(requests.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -518,8 +537,8 @@ async fn a_gateway_html_page_is_a_readable_error() {
     assert_eq!(out.status.code(), Some(4), "{}", explain(&out));
     let text = stderr(&out);
     assert!(text.contains("HTTP 502") && text.contains("an HTML page: 502 Bad Gateway"), "{text}");
-    // Each of the six queries was tried twice.
-    assert_eq!(server.received_requests().await.unwrap().len(), 12);
+    // The one request of all six queries was tried twice.
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -572,18 +591,20 @@ async fn long_windows_are_split_so_that_the_step_holds() {
         .respond_with(TimeseriesV2(HEALTHY))
         .mount(&server)
         .await;
-    // 1,500 one-minute buckets (and the partial one at the end): two requests per query.
+    // 1,500 one-minute buckets (and the partial one at the end): two requests, each of all six
+    // queries.
     let end = jiff::Timestamp::from_second(START_SECONDS + 1500 * 60).unwrap().to_string();
     let args = ["judge", V2, "--source-url", &server.uri(), "--start", START, "--end", &end, "--format", "json"];
     let (out, _) = canary(&args, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
     let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 12);
+    assert_eq!(requests.len(), 2);
     for request in &requests {
         let body: Value = serde_json::from_slice(&request.body).unwrap();
         let attributes = &body["data"]["attributes"];
         let buckets = (attributes["to"].as_i64().unwrap() - attributes["from"].as_i64().unwrap()) / 60_000;
         assert!(buckets <= 1440, "{buckets} buckets in one request");
+        assert_eq!(attributes["queries"].as_array().unwrap().len(), 6);
     }
     assert_eq!(metric(&report(&out), "p99_latency")["canary"]["samples"], 1500);
 }

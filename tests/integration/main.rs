@@ -10,6 +10,7 @@ mod features;
 mod first_run;
 mod github_action;
 mod fleet;
+mod fetch_requests;
 mod hostile_receiver;
 mod hostile_sources;
 mod hostile_state;

@@ -90,34 +90,75 @@ impl<'a> MetricInput<'a> {
 
     /// Splits a metric with a `breakdown` into one input per combination of its labels' values,
     /// matching baseline and canary series by those values. Other metrics are returned as they are.
+    /// The series are grouped once by their combination ([`group_by_breakdown`]), so the cost grows
+    /// with the number of series, not with series × combinations; each part keeps every role of
+    /// each side (empty where it has no series) and only its own carried breach stretches.
     pub fn split(self) -> Vec<MetricInput<'a>> {
         let labels = &self.config.breakdown;
         if labels.is_empty() {
             return vec![self];
         }
-        let key = |series: &Series| -> BTreeMap<String, String> {
-            labels.iter().map(|l| (l.clone(), series.labels.get(l).cloned().unwrap_or_default())).collect()
-        };
-        let mut keys: Vec<BTreeMap<String, String>> =
-            self.baseline.values().chain(self.canary.values()).flatten().map(&key).collect();
-        keys.sort();
-        keys.dedup();
-        let select = |side: &BTreeMap<QueryRole, Vec<Series>>, wanted: &BTreeMap<String, String>| {
-            side.iter()
-                .map(|(role, series)| (*role, series.iter().filter(|s| key(s) == *wanted).cloned().collect::<Vec<_>>()))
-                .collect::<BTreeMap<_, _>>()
-        };
-        keys.into_iter()
-            .map(|wanted| MetricInput {
-                config: self.config,
-                queries: self.queries.clone(),
-                baseline: select(&self.baseline, &wanted),
-                canary: select(&self.canary, &wanted),
-                part: Some(wanted),
-                carries: self.carries.clone(),
+        let MetricInput { config, queries, baseline, canary, carries, .. } = self;
+        group_by_breakdown(labels, baseline, canary)
+            .into_iter()
+            .map(|(wanted, (baseline, canary))| {
+                let mut part = MetricInput {
+                    config,
+                    queries: queries.clone(),
+                    baseline,
+                    canary,
+                    part: Some(wanted),
+                    carries: BTreeMap::new(),
+                };
+                part.carries = carries_of(&carries, &part.name());
+                part
             })
             .collect()
     }
+}
+
+/// The series of one side, by role.
+pub(crate) type SideSeries = BTreeMap<QueryRole, Vec<Series>>;
+
+/// Groups both sides' series by their values of `labels` (a missing label is the empty value),
+/// in one pass over the series: for each combination seen on either side, the series of each side
+/// that carry it, by role, with every role of that side present (empty where none match). The
+/// combinations are in their sorted order, the series of each in their order of arrival.
+pub(crate) fn group_by_breakdown(
+    labels: &[String],
+    baseline: SideSeries,
+    canary: SideSeries,
+) -> BTreeMap<BTreeMap<String, String>, (SideSeries, SideSeries)> {
+    let empty = |side: &SideSeries| -> SideSeries { side.keys().map(|role| (*role, Vec::new())).collect() };
+    let (empty_baseline, empty_canary) = (empty(&baseline), empty(&canary));
+    let mut parts: BTreeMap<BTreeMap<String, String>, (SideSeries, SideSeries)> = BTreeMap::new();
+    for (side, series_by_role) in [(Side::Baseline, baseline), (Side::Canary, canary)] {
+        for (role, series) in series_by_role {
+            for one in series {
+                let key = labels.iter().map(|l| (l.clone(), one.labels.get(l).cloned().unwrap_or_default())).collect();
+                let (baseline, canary) =
+                    parts.entry(key).or_insert_with(|| (empty_baseline.clone(), empty_canary.clone()));
+                let side = if side == Side::Baseline { baseline } else { canary };
+                side.entry(role).or_default().push(one);
+            }
+        }
+    }
+    parts
+}
+
+/// The carried breach stretches of the metric reported as `name`: those keyed
+/// [`carry_key`]`(name, rule)`, found by a range lookup rather than a scan of every metric's.
+fn carries_of(
+    carries: &BTreeMap<String, super::sustained::Carry>,
+    name: &str,
+) -> BTreeMap<String, super::sustained::Carry> {
+    let prefix = format!("{name}#");
+    carries
+        .range(prefix.clone()..)
+        .take_while(|(key, _)| key.starts_with(&prefix))
+        .filter(|(key, _)| key[prefix.len()..].parse::<usize>().is_ok())
+        .map(|(key, carry)| (key.clone(), carry.clone()))
+        .collect()
 }
 
 /// What every metric's judgment shares.
@@ -204,4 +245,80 @@ fn window_problem(window: &Window) -> Option<String> {
         ));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Point;
+    use proptest::prelude::*;
+
+    /// The split as it was before grouping: every combination matched against every series.
+    fn split_by_matching(
+        labels: &[String],
+        baseline: &SideSeries,
+        canary: &SideSeries,
+    ) -> Vec<(BTreeMap<String, String>, SideSeries, SideSeries)> {
+        let key = |series: &Series| -> BTreeMap<String, String> {
+            labels.iter().map(|l| (l.clone(), series.labels.get(l).cloned().unwrap_or_default())).collect()
+        };
+        let mut keys: Vec<BTreeMap<String, String>> =
+            baseline.values().chain(canary.values()).flatten().map(&key).collect();
+        keys.sort();
+        keys.dedup();
+        let select = |side: &SideSeries, wanted: &BTreeMap<String, String>| -> SideSeries {
+            side.iter()
+                .map(|(role, series)| (*role, series.iter().filter(|s| key(s) == *wanted).cloned().collect()))
+                .collect()
+        };
+        keys.into_iter().map(|wanted| (wanted.clone(), select(baseline, &wanted), select(canary, &wanted))).collect()
+    }
+
+    fn side() -> impl Strategy<Value = SideSeries> {
+        let series = (
+            prop::collection::btree_map(
+                prop::sample::select(vec!["route", "pod", "zone"]),
+                prop::sample::select(vec!["a", "b", "c", ""]),
+                0..3,
+            ),
+            0..100i64,
+        )
+            .prop_map(|(labels, time)| Series {
+                labels: labels.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                points: vec![Point { time, value: time as f64 }],
+            });
+        prop::collection::btree_map(
+            prop::sample::select(vec![QueryRole::Value, QueryRole::Numerator, QueryRole::Denominator]),
+            prop::collection::vec(series, 0..12),
+            0..3,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn grouping_once_splits_exactly_as_matching_every_combination(
+            labels in prop::collection::vec(prop::sample::select(vec!["route", "pod", "zone", "absent"]), 1..3),
+            baseline in side(),
+            canary in side(),
+        ) {
+            let labels: Vec<String> = labels.into_iter().map(String::from).collect();
+            let old = split_by_matching(&labels, &baseline, &canary);
+            let new: Vec<_> = group_by_breakdown(&labels, baseline, canary)
+                .into_iter()
+                .map(|(key, (baseline, canary))| (key, baseline, canary))
+                .collect();
+            prop_assert_eq!(new, old);
+        }
+    }
+
+    #[test]
+    fn a_part_keeps_only_its_own_carried_stretches() {
+        let carry = crate::judge::sustained::Carry { start: 0, end: 0, duration_seconds: 60, points: Vec::new() };
+        let carries: BTreeMap<String, _> = ["m{r=\"a\"}#0", "m{r=\"a\"}#1", "m{r=\"a\"}#x", "m{r=\"ab\"}#0", "n#0"]
+            .into_iter()
+            .map(|k| (k.to_string(), carry.clone()))
+            .collect();
+        let kept: Vec<String> = carries_of(&carries, "m{r=\"a\"}").into_keys().collect();
+        assert_eq!(kept, vec!["m{r=\"a\"}#0", "m{r=\"a\"}#1"]);
+    }
 }

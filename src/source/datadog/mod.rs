@@ -16,21 +16,23 @@
 //! summarised, never parsed as JSON.
 //!
 //! This module holds the source itself (settings, client, the run of a batch and what only the
-//! whole batch knows); [`site`] the sites, [`query`] the rollup and the request as sent,
+//! whole batch knows); [`combined`] the v2 requests that carry every query of one range at once
+//! (one request per judgment, two with an offset baseline); [`site`] the sites, [`query`] the rollup and the request as sent,
 //! [`rate_limit`] the request loop that waits out 429s, [`auth`] refused keys, [`response`] the v1
 //! and v2 answers. What both HTTP sources share is in [`super::fetch`].
 
 mod auth;
+mod combined;
 mod query;
 mod rate_limit;
 mod response;
 mod site;
 
-pub use response::parse_response_bytes;
+pub use response::{parse_combined_response_bytes, parse_response_bytes};
 pub use site::{DEFAULT_SITE, site_url};
 
 use super::SourceError;
-use super::fetch::{self, Batch, HttpSource, OwnedQuery, PointOrder, QueryFuture};
+use super::fetch::{self, Batch, GroupFuture, HttpSource, OwnedQuery, PointOrder, QueryFuture};
 use super::http;
 use crate::config::DatadogApi;
 use crate::model::{Point, PointTime, QueryRole, Series};
@@ -46,6 +48,10 @@ use tokio::time::Instant;
 /// Buckets per series and request. Datadog coarsens the rollup of a query that would return more
 /// than about 1,500 points; longer windows are split so that the step is always honoured.
 pub const MAX_POINTS_PER_REQUEST: i64 = 1440;
+
+/// The most queries one v2 request carries. Datadog documents no such limit; canary's own bound
+/// keeps each answer (and the body it must hold in memory) to a known size.
+pub const MAX_QUERIES_PER_REQUEST: usize = 32;
 
 /// The longest a rate-limited request waits for `X-RateLimit-Reset` before giving up.
 pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
@@ -124,6 +130,19 @@ impl DatadogSource {
     }
 }
 
+impl DatadogSource {
+    /// What the queries of a batch about to start share.
+    fn shared(&self) -> Arc<Shared> {
+        Arc::new(Shared {
+            deadline: Instant::now() + self.settings.total_timeout,
+            settings: Arc::clone(&self.settings),
+            client: self.client.clone(),
+            pause: Pause::default(),
+            key_check: tokio::sync::OnceCell::new(),
+        })
+    }
+}
+
 /// What all the queries of one run share.
 struct Shared {
     settings: Arc<DatadogSettings>,
@@ -148,16 +167,34 @@ impl HttpSource for DatadogSource {
     }
 
     fn query_runner(&self) -> Box<dyn Fn(OwnedQuery) -> QueryFuture + Send + Sync> {
-        let shared = Arc::new(Shared {
-            deadline: Instant::now() + self.settings.total_timeout,
-            settings: Arc::clone(&self.settings),
-            client: self.client.clone(),
-            pause: Pause::default(),
-            key_check: tokio::sync::OnceCell::new(),
-        });
+        let shared = self.shared();
         Box::new(move |query: OwnedQuery| {
             let shared = Arc::clone(&shared);
             Box::pin(async move { run_query(&shared, &query).await })
+        })
+    }
+
+    /// v2: every query of one range and step in one request (at most
+    /// [`MAX_QUERIES_PER_REQUEST`] each); v1 takes one query per request.
+    fn groups(&self, queries: &[OwnedQuery]) -> Vec<Vec<usize>> {
+        if self.settings.api == DatadogApi::V1 {
+            return (0..queries.len()).map(|index| vec![index]).collect();
+        }
+        let mut by_range: BTreeMap<(i64, i64, u64), Vec<usize>> = BTreeMap::new();
+        for (index, query) in queries.iter().enumerate() {
+            by_range.entry((query.start, query.end, query.step)).or_default().push(index);
+        }
+        by_range
+            .into_values()
+            .flat_map(|group| group.chunks(MAX_QUERIES_PER_REQUEST).map(<[usize]>::to_vec).collect::<Vec<_>>())
+            .collect()
+    }
+
+    fn group_runner(&self) -> Box<dyn Fn(Vec<OwnedQuery>) -> GroupFuture + Send + Sync> {
+        let shared = self.shared();
+        Box::new(move |queries: Vec<OwnedQuery>| {
+            let shared = Arc::clone(&shared);
+            Box::pin(async move { combined::run_group(&shared, queries).await })
         })
     }
 

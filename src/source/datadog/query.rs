@@ -83,8 +83,18 @@ pub(super) fn v1_url(base: &str, query: &str, from: i64, to: i64) -> Result<reqw
     Ok(url)
 }
 
-/// The v2 request body: one query, no formula but itself, `from`/`to`/`interval` in ms.
-pub(super) fn v2_body(query: &str, from: i64, to: i64, step: u64) -> Vec<u8> {
+/// The v2 request body: the queries named `q0`, `q1`, … in order, each its own formula (so the
+/// answer's `query_index` is the query's position), `from`/`to`/`interval` in ms.
+pub(super) fn v2_body(queries: &[&str], from: i64, to: i64, step: u64) -> Vec<u8> {
+    let named: Vec<serde_json::Value> = queries
+        .iter()
+        .enumerate()
+        .map(
+            |(index, query)| serde_json::json!({"data_source": "metrics", "name": format!("q{index}"), "query": query}),
+        )
+        .collect();
+    let formulas: Vec<serde_json::Value> =
+        (0..queries.len()).map(|index| serde_json::json!({"formula": format!("q{index}")})).collect();
     let body = serde_json::json!({
         "data": {
             "type": "timeseries_request",
@@ -92,8 +102,8 @@ pub(super) fn v2_body(query: &str, from: i64, to: i64, step: u64) -> Vec<u8> {
                 "from": from * 1000,
                 "to": to * 1000,
                 "interval": step * 1000,
-                "queries": [{"data_source": "metrics", "name": "q", "query": query}],
-                "formulas": [{"formula": "q"}],
+                "queries": named,
+                "formulas": formulas,
             }
         }
     });
@@ -131,7 +141,7 @@ mod tests {
 
     #[test]
     fn v2_requests_name_the_window_in_ms_and_the_step_as_interval() {
-        let body: serde_json::Value = serde_json::from_slice(&v2_body("avg:q{a:b}", 100, 700, 60)).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&v2_body(&["avg:q{a:b}"], 100, 700, 60)).unwrap();
         let attributes = &body["data"]["attributes"];
         assert_eq!(body["data"]["type"], "timeseries_request");
         assert_eq!((attributes["from"].as_i64(), attributes["to"].as_i64()), (Some(100_000), Some(700_000)));

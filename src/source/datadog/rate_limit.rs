@@ -33,7 +33,7 @@ impl RetryableStrategy for NotRateLimits {
     }
 }
 
-/// One request (`from` inclusive, `to` exclusive), with rate limits waited out.
+/// One request of `query` (`from` inclusive, `to` exclusive), with rate limits waited out.
 pub(super) async fn request(
     shared: &Shared,
     query: &OwnedQuery,
@@ -43,26 +43,71 @@ pub(super) async fn request(
 ) -> Result<Vec<Series>, SourceError> {
     let settings = &shared.settings;
     let base = settings.url.trim_end_matches('/');
+    let build = |client: &reqwest_middleware::ClientWithMiddleware| match settings.api {
+        DatadogApi::V1 => {
+            let url = v1_url(base, sent, from, to)?;
+            Ok((http::redact_url(&format!("{base}/api/v1/query")), client.get(url)))
+        }
+        DatadogApi::V2 => {
+            let url = format!("{base}/api/v2/query/timeseries");
+            let body = v2_body(&[sent], from, to, query.step);
+            Ok((http::redact_url(&url), client.post(&url).header(CONTENT_TYPE, "application/json").body(body)))
+        }
+    };
+    let (api, owned_query, owned_sent, max_series) =
+        (settings.api, query.clone(), sent.to_string(), settings.max_series);
+    let parse = move |status, body: Vec<u8>, url: String| {
+        interpret(api, status, &body, &url, &owned_query, &owned_sent)
+            .and_then(|series| at_most(series, max_series, &owned_query, &owned_sent))
+    };
+    send(shared, query, settings.max_response_bytes, build, parse).await
+}
+
+/// A query's series, or an error when there are more than `--max-series`.
+pub(super) fn at_most(
+    series: Vec<Series>,
+    max_series: usize,
+    query: &OwnedQuery,
+    sent: &str,
+) -> Result<Vec<Series>, SourceError> {
+    if series.len() > max_series {
+        return Err(SourceError::Unavailable(format!(
+            "{}: the query returned {} series, more than --max-series {max_series}: aggregate it or raise --max-series\n  query: {sent}",
+            query.label,
+            series.len()
+        )));
+    }
+    Ok(series)
+}
+
+/// Sends the request `build` makes (again after each rate-limit wait), reads at most
+/// `max_response_bytes` of its answer and `parse`s it off the runtime's workers; `query` names
+/// what was asked in the errors of sending, reading and waiting.
+pub(super) async fn send<T, B, P>(
+    shared: &Shared,
+    query: &OwnedQuery,
+    max_response_bytes: u64,
+    build: B,
+    parse: P,
+) -> Result<T, SourceError>
+where
+    B: Fn(
+        &reqwest_middleware::ClientWithMiddleware,
+    ) -> Result<(String, reqwest_middleware::RequestBuilder), SourceError>,
+    P: FnOnce(StatusCode, Vec<u8>, String) -> Result<T, SourceError> + Send + 'static,
+    T: Send + 'static,
+{
+    let settings = &shared.settings;
     let unavailable = |message: String| fetch::unavailable(query, message);
     let mut waits = 0;
     loop {
         shared.pause.wait_out().await;
-        let (url, builder) = match settings.api {
-            DatadogApi::V1 => {
-                let url = v1_url(base, sent, from, to)?;
-                (http::redact_url(&format!("{base}/api/v1/query")), shared.client.get(url))
-            }
-            DatadogApi::V2 => {
-                let url = format!("{base}/api/v2/query/timeseries");
-                let body = v2_body(sent, from, to, query.step);
-                (http::redact_url(&url), shared.client.post(&url).header(CONTENT_TYPE, "application/json").body(body))
-            }
-        };
+        let (url, builder) = build(&shared.client)?;
         let response =
             builder.send().await.map_err(|error| fetch::send_failed(query, &url, &error, settings.retries))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = http::read_bounded_body(response, settings.max_response_bytes, &url)
+        let body = http::read_bounded_body(response, max_response_bytes, &url)
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         if status == StatusCode::TOO_MANY_REQUESTS {
@@ -92,22 +137,7 @@ pub(super) async fn request(
             let check = shared.key_check.get_or_init(|| check_api_key(shared)).await;
             return Err(auth_error(status, &body, check, settings));
         }
-        let (api, owned_query, owned_sent, max_series) =
-            (settings.api, query.clone(), sent.to_string(), settings.max_series);
-        let parse = move || {
-            interpret(api, status, &body, &url, &owned_query, &owned_sent).and_then(|series| {
-                if series.len() > max_series {
-                    return Err(SourceError::Unavailable(format!(
-                        "{}: the query returned {} series, more than --max-series {max_series}: aggregate it or raise --max-series\n  query: {owned_sent}",
-                        owned_query.label,
-                        series.len()
-                    )));
-                }
-                Ok(series)
-            })
-        };
-        let series = fetch::parse_off_runtime(parse, unavailable).await;
-        return series;
+        return fetch::parse_off_runtime(move || parse(status, body, url), unavailable).await;
     }
 }
 

@@ -21,6 +21,23 @@ pub fn parse_response_bytes(api: DatadogApi, status: u16, body: &[u8], step: u64
     interpret(api, status, body, "https://api.datadoghq.invalid", &query, "avg:fuzz{*}")
 }
 
+/// Interprets one answer to a combined v2 request of `queries` placeholder queries at `step`
+/// seconds over 0 through 600 s, as a live run would, for the fuzz targets and property tests.
+#[doc(hidden)]
+pub fn parse_combined_response_bytes(
+    status: u16,
+    body: &[u8],
+    step: u64,
+    queries: usize,
+) -> Result<Vec<Vec<Series>>, SourceError> {
+    let status = StatusCode::from_u16(status).map_err(|e| SourceError::Unavailable(e.to_string()))?;
+    let queries: Vec<OwnedQuery> = (0..queries.max(1))
+        .map(|index| OwnedQuery { label: format!("fuzz {index}"), ..fetch::fuzz_query("avg:fuzz{*}", step) })
+        .collect();
+    let group = OwnedQuery { label: "fuzz group".into(), ..queries[0].clone() };
+    interpret_combined(status, body, "https://api.datadoghq.invalid", &group, &queries, 0, 600 + step as i64)
+}
+
 /// Turns a response into series or an error in the user's terms.
 pub(super) fn interpret(
     api: DatadogApi,
@@ -30,27 +47,10 @@ pub(super) fn interpret(
     query: &OwnedQuery,
     sent: &str,
 ) -> Result<Vec<Series>, SourceError> {
-    let unavailable = |message: String| fetch::unavailable(query, message);
-    let refused = |code: Option<u16>, message: String| {
-        let http = code.map(|c| format!(" (HTTP {c})")).unwrap_or_default();
-        if is_query_error(&message) || matches!(code, Some(400 | 422)) {
-            fetch::query_rejected(query, "Datadog", &http, &message, sent)
-        } else {
-            fetch::query_failed(query, url, &http, &message)
-        }
-    };
-    let not_json = |error: String| fetch::not_json(query, status, url, body, "Datadog", summary(body), error);
-    if !status.is_success() {
-        return Err(match error_messages(body) {
-            Some(messages) if !messages.is_empty() => refused(Some(status.as_u16()), messages.join("; ")),
-            _ if looks_like_html(body) || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() => {
-                not_json(String::from("empty body"))
-            }
-            _ => unavailable(format!("HTTP {} from {url} without an error message", status.as_u16())),
-        });
-    }
+    refuse_errors(status, body, url, query, sent)?;
     match api {
         DatadogApi::V1 => {
+            let not_json = |error: String| fetch::not_json(query, status, url, body, "Datadog", summary(body), error);
             let response: V1Response = serde_json::from_slice(body).map_err(|e| not_json(e.to_string()))?;
             let error = response
                 .error
@@ -58,23 +58,143 @@ pub(super) fn interpret(
                 .map(|e| e.split_whitespace().collect::<Vec<_>>().join(" "));
             let failed = response.status.as_deref().is_some_and(|s| s != "ok");
             if let Some(messages) = response.errors.as_ref().map(messages_of).filter(|m| !m.is_empty()) {
-                return Err(refused(None, messages.join("; ")));
+                return Err(refused(query, url, sent, None, messages.join("; ")));
             }
             if error.is_some() || failed {
                 let message = error.unwrap_or_else(|| format!("status `{}`", response.status.unwrap_or_default()));
-                return Err(refused(None, message));
+                return Err(refused(query, url, sent, None, message));
             }
             v1_series(response.series, query, sent)
         }
         DatadogApi::V2 => {
-            let response: V2Response = serde_json::from_slice(body).map_err(|e| not_json(e.to_string()))?;
-            if let Some(messages) = response.errors.as_ref().map(messages_of).filter(|m| !m.is_empty()) {
-                return Err(refused(None, messages.join("; ")));
-            }
-            let data = response.data.ok_or_else(|| fetch::without_data(query, status, url))?;
-            v2_series(data.attributes, query).map_err(|m| unavailable(format!("malformed answer from {url}: {m}")))
+            let attributes = v2_attributes(status, body, url, query, sent)?;
+            v2_series(attributes, query)
+                .map_err(|m| fetch::unavailable(query, format!("malformed answer from {url}: {m}")))
         }
     }
+}
+
+/// Turns the answer to one combined v2 request (of `queries`, in order, over `from` inclusive to
+/// `to` exclusive, in seconds) into each query's series. `group` names the request in errors;
+/// the query a refusal names is found by sending the queries alone (see the caller). The answer
+/// is checked strictly: every series belongs to one of the queries (`query_index`), no query
+/// returns the same tags twice, every list of values lines up with `times`, and every time is a
+/// bucket of the requested range.
+pub(super) fn interpret_combined(
+    status: StatusCode,
+    body: &[u8],
+    url: &str,
+    group: &OwnedQuery,
+    queries: &[OwnedQuery],
+    from: i64,
+    to: i64,
+) -> Result<Vec<Vec<Series>>, SourceError> {
+    let sent: Vec<&str> = queries.iter().map(|q| q.query.as_str()).collect();
+    let sent = sent.join("\n  query: ");
+    refuse_errors(status, body, url, group, &sent)?;
+    let attributes = v2_attributes(status, body, url, group, &sent)?;
+    split_by_query(attributes, queries, from, to)
+        .map_err(|m| fetch::unavailable(group, format!("malformed answer from {url}: {m}")))
+}
+
+/// A refusal: a configuration error showing the query when Datadog says the query is wrong (or
+/// answers 400/422), else "could not judge".
+fn refused(query: &OwnedQuery, url: &str, sent: &str, code: Option<u16>, message: String) -> SourceError {
+    let http = code.map(|c| format!(" (HTTP {c})")).unwrap_or_default();
+    if is_query_error(&message) || matches!(code, Some(400 | 422)) {
+        fetch::query_rejected(query, "Datadog", &http, &message, sent)
+    } else {
+        fetch::query_failed(query, url, &http, &message)
+    }
+}
+
+/// The error of an answer that is not a success, in the user's terms.
+fn refuse_errors(
+    status: StatusCode,
+    body: &[u8],
+    url: &str,
+    query: &OwnedQuery,
+    sent: &str,
+) -> Result<(), SourceError> {
+    if status.is_success() {
+        return Ok(());
+    }
+    let not_json = |error: String| fetch::not_json(query, status, url, body, "Datadog", summary(body), error);
+    Err(match error_messages(body) {
+        Some(messages) if !messages.is_empty() => refused(query, url, sent, Some(status.as_u16()), messages.join("; ")),
+        _ if looks_like_html(body) || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() => {
+            not_json(String::from("empty body"))
+        }
+        _ => fetch::unavailable(query, format!("HTTP {} from {url} without an error message", status.as_u16())),
+    })
+}
+
+/// The attributes of a successful v2 answer, or its error.
+fn v2_attributes(
+    status: StatusCode,
+    body: &[u8],
+    url: &str,
+    query: &OwnedQuery,
+    sent: &str,
+) -> Result<V2Attributes, SourceError> {
+    let not_json = |error: String| fetch::not_json(query, status, url, body, "Datadog", summary(body), error);
+    let response: V2Response = serde_json::from_slice(body).map_err(|e| not_json(e.to_string()))?;
+    if let Some(messages) = response.errors.as_ref().map(messages_of).filter(|m| !m.is_empty()) {
+        return Err(refused(query, url, sent, None, messages.join("; ")));
+    }
+    let data = response.data.ok_or_else(|| fetch::without_data(query, status, url))?;
+    Ok(data.attributes)
+}
+
+/// Each query's series of a combined answer; see [`interpret_combined`] for the checks.
+fn split_by_query(
+    attributes: V2Attributes,
+    queries: &[OwnedQuery],
+    from: i64,
+    to: i64,
+) -> Result<Vec<Vec<Series>>, String> {
+    if attributes.values.len() != attributes.series.len() {
+        return Err(format!("{} series but {} lists of values", attributes.series.len(), attributes.values.len()));
+    }
+    let mut times = Vec::with_capacity(attributes.times.len());
+    for &ms in &attributes.times {
+        let time = (ms / 1000.0).round();
+        if !time.is_finite() || time < from as f64 || time >= to as f64 {
+            return Err(format!("a bucket at {ms} ms, outside the requested range of {from} s to {to} s"));
+        }
+        times.push(time as i64);
+    }
+    if let Some(pair) = times.windows(2).find(|w| w[1] <= w[0]) {
+        return Err(if pair[0] == pair[1] {
+            format!("the bucket at {} s appears twice in `times`", pair[0])
+        } else {
+            "`times` is not in increasing order".into()
+        });
+    }
+    let mut per_query: Vec<Vec<Series>> = vec![Vec::new(); queries.len()];
+    let mut seen: Vec<std::collections::BTreeSet<BTreeMap<String, String>>> = vec![Default::default(); queries.len()];
+    for (series, values) in attributes.series.iter().zip(attributes.values) {
+        let index = match series.query_index {
+            Some(index) if index < queries.len() => index,
+            Some(index) => return Err(format!("a series of query {index}, but only {} were asked", queries.len())),
+            None if queries.len() == 1 => 0,
+            None => return Err("a series without `query_index` in the answer to several queries".into()),
+        };
+        if values.len() != times.len() {
+            return Err(format!("{} times but {} values in a series", times.len(), values.len()));
+        }
+        let labels = labels(&series.group_tags);
+        if !seen[index].insert(labels.clone()) {
+            return Err(format!("{} returned the series {labels:?} twice", queries[index].label));
+        }
+        let points =
+            times.iter().zip(values).filter_map(|(&time, value)| value.map(|value| Point { time, value })).collect();
+        per_query[index].push(Series { labels, points });
+    }
+    for query in queries {
+        warn_if_coarser(&times, query);
+    }
+    Ok(per_query)
 }
 
 fn v1_series(series: Vec<V1Series>, query: &OwnedQuery, sent: &str) -> Result<Vec<Series>, SourceError> {
@@ -248,6 +368,9 @@ struct V2Attributes {
 struct V2Series {
     #[serde(default)]
     group_tags: Vec<String>,
+    /// The formula (here: the query) the series answers.
+    #[serde(default)]
+    query_index: Option<usize>,
 }
 #[cfg(test)]
 mod tests {
@@ -367,6 +490,46 @@ mod tests {
         assert!(matches!(err, SourceError::Unavailable(_)) && err.to_string().contains("Service Unavailable"));
         let err = v2(200, r#"{"data":{"attributes":"#).unwrap_err();
         assert!(err.to_string().contains("not Datadog JSON"), "{err}");
+    }
+
+    fn combined(body: &str, queries: usize) -> Result<Vec<Vec<Series>>, SourceError> {
+        let queries: Vec<OwnedQuery> =
+            (0..queries).map(|i| OwnedQuery { label: format!("metric `m{i}`, canary value"), ..query(60) }).collect();
+        let group = OwnedQuery { label: "group".into(), ..queries[0].clone() };
+        interpret_combined(StatusCode::OK, body.as_bytes(), "u", &group, &queries, 600, 900)
+    }
+
+    #[test]
+    fn a_combined_answer_is_split_by_query_index_and_checked_strictly() {
+        let body = r#"{"data":{"attributes":{
+          "series":[{"group_tags":[],"query_index":2},{"group_tags":["region:eu"],"query_index":0},{"group_tags":["region:us"],"query_index":0}],
+          "times":[600000,660000,780000],
+          "values":[[1.0,2.0,3.0],[0.5,null,0.7],[0.1,0.2,0.3]]}}}"#;
+        let answers = combined(body, 3).unwrap();
+        assert_eq!(answers.len(), 3);
+        assert_eq!(answers[0].len(), 2);
+        assert_eq!(answers[0][0].labels["region"], "eu");
+        assert_eq!(answers[0][0].points.iter().map(|p| p.time).collect::<Vec<_>>(), vec![600, 780]);
+        // A query without series has no data, as alone.
+        assert!(answers[1].is_empty());
+        assert_eq!(answers[2][0].points.len(), 3);
+        let malformed = |body: &str| combined(body, 2).unwrap_err().to_string();
+        let index_out = r#"{"data":{"attributes":{"series":[{"group_tags":[],"query_index":2}],"times":[600000],"values":[[1.0]]}}}"#;
+        assert!(malformed(index_out).contains("query 2, but only 2 were asked"));
+        let no_index = r#"{"data":{"attributes":{"series":[{"group_tags":[]}],"times":[600000],"values":[[1.0]]}}}"#;
+        assert!(malformed(no_index).contains("without `query_index`"));
+        let twice = r#"{"data":{"attributes":{"series":[{"group_tags":["a:b"],"query_index":1},{"group_tags":["a:b"],"query_index":1}],"times":[600000],"values":[[1.0],[2.0]]}}}"#;
+        assert!(malformed(twice).contains("metric `m1`, canary value returned the series"));
+        let outside = r#"{"data":{"attributes":{"series":[{"group_tags":[],"query_index":0}],"times":[900000],"values":[[1.0]]}}}"#;
+        assert!(malformed(outside).contains("outside the requested range"));
+        let unordered = r#"{"data":{"attributes":{"series":[{"group_tags":[],"query_index":0}],"times":[660000,600000],"values":[[1.0,2.0]]}}}"#;
+        assert!(malformed(unordered).contains("increasing"));
+        let repeated = r#"{"data":{"attributes":{"series":[{"group_tags":[],"query_index":0}],"times":[600000,600000],"values":[[1.0,2.0]]}}}"#;
+        assert!(malformed(repeated).contains("600 s appears twice"));
+        let short = r#"{"data":{"attributes":{"series":[{"group_tags":[],"query_index":0}],"times":[600000,660000],"values":[[1.0]]}}}"#;
+        assert!(malformed(short).contains("2 times but 1 values"));
+        // Every malformed answer is "could not judge", never data.
+        assert!(matches!(combined(twice, 2).unwrap_err(), SourceError::Unavailable(_)));
     }
 
     #[test]
