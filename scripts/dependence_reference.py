@@ -5,7 +5,7 @@
 
 student_t: scipy.stats.t.sf / t.isf; calibration: t.sf(norm.isf(p), df); batch_dispersion: the
 Pearson statistic of per-batch canary events around the fitted share over batches − 1 (floored at
-1), and its Welch-Satterthwaite df; inflation: 1 + 2 Σ Bartlett-weighted max(0, ρ_k − 1/√n)."""
+1), and its Welch-Satterthwaite df; inflation: 1 + 2 Σ Bartlett-weighted max(0, ρ_k − 1/√n) (no shrinking of the known lags)."""
 import json
 import math
 
@@ -30,7 +30,7 @@ def batch_dispersion(canary, baseline, fitted, batches):
     return phi, df
 
 
-def inflation(series, lags):
+def inflation(series, lags, known):
     x = np.asarray(series, float)
     n = len(x)
     c = x - x.mean()
@@ -39,7 +39,7 @@ def inflation(series, lags):
     total = 0.0
     for k in range(1, lags + 1):
         rho = np.dot(c[:-k], c[k:]) / n / g0
-        total += (1 - k / (lags + 1)) * max(0.0, rho - 1 / math.sqrt(n))
+        total += (1 - k / (lags + 1)) * max(0.0, rho - (0.0 if k <= known else 1 / math.sqrt(n)))
     return float(min(max(1 + 2 * total, 1.0), n))
 
 
@@ -64,12 +64,13 @@ def main():
         phi, df = batch_dispersion(canary, baseline, fitted, batches)
         out["batch_dispersion"].append({"canary": canary, "baseline": baseline, "fitted": fitted,
                                         "batches": batches, "dispersion": phi, "df": df})
-    for n, phi, lags in [(30, 0.0, 4), (30, 0.7, 4), (120, 0.9, 5), (15, -0.5, 3)]:
+    for n, phi, lags, known in [(30, 0.0, 4, 0), (30, 0.7, 4, 1), (120, 0.9, 5, 0), (15, -0.5, 3, 0), (30, 0.2, 4, 1)]:
         x = np.empty(n)
         x[0] = rng.normal()
         for i in range(1, n):
             x[i] = phi * x[i - 1] + rng.normal()
-        out["inflation"].append({"series": [float(v) for v in x], "lags": lags, "inflation": inflation(x, lags)})
+        out["inflation"].append({"series": [float(v) for v in x], "lags": lags, "known": known,
+                                 "inflation": inflation(x, lags, known)})
     print(json.dumps(out, indent=1))
 
 

@@ -492,6 +492,35 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// The interval and the test agree on drifting data too: a null just below the interval's
+        /// lower bound is rejected at the interval's tail, one just above it is not.
+        #[test]
+        fn the_interval_excludes_exactly_the_ratios_the_test_rejects(
+            canary in proptest::collection::vec(0.0f64..300.0, 10..40),
+            drift in proptest::collection::vec(0.5f64..1.5, 10..40),
+        ) {
+            let n = canary.len().min(drift.len());
+            let canary_counts: Vec<IntervalCount> =
+                (0..n).map(|i| IntervalCount { events: (canary[i] * drift[i]).round(), exposure: 1000.0 }).collect();
+            let baseline_counts: Vec<IntervalCount> =
+                (0..n).map(|i| IntervalCount { events: canary[(i + 3) % n].round(), exposure: 1000.0 }).collect();
+            let confidence = 0.98;
+            let Ok(test) = dispersed_rate_test(&canary_counts, &baseline_counts, 1.0, Alternative::Greater, confidence, 5)
+            else { return Ok(()) };
+            proptest::prop_assume!(test.ci_low > 1e-6 && test.ci_low.is_finite());
+            let tail = (1.0 - confidence) / 2.0;
+            let p_at = |ratio: f64| {
+                dispersed_rate_test(&canary_counts, &baseline_counts, ratio, Alternative::Greater, confidence, 5)
+                    .unwrap()
+                    .p_value
+            };
+            proptest::prop_assert!(p_at(test.ci_low * 0.999) <= tail * 1.001, "below {}: {}", test.ci_low, p_at(test.ci_low * 0.999));
+            proptest::prop_assert!(p_at(test.ci_low * 1.001) >= tail * 0.999, "above {}: {}", test.ci_low, p_at(test.ci_low * 1.001));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
         /// For any finite counts the rate test returns (bounded loops everywhere) and its numbers
         /// are either meaningful or an error: never a NaN p-value or interval.
         #[test]

@@ -127,9 +127,11 @@ pub fn normal_tail_for(tail: f64, df: Option<f64>) -> f64 {
 /// The variance inflation of the mean of an autocorrelated series: 1 + 2 Σ_{k=1..K} w_k ρ̃_k with
 /// Bartlett weights w_k = 1 − k/(K+1) and each lag-k autocorrelation ρ̂_k shrunk by one standard
 /// error under independence (ρ̃_k = max(0, ρ̂_k − 1/√n)), so that white noise is not inflated by its
-/// own sampling noise. `n / inflation` is the effective sample size. At least 1, at most n;
-/// 1 for fewer than 4 values or a constant series.
-pub fn autocorrelation_inflation(series: &[f64], max_lag: usize) -> f64 {
+/// own sampling noise, except for the first `known_lags` lags, whose dependence is known from how
+/// the points were made (windows sharing data): those count as measured, ρ̃_k = max(0, ρ̂_k).
+/// `n / inflation` is the effective sample size. At least 1, at most n; 1 for fewer than 4 values
+/// or a constant series.
+pub fn autocorrelation_inflation(series: &[f64], max_lag: usize, known_lags: usize) -> f64 {
     let n = series.len();
     if n < 4 || series.iter().any(|v| !v.is_finite()) {
         return 1.0;
@@ -146,7 +148,8 @@ pub fn autocorrelation_inflation(series: &[f64], max_lag: usize) -> f64 {
     let sum: f64 = (1..=lags)
         .map(|k| {
             let weight = 1.0 - k as f64 / (lags + 1) as f64;
-            weight * (gamma(k) / variance - noise).max(0.0)
+            let shrink = if k <= known_lags { 0.0 } else { noise };
+            weight * (gamma(k) / variance - shrink).max(0.0)
         })
         .sum();
     (1.0 + 2.0 * sum).clamp(1.0, n as f64)
@@ -228,10 +231,12 @@ mod tests {
         for case in reference()["inflation"].as_array().unwrap() {
             let series: Vec<f64> = case["series"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
             let lags = case["lags"].as_u64().unwrap() as usize;
-            close(autocorrelation_inflation(&series, lags), case["inflation"].as_f64().unwrap(), 1e-9, "inflation");
+            let known = case["known"].as_u64().unwrap() as usize;
+            let expected = case["inflation"].as_f64().unwrap();
+            close(autocorrelation_inflation(&series, lags, known), expected, 1e-9, "inflation");
         }
-        assert_eq!(autocorrelation_inflation(&[1.0, 1.0, 1.0, 1.0, 1.0], 2), 1.0);
-        assert_eq!(autocorrelation_inflation(&[1.0, 2.0], 1), 1.0);
+        assert_eq!(autocorrelation_inflation(&[1.0, 1.0, 1.0, 1.0, 1.0], 2, 1), 1.0);
+        assert_eq!(autocorrelation_inflation(&[1.0, 2.0], 1, 0), 1.0);
     }
 
     #[test]
@@ -254,8 +259,12 @@ mod tests {
 
         /// The inflation stays within [1, n] for any finite series.
         #[test]
-        fn inflation_is_bounded(series in proptest::collection::vec(-1e6f64..1e6, 0..60), lags in 0usize..20) {
-            let f = autocorrelation_inflation(&series, lags);
+        fn inflation_is_bounded(
+            series in proptest::collection::vec(-1e6f64..1e6, 0..60),
+            lags in 0usize..20,
+            known in 0usize..3,
+        ) {
+            let f = autocorrelation_inflation(&series, lags, known);
             proptest::prop_assert!(f >= 1.0 && f <= series.len().max(1) as f64, "{f}");
         }
     }

@@ -130,20 +130,20 @@ impl Thinning {
     /// points ([`crate::stats::dependence::autocorrelation_inflation`]), read on the canary −
     /// baseline differences of time-paired points (wobble both sides share cancels there), or on
     /// the more dependent side's own series when fewer than [`MIN_PAIRS_FOR_DIFFERENCES`] pair up.
-    /// Lags are read at least one step further when the windows share a boundary.
+    /// When the windows share a boundary, the lag-1 dependence is known and counted as measured.
     pub(super) fn serial_inflation(&self, canary: &[Point], baseline: &[Point]) -> f64 {
         use crate::stats::dependence::{autocorrelation_inflation, autocorrelation_lags};
         let overlap = usize::from(self.boundary_shared());
         let stride = i64::try_from(self.factor.saturating_mul(self.step)).unwrap_or(i64::MAX);
         let differences = paired_differences(canary, baseline, stride / 2);
         if differences.len() >= MIN_PAIRS_FOR_DIFFERENCES {
-            return autocorrelation_inflation(&differences, autocorrelation_lags(differences.len(), overlap));
+            return autocorrelation_inflation(&differences, autocorrelation_lags(differences.len(), overlap), overlap);
         }
         [canary, baseline]
             .iter()
             .map(|side| {
                 let values: Vec<f64> = side.iter().map(|p| p.value).collect();
-                autocorrelation_inflation(&values, autocorrelation_lags(values.len(), overlap))
+                autocorrelation_inflation(&values, autocorrelation_lags(values.len(), overlap), overlap)
             })
             .fold(1.0, f64::max)
     }

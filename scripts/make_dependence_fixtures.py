@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Writes the recordings of tests/integration/dependence.rs into tests/data/dependence/: one
+healthy canary per failure mode of issue 12 on which the judge before the dependence-robust tests
+(`--main-binary`, built from commit 0a65f49) falsely failed. Seeds are tried in order and the
+first one that build fails on the named metric is kept; the judge of this tree is not consulted.
+
+    python3 scripts/make_dependence_fixtures.py --main-binary /tmp/canary-main
+
+* drifting-counts.json: 30 minutes, equal traffic, each side's conversion and error rates drift on
+  their own (AR(1), 10 minutes, sd 0.08 on the log scale); bench/quality-analysis.yaml.
+* boundary-gauge.json: 30 minutes, the p99 of `[1m]` windows at a 1m step that share their
+  boundary scrape, with the benchmark's per-instance latency wobble; quality-1m.yaml (bench/quality-analysis.yaml
+  with the 1-minute p99 window).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "bench"))
+import dependence_quality as dq  # noqa: E402
+import judgment_quality as jq  # noqa: E402
+
+OUT = os.path.join(REPO, "tests", "data", "dependence")
+
+
+def verdict(binary, analysis, path):
+    proc = subprocess.run([binary, "judge", analysis, "--replay", path, "--format", "json"],
+                          capture_output=True, text=True, timeout=60)
+    return json.loads(proc.stdout)
+
+
+def failed_on(report, metric):
+    return any(m["name"] == metric and m["classification"].startswith("fail") for m in report["metrics"])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--main-binary", required=True)
+    parser.add_argument("--tries", type=int, default=400)
+    options = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="canary-dependence-fixtures-")
+    quality = os.path.join(REPO, "bench", "quality-analysis.yaml")
+    boundary_analysis = os.path.join(OUT, "quality-1m.yaml")
+    with open(jq.analysis_for_window(quality, 1, workdir)) as f, open(boundary_analysis, "w") as g:
+        g.write(f.read())
+    cases = [
+        ("drifting-counts", "conversion", quality,
+         lambda rng: jq.recording(jq.Model(minutes=30), dq.simulate(
+             dq.Cell("fixture", 0, 30, 10.0, 0.08, "overlap"), rng, None, 1.0), jq.QUERIES)),
+        ("boundary-gauge", "p99_latency", boundary_analysis,
+         lambda rng: jq.recording(jq.Model(minutes=30), dq.simulate(
+             dq.Cell("fixture", 0, 30, 0.0, 0.0, "boundary"), rng, None, 1.0),
+             {**jq.QUERIES, "p99_latency": {"value": jq.QUERIES["p99_latency"]["value"].replace("[2m]", "[1m]")}})),
+    ]
+    for name, metric, analysis, make in cases:
+        for seed in range(options.tries):
+            record = make(np.random.default_rng(np.random.SeedSequence(2026, spawn_key=(len(name), seed))))
+            path = os.path.join(OUT, f"{name}.json")
+            with open(path, "w") as f:
+                json.dump(record, f, separators=(",", ":"))
+            if failed_on(verdict(options.main_binary, analysis, path), metric):
+                print(f"{name}: seed {seed}: the earlier build fails {metric}", file=sys.stderr)
+                break
+        else:
+            sys.exit(f"{name}: no seed among {options.tries} on which the earlier build fails {metric}")
+
+
+if __name__ == "__main__":
+    main()
