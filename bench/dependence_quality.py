@@ -10,9 +10,10 @@ Builds on bench/judgment_quality.py (its traffic shapes, analysis, recordings an
   stationary sd of 0.04 or 0.08 on the log scale (about ±10% or ±20% of the rate at its widest
   over a window);
 * autocorrelated per-instance latency (AR(1), 10 minutes, sd 0.03 on the log scale, as in
-  judgment_quality.py) with the overlapping p99 window (`[2m]` at a 1m step, the analysis's `range: 2m`) or a boundary-sharing
-  one (`[1m]` at a 1m step: each point also holds the previous minute's last scrape, a quarter of
-  its requests, as Prometheus 2.x's closed ranges do);
+  judgment_quality.py) with the overlapping p99 window (`[2m]` at a 1m step, the analysis's
+  `range: 2m`) or boundary-sharing windows: `max_over_time(p99[1m])` at a 1m step of a p99 gauge
+  scraped every 15 s (each over its quarter minute), where each point also reads the previous
+  minute's last scrape, as Prometheus 2.x's closed ranges do;
 * the three traffic shapes (equal, 10% canary, low traffic), 30-minute windows, and 120-minute
   windows (clean, and drift of 10 and 30 minutes) for the equal traffic shape.
 
@@ -105,14 +106,35 @@ def simulate(cell: Cell, rng: np.random.Generator, metric: str | None, factor: f
             t = i + 1
             if cell.latency == "overlap":
                 window = np.concatenate(latencies[t - 1:t + 1])
-            else:  # the previous minute's last scrape (its last quarter) is read by both points
-                previous = latencies[t - 1]
-                window = np.concatenate([previous[len(previous) * 3 // 4:], latencies[t]])
-            p99[i] = np.quantile(window, 0.99) if window.size else float("nan")
+                p99[i] = np.quantile(window, 0.99) if window.size else float("nan")
+            else:  # max_over_time(p99[1m]): 4 scrapes a minute, the previous minute's last one shared
+                scrapes = [quarter_p99(latencies[t - 1])[-1]] + quarter_p99(latencies[t])
+                p99[i] = np.nanmax(scrapes) if not np.all(np.isnan(scrapes)) else float("nan")
         sides[side] = {"requests": requests[1:].astype(float), "errors": errors[1:].astype(float),
                        "sessions": sessions[1:].astype(float), "conversions": conversions[1:].astype(float),
                        "p99": p99}
     return sides
+
+
+def quarter_p99(requests: np.ndarray) -> list[float]:
+    """The p99 gauge an application exports over each quarter of a minute (one scrape each)."""
+    quarters = np.array_split(requests, 4)
+    return [float(np.quantile(q, 0.99)) if q.size else float("nan") for q in quarters]
+
+
+# The boundary cells' p99 query: a gauge scraped every 15 s, its maximum over closed 1m ranges.
+BOUNDARY_P99 = "max_over_time(http_request_p99_seconds{ {{ selector }} }[1m])"
+
+
+def boundary_analysis(workdir: str) -> str:
+    """bench/quality-analysis.yaml with the boundary cells' p99 query and no declared range."""
+    with open(os.path.join(jq.HERE, "quality-analysis.yaml")) as f:
+        text = f.read()
+    text = text.replace(f"'{jq.QUERIES['p99_latency']['value']}'", f"'{BOUNDARY_P99}'").replace("    range: 2m\n", "")
+    path = os.path.join(workdir, "quality-max-over-time.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
 
 
 @dataclass(frozen=True)
@@ -134,7 +156,7 @@ def run_task(task: Task) -> dict:
     sides = simulate(task.cell, rng, metric, factor)
     queries = jq.QUERIES
     if task.cell.latency == "boundary":
-        queries = {**jq.QUERIES, "p99_latency": {"value": jq.QUERIES["p99_latency"]["value"].replace("[2m]", "[1m]")}}
+        queries = {**jq.QUERIES, "p99_latency": {"value": BOUNDARY_P99}}
     path = os.path.join(task.workdir, f"{task.cell.key}-{task.kind}-{task.run:04d}-{os.getpid()}.json")
     with open(path, "w") as f:
         json.dump(jq.recording(jq.Model(minutes=task.cell.minutes), sides, queries), f)
@@ -252,7 +274,7 @@ def main() -> int:
     chosen = [c for c in cells() if wanted is None or c.key in wanted]
     workdir = tempfile.mkdtemp(prefix="canary-dependence-")
     analyses = {"overlap": os.path.abspath(os.path.join(jq.HERE, "quality-analysis.yaml")),
-                "boundary": jq.analysis_for_window(os.path.join(jq.HERE, "quality-analysis.yaml"), 1, workdir)}
+                "boundary": boundary_analysis(workdir)}
     tasks = []
     for cell in chosen:
         tasks += [Task(cell, "aa", run, options.seed, tuple(binaries), analyses, workdir)
@@ -270,16 +292,9 @@ def main() -> int:
                     print(f"{i}/{len(tasks)} scenarios, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    if options.jsonl:
-        with open(options.jsonl, "w") as f:
-            for r in records:
-                f.write(json.dumps(r, default=float) + "\n")
     command = "python3 bench/dependence_quality.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    text = report(records, [lb for lb, _ in binaries], command.strip(), time.time() - started)
-    print(text)
-    if options.output:
-        with open(options.output, "w") as f:
-            f.write(text + "\n")
+    jq.write_outputs(records, report(records, [lb for lb, _ in binaries], command.strip(), time.time() - started),
+                     options)
     return 0
 
 

@@ -4,8 +4,8 @@
     python3 scripts/dependence_reference.py > tests/data/dependence_reference.json
 
 student_t: scipy.stats.t.sf / t.isf; calibration: t.sf(norm.isf(p), df); batch_dispersion: the
-Pearson statistic of per-batch canary events around the fitted share over batches − 1 (floored at
-1), and its Welch-Satterthwaite df; inflation: 1 + 2 Σ Bartlett-weighted max(0, ρ_k − 1/√n) (no shrinking of the known lags)."""
+Pearson statistic of per-batch canary events around the fitted share over batches − 1, less
+√(2/(batches − 1)) (floored at 1), and its Welch-Satterthwaite df; inflation: 1 + 2 Σ Bartlett-weighted max(0, ρ_k − 1/√n) (no shrinking of the known lags)."""
 import json
 import math
 
@@ -25,7 +25,7 @@ def batch_dispersion(canary, baseline, fitted, batches):
         share = fitted * n1 / (fitted * n1 + n2)
         pearson += (x1 - (x1 + x2) * share) ** 2 / ((x1 + x2) * share * (1 - share))
         informative += 1
-    phi = max(1.0, pearson / (informative - 1)) if informative >= 3 else 1.0
+    phi = max(1.0, pearson / (informative - 1) - math.sqrt(2 / (informative - 1))) if informative >= 3 else 1.0
     df = None if phi <= 1.0 else (informative - 1) * (phi / (phi - 1)) ** 2
     return phi, df
 

@@ -1,16 +1,15 @@
 #!/usr/bin/env python3
-"""Writes the recordings of tests/integration/dependence.rs into tests/data/dependence/: one
-healthy canary per failure mode of issue 12 on which the judge before the dependence-robust tests
-(`--main-binary`, built from commit 0a65f49) falsely failed. Seeds are tried in order and the
+"""Writes the recording of tests/integration/dependence.rs into tests/data/dependence/: a healthy
+canary of issue 12's boundary-sharing failure mode on which the judge before the
+dependence-robust tests (`--main-binary`, built from commit 0a65f49) falsely failed. Seeds are tried in order and the
 first one that build fails on the named metric is kept; the judge of this tree is not consulted.
 
     python3 scripts/make_dependence_fixtures.py --main-binary /tmp/canary-main
 
-* drifting-counts.json: 30 minutes, equal traffic, each side's conversion and error rates drift on
-  their own (AR(1), 10 minutes, sd 0.08 on the log scale); bench/quality-analysis.yaml.
-* boundary-gauge.json: 30 minutes, the p99 of `[1m]` windows at a 1m step that share their
-  boundary scrape, with the benchmark's per-instance latency wobble; quality-1m.yaml (bench/quality-analysis.yaml
-  with the 1-minute p99 window).
+* boundary-gauge.json: 30 minutes, `max_over_time(p99[1m])` at a 1m step of a p99 gauge scraped
+  every 15 s, neighbouring points sharing their boundary scrape, with the benchmark's
+  per-instance latency wobble; quality-max-over-time.yaml (bench/quality-analysis.yaml with that
+  p99 query).
 """
 import argparse
 import json
@@ -46,18 +45,14 @@ def main():
     parser.add_argument("--tries", type=int, default=400)
     options = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="canary-dependence-fixtures-")
-    quality = os.path.join(REPO, "bench", "quality-analysis.yaml")
-    boundary_analysis = os.path.join(OUT, "quality-1m.yaml")
-    with open(jq.analysis_for_window(quality, 1, workdir)) as f, open(boundary_analysis, "w") as g:
+    boundary_analysis = os.path.join(OUT, "quality-max-over-time.yaml")
+    with open(dq.boundary_analysis(workdir)) as f, open(boundary_analysis, "w") as g:
         g.write(f.read())
     cases = [
-        ("drifting-counts", "conversion", quality,
-         lambda rng: jq.recording(jq.Model(minutes=30), dq.simulate(
-             dq.Cell("fixture", 0, 30, 10.0, 0.08, "overlap"), rng, None, 1.0), jq.QUERIES)),
         ("boundary-gauge", "p99_latency", boundary_analysis,
          lambda rng: jq.recording(jq.Model(minutes=30), dq.simulate(
              dq.Cell("fixture", 0, 30, 0.0, 0.0, "boundary"), rng, None, 1.0),
-             {**jq.QUERIES, "p99_latency": {"value": jq.QUERIES["p99_latency"]["value"].replace("[2m]", "[1m]")}})),
+             {**jq.QUERIES, "p99_latency": {"value": dq.BOUNDARY_P99}})),
     ]
     for name, metric, analysis, make in cases:
         for seed in range(options.tries):

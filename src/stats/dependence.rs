@@ -33,8 +33,10 @@ pub struct LongRunDispersion {
 /// statistic of the per-batch canary events around their expected share under `fitted_ratio`
 /// (the ratio of the window's rates), divided by its `batches − 1` degrees of freedom, estimates
 /// how much more than binomial noise the split varies: drift that moves one side's rate for
-/// minutes at a time (autocorrelated) moves whole batches. Floored at 1 (binomial); with fewer
-/// than 3 informative batches nothing can be estimated and the binomial law is kept.
+/// minutes at a time (autocorrelated) moves whole batches. Only the excess beyond one standard
+/// error of that estimate under binomial noise (√(2/df)) counts, so that clean data keep the
+/// exact binomial test (no power lost to the estimate's own noise); floored at 1. With fewer than
+/// 3 informative batches nothing can be estimated and the binomial law is kept.
 pub fn batch_dispersion(
     canary: &[IntervalCount],
     baseline: &[IntervalCount],
@@ -59,7 +61,12 @@ pub fn batch_dispersion(
         pearson += (x1 - events * share).powi(2) / (events * share * (1.0 - share));
         informative += 1;
     }
-    let dispersion = if informative >= 3 { (pearson / (informative - 1) as f64).max(1.0) } else { 1.0 };
+    let dispersion = if informative >= 3 {
+        let df = (informative - 1) as f64;
+        (pearson / df - (2.0 / df).sqrt()).max(1.0)
+    } else {
+        1.0
+    };
     let dispersion = if dispersion.is_finite() { dispersion } else { f64::MAX };
     LongRunDispersion {
         dispersion,
@@ -253,7 +260,7 @@ mod tests {
         #[test]
         fn calibration_only_ever_weakens_evidence(p in 1e-12f64..0.5, df in 1.0f64..1e6) {
             let calibrated = t_calibrated(p, Some(df));
-            proptest::prop_assert!(calibrated >= p * (1.0 - 1e-9), "{p} {df}: {calibrated}");
+            proptest::prop_assert!(calibrated >= p * (1.0 - 1e-7), "{p} {df}: {calibrated}");
             proptest::prop_assert!(normal_tail_for(0.01, Some(df)) <= 0.01 * (1.0 + 1e-9));
         }
 

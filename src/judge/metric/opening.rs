@@ -104,6 +104,10 @@ pub(super) struct Thinning {
     range: Duration,
     /// Whether the range was declared or read from a query (not the step's default).
     known_range: bool,
+    /// Whether a query summarises its range with an `*_over_time` function, whose closed ranges
+    /// read a boundary sample twice (`rate` and `increase` only difference the samples, so
+    /// adjacent windows sharing a boundary count disjoint increases).
+    over_time: bool,
     pub(super) step: u64,
     pub(super) factor: u64,
 }
@@ -116,14 +120,15 @@ impl Thinning {
         let step = window.step_seconds;
         let known_range = input.config.range.is_some() || query_range(input).is_some();
         let range = range_of(input, step);
-        Thinning { range, known_range, step, factor: overlap_factor(range, step) }
+        let over_time = input.queries.values().flat_map(|by_role| by_role.values()).any(|q| q.contains("_over_time("));
+        Thinning { range, known_range, over_time, step, factor: overlap_factor(range, step) }
     }
 
     /// Whether the kept points' windows still share their boundary: a range of exactly `factor`
     /// steps is closed at both ends on Prometheus 2.x, so `max_over_time(x[1m])` at a 1m step
     /// reads the scrape at each boundary twice.
     pub(super) fn boundary_shared(&self) -> bool {
-        self.known_range && self.range.as_secs() >= self.factor.saturating_mul(self.step)
+        self.known_range && self.over_time && self.range.as_secs() >= self.factor.saturating_mul(self.step)
     }
 
     /// The variance inflation of the shift test's statistic from the serial dependence of the kept
