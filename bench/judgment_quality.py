@@ -860,17 +860,21 @@ def main() -> int:
         for r in kayenta_errors[:3]:
             print(f"canary --judge kayenta problem in {scenario_key(r)}: exit {r['kayenta'].get('exit')}: "
                   f"{r['kayenta'].get('stderr', '').strip()[:500]}", file=sys.stderr)
+    command = "python3 bench/judgment_quality.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    write_outputs(records, report(records, options, command.strip(), seconds, canary_version), options)
+    return 0
+
+
+def write_outputs(records: list[dict], text: str, options) -> None:
+    """Prints the Markdown report; writes it to --output and the records to --jsonl when asked."""
     if options.jsonl:
         with open(options.jsonl, "w") as f:
             for r in records:
                 f.write(json.dumps(r, default=float) + "\n")
-    command = "python3 bench/judgment_quality.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    text = report(records, options, command.strip(), seconds, canary_version)
     print(text)
     if options.output:
         with open(options.output, "w") as f:
             f.write(text + "\n")
-    return 0
 
 
 if __name__ == "__main__":

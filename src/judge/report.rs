@@ -317,6 +317,11 @@ pub struct TestResult {
     /// Sustained-breach rules only: the rule and the stretch that fired (or the longest breach).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sustained: Option<SustainedEvidence>,
+    /// Present when serial dependence or overdispersion reduced the evidence: the effective
+    /// number of independent values (shift: both sides' points divided by their autocorrelation
+    /// inflation) or events (rate: both sides' events divided by the long-run dispersion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_samples: Option<f64>,
 }
 
 impl TestResult {
@@ -337,6 +342,7 @@ impl TestResult {
             outcome: TestOutcome::Pass,
             reason: String::new(),
             sustained: None,
+            effective_samples: None,
         }
     }
 }

@@ -103,10 +103,13 @@ pub struct DispersedRateTest {
     pub ci_low: f64,
     pub ci_high: f64,
     pub confidence: f64,
-    /// Estimated variance inflation of the canary/baseline split of events (1 = binomial).
+    /// Estimated long-run variance inflation of the canary/baseline split of events (1 = binomial).
     pub dispersion: f64,
-    /// Blocks of consecutive intervals the dispersion was estimated from.
+    /// Batches of consecutive intervals the dispersion was estimated from.
     pub blocks: usize,
+    /// Degrees of freedom of the Student-t law the dispersed test is read against; `None` when the
+    /// data show no dispersion and the exact binomial test and Clopper-Pearson interval apply.
+    pub degrees_of_freedom: Option<f64>,
     /// Events of both sides divided by the dispersion used.
     pub effective_events: f64,
     pub p_value: f64,
@@ -117,11 +120,16 @@ pub struct DispersedRateTest {
 ///
 /// Conditioning on the total s = x1 + x2 makes the canary's share binomial with
 /// π(r) = r·n1 / (r·n1 + n2) for Poisson counts; real deployments are noisier (a pod on a slow host,
-/// uneven routing), so the split is overdispersed. The dispersion φ is estimated from how the
-/// split varies between `blocks` blocks of consecutive intervals (Pearson statistic of the
-/// per-block shares around the fitted ratio, divided by its degrees of freedom; drift shared by
-/// both sides cancels in the split). The exact test and Clopper-Pearson interval are then applied
-/// to the effective counts x1/φ and s/φ (φ ≥ 1), through the regularised incomplete beta function.
+/// uneven routing, each side's rates drifting on their own for minutes at a time), so the split is
+/// overdispersed and its errors autocorrelated. The long-run dispersion φ is estimated by batch
+/// means over `blocks` long batches of consecutive intervals
+/// ([`super::dependence::batch_dispersion`]; drift shared by both sides cancels in the split). The
+/// exact test is applied to the effective counts x1/φ and s/φ (φ ≥ 1) through the regularised
+/// incomplete beta function, and its p-value read against Student's t with the estimate's
+/// Welch-Satterthwaite degrees of freedom (few batches: heavy tails). The interval inverts the
+/// same test (the tails mapped back to the normal scale), so that it excludes exactly the ratios
+/// the test rejects. With no dispersion (φ = 1) this is the exact binomial test and the
+/// Clopper-Pearson interval.
 pub fn dispersed_rate_test(
     canary: &[IntervalCount],
     baseline: &[IntervalCount],
@@ -177,22 +185,8 @@ pub fn dispersed_rate_test(
     }
     // The fitted ratio, kept away from 0 and ∞ so that every block's expected share is inside (0, 1).
     let fitted = ((x1 + 0.5) / n1) / ((x2 + 0.5) / n2);
-    let blocks = blocks.clamp(1, canary.len().max(1));
-    let mut pearson = 0.0;
-    let mut informative_blocks = 0usize;
-    for b in 0..blocks {
-        let range = (b * canary.len() / blocks)..((b + 1) * canary.len() / blocks);
-        let (bx1, bn1) = total(&canary[range.clone()]);
-        let (bx2, bn2) = total(&baseline[range]);
-        let events = bx1 + bx2;
-        if events <= 0.0 || bn1 <= 0.0 || bn2 <= 0.0 {
-            continue;
-        }
-        let share = fitted * bn1 / (fitted * bn1 + bn2);
-        pearson += (bx1 - events * share).powi(2) / (events * share * (1.0 - share));
-        informative_blocks += 1;
-    }
-    let dispersion = if informative_blocks >= 3 { (pearson / (informative_blocks - 1) as f64).max(1.0) } else { 1.0 };
+    let long_run = super::dependence::batch_dispersion(canary, baseline, fitted, blocks);
+    let (dispersion, degrees_of_freedom) = (long_run.dispersion, long_run.degrees_of_freedom);
     let (x1_eff, s_eff) = (x1 / dispersion, (x1 + x2) / dispersion);
     let share0 = null_ratio * n1 / (null_ratio * n1 + n2);
     if !(share0 > 0.0 && share0 < 1.0) {
@@ -200,8 +194,10 @@ pub fn dispersed_rate_test(
             "the canary's expected share of events under the null ratio {null_ratio} is {share0}: the exposures {n1} and {n2} are too far apart to compare"
         )));
     }
-    let upper_tail = || if x1_eff <= 0.0 { 1.0 } else { beta_reg(x1_eff, s_eff - x1_eff + 1.0, share0) };
-    let lower_tail = || if x1_eff >= s_eff { 1.0 } else { beta_reg(s_eff - x1_eff, x1_eff + 1.0, 1.0 - share0) };
+    let calibrated = |p: f64| super::dependence::t_calibrated(p, degrees_of_freedom);
+    let upper_tail = || calibrated(if x1_eff <= 0.0 { 1.0 } else { beta_reg(x1_eff, s_eff - x1_eff + 1.0, share0) });
+    let lower_tail =
+        || calibrated(if x1_eff >= s_eff { 1.0 } else { beta_reg(s_eff - x1_eff, x1_eff + 1.0, 1.0 - share0) });
     let p_value = match alternative {
         Alternative::Greater => upper_tail(),
         Alternative::Less => lower_tail(),
@@ -213,7 +209,7 @@ pub fn dispersed_rate_test(
             "the p-value could not be computed for {x1} canary and {x2} baseline events"
         )));
     }
-    let tail = (1.0 - confidence) / 2.0;
+    let tail = super::dependence::normal_tail_for((1.0 - confidence) / 2.0, degrees_of_freedom);
     let pi_low = if x1_eff <= 0.0 { 0.0 } else { beta_quantile(x1_eff, s_eff - x1_eff + 1.0, tail) };
     let pi_high = if x1_eff >= s_eff { 1.0 } else { beta_quantile(x1_eff + 1.0, s_eff - x1_eff, 1.0 - tail) };
     if pi_low.is_nan() || pi_high.is_nan() {
@@ -228,7 +224,8 @@ pub fn dispersed_rate_test(
         ci_high: to_ratio(pi_high),
         confidence,
         dispersion,
-        blocks: informative_blocks,
+        blocks: long_run.batches,
+        degrees_of_freedom,
         effective_events: s_eff,
         p_value,
     })
@@ -314,7 +311,7 @@ const NORMAL_BETA_ABOVE: f64 = 1.0e6;
 
 /// The regularised incomplete beta I_x(a, b), NaN for parameters outside its domain (never a
 /// panic; statrs's own iteration is bounded). For very large a and b, the normal approximation.
-fn beta_reg(a: f64, b: f64, x: f64) -> f64 {
+pub(super) fn beta_reg(a: f64, b: f64, x: f64) -> f64 {
     if a.min(b) > NORMAL_BETA_ABOVE && a.is_finite() && b.is_finite() && (0.0..=1.0).contains(&x) {
         let (mean, sd) = beta_moments(a, b);
         return super::normal::lower_tail((x - mean) / sd);
@@ -332,7 +329,7 @@ fn beta_moments(a: f64, b: f64) -> (f64, f64) {
 /// of [0, 1] (at most [`QUANTILE_STEPS`] evaluations, each one bounded) to the ulp where I_x
 /// crosses p, then at most 4 Newton steps on the regularised incomplete beta. (statrs's
 /// `inv_beta_reg` loops forever on large parameters.) NaN when the parameters are not valid.
-fn beta_quantile(a: f64, b: f64, p: f64) -> f64 {
+pub(super) fn beta_quantile(a: f64, b: f64, p: f64) -> f64 {
     if !(a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite()) || p.is_nan() {
         return f64::NAN;
     }
@@ -491,6 +488,35 @@ mod tests {
             assert!((back - p).abs() <= 1e-6 * p.max(1e-3), "{a} {b} {p}: I = {back}");
         }
         assert!(beta_quantile(-1.0, 1.0, 0.5).is_nan());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// The interval and the test agree on drifting data too: a null just below the interval's
+        /// lower bound is rejected at the interval's tail, one just above it is not.
+        #[test]
+        fn the_interval_excludes_exactly_the_ratios_the_test_rejects(
+            canary in proptest::collection::vec(0.0f64..300.0, 10..40),
+            drift in proptest::collection::vec(0.5f64..1.5, 10..40),
+        ) {
+            let n = canary.len().min(drift.len());
+            let canary_counts: Vec<IntervalCount> =
+                (0..n).map(|i| IntervalCount { events: (canary[i] * drift[i]).round(), exposure: 1000.0 }).collect();
+            let baseline_counts: Vec<IntervalCount> =
+                (0..n).map(|i| IntervalCount { events: canary[(i + 3) % n].round(), exposure: 1000.0 }).collect();
+            let confidence = 0.98;
+            let Ok(test) = dispersed_rate_test(&canary_counts, &baseline_counts, 1.0, Alternative::Greater, confidence, 5)
+            else { return Ok(()) };
+            proptest::prop_assume!(test.ci_low > 1e-6 && test.ci_low.is_finite());
+            let tail = (1.0 - confidence) / 2.0;
+            let p_at = |ratio: f64| {
+                dispersed_rate_test(&canary_counts, &baseline_counts, ratio, Alternative::Greater, confidence, 5)
+                    .unwrap()
+                    .p_value
+            };
+            proptest::prop_assert!(p_at(test.ci_low * 0.999) <= tail * 1.001, "below {}: {}", test.ci_low, p_at(test.ci_low * 0.999));
+            proptest::prop_assert!(p_at(test.ci_low * 1.001) >= tail * 0.999, "above {}: {}", test.ci_low, p_at(test.ci_low * 1.001));
+        }
     }
 
     proptest::proptest! {

@@ -5,12 +5,13 @@
 //! and returns numbers, so each one can be checked against SciPy (`scripts/reference_values.py`).
 
 pub mod counts;
+pub mod dependence;
 pub mod descriptive;
 pub mod effect;
 pub mod hodges_lehmann;
 pub mod holm;
 pub mod mann_whitney;
-mod normal;
+pub(crate) mod normal;
 pub mod sequential;
 
 pub use counts::{DispersedRateTest, IntervalCount, RateComparison, compare_rates, dispersed_rate_test};

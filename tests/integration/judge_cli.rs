@@ -305,7 +305,9 @@ fn watch_fires_a_sustained_breach_whose_stretch_spans_two_looks() {
     let events: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let looks: Vec<&Value> = events.iter().filter(|e| e["event"] == "look").collect();
     assert_eq!(looks.len(), 3, "fired at the third look (minute 15)");
-    assert_eq!(looks[1]["verdict"], "pass");
+    // At minute 10 the burst is 3 of 10 points in a row: serially dependent, so the shift test's
+    // interval is widened and the look may be inconclusive; it must not fire.
+    assert_ne!(looks[1]["verdict"], "fail", "{}", looks[1]);
     let reason = looks[2]["metrics"][0]["reason"].as_str().unwrap();
     assert!(reason.contains("10:08") || reason.contains("7m"), "{reason}");
 

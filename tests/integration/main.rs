@@ -6,6 +6,7 @@ mod architecture;
 mod cli_surface;
 mod compare_cli;
 mod datadog;
+mod dependence;
 mod features;
 mod first_run;
 mod github_action;

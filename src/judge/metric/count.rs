@@ -151,12 +151,12 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
     }
     if config.tests().contains(&TestKind::Rate) {
         let test = rate_test(&canary_counts, &baseline_counts, config.direction, config.margin, confidence);
-        if let Some(dispersion) = test.1 {
+        if let Some((dispersion, batches)) = test.1 {
             result.findings.push(Finding {
                 kind: FindingKind::Overdispersion,
                 side: None,
                 message: format!(
-                    "the canary/baseline split of events varies {}× more than Poisson noise between blocks; the rate test allows for it",
+                    "the canary/baseline split of events varies {}× more than Poisson noise between {batches} batches of the window (drift or uneven routing); the rate test allows for it",
                     short(dispersion)
                 ),
             });
@@ -188,16 +188,17 @@ fn null_ratios(margin: Option<Margin>) -> (f64, f64) {
     (1.0 + delta, (1.0 - delta).max(f64::MIN_POSITIVE))
 }
 
-/// The rate test, and the dispersion when it exceeded Poisson noise noticeably.
+/// The rate test, and the dispersion (with the batches it was estimated from) when it exceeded
+/// Poisson noise noticeably.
 fn rate_test(
     canary: &[IntervalCount],
     baseline: &[IntervalCount],
     direction: Direction,
     margin: Option<Margin>,
     confidence: f64,
-) -> (TestResult, Option<f64>) {
+) -> (TestResult, Option<(f64, usize)>) {
     let (above, below) = null_ratios(margin);
-    let blocks = canary.len().min(10);
+    let blocks = crate::stats::dependence::LONG_RUN_BATCHES;
     let run = |ratio: f64, alternative: Alternative| {
         dispersed_rate_test(canary, baseline, ratio, alternative, confidence, blocks)
     };
@@ -231,7 +232,10 @@ fn rate_test(
             test.estimate = Some(result.rate_ratio);
             test.ci_low = Some(result.ci_low);
             test.ci_high = Some(result.ci_high);
-            let noted = (result.dispersion > 1.5).then_some(result.dispersion);
+            if result.degrees_of_freedom.is_some() {
+                test.effective_samples = Some(result.effective_events);
+            }
+            let noted = (result.dispersion > 1.5).then_some((result.dispersion, result.blocks));
             (test, noted)
         }
         Err(error) => {

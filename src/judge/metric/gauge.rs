@@ -42,10 +42,10 @@ pub(super) fn evaluate_gauge(opening: &Opening<'_, '_>, result: &mut MetricResul
     let values = |side: Side| cleaned[&side].iter().map(|p| p.value).collect::<Vec<_>>();
     refuse_identical(input, &[QueryRole::Value], &values(Side::Baseline), &values(Side::Canary), &mut result.findings)?;
     thinning.note(&mut result.findings);
-    let judged: BTreeMap<Side, Vec<f64>> = Side::BOTH
-        .into_iter()
-        .map(|side| (side, sorted(thin(&cleaned[&side], factor, step).iter().map(|p| p.value).collect())))
-        .collect();
+    let thinned: BTreeMap<Side, Vec<Point>> =
+        Side::BOTH.into_iter().map(|side| (side, thin(&cleaned[&side], factor, step))).collect();
+    let judged: BTreeMap<Side, Vec<f64>> =
+        Side::BOTH.into_iter().map(|side| (side, sorted(thinned[&side].iter().map(|p| p.value).collect()))).collect();
     for side in Side::BOTH {
         let all = sorted(cleaned[&side].iter().map(|p| p.value).collect());
         let data = SideData { samples: judged[&side].len(), summary: Some(Summary::of_sorted(&all)), totals: None };
@@ -81,9 +81,14 @@ pub(super) fn evaluate_gauge(opening: &Opening<'_, '_>, result: &mut MetricResul
     }
     let (baseline, canary) = (&judged[&Side::Baseline], &judged[&Side::Canary]);
     let margin = config.margin.unwrap_or_default();
+    let inflation = thinning.serial_inflation(&thinned[&Side::Canary], &thinned[&Side::Baseline]);
+    thinning.note_dependence(inflation, canary.len() + baseline.len(), &mut result.findings);
     for test in config.tests() {
         match test {
-            TestKind::Shift => result.tests.push(shift_test(canary, baseline, config.direction, margin, confidence)),
+            TestKind::Shift => {
+                let direction = config.direction;
+                result.tests.push(shift_test(canary, baseline, direction, margin, confidence, inflation))
+            }
             TestKind::Spread => result.tests.push(spread_test(canary, baseline, config.direction, margin)),
             TestKind::Rate => {}
         }
@@ -92,15 +97,20 @@ pub(super) fn evaluate_gauge(opening: &Opening<'_, '_>, result: &mut MetricResul
 }
 
 /// The one-sided (per direction) Mann-Whitney p-value of "canary − baseline ≤ margin"; `None`
-/// when it cannot be computed (values moved by the margin overflow): never a default of 1.
-fn shifted_p_value(canary: &[f64], baseline: &[f64], direction: Direction, margin: f64) -> Option<f64> {
+/// when it cannot be computed (values moved by the margin overflow): never a default of 1. Each
+/// one-sided p-value is read on the normal scale with the variance of U multiplied by
+/// `inflation` (serially dependent points: fewer independent values than points).
+fn shifted_p_value(canary: &[f64], baseline: &[f64], direction: Direction, margin: f64, inflation: f64) -> Option<f64> {
     let one_sided = |shift: f64, alternative: Alternative| {
         let moved: Vec<f64> = canary.iter().map(|c| c + shift).collect();
         if moved.iter().any(|v| !v.is_finite()) {
             return None;
         }
         let ranks = Ranks::of_sorted(&moved, baseline);
-        mann_whitney(&ranks, alternative, Method::Auto, None).ok().map(|t| t.p_value).filter(|p| !p.is_nan())
+        mann_whitney(&ranks, alternative, Method::Auto, None)
+            .ok()
+            .map(|t| inflated_p_value(t.p_value, inflation))
+            .filter(|p| !p.is_nan())
     };
     match direction {
         Direction::Increase => one_sided(-margin, Alternative::Greater),
@@ -112,19 +122,48 @@ fn shifted_p_value(canary: &[f64], baseline: &[f64], direction: Direction, margi
     }
 }
 
-fn shift_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: Margin, confidence: f64) -> TestResult {
+/// A one-sided p-value whose z-score is divided by √inflation (the variance of the statistic
+/// `inflation` times its value for independent points); unchanged for an inflation of 1.
+fn inflated_p_value(p: f64, inflation: f64) -> f64 {
+    if inflation <= 1.0 || !(p > 0.0 && p < 1.0) {
+        return p;
+    }
+    crate::stats::normal::upper_tail(crate::stats::normal::upper_quantile(p) / inflation.sqrt())
+}
+
+/// The interval level whose normal-scale tail is the nominal one's widened by √inflation, so that
+/// the Hodges-Lehmann interval excludes the shifts the inflated test rejects.
+fn inflated_confidence(confidence: f64, inflation: f64) -> f64 {
+    if inflation <= 1.0 || !(confidence > 0.0 && confidence < 1.0) {
+        return confidence;
+    }
+    let tail = (1.0 - confidence) / 2.0;
+    let widened = crate::stats::normal::upper_tail(crate::stats::normal::upper_quantile(tail) * inflation.sqrt());
+    1.0 - 2.0 * widened
+}
+
+fn shift_test(
+    canary: &[f64],
+    baseline: &[f64],
+    direction: Direction,
+    margin: Margin,
+    confidence: f64,
+    inflation: f64,
+) -> TestResult {
     let amount = margin.amount(median_sorted(baseline));
-    let p_value = shifted_p_value(canary, baseline, direction, amount);
+    let p_value = shifted_p_value(canary, baseline, direction, amount, inflation);
     let ranks = Ranks::of_sorted(canary, baseline);
     let law = ExactNull::affordable(canary.len(), baseline.len())
         .then(|| ExactNull::new(canary.len(), baseline.len()).ok())
         .flatten();
     // When the requested level cannot be reached with these sample sizes (or rounds to 1), the
     // interval at that level is unbounded, not the span of the differences.
-    let shift = hodges_lehmann(canary, baseline, confidence, law.as_ref()).ok().map(|mut s| {
+    let level = inflated_confidence(confidence, inflation);
+    let shift = hodges_lehmann(canary, baseline, level, law.as_ref()).ok().map(|mut s| {
         if !s.reachable {
             (s.ci_low, s.ci_high) = (f64::NEG_INFINITY, f64::INFINITY);
         }
+        s.confidence = confidence;
         s
     });
     TestResult {
@@ -135,6 +174,7 @@ fn shift_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: Ma
         ci_high: shift.as_ref().map(|s| s.ci_high),
         confidence: shift.as_ref().map(|s| s.confidence),
         margin: Some(amount),
+        effective_samples: (inflation > 1.0).then(|| (canary.len() + baseline.len()) as f64 / inflation),
         ..TestResult::new(TestKindResult::Shift)
     }
 }

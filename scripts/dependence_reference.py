@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Reference values for src/stats/dependence.rs, computed with SciPy and by brute force in numpy:
+
+    python3 scripts/dependence_reference.py > tests/data/dependence_reference.json
+
+student_t: scipy.stats.t.sf / t.isf; calibration: t.sf(norm.isf(p), df); batch_dispersion: the
+Pearson statistic of per-batch canary events around the fitted share over batches − 1, less
+√(2/(batches − 1)) (floored at 1), and its Welch-Satterthwaite df; inflation: 1 + 2 Σ Bartlett-weighted max(0, ρ_k − 1/√n) (no shrinking of the known lags)."""
+import json
+import math
+
+import numpy as np
+from scipy import stats
+
+
+def batch_dispersion(canary, baseline, fitted, batches):
+    n = len(canary)
+    pearson, informative = 0.0, 0
+    for b in range(batches):
+        lo, hi = b * n // batches, (b + 1) * n // batches
+        x1 = sum(c[0] for c in canary[lo:hi]); n1 = sum(c[1] for c in canary[lo:hi])
+        x2 = sum(c[0] for c in baseline[lo:hi]); n2 = sum(c[1] for c in baseline[lo:hi])
+        if x1 + x2 <= 0 or n1 <= 0 or n2 <= 0:
+            continue
+        share = fitted * n1 / (fitted * n1 + n2)
+        pearson += (x1 - (x1 + x2) * share) ** 2 / ((x1 + x2) * share * (1 - share))
+        informative += 1
+    phi = max(1.0, pearson / (informative - 1) - math.sqrt(2 / (informative - 1))) if informative >= 3 else 1.0
+    df = None if phi <= 1.0 else (informative - 1) * (phi / (phi - 1)) ** 2
+    return phi, df
+
+
+def inflation(series, lags, known):
+    x = np.asarray(series, float)
+    n = len(x)
+    c = x - x.mean()
+    g0 = np.dot(c, c) / n
+    lags = min(lags, n - 2)
+    total = 0.0
+    for k in range(1, lags + 1):
+        rho = np.dot(c[:-k], c[k:]) / n / g0
+        total += (1 - k / (lags + 1)) * max(0.0, rho - (0.0 if k <= known else 1 / math.sqrt(n)))
+    return float(min(max(1 + 2 * total, 1.0), n))
+
+
+def main():
+    rng = np.random.default_rng(12)
+    out = {"student_t": [], "calibration": [], "batch_dispersion": [], "inflation": []}
+    for t, df, p in [(2.5, 4.0, 0.001), (0.7, 9.3, 0.2), (-1.2, 30.0, 0.01), (3.9, 2.0, 0.003), (1.0, 150.0, 0.4),
+                     (6.0, 4.5, 1e-6)]:
+        out["student_t"].append({"t": t, "df": df, "sf": float(stats.t.sf(t, df)), "p": p,
+                                 "isf": float(stats.t.isf(p, df))})
+    for p, df in [(0.003, 4.0), (0.01, 36.0), (1e-6, 9.0), (0.3, 5.5), (0.0033, 250.0)]:
+        out["calibration"].append({"p": p, "df": df, "calibrated": float(stats.t.sf(stats.norm.isf(p), df))})
+    for n, batches, drift in [(30, 5, 0.3), (12, 5, 0.0), (120, 5, 0.15), (7, 5, 0.5)]:
+        walk = np.cumsum(rng.normal(0, drift, n))
+        exposure_c = rng.poisson(150, n).astype(float)
+        exposure_b = rng.poisson(150, n).astype(float)
+        canary = [[float(rng.poisson(e * 0.08 * math.exp(w))), e] for e, w in zip(exposure_c, walk)]
+        baseline = [[float(rng.poisson(e * 0.08)), e] for e in exposure_b]
+        x1 = sum(c[0] for c in canary); n1 = sum(c[1] for c in canary)
+        x2 = sum(c[0] for c in baseline); n2 = sum(c[1] for c in baseline)
+        fitted = ((x1 + 0.5) / n1) / ((x2 + 0.5) / n2)
+        phi, df = batch_dispersion(canary, baseline, fitted, batches)
+        out["batch_dispersion"].append({"canary": canary, "baseline": baseline, "fitted": fitted,
+                                        "batches": batches, "dispersion": phi, "df": df})
+    for n, phi, lags, known in [(30, 0.0, 4, 0), (30, 0.7, 4, 1), (120, 0.9, 5, 0), (15, -0.5, 3, 0), (30, 0.2, 4, 1)]:
+        x = np.empty(n)
+        x[0] = rng.normal()
+        for i in range(1, n):
+            x[i] = phi * x[i - 1] + rng.normal()
+        out["inflation"].append({"series": [float(v) for v in x], "lags": lags, "known": known,
+                                 "inflation": inflation(x, lags, known)})
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

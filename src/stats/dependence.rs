@@ -1,0 +1,278 @@
+//! Statistics for serially dependent data: the long-run (batch means) dispersion of the
+//! canary/baseline split of events, its degrees of freedom, the Student-t calibration of a
+//! normal-scale p-value or tail, and the variance inflation (effective sample size) of an
+//! autocorrelated series. Pure functions of numbers; checked against SciPy by
+//! `scripts/dependence_reference.py` (values in `tests/data/dependence_reference.json`).
+
+use super::counts::{IntervalCount, beta_quantile, beta_reg};
+use super::normal;
+
+/// Batches the long-run dispersion of a count test is estimated from: few long batches, so that
+/// drift correlated over a good part of the window shows between batches instead of hiding inside
+/// them, with Student-t critical values on their few degrees of freedom.
+pub const LONG_RUN_BATCHES: usize = 5;
+
+/// Degrees of freedom beyond which the Student-t law is the normal one (to 1e-7 of a p-value).
+const NORMAL_BEYOND_DF: f64 = 1.0e7;
+
+/// The long-run variance of the canary's share of events, relative to binomial noise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LongRunDispersion {
+    /// Variance of the canary's events given the total, over its binomial variance (at least 1).
+    pub dispersion: f64,
+    /// Batches with events on both sides' exposure that the estimate used.
+    pub batches: usize,
+    /// Degrees of freedom of the dispersed test (Welch-Satterthwaite: the binomial part is known,
+    /// the excess is estimated from `batches − 1` df); `None` when the data show no dispersion
+    /// (the exact binomial law holds).
+    pub degrees_of_freedom: Option<f64>,
+}
+
+/// Batch means estimate of the long-run dispersion of the canary's share of events: the aligned
+/// intervals are cut into `batches` contiguous batches of (nearly) equal length, and the Pearson
+/// statistic of the per-batch canary events around their expected share under `fitted_ratio`
+/// (the ratio of the window's rates), divided by its `batches − 1` degrees of freedom, estimates
+/// how much more than binomial noise the split varies: drift that moves one side's rate for
+/// minutes at a time (autocorrelated) moves whole batches. Only the excess beyond one standard
+/// error of that estimate under binomial noise (√(2/df)) counts, so that clean data keep the
+/// exact binomial test (no power lost to the estimate's own noise); floored at 1. With fewer than
+/// 3 informative batches nothing can be estimated and the binomial law is kept.
+pub fn batch_dispersion(
+    canary: &[IntervalCount],
+    baseline: &[IntervalCount],
+    fitted_ratio: f64,
+    batches: usize,
+) -> LongRunDispersion {
+    let length = canary.len().min(baseline.len());
+    let batches = batches.clamp(1, length.max(1));
+    let total = |side: &[IntervalCount]| side.iter().fold((0.0, 0.0), |(e, x), c| (e + c.events, x + c.exposure));
+    let (mut pearson, mut informative) = (0.0, 0usize);
+    for b in 0..batches {
+        let range = (b * length / batches)..((b + 1) * length / batches);
+        let ((x1, n1), (x2, n2)) = (total(&canary[range.clone()]), total(&baseline[range]));
+        let events = x1 + x2;
+        if !(events > 0.0 && n1 > 0.0 && n2 > 0.0) {
+            continue;
+        }
+        let share = fitted_ratio * n1 / (fitted_ratio * n1 + n2);
+        if !(share > 0.0 && share < 1.0) {
+            continue;
+        }
+        pearson += (x1 - events * share).powi(2) / (events * share * (1.0 - share));
+        informative += 1;
+    }
+    let dispersion = if informative >= 3 {
+        let df = (informative - 1) as f64;
+        (pearson / df - (2.0 / df).sqrt()).max(1.0)
+    } else {
+        1.0
+    };
+    let dispersion = if dispersion.is_finite() { dispersion } else { f64::MAX };
+    LongRunDispersion {
+        dispersion,
+        batches: informative,
+        degrees_of_freedom: satterthwaite_df(dispersion, informative.saturating_sub(1)),
+    }
+}
+
+/// Welch-Satterthwaite degrees of freedom of a variance that is binomial (known) plus an excess
+/// `dispersion − 1` (in binomial units) estimated with `df` degrees of freedom:
+/// df · (φ / (φ − 1))². Infinite (`None`) at φ = 1, `df` for a dominating excess.
+pub fn satterthwaite_df(dispersion: f64, df: usize) -> Option<f64> {
+    if dispersion <= 1.0 || df == 0 {
+        return None;
+    }
+    let ratio = dispersion / (dispersion - 1.0);
+    let effective = df as f64 * ratio * ratio;
+    (effective < NORMAL_BEYOND_DF).then_some(effective)
+}
+
+/// P(T > t) for Student's t law with `df` degrees of freedom (through the incomplete beta
+/// function, as SciPy's `t.sf`); the normal tail for `None` or very many degrees of freedom.
+pub fn student_t_upper_tail(t: f64, df: Option<f64>) -> f64 {
+    let Some(df) = df.filter(|d| *d < NORMAL_BEYOND_DF && *d > 0.0) else { return normal::upper_tail(t) };
+    if t.is_nan() {
+        return f64::NAN;
+    }
+    let half = 0.5 * beta_reg(0.5 * df, 0.5, df / (df + t * t));
+    if t >= 0.0 { half } else { 1.0 - half }
+}
+
+/// The t with P(T > t) = p (SciPy's `t.isf`), for 0 < p < 1; the normal quantile for `None`.
+pub fn student_t_upper_quantile(p: f64, df: Option<f64>) -> f64 {
+    let Some(df) = df.filter(|d| *d < NORMAL_BEYOND_DF && *d > 0.0) else { return normal::upper_quantile(p) };
+    if !(p > 0.0 && p < 1.0) {
+        return if p <= 0.0 { f64::INFINITY } else { f64::NEG_INFINITY };
+    }
+    if p > 0.5 {
+        return -student_t_upper_quantile(1.0 - p, Some(df));
+    }
+    let x = beta_quantile(0.5 * df, 0.5, 2.0 * p);
+    if x <= 0.0 { f64::INFINITY } else { (df * (1.0 - x) / x).sqrt() }
+}
+
+/// A one-sided p-value computed on the normal scale (the statistic's z = Φ⁻¹(1 − p)) read
+/// against Student's t with `df` degrees of freedom: P(T > z). Monotone in `p`, equal to `p` for
+/// `None`, and larger for a small p when the variance behind it rests on few degrees of freedom.
+pub fn t_calibrated(p: f64, df: Option<f64>) -> f64 {
+    if df.is_none() || !(p > 0.0 && p < 1.0) {
+        return p;
+    }
+    student_t_upper_tail(normal::upper_quantile(p), df).clamp(0.0, 1.0)
+}
+
+/// The normal-scale tail whose critical value is Student's at `tail`: the inverse of
+/// [`t_calibrated`], so that an interval built at this tail excludes exactly the nulls the
+/// calibrated test rejects at `tail`.
+pub fn normal_tail_for(tail: f64, df: Option<f64>) -> f64 {
+    if df.is_none() || !(tail > 0.0 && tail < 1.0) {
+        return tail;
+    }
+    normal::upper_tail(student_t_upper_quantile(tail, df))
+}
+
+/// The variance inflation of the mean of an autocorrelated series: 1 + 2 Σ_{k=1..K} w_k ρ̃_k with
+/// Bartlett weights w_k = 1 − k/(K+1) and each lag-k autocorrelation ρ̂_k shrunk by one standard
+/// error under independence (ρ̃_k = max(0, ρ̂_k − 1/√n)), so that white noise is not inflated by its
+/// own sampling noise, except for the first `known_lags` lags, whose dependence is known from how
+/// the points were made (windows sharing data): those count as measured, ρ̃_k = max(0, ρ̂_k).
+/// `n / inflation` is the effective sample size. At least 1, at most n; 1 for fewer than 4 values
+/// or a constant series.
+pub fn autocorrelation_inflation(series: &[f64], max_lag: usize, known_lags: usize) -> f64 {
+    let n = series.len();
+    if n < 4 || series.iter().any(|v| !v.is_finite()) {
+        return 1.0;
+    }
+    let mean = series.iter().sum::<f64>() / n as f64;
+    let centred: Vec<f64> = series.iter().map(|v| v - mean).collect();
+    let gamma = |k: usize| centred.iter().zip(&centred[k..]).map(|(a, b)| a * b).sum::<f64>() / n as f64;
+    let variance = gamma(0);
+    if !(variance > 0.0 && variance.is_finite()) {
+        return 1.0;
+    }
+    let lags = max_lag.min(n - 2);
+    let noise = 1.0 / (n as f64).sqrt();
+    let sum: f64 = (1..=lags)
+        .map(|k| {
+            let weight = 1.0 - k as f64 / (lags + 1) as f64;
+            let shrink = if k <= known_lags { 0.0 } else { noise };
+            weight * (gamma(k) / variance - shrink).max(0.0)
+        })
+        .sum();
+    (1.0 + 2.0 * sum).clamp(1.0, n as f64)
+}
+
+/// Lags the autocorrelation of `n` points is read to: at least `overlap` (points whose windows
+/// share data are dependent at least that far) and ⌈n^(1/3)⌉, at most n/4.
+pub fn autocorrelation_lags(n: usize, overlap: usize) -> usize {
+    let rule = (n as f64).cbrt().ceil() as usize;
+    rule.max(overlap).min((n / 4).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../tests/data/dependence_reference.json")).unwrap()
+    }
+
+    fn close(actual: f64, expected: f64, tolerance: f64, what: &str) {
+        assert!((actual - expected).abs() <= tolerance * expected.abs().max(1e-300), "{what}: {actual} vs {expected}");
+    }
+
+    #[test]
+    fn student_t_tails_and_quantiles_match_scipy() {
+        let data = reference();
+        for case in data["student_t"].as_array().unwrap() {
+            let (t, df, sf, p, isf) = (
+                case["t"].as_f64().unwrap(),
+                case["df"].as_f64().unwrap(),
+                case["sf"].as_f64().unwrap(),
+                case["p"].as_f64().unwrap(),
+                case["isf"].as_f64().unwrap(),
+            );
+            close(student_t_upper_tail(t, Some(df)), sf, 1e-6, &format!("t.sf({t}, {df})"));
+            close(student_t_upper_quantile(p, Some(df)), isf, 1e-6, &format!("t.isf({p}, {df})"));
+        }
+    }
+
+    #[test]
+    fn calibration_and_its_inverse_match_scipy() {
+        for case in reference()["calibration"].as_array().unwrap() {
+            let (p, df) = (case["p"].as_f64().unwrap(), case["df"].as_f64().unwrap());
+            let calibrated = t_calibrated(p, Some(df));
+            close(calibrated, case["calibrated"].as_f64().unwrap(), 1e-6, &format!("calibrated {p} {df}"));
+            close(normal_tail_for(calibrated, Some(df)), p, 1e-6, &format!("inverse {p} {df}"));
+        }
+        assert_eq!(t_calibrated(0.003, None), 0.003);
+    }
+
+    #[test]
+    fn batch_dispersion_matches_a_brute_force_computation() {
+        for case in reference()["batch_dispersion"].as_array().unwrap() {
+            let side = |key: &str| -> Vec<IntervalCount> {
+                case[key]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|pair| IntervalCount {
+                        events: pair[0].as_f64().unwrap(),
+                        exposure: pair[1].as_f64().unwrap(),
+                    })
+                    .collect()
+            };
+            let (canary, baseline) = (side("canary"), side("baseline"));
+            let batches = case["batches"].as_u64().unwrap() as usize;
+            let got = batch_dispersion(&canary, &baseline, case["fitted"].as_f64().unwrap(), batches);
+            close(got.dispersion, case["dispersion"].as_f64().unwrap(), 1e-9, "dispersion");
+            match case["df"].as_f64() {
+                Some(df) => close(got.degrees_of_freedom.unwrap(), df, 1e-9, "df"),
+                None => assert_eq!(got.degrees_of_freedom, None),
+            }
+        }
+    }
+
+    #[test]
+    fn autocorrelation_inflation_matches_a_brute_force_computation() {
+        for case in reference()["inflation"].as_array().unwrap() {
+            let series: Vec<f64> = case["series"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            let lags = case["lags"].as_u64().unwrap() as usize;
+            let known = case["known"].as_u64().unwrap() as usize;
+            let expected = case["inflation"].as_f64().unwrap();
+            close(autocorrelation_inflation(&series, lags, known), expected, 1e-9, "inflation");
+        }
+        assert_eq!(autocorrelation_inflation(&[1.0, 1.0, 1.0, 1.0, 1.0], 2, 1), 1.0);
+        assert_eq!(autocorrelation_inflation(&[1.0, 2.0], 1, 0), 1.0);
+    }
+
+    #[test]
+    fn no_dispersion_keeps_the_exact_law() {
+        assert_eq!(satterthwaite_df(1.0, 4), None);
+        assert_eq!(satterthwaite_df(3.0, 4), Some(4.0 * 2.25));
+        let flat = vec![IntervalCount { events: 10.0, exposure: 100.0 }; 10];
+        assert_eq!(batch_dispersion(&flat, &flat, 1.0, 5).degrees_of_freedom, None);
+    }
+
+    proptest::proptest! {
+        /// The calibrated p-value is never smaller than the normal one (few degrees of freedom only
+        /// ever cost evidence), and the inverse tail undoes it.
+        #[test]
+        fn calibration_only_ever_weakens_evidence(p in 1e-12f64..0.5, df in 1.0f64..1e6) {
+            let calibrated = t_calibrated(p, Some(df));
+            proptest::prop_assert!(calibrated >= p * (1.0 - 1e-7), "{p} {df}: {calibrated}");
+            proptest::prop_assert!(normal_tail_for(0.01, Some(df)) <= 0.01 * (1.0 + 1e-9));
+        }
+
+        /// The inflation stays within [1, n] for any finite series.
+        #[test]
+        fn inflation_is_bounded(
+            series in proptest::collection::vec(-1e6f64..1e6, 0..60),
+            lags in 0usize..20,
+            known in 0usize..3,
+        ) {
+            let f = autocorrelation_inflation(&series, lags, known);
+            proptest::prop_assert!(f >= 1.0 && f <= series.len().max(1) as f64, "{f}");
+        }
+    }
+}
