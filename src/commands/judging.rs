@@ -85,6 +85,17 @@ pub fn judge_source(
     carries: &BTreeMap<String, Carry>,
 ) -> Result<JudgmentReport, CanaryError> {
     let fetched = fetch_everything(analysis, source, window, sides, overrides)?;
+    let inputs = metric_inputs(analysis, fetched, carries);
+    let context = Context { window, point_time: source.point_time(), alpha };
+    Ok(judge(analysis, inputs, &context, sides, source.description()))
+}
+
+/// The judge's inputs from the fetched answers: per metric its rendered queries and series.
+pub(crate) fn metric_inputs<'a>(
+    analysis: &'a Analysis,
+    fetched: Vec<Fetched>,
+    carries: &BTreeMap<String, Carry>,
+) -> Vec<MetricInput<'a>> {
     let mut inputs: Vec<MetricInput<'_>> = analysis
         .metrics
         .iter()
@@ -98,8 +109,7 @@ pub fn judge_source(
             Side::Canary => input.canary.insert(answer.role, answer.series),
         };
     }
-    let context = Context { window, point_time: source.point_time(), alpha };
-    Ok(judge(analysis, inputs, &context, sides, source.description()))
+    inputs
 }
 
 /// A before/after baseline must have been recorded with the analysis's offset, or its points
