@@ -370,6 +370,13 @@ pub fn apply(
                         .iter()
                         .filter(|t| t.gating)
                         .find_map(|t| imprecision(t, result.direction, config.inconclusive_beyond(), median));
+                    let imprecise = imprecise.or_else(|| {
+                        result
+                            .tests
+                            .iter()
+                            .filter(|t| t.gating)
+                            .find_map(|t| estimate_beyond_margin(t, result.direction))
+                    });
                     match imprecise {
                         Some(why) => {
                             result.classification = Classification::NoData;
@@ -398,9 +405,89 @@ pub fn apply(
     sequences
 }
 
+/// A sequential test whose estimate lies beyond the margin in the bad direction is no evidence of
+/// health, even when its sequence still reaches back within the "too little data" bar: a
+/// regression smaller than the bar would otherwise be promoted before the sequence could show it.
+fn estimate_beyond_margin(test: &TestResult, direction: Direction) -> Option<String> {
+    if !matches!(test.test, TestKindResult::Shift | TestKindResult::Rate) {
+        return None;
+    }
+    let (estimate, margin) = (test.estimate?, test.margin?);
+    let neutral = if test.test == TestKindResult::Rate { 1.0 } else { 0.0 };
+    let mirrored = 2.0 * neutral - margin;
+    let (low_margin, high_margin) = (margin.min(mirrored), margin.max(mirrored));
+    let beyond = match direction {
+        Direction::Increase => estimate > margin,
+        Direction::Decrease => estimate < margin,
+        Direction::Either => estimate > high_margin || estimate < low_margin,
+    };
+    let show = |v: f64| match test.test {
+        TestKindResult::Rate => format!("×{}", short(v)),
+        _ => short_signed(v),
+    };
+    beyond.then(|| {
+        format!(
+            "not shown healthy yet: the estimate {} lies beyond the margin {} although the confidence sequence does not yet rule out the margin",
+            show(estimate),
+            show(margin)
+        )
+    })
+}
+
 fn fail(result: &mut MetricResult) {
     if let Some(test) = result.tests.iter().find(|t| t.gating && t.outcome == TestOutcome::Fail) {
         result.classification = failure_class(test, result.direction);
         result.reason = test.reason.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate_test(estimate: f64, margin: f64) -> TestResult {
+        TestResult { estimate: Some(estimate), margin: Some(margin), ..TestResult::new(TestKindResult::Rate) }
+    }
+
+    /// A regression smaller than the "too little data" bar but beyond the margin is never
+    /// promoted on its estimate; a change within the margin, or an improvement, is.
+    #[test]
+    fn an_estimate_beyond_the_margin_is_no_evidence_of_health() {
+        assert!(estimate_beyond_margin(&rate_test(1.5, 1.2), Direction::Increase).is_some());
+        assert!(estimate_beyond_margin(&rate_test(1.1, 1.2), Direction::Increase).is_none());
+        assert!(estimate_beyond_margin(&rate_test(0.5, 1.2), Direction::Increase).is_none());
+        assert!(estimate_beyond_margin(&rate_test(0.85, 0.95), Direction::Decrease).is_some());
+        assert!(estimate_beyond_margin(&rate_test(1.3, 0.95), Direction::Decrease).is_none());
+        assert!(estimate_beyond_margin(&rate_test(0.7, 1.2), Direction::Either).is_some());
+        let shift = TestResult { estimate: Some(-0.3), margin: Some(0.2), ..TestResult::new(TestKindResult::Shift) };
+        assert!(estimate_beyond_margin(&shift, Direction::Either).is_some());
+        assert!(estimate_beyond_margin(&shift, Direction::Increase).is_none());
+    }
+
+    /// Too few intervals: the test is skipped (a metric that cannot pass), never a pass or fail.
+    #[test]
+    fn too_few_intervals_skip_the_test() {
+        let pairs = vec![
+            CountIncrement {
+                canary_events: 50.0,
+                canary_exposure: 100.0,
+                baseline_events: 1.0,
+                baseline_exposure: 100.0
+            };
+            MIN_INTERVALS - 1
+        ];
+        let spec = SequentialTest {
+            name: "m",
+            data: &Ok(Increments::Count(pairs)),
+            direction: Direction::Increase,
+            margin: None,
+            family: 1,
+            alpha: 0.01,
+            step_seconds: 60,
+        };
+        let (test, summary) = sequential_test(&spec);
+        assert_eq!(test.outcome, TestOutcome::Skipped);
+        assert_eq!(summary.decision, "open");
+        assert!(test.reason.contains("fewer than"), "{}", test.reason);
     }
 }
