@@ -410,4 +410,34 @@ mod tests {
         assert!(shift_log_evidence(&many, 0.0, true) > (100f64).ln());
         assert!(shift_log_evidence(&many, 5.0, true) < 0.0);
     }
+
+    proptest::proptest! {
+        /// The decision and the reported sequence agree: the "at most r0" test rejects exactly
+        /// when the sequence's lower end lies above r0, and the lower end never exceeds the upper.
+        #[test]
+        fn the_test_and_the_sequence_agree(
+            intervals in proptest::collection::vec((0u32..50, 1u32..2000, 0u32..50, 1u32..2000), 1..60),
+            r0 in 0.2f64..5.0,
+        ) {
+            let phi = drift_correlation(60.0);
+            let counts: Vec<CountIncrement> = intervals
+                .iter()
+                .map(|&(x1, n1, x2, n2)| CountIncrement {
+                    canary_events: x1 as f64,
+                    canary_exposure: n1 as f64,
+                    baseline_events: x2 as f64,
+                    baseline_exposure: n2 as f64,
+                })
+                .collect();
+            let drift = rate_drift(&counts, phi);
+            proptest::prop_assert!(drift.is_finite() && drift >= 0.0);
+            let Some((low, high)) = rate_ratio_sequence(&counts, 0.01, drift, phi) else { return Ok(()) };
+            proptest::prop_assert!(low <= high, "{low} {high}");
+            let rejects = rate_ratio_log_evidence(&counts, r0, true, drift, phi) >= (100f64).ln();
+            // Away from the boundary (bisection tolerance), the two agree.
+            if (low / r0).ln().abs() > 1e-6 {
+                proptest::prop_assert_eq!(rejects, low > r0, "low {} r0 {}", low, r0);
+            }
+        }
+    }
 }
