@@ -34,8 +34,8 @@
 //!   counts (the exact conditional binomial test's model, per interval, so the traffic split may
 //!   change between looks); the score is U_i(r) = x1_i − π_i(r)·s_i. Scaled so that λ is the log
 //!   rate ratio beyond the null: the drift of S per unit of binomial variance is ln(r/r0).
-//! - Gauges ([`shift_evidence`]): U_i(Δ) = d_i − Δ for the paired per-interval differences
-//!   d_i = canary_i − baseline_i, standardised by the long-run standard deviation, so λ is the
+//! - Gauges ([`shift_log_evidence`]): U_i(Δ) = d_i − Δ for the paired per-interval differences
+//!   d_i = canary_i − baseline_i, standardised by their standard deviation, so λ is the
 //!   shift in standard deviations of one interval.
 
 use super::normal;
