@@ -303,6 +303,14 @@ pub struct WatchArgs {
     /// `table`: one row per judgment; `json`: one JSON event per line.
     #[arg(long, value_enum, default_value_t = WatchFormat::Table)]
     pub format: WatchFormat,
+    /// `fixed`: alpha spent O'Brien-Fleming style over the planned looks; `sequential`:
+    /// always-valid tests (confidence sequences), as many looks as wanted at the full alpha.
+    #[arg(long, value_enum, default_value_t = WatchLooks::Fixed)]
+    pub looks: WatchLooks,
+    /// Stop with pass (exit 0) at the first look where every metric's confidence sequence rules
+    /// out a regression beyond its margin (sequential looks only).
+    #[arg(long)]
+    pub promote_early: bool,
     #[command(flatten)]
     pub source: SourceArgs,
     #[command(flatten)]
@@ -313,6 +321,13 @@ pub struct WatchArgs {
 pub enum WatchFormat {
     Table,
     Json,
+}
+
+/// How `watch` keeps its false-alarm level over repeated looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WatchLooks {
+    Fixed,
+    Sequential,
 }
 
 #[derive(Debug, Args)]

@@ -138,6 +138,15 @@ pub(crate) fn judge_fetched(
     description: SourceDescription,
     carries: &BTreeMap<String, Carry>,
 ) -> JudgmentReport {
+    judge(analysis, metric_inputs(analysis, fetched, carries), context, sides, description)
+}
+
+/// The judge's inputs from the fetched answers: per metric its rendered queries and series.
+pub(crate) fn metric_inputs<'a>(
+    analysis: &'a Analysis,
+    fetched: Vec<Fetched>,
+    carries: &BTreeMap<String, Carry>,
+) -> Vec<MetricInput<'a>> {
     let mut inputs: Vec<MetricInput<'_>> = analysis
         .metrics
         .iter()
@@ -151,7 +160,7 @@ pub(crate) fn judge_fetched(
             Side::Canary => input.canary.insert(answer.role, answer.series),
         };
     }
-    judge(analysis, inputs, context, sides, description)
+    inputs
 }
 
 /// A before/after baseline must have been recorded with the analysis's offset, or its points

@@ -2,18 +2,24 @@
 //! lifetime, stopping at the first fail (the rollback webhook fires once) and ending with the last
 //! verdict otherwise.
 //!
-//! Repeated looks at growing data would give noise many chances to cross a fixed threshold, so each
+//! Repeated looks at growing data would give noise many chances to cross a fixed threshold. By
+//! default (`--looks sequential`) every look judges everything since the warm-up with always-valid
+//! tests ([`crate::judge::sequential`]: confidence sequences whose level holds however often one
+//! looks), so looks may be as frequent as the data; `--promote-early` stops with pass as soon as
+//! every metric's sequence rules out a regression beyond its margin. With `--looks fixed` each
 //! look gets a share of the analysis's `alpha` by O'Brien-Fleming-type alpha spending
-//! ([`crate::stats::sequential`]): over the whole lifetime the chance of a false fail stays at most
-//! `alpha`. Information time is the share of the judged lifetime seen so far. Each look fetches
-//! only the points it has not seen before ([`IncrementalSource`]).
+//! ([`crate::stats::sequential`]); information time is the share of the judged lifetime seen so
+//! far. Either way the chance of a false fail over the whole lifetime stays at most `alpha`. Each
+//! look fetches only the points it has not seen before ([`IncrementalSource`]).
 
-use super::judging::{call_rollback_webhook, check_recorded_offsets, judge_source};
+use super::judging::{call_rollback_webhook, check_recorded_offsets, fetch_everything, judge_source, metric_inputs};
 use crate::actions::features;
-use crate::cli::{WatchArgs, WatchFormat};
+use crate::cli::{WatchArgs, WatchFormat, WatchLooks};
 use crate::config::Analysis;
 use crate::error::CanaryError;
 use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
+use crate::judge::sequential::{self, SequenceResult};
+use crate::judge::{Context, judge};
 use crate::model::{
     Verdict, clock,
     number::{p_value, plain},
@@ -66,6 +72,14 @@ fn plan(start: i64, args: &WatchArgs, analysis: &Analysis, data_end: Option<i64>
     }
     if interval < step_s {
         return Err(usage(format!("--interval {} is shorter than the step {step}", args.interval)));
+    }
+    if args.looks == WatchLooks::Sequential && args.lookback.is_some() {
+        return Err(usage(
+            "--lookback judges a sliding window, which the always-valid tests of --looks sequential do not: they count everything since the warm-up; use --looks fixed with --lookback".into(),
+        ));
+    }
+    if args.looks == WatchLooks::Fixed && args.promote_early {
+        return Err(usage("--promote-early needs --looks sequential (the default)".into()));
     }
     if let Some(lookback) = args.lookback
         && (lookback.as_secs() as i64) < step_s
@@ -146,7 +160,14 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     // A fixed clock (or recorded data) runs the looks back to back; otherwise each waits for its time.
     let simulated = args.now.is_some() || recorded_start.is_some();
     let start = args.now.or(recorded_start).unwrap_or_else(clock::now);
-    let Plan { looks, cut_at_data_end } = plan(start, args, &analysis, recorded_bounds.map(|(_, end)| end))?;
+    let Plan { mut looks, cut_at_data_end } = plan(start, args, &analysis, recorded_bounds.map(|(_, end)| end))?;
+    let is_sequential = args.looks == WatchLooks::Sequential;
+    if is_sequential {
+        // Always-valid tests: every look at the full alpha.
+        for look in &mut looks {
+            look.alpha = analysis.judgment.alpha;
+        }
+    }
     if let Some(data_end) = cut_at_data_end {
         eprintln!(
             "canary: WARNING: the recording ends at {}, before the lifetime ({} from {}): looks stop there and the run cannot pass; pass --lifetime to watch the recorded time only",
@@ -159,7 +180,7 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     let rollback = rollback::resolve(&analysis, &args.rollback)?;
     let incremental = IncrementalSource::new(source.as_ref());
     let mut out = Events::new(args.format);
-    out.start(&analysis, start, &looks)?;
+    out.start(&analysis, start, &looks, args.looks)?;
     let mut last: Option<JudgmentReport> = None;
     for (index, look) in looks.iter().enumerate() {
         if !simulated {
@@ -168,8 +189,18 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         // `--timeout` bounds each look, fetching and judging, as it bounds a whole `judge` run.
         let look_deadline =
             deadline::exit_unless_done_within(deadline::run_deadline(&args.source), format!("look {}", index + 1));
-        let mut report =
-            judge_source(&analysis, &incremental, look.window, &sides, &overrides, look.alpha, &BTreeMap::new())?;
+        let (mut report, sequences) = if is_sequential {
+            let fetched = fetch_everything(&analysis, &incremental, look.window, &sides, &overrides)?;
+            let inputs = metric_inputs(&analysis, fetched, &BTreeMap::new());
+            let context = Context { window: look.window, point_time: incremental.point_time(), alpha: look.alpha };
+            let mut report = judge(&analysis, inputs.clone(), &context, &sides, incremental.description());
+            let sequences = sequential::apply(&analysis, &mut report, inputs, incremental.point_time());
+            (report, Some(sequences))
+        } else {
+            let report =
+                judge_source(&analysis, &incremental, look.window, &sides, &overrides, look.alpha, &BTreeMap::new())?;
+            (report, None)
+        };
         drop(look_deadline);
         refuse_a_pass_without_evidence(&mut report, look.alpha);
         let pending: Vec<features::FeatureAction> =
@@ -191,8 +222,11 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
                 format!("{}; feature(s) turned off at an earlier look: {}", report.reason, names.join(", "));
         }
         let last_look = index + 1 == looks.len();
+        // An early promotion is a decision of its own: the rest of the lifetime is not needed.
+        let promoted = args.promote_early && report.verdict == Verdict::Pass;
         if let Some(data_end) = cut_at_data_end
             && last_look
+            && !promoted
             && report.verdict == Verdict::Pass
         {
             report.verdict = Verdict::Inconclusive;
@@ -211,9 +245,12 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         {
             report.rollback = Some(call_rollback_webhook(&report, &rollback.webhook));
         }
-        out.look(index + 1, looks.len(), look, &report, incremental.points_fetched())?;
+        out.look(index + 1, looks.len(), look, &report, incremental.points_fetched(), sequences.as_deref())?;
+        if promoted && !last_look {
+            out.promote(index + 1, look, &report)?;
+        }
         last = Some(report);
-        if stop {
+        if stop || promoted {
             break;
         }
     }
@@ -250,6 +287,28 @@ fn refuse_a_pass_without_evidence(report: &mut JudgmentReport, alpha: f64) {
     );
 }
 
+/// One metric's confidence sequence under its look's row.
+fn sequence_line(sequence: &SequenceResult) -> String {
+    let show = |v: Option<f64>| match (sequence.test, v) {
+        (_, None) => "?".to_string(),
+        (crate::judge::report::TestKindResult::Shift, Some(v)) => crate::model::number::short_signed(v),
+        (_, Some(v)) => format!("×{}", crate::model::number::short(v)),
+    };
+    let what = if sequence.test == crate::judge::report::TestKindResult::Shift { "shift" } else { "rate" };
+    let body = match sequence.estimate {
+        Some(_) => format!(
+            "{what} {} [{}, {}], margin {}, always-valid p {}",
+            show(sequence.estimate),
+            show(sequence.low),
+            show(sequence.high),
+            show(sequence.margin),
+            sequence.adjusted_p_value.map_or("-".into(), p_value)
+        ),
+        None => format!("{what}: not tested yet ({} intervals)", sequence.intervals),
+    };
+    format!("{:>7}{:<20}  {body}  {}", "", sequence.metric, sequence.decision)
+}
+
 fn wait_until(time: i64) {
     let now = clock::now();
     if time > now {
@@ -282,12 +341,17 @@ impl Events {
         CanaryError::stdout(written.and_then(|()| out.flush()))
     }
 
-    fn start(&mut self, analysis: &Analysis, start: i64, looks: &[Look]) -> Result<(), CanaryError> {
+    fn start(&mut self, analysis: &Analysis, start: i64, looks: &[Look], mode: WatchLooks) -> Result<(), CanaryError> {
+        let (mode_name, how) = match mode {
+            WatchLooks::Sequential => ("sequential", "always-valid at every look"),
+            WatchLooks::Fixed => ("fixed", "spent O'Brien-Fleming style"),
+        };
         match self.format {
             WatchFormat::Json => {
                 let event = WatchEvent::Start {
                     analysis: &analysis.name,
                     start: format_timestamp(start),
+                    mode: mode_name,
                     looks: looks.iter().map(|l| PlannedLook { at: format_timestamp(l.at), alpha: l.alpha }).collect(),
                     alpha: analysis.judgment.alpha,
                 };
@@ -295,7 +359,7 @@ impl Events {
             }
             WatchFormat::Table => {
                 let watching = format!(
-                    "watching `{}` from {} for {} looks (alpha {} spent O'Brien-Fleming style)",
+                    "watching `{}` from {} for {} looks (alpha {} {how})",
                     analysis.name,
                     format_timestamp(start),
                     looks.len(),
@@ -325,6 +389,7 @@ impl Events {
         look: &Look,
         report: &JudgmentReport,
         fetched: usize,
+        sequences: Option<&[SequenceResult]>,
     ) -> Result<(), CanaryError> {
         let failing: Vec<String> = report
             .metrics
@@ -344,6 +409,8 @@ impl Events {
                     reason: &report.reason,
                     points_fetched: fetched,
                     metrics: look_metrics(report),
+                    decided_at: sequences.map(|_| format_timestamp(look.window.end)),
+                    sequences,
                 };
                 self.emit(&event.line())
             }
@@ -361,12 +428,31 @@ impl Events {
                 );
                 let failing = failing.join(", ");
                 if row.chars().count() + 2 + failing.chars().count() <= self.width {
-                    self.emit(&format!("{row}  {failing}"))
+                    self.emit(&format!("{row}  {failing}"))?;
                 } else {
                     self.emit(&row)?;
-                    self.emit_wrapped("       ", "       ", &failing)
+                    self.emit_wrapped("       ", "       ", &failing)?;
                 }
+                for sequence in sequences.unwrap_or_default() {
+                    self.emit(&sequence_line(sequence))?;
+                }
+                Ok(())
             }
+        }
+    }
+
+    /// The early promotion: every metric's sequence rules out a regression beyond its margin.
+    fn promote(&mut self, number: usize, look: &Look, report: &JudgmentReport) -> Result<(), CanaryError> {
+        match self.format {
+            WatchFormat::Json => {
+                let event =
+                    WatchEvent::Promote { look: number, at: format_timestamp(look.window.end), reason: &report.reason };
+                self.emit(&event.line())
+            }
+            WatchFormat::Table => self.emit(&format!(
+                "\npromoted early at {} (look {number}): every metric's confidence sequence rules out a regression beyond its margin",
+                format_timestamp(look.window.end)
+            )),
         }
     }
 
@@ -393,8 +479,11 @@ mod tests {
     use clap::Parser;
 
     fn args(extra: &[&str]) -> WatchArgs {
-        let cli = crate::cli::Cli::try_parse_from([&["canary", "watch", "analyses/checkout.yaml"], extra].concat())
-            .unwrap_or_else(|e| panic!("{e}"));
+        // The planned looks' alphas are those of the O'Brien-Fleming mode.
+        let cli = crate::cli::Cli::try_parse_from(
+            [&["canary", "watch", "analyses/checkout.yaml", "--looks", "fixed"], extra].concat(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         match cli.command {
             crate::cli::Command::Watch(args) => args,
             _ => unreachable!("a watch command"),

@@ -7,6 +7,7 @@ pub mod metric;
 pub mod quality;
 pub mod report;
 mod score;
+pub mod sequential;
 pub mod shift;
 pub mod sustained;
 

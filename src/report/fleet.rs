@@ -81,7 +81,9 @@ fn failing_text(service: &ServiceOutcome) -> String {
 fn summary_table(report: &FleetReport, page: Page) -> Table {
     let styled = page.styled;
     let mut summary = Table::new();
-    summary.set_content_arrangement(comfy_table::ContentArrangement::Dynamic).set_width(page.width.try_into().unwrap_or(u16::MAX));
+    summary
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_width(page.width.try_into().unwrap_or(u16::MAX));
     summary.load_style(if styled { presets::UTF8_FULL_CONDENSED } else { presets::ASCII_MARKDOWN });
     summary.set_header(["service", "analysis", "outcome", "failing metrics / error"]);
     // Plain tables are Markdown: a `|` in a cell would end it.

@@ -2,6 +2,7 @@
 //! watch` is generated from these types. Each event is written with its keys sorted.
 
 use crate::judge::report::{Classification, JudgmentReport};
+use crate::judge::sequential::SequenceResult;
 use crate::model::{Verdict, window::Window};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -16,6 +17,9 @@ pub enum WatchEvent<'a> {
         analysis: &'a str,
         /// The canary's start (RFC 3339).
         start: String,
+        /// How the looks are tested: `sequential` (always-valid tests at the full alpha at every
+        /// look) or `fixed` (O'Brien-Fleming alpha spending over the planned looks).
+        mode: &'static str,
         /// Every planned look, in order.
         looks: Vec<PlannedLook>,
         /// The whole alpha, spent over the looks.
@@ -39,6 +43,21 @@ pub enum WatchEvent<'a> {
         /// incremental).
         points_fetched: usize,
         metrics: Vec<LookMetric<'a>>,
+        /// Sequential looks: when this look decided (its window's end, RFC 3339).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        decided_at: Option<String>,
+        /// Sequential looks: each metric's always-valid confidence sequence at this look.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sequences: Option<&'a [SequenceResult]>,
+    },
+    /// `--promote-early`: every metric's sequence rules out a regression beyond its margin; the
+    /// watch stops with pass.
+    Promote {
+        /// The look that promoted.
+        look: usize,
+        /// Its window's end (RFC 3339).
+        at: String,
+        reason: &'a str,
     },
     /// Printed last: the verdict and the report of the last look (`canary schema report`).
     Final { verdict: Verdict, report: &'a JudgmentReport },

@@ -14,8 +14,8 @@
 pub(crate) mod analysis;
 pub(crate) mod deadline;
 pub(crate) mod features;
-pub(crate) mod output;
 pub(crate) mod fleet;
+pub(crate) mod output;
 pub(crate) mod rollback;
 pub(crate) mod secret;
 pub(crate) mod source;

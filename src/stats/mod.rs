@@ -4,6 +4,7 @@
 //! Nothing here does I/O or knows about metrics, files or reports; every function takes numbers
 //! and returns numbers, so each one can be checked against SciPy (`scripts/reference_values.py`).
 
+pub mod confidence_sequence;
 pub mod counts;
 pub mod dependence;
 pub mod descriptive;

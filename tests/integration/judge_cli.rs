@@ -185,9 +185,8 @@ fn schema_prints_all_documents() {
 
 #[test]
 fn watch_stops_at_the_first_fail_and_spends_alpha_over_the_looks() {
-    let args =
-        ["watch", ANALYSIS, "--replay", "fixtures/latency-regression.json", "--lifetime", "30m", "--interval", "5m"];
-    let out = run(&[&args[..], &["--format", "json"]].concat(), None);
+    let args = ["watch", ANALYSIS, "--replay", "fixtures/latency-regression.json", "--lifetime", "30m"];
+    let out = run(&[&args[..], &["--interval", "5m", "--looks", "fixed", "--format", "json"]].concat(), None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let events: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(events[0]["event"], "start");
@@ -204,8 +203,21 @@ fn watch_stops_at_the_first_fail_and_spends_alpha_over_the_looks() {
     let last = events.last().unwrap();
     assert_eq!((last["event"].as_str(), last["verdict"].as_str()), (Some("final"), Some("fail")));
 
-    let healthy =
-        run(&["watch", ANALYSIS, "--replay", "fixtures/healthy.json", "--lifetime", "30m", "--interval", "5m"], None);
+    let healthy = run(
+        &[
+            "watch",
+            ANALYSIS,
+            "--replay",
+            "fixtures/healthy.json",
+            "--lifetime",
+            "30m",
+            "--interval",
+            "5m",
+            "--looks",
+            "fixed",
+        ],
+        None,
+    );
     assert_eq!(healthy.status.code(), Some(0), "{}", stdout(&healthy));
     assert!(stdout(&healthy).contains("final verdict: PASS"), "{}", stdout(&healthy));
 }
@@ -297,6 +309,8 @@ fn watch_fires_a_sustained_breach_whose_stretch_spans_two_looks() {
         "30m",
         "--interval",
         "5m",
+        "--looks",
+        "fixed",
         "--format",
         "json",
     ];

@@ -42,6 +42,8 @@ fn replay_stops_at_the_recordings_end_and_a_cut_lifetime_cannot_pass() {
             "1h",
             "--interval",
             "5m",
+            "--looks",
+            "fixed",
             "--format",
             "json",
         ],
@@ -73,8 +75,8 @@ fn no_early_look_passes_on_a_regression_and_the_end_fails() {
     for fixture in REGRESSIONS {
         let replay = format!("fixtures/{fixture}.json");
         let args =
-            ["watch", ANALYSIS, "--replay", &replay, "--lifetime", "30m", "--interval", "2m", "--format", "json"];
-        let out = run(&args, None);
+            ["watch", ANALYSIS, "--replay", &replay, "--lifetime", "30m", "--interval", "2m", "--looks", "fixed"];
+        let out = run(&[&args[..], &["--format", "json"]].concat(), None);
         assert_eq!(out.status.code(), Some(1), "{fixture}: {}", explain(&out));
         let events = events(&out);
         let looks = looks(&events);
@@ -292,7 +294,7 @@ fn watch_live(url: &str, canary_name: &str) -> std::process::Child {
         // The first look covers about half of the lifetime, so that a first look off the grid
         // shows in the final judgment.
         .args(["--lifetime", "45s", "--interval", "21s", "--warmup", "3s", "--settle", "4s"])
-        .args(["--format", "json"])
+        .args(["--looks", "sequential", "--format", "json"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("CANARY_SOURCE_URL")
         .stdin(std::process::Stdio::null())
@@ -383,6 +385,14 @@ fn watch_in_real_time_judges_every_point_and_fails_a_regression() {
     let bad_events = events(&bad);
     let last = bad_events.last().unwrap();
     assert_eq!((last["event"].as_str(), last["verdict"].as_str()), (Some("final"), Some("fail")), "{}", explain(&bad));
+    // Always-valid looks: each at the full alpha, the failing one with its decision and time.
+    let bad_looks = looks(&bad_events);
+    assert!(bad_looks.iter().all(|l| l["alpha"] == 0.01), "{}", explain(&bad));
+    let failing = bad_looks.last().unwrap();
+    assert!(failing["decided_at"].is_string(), "{failing}");
+    let decisions: Vec<&str> =
+        failing["sequences"].as_array().unwrap().iter().filter_map(|s| s["decision"].as_str()).collect();
+    assert!(decisions.contains(&"fail"), "{failing}");
     drop(exporters);
 }
 

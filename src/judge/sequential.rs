@@ -1,0 +1,493 @@
+//! The sequential decision of continuous monitoring (`canary watch`, the cron watchdog with
+//! sequential state): per metric an anytime-valid test against its margin and direction
+//! ([`crate::stats::confidence_sequence`]: the rate ratio for counts, the shift of paired
+//! per-interval values for gauges), Bonferroni across the metrics, and the verdict rolled up as
+//! `judge` does. Pure: it takes the look's judgment of the whole monitored time and its inputs.
+//!
+//! What changes against a single judgment: each metric's fixed-horizon statistical tests (shift,
+//! spread, rate) are replaced by one always-valid test of the same kind, whose interval is the
+//! confidence sequence at level α/M per end (M metrics with a statistical test) and whose
+//! p-value is the anytime p-value 1/e. Thresholds, sustained rules and data quality stay as the
+//! judge decided them. A metric fails when the sequence lies wholly beyond its margin in the bad
+//! direction; it passes (positive evidence, through the judge's own rule) when the sequence's bad
+//! end is within the "too little data" bar; otherwise it is not decided yet. Fewer than
+//! [`MIN_INTERVALS`] paired intervals leave the test skipped: such a metric cannot pass.
+
+use super::metric::{MetricInput, failure_class, imprecision, positive_evidence};
+use super::quality::{clean, join};
+use super::report::{
+    Classification, Finding, FindingKind, JudgmentReport, MetricResult, TestKindResult, TestOutcome, TestResult,
+};
+use crate::config::{Analysis, MetricKind, TestKind};
+use crate::model::number::{p_value, plain, short, short_signed};
+use crate::model::{Direction, Margin, PointTime, QueryRole, Series, Side, Window};
+use crate::stats::confidence_sequence::{
+    CountIncrement, drift_correlation, rate_drift, rate_ratio_evidence, rate_ratio_log_evidence, rate_ratio_sequence,
+    shift_log_evidence, shift_sequence, shift_summary,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Paired intervals a sequential test needs before its first decision.
+pub const MIN_INTERVALS: usize = 5;
+
+/// The data of one metric's sequential test, as paired intervals of both sides.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Increments {
+    Count(Vec<CountIncrement>),
+    /// Paired differences canary − baseline, and the baseline's values (for a relative margin).
+    Gauge {
+        differences: Vec<f64>,
+        baseline: Vec<f64>,
+    },
+}
+
+/// One metric's always-valid result at a look, for the watch events and the watchdog's report.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct SequenceResult {
+    pub metric: String,
+    /// `rate` (ratio canary/baseline) or `shift` (canary − baseline, metric units).
+    pub test: TestKindResult,
+    pub intervals: usize,
+    pub estimate: Option<f64>,
+    /// The confidence sequence: valid at every look at once.
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    /// The null value of the bad direction (ratio or shift).
+    pub margin: Option<f64>,
+    /// Anytime p-value against the margin, and times the number of metrics (Bonferroni).
+    pub p_value: Option<f64>,
+    pub adjusted_p_value: Option<f64>,
+    /// Variance seen / variance without drift (1 = Poisson or independent intervals).
+    pub variance_inflation: Option<f64>,
+    /// `fail`, `pass` (regression beyond the margin ruled out), or `open`.
+    pub decision: String,
+}
+
+/// Collects one metric's paired intervals from its fetched series over `window`. `Err` says why
+/// the sequential test cannot run (several series, negative counts).
+pub fn increments(input: &MetricInput<'_>, window: &Window, point_time: PointTime) -> Result<Increments, String> {
+    let mut scratch = Vec::new();
+    let one = |side: Side, role: QueryRole| -> Result<Option<&Series>, String> {
+        match input.side(side).get(&role).map(Vec::as_slice).unwrap_or_default() {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            many => Err(format!("the {} {} query returned {} series", side.name(), role.name(), many.len())),
+        }
+    };
+    match input.config.kind() {
+        MetricKind::Count => {
+            let mut sides: BTreeMap<Side, BTreeMap<i64, (f64, f64)>> = BTreeMap::new();
+            for side in Side::BOTH {
+                let numerator = one(side, QueryRole::Numerator)?;
+                let Some(denominator) = one(side, QueryRole::Denominator)? else {
+                    sides.insert(side, BTreeMap::new());
+                    continue;
+                };
+                let den = clean(&denominator.points, window, point_time, side, &mut scratch);
+                let unusable: Vec<i64> = numerator
+                    .map(|n| n.points.iter().filter(|p| !p.value.is_finite()).map(|p| p.time).collect())
+                    .unwrap_or_default();
+                let num =
+                    numerator.map(|n| clean(&n.points, window, point_time, side, &mut scratch)).unwrap_or_default();
+                let (joined, _, _) = join(&num, &den, &unusable);
+                if let Some(&(time, n, d)) = joined.iter().find(|(_, n, d)| *n < 0.0 || *d < 0.0) {
+                    return Err(format!(
+                        "the {} counts at {} are negative ({n} of {d})",
+                        side.name(),
+                        crate::model::window::format_timestamp(time)
+                    ));
+                }
+                sides.insert(side, joined.into_iter().map(|(t, n, d)| (t, (n, d))).collect());
+            }
+            let pairs = sides[&Side::Canary]
+                .iter()
+                .filter_map(|(t, &(x1, n1))| {
+                    sides[&Side::Baseline].get(t).map(|&(x2, n2)| CountIncrement {
+                        canary_events: x1,
+                        canary_exposure: n1,
+                        baseline_events: x2,
+                        baseline_exposure: n2,
+                    })
+                })
+                .filter(CountIncrement::is_valid)
+                .collect();
+            Ok(Increments::Count(pairs))
+        }
+        MetricKind::Gauge => {
+            let values = |side: Side| -> Result<BTreeMap<i64, f64>, String> {
+                Ok(one(side, QueryRole::Value)?
+                    .map(|s| clean(&s.points, window, point_time, side, &mut Vec::new()))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| (p.time, p.value))
+                    .collect())
+            };
+            let (canary, baseline) = (values(Side::Canary)?, values(Side::Baseline)?);
+            let (mut differences, mut base) = (Vec::new(), Vec::new());
+            for (t, c) in &canary {
+                if let Some(b) = baseline.get(t) {
+                    differences.push(c - b);
+                    base.push(*b);
+                }
+            }
+            Ok(Increments::Gauge { differences, baseline: base })
+        }
+    }
+}
+
+/// Null ratios for a relative margin: (1 + δ) above, (1 − δ) below (an absolute margin on a
+/// count is no margin on its ratio).
+fn null_ratios(margin: Option<Margin>) -> (f64, f64) {
+    let delta = match margin {
+        Some(Margin::Percent(p)) => p / 100.0,
+        _ => 0.0,
+    };
+    (1.0 + delta, (1.0 - delta).max(f64::MIN_POSITIVE))
+}
+
+/// The anytime test of one metric at its Bonferroni share of alpha, as a gating test result of
+/// the metric's kind, and its summary.
+struct SequentialTest<'t> {
+    name: &'t str,
+    data: &'t Result<Increments, String>,
+    direction: Direction,
+    margin: Option<Margin>,
+    /// Metrics sharing alpha (Bonferroni).
+    family: usize,
+    alpha: f64,
+    step_seconds: u64,
+}
+
+fn sequential_test(spec: &SequentialTest<'_>) -> (TestResult, SequenceResult) {
+    let SequentialTest { name, data, direction, margin, family, alpha, step_seconds } = *spec;
+    let alpha_metric = alpha / family as f64;
+    let phi = drift_correlation(step_seconds as f64);
+    // Two one-sided tests for `either`, each at half the metric's share.
+    let per_end = if direction == Direction::Either { alpha_metric / 2.0 } else { alpha_metric };
+    let kind = match data {
+        Ok(Increments::Gauge { .. }) => TestKindResult::Shift,
+        _ => TestKindResult::Rate,
+    };
+    let mut test = TestResult { confidence: Some(1.0 - 2.0 * per_end), ..TestResult::new(kind) };
+    let mut summary = SequenceResult {
+        metric: name.to_string(),
+        test: kind,
+        intervals: 0,
+        estimate: None,
+        low: None,
+        high: None,
+        margin: None,
+        p_value: None,
+        adjusted_p_value: None,
+        variance_inflation: None,
+        decision: "open".into(),
+    };
+    let skip = |test: &mut TestResult, why: String| {
+        test.outcome = TestOutcome::Skipped;
+        test.reason = why;
+    };
+    // (anytime p of "not beyond the margin in the bad direction", estimate, sequence, margin)
+    let computed = match data {
+        Err(why) => {
+            skip(&mut test, format!("the always-valid test cannot run: {why}"));
+            None
+        }
+        Ok(Increments::Count(pairs)) => {
+            summary.intervals = pairs.len();
+            let (above, below) = null_ratios(margin);
+            let events: f64 = pairs.iter().map(|c| c.canary_events + c.baseline_events).sum();
+            test.statistic = Some(pairs.iter().map(|c| c.canary_events).sum());
+            if pairs.len() < MIN_INTERVALS {
+                skip(&mut test, too_few(pairs.len()));
+                None
+            } else if events <= 0.0 {
+                test.gating = false;
+                test.reason = "no events on either side: the rates cannot be compared".into();
+                None
+            } else {
+                let total = |f: fn(&CountIncrement) -> f64| pairs.iter().map(f).sum::<f64>();
+                let ratio = (total(|c| c.canary_events) / total(|c| c.canary_exposure))
+                    / (total(|c| c.baseline_events) / total(|c| c.baseline_exposure));
+                let drift = rate_drift(pairs, phi);
+                let score = rate_ratio_evidence(pairs, ratio.clamp(1e-6, 1e6), drift, phi);
+                summary.variance_inflation =
+                    (score.model_variance > 0.0).then(|| score.variance / score.model_variance);
+                let p = |r: f64, upper: bool| (-rate_ratio_log_evidence(pairs, r, upper, drift, phi)).exp().min(1.0);
+                let (p_bad, null) = match direction {
+                    Direction::Increase => (p(above, true), above),
+                    Direction::Decrease => (p(below, false), below),
+                    Direction::Either => ((2.0 * p(above, true).min(p(below, false))).min(1.0), above),
+                };
+                let sequence = rate_ratio_sequence(pairs, per_end, drift, phi);
+                Some((p_bad, ratio, sequence, null))
+            }
+        }
+        Ok(Increments::Gauge { differences, baseline }) => {
+            summary.intervals = differences.len();
+            let mut sorted = baseline.clone();
+            sorted.sort_by(f64::total_cmp);
+            let median = (!sorted.is_empty()).then(|| crate::stats::descriptive::median_sorted(&sorted));
+            let amount = margin.map_or(0.0, |m| m.amount(median.unwrap_or(0.0)));
+            match shift_summary(differences, phi) {
+                Some(stats) if differences.len() >= MIN_INTERVALS => {
+                    test.statistic = Some(stats.mean);
+                    let p = |shift: f64, upper: bool| (-shift_log_evidence(&stats, shift, upper)).exp().min(1.0);
+                    let (p_bad, null) = match direction {
+                        Direction::Increase => (p(amount, true), amount),
+                        Direction::Decrease => (p(-amount, false), -amount),
+                        Direction::Either => ((2.0 * p(amount, true).min(p(-amount, false))).min(1.0), amount),
+                    };
+                    let sequence = Some(shift_sequence(&stats, per_end));
+                    summary.variance_inflation = Some(stats.sum_variance / stats.intervals as f64);
+                    Some((p_bad, stats.mean, sequence, null))
+                }
+                _ => {
+                    skip(&mut test, too_few(differences.len()));
+                    None
+                }
+            }
+        }
+    };
+    if let Some((p_bad, estimate, sequence, null)) = computed {
+        let adjusted = (p_bad * family as f64).min(1.0);
+        test.p_value = Some(p_bad);
+        test.adjusted_p_value = Some(adjusted);
+        test.estimate = Some(estimate);
+        test.ci_low = sequence.map(|s| s.0);
+        test.ci_high = sequence.map(|s| s.1);
+        test.margin = Some(null);
+        let failed = adjusted <= alpha;
+        test.outcome = if failed { TestOutcome::Fail } else { TestOutcome::Pass };
+        test.reason = reason(&test, failed, family, alpha);
+        summary.estimate = test.estimate;
+        summary.low = test.ci_low;
+        summary.high = test.ci_high;
+        summary.margin = test.margin;
+        summary.p_value = test.p_value;
+        summary.adjusted_p_value = test.adjusted_p_value;
+    }
+    (test, summary)
+}
+
+fn too_few(intervals: usize) -> String {
+    format!("{intervals} paired interval(s), fewer than the {MIN_INTERVALS} the always-valid test needs")
+}
+
+fn reason(test: &TestResult, failed: bool, family: usize, alpha: f64) -> String {
+    let show: fn(f64) -> String = match test.test {
+        TestKindResult::Shift => short_signed,
+        _ => |v| format!("×{}", short(v)),
+    };
+    let what = if test.test == TestKindResult::Shift { "shift" } else { "rate" };
+    let sequence = match (test.ci_low, test.ci_high) {
+        (Some(low), Some(high)) => format!(" [{}, {}]", show(low), show(high)),
+        _ => String::new(),
+    };
+    let evidence = format!(
+        "always-valid p = {}, ×{family} metrics = {} {} {}",
+        p_value(test.p_value.unwrap_or(1.0)),
+        p_value(test.adjusted_p_value.unwrap_or(1.0)),
+        if failed { "≤" } else { ">" },
+        plain(alpha)
+    );
+    let estimate = test.estimate.map(show).unwrap_or_else(|| "?".into());
+    let margin = test.margin.map(show).unwrap_or_else(|| "?".into());
+    if failed {
+        format!("{what} {estimate}{sequence}: the confidence sequence lies beyond the margin {margin} ({evidence})")
+    } else {
+        format!("{what} {estimate}{sequence}: no regression beyond the margin {margin} shown yet ({evidence})")
+    }
+}
+
+/// Whether the judge settled a metric on data quality before its tests (every test skipped).
+fn settled(result: &MetricResult) -> bool {
+    matches!(result.classification, Classification::NoData | Classification::Error)
+        && result.tests.iter().all(|t| t.outcome == TestOutcome::Skipped)
+}
+
+/// Replaces the fixed-horizon statistical tests of `report` (the judgment of the monitored time
+/// so far) by always-valid ones on `inputs`' intervals, reclassifies the metrics and rolls the
+/// verdict up again. Returns each tested metric's sequence.
+pub fn apply(
+    analysis: &Analysis,
+    report: &mut JudgmentReport,
+    inputs: Vec<MetricInput<'_>>,
+    point_time: PointTime,
+) -> Vec<SequenceResult> {
+    let alpha = report.alpha;
+    let window = report.window;
+    let inputs: Vec<MetricInput<'_>> = inputs.into_iter().flat_map(MetricInput::split).collect();
+    let statistical =
+        |input: &MetricInput<'_>| input.config.tests().iter().any(|t| matches!(t, TestKind::Shift | TestKind::Rate));
+    let family = inputs.iter().filter(|i| statistical(i)).count().max(1);
+    let mut sequences = Vec::new();
+    for input in inputs.iter().filter(|i| statistical(i)) {
+        let name = input.name();
+        let Some(result) = report.metrics.iter_mut().find(|m| m.name == name) else { continue };
+        let data = increments(input, &window, point_time);
+        let config = input.config;
+        let (test, sequence) = sequential_test(&SequentialTest {
+            name: &name,
+            data: &data,
+            direction: config.direction,
+            margin: config.margin,
+            family,
+            alpha,
+            step_seconds: window.step_seconds,
+        });
+        let was_settled = settled(result);
+        result
+            .tests
+            .retain(|t| !matches!(t.test, TestKindResult::Shift | TestKindResult::Spread | TestKindResult::Rate));
+        let sequential_fail = test.outcome == TestOutcome::Fail;
+        result.tests.push(test);
+        let mut sequence = sequence;
+        if was_settled {
+            // Data quality kept the metric from its tests: it never passes, but a sequence that
+            // already lies beyond the margin fails it (a no-data metric only, never an error).
+            if sequential_fail && result.classification == Classification::NoData {
+                fail(result);
+                sequence.decision = "fail".into();
+            }
+            sequences.push(sequence);
+            continue;
+        }
+        if result.tests.iter().any(|t| t.gating && t.outcome == TestOutcome::Fail) {
+            fail(result);
+            sequence.decision = if sequential_fail { "fail" } else { "open" }.into();
+        } else {
+            match positive_evidence(&result.tests) {
+                Err((classification, why)) => {
+                    result.classification = classification;
+                    result.reason = why.clone();
+                    result.findings.push(Finding { kind: FindingKind::NoEvidence, side: None, message: why });
+                }
+                Ok(evidence) => {
+                    let median = result.baseline.summary.as_ref().map(|s| s.p50);
+                    let imprecise = result
+                        .tests
+                        .iter()
+                        .filter(|t| t.gating)
+                        .find_map(|t| imprecision(t, result.direction, config.inconclusive_beyond(), median));
+                    let imprecise = imprecise.or_else(|| {
+                        result
+                            .tests
+                            .iter()
+                            .filter(|t| t.gating)
+                            .find_map(|t| estimate_beyond_margin(t, result.direction))
+                    });
+                    match imprecise {
+                        Some(why) => {
+                            result.classification = Classification::NoData;
+                            result.reason = why;
+                        }
+                        None => {
+                            evidence.classify(result);
+                            sequence.decision = "pass".into();
+                        }
+                    }
+                }
+            }
+        }
+        sequences.push(sequence);
+    }
+    let (roll_up, features) = if super::features::has_features(analysis) {
+        super::features::roll_up(analysis, &report.metrics)
+    } else {
+        (super::score::roll_up(analysis, &report.metrics), Vec::new())
+    };
+    report.verdict = roll_up.verdict;
+    report.reason = roll_up.reason;
+    report.score = roll_up.score;
+    report.groups = roll_up.groups;
+    report.features = features;
+    sequences
+}
+
+/// A sequential test whose estimate lies beyond the margin in the bad direction is no evidence of
+/// health, even when its sequence still reaches back within the "too little data" bar: a
+/// regression smaller than the bar would otherwise be promoted before the sequence could show it.
+fn estimate_beyond_margin(test: &TestResult, direction: Direction) -> Option<String> {
+    if !matches!(test.test, TestKindResult::Shift | TestKindResult::Rate) {
+        return None;
+    }
+    let (estimate, margin) = (test.estimate?, test.margin?);
+    let neutral = if test.test == TestKindResult::Rate { 1.0 } else { 0.0 };
+    let mirrored = 2.0 * neutral - margin;
+    let (low_margin, high_margin) = (margin.min(mirrored), margin.max(mirrored));
+    let beyond = match direction {
+        Direction::Increase => estimate > margin,
+        Direction::Decrease => estimate < margin,
+        Direction::Either => estimate > high_margin || estimate < low_margin,
+    };
+    let show = |v: f64| match test.test {
+        TestKindResult::Rate => format!("×{}", short(v)),
+        _ => short_signed(v),
+    };
+    beyond.then(|| {
+        format!(
+            "not shown healthy yet: the estimate {} lies beyond the margin {} although the confidence sequence does not yet rule out the margin",
+            show(estimate),
+            show(margin)
+        )
+    })
+}
+
+fn fail(result: &mut MetricResult) {
+    if let Some(test) = result.tests.iter().find(|t| t.gating && t.outcome == TestOutcome::Fail) {
+        result.classification = failure_class(test, result.direction);
+        result.reason = test.reason.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate_test(estimate: f64, margin: f64) -> TestResult {
+        TestResult { estimate: Some(estimate), margin: Some(margin), ..TestResult::new(TestKindResult::Rate) }
+    }
+
+    /// A regression smaller than the "too little data" bar but beyond the margin is never
+    /// promoted on its estimate; a change within the margin, or an improvement, is.
+    #[test]
+    fn an_estimate_beyond_the_margin_is_no_evidence_of_health() {
+        assert!(estimate_beyond_margin(&rate_test(1.5, 1.2), Direction::Increase).is_some());
+        assert!(estimate_beyond_margin(&rate_test(1.1, 1.2), Direction::Increase).is_none());
+        assert!(estimate_beyond_margin(&rate_test(0.5, 1.2), Direction::Increase).is_none());
+        assert!(estimate_beyond_margin(&rate_test(0.85, 0.95), Direction::Decrease).is_some());
+        assert!(estimate_beyond_margin(&rate_test(1.3, 0.95), Direction::Decrease).is_none());
+        assert!(estimate_beyond_margin(&rate_test(0.7, 1.2), Direction::Either).is_some());
+        let shift = TestResult { estimate: Some(-0.3), margin: Some(0.2), ..TestResult::new(TestKindResult::Shift) };
+        assert!(estimate_beyond_margin(&shift, Direction::Either).is_some());
+        assert!(estimate_beyond_margin(&shift, Direction::Increase).is_none());
+    }
+
+    /// Too few intervals: the test is skipped (a metric that cannot pass), never a pass or fail.
+    #[test]
+    fn too_few_intervals_skip_the_test() {
+        let pairs = vec![
+            CountIncrement {
+                canary_events: 50.0,
+                canary_exposure: 100.0,
+                baseline_events: 1.0,
+                baseline_exposure: 100.0
+            };
+            MIN_INTERVALS - 1
+        ];
+        let spec = SequentialTest {
+            name: "m",
+            data: &Ok(Increments::Count(pairs)),
+            direction: Direction::Increase,
+            margin: None,
+            family: 1,
+            alpha: 0.01,
+            step_seconds: 60,
+        };
+        let (test, summary) = sequential_test(&spec);
+        assert_eq!(test.outcome, TestOutcome::Skipped);
+        assert_eq!(summary.decision, "open");
+        assert!(test.reason.contains("fewer than"), "{}", test.reason);
+    }
+}

@@ -1,0 +1,144 @@
+//! `canary watch` with always-valid tests (`--looks sequential`, the default): every look at the
+//! full alpha, a fail as soon as the confidence sequence lies beyond the margin, an early
+//! promotion with `--promote-early`, and the O'Brien-Fleming mode kept behind `--looks fixed`.
+//! Recordings are generated here (one count metric, `tests/data/sequential/errors.yaml`).
+
+use crate::support::{TempDir, run, stderr, stdout};
+use serde_json::Value;
+
+const ANALYSIS: &str = "tests/data/sequential/errors.yaml";
+const START: i64 = 1_795_168_800; // 2026-11-20T10:00:00Z
+
+fn events(output: &std::process::Output) -> Vec<Value> {
+    stdout(output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON event ({e}): {l}")))
+        .collect()
+}
+
+fn explain(output: &std::process::Output) -> String {
+    format!("exit {:?}\n--- stdout\n{}\n--- stderr\n{}", output.status.code(), stdout(output), stderr(output))
+}
+
+/// 60 one-minute intervals: `requests` a minute on each side, the baseline's errors at `rate`
+/// and the canary's at `rate × factor` from minute `from` on, with a small deterministic wiggle.
+fn recording(dir: &TempDir, name: &str, requests: f64, rate: f64, factor: f64, from: i64) -> String {
+    let wiggle = |i: i64, shift: i64| 1.0 + 0.1 * ((i + shift) as f64 * 2.4).sin();
+    let side = |canary: bool| {
+        let mut numerator = Vec::new();
+        let mut denominator = Vec::new();
+        for i in 1..=60 {
+            let shift = if canary { 3 } else { 0 };
+            let factor = if canary && i >= from { factor } else { 1.0 };
+            let errors = (requests * rate * factor * wiggle(i, shift)).round();
+            numerator.push(serde_json::json!([START + 60 * i, errors]));
+            denominator.push(serde_json::json!([START + 60 * i, requests]));
+        }
+        let selector = if canary { "canary" } else { "baseline" };
+        serde_json::json!({"queries": {
+            "numerator": {"query": format!("errors{{deployment=\"{selector}\"}}"), "series": [{"labels": {}, "points": numerator}]},
+            "denominator": {"query": format!("requests{{deployment=\"{selector}\"}}"), "series": [{"labels": {}, "points": denominator}]},
+        }})
+    };
+    let recording = serde_json::json!({
+        "format": "canary-recording", "version": 1, "analysis": "sequential-errors",
+        "source": {"kind": "synthetic"},
+        "window": {"start": jiff::Timestamp::from_second(START).unwrap().to_string(),
+                   "end": jiff::Timestamp::from_second(START + 3600).unwrap().to_string(), "step_seconds": 60},
+        "metrics": {"error_rate": {"baseline": side(false), "canary": side(true)}},
+    });
+    dir.file(name, &recording.to_string()).display().to_string()
+}
+
+fn watch(replay: &str, extra: &[&str]) -> (std::process::Output, Vec<Value>) {
+    // Sequential looks unless the test asks for a mode (the default is `fixed`).
+    let mode: &[&str] = if extra.contains(&"--looks") { &[] } else { &["--looks", "sequential"] };
+    let args =
+        [&["watch", ANALYSIS, "--replay", replay, "--lifetime", "60m", "--format", "json"], mode, extra].concat();
+    let output = run(&args, None);
+    let events = events(&output);
+    (output, events)
+}
+
+/// A 5× error rate fails within minutes, every look at the full alpha, and the failing look
+/// carries its confidence sequence (wholly beyond the margin ×1.2) and the time of the decision.
+#[test]
+fn a_five_fold_error_rate_fails_within_minutes_at_the_full_alpha() {
+    let dir = TempDir::new("sequential-spike");
+    let replay = recording(&dir, "spike.json", 300.0, 0.004, 5.0, 1);
+    let (output, events) = watch(&replay, &["--interval", "1m"]);
+    assert_eq!(output.status.code(), Some(1), "{}", explain(&output));
+    let looks: Vec<&Value> = events.iter().filter(|e| e["event"] == "look").collect();
+    assert!(looks.len() <= 8, "took {} looks: {}", looks.len(), explain(&output));
+    assert!(looks.iter().all(|l| l["alpha"] == 0.01), "{}", explain(&output));
+    let failing = looks.last().unwrap();
+    assert_eq!(failing["verdict"], "fail");
+    let sequence = &failing["sequences"][0];
+    assert_eq!((sequence["metric"].as_str(), sequence["decision"].as_str()), (Some("error_rate"), Some("fail")));
+    assert!(sequence["low"].as_f64().unwrap() > 1.2, "{sequence}");
+    assert!(sequence["adjusted_p_value"].as_f64().unwrap() <= 0.01, "{sequence}");
+    assert_eq!(failing["decided_at"], failing["window"]["end"]);
+    let last = events.last().unwrap();
+    assert_eq!((last["event"].as_str(), last["verdict"].as_str()), (Some("final"), Some("fail")));
+    let test = &last["report"]["metrics"][0]["tests"][0];
+    assert!(test["reason"].as_str().unwrap().contains("always-valid"), "{test}");
+}
+
+/// A healthy canary with much traffic is promoted early with `--promote-early` (its own event,
+/// exit 0), and watched to the end without it.
+#[test]
+fn a_healthy_canary_is_promoted_early_only_when_asked() {
+    let dir = TempDir::new("sequential-healthy");
+    let replay = recording(&dir, "healthy.json", 20_000.0, 0.01, 1.0, 1);
+    let (output, events) = watch(&replay, &["--interval", "1m", "--promote-early"]);
+    assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
+    let promote = events.iter().find(|e| e["event"] == "promote").unwrap_or_else(|| panic!("{}", explain(&output)));
+    let looks: Vec<&Value> = events.iter().filter(|e| e["event"] == "look").collect();
+    let planned = events[0]["looks"].as_array().unwrap().len();
+    assert!(looks.len() < planned, "promoted at the last look: {}", explain(&output));
+    assert_eq!(promote["look"].as_u64(), Some(looks.len() as u64));
+    let sequence = &looks.last().unwrap()["sequences"][0];
+    assert_eq!(sequence["decision"], "pass", "{sequence}");
+    let (low, high) = (sequence["low"].as_f64().unwrap(), sequence["high"].as_f64().unwrap());
+    assert!(low < 1.0 && high < 2.0 && high > 1.0, "{sequence}");
+    assert_eq!(events.last().unwrap()["verdict"], "pass");
+
+    let (output, events) = watch(&replay, &["--interval", "10m"]);
+    assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
+    assert!(!events.iter().any(|e| e["event"] == "promote"), "{}", explain(&output));
+    let looks = events.iter().filter(|e| e["event"] == "look").count();
+    assert_eq!(looks, events[0]["looks"].as_array().unwrap().len());
+}
+
+/// Few events: the sequence cannot rule out a doubling, so the canary is never promoted and the
+/// watch ends inconclusive (exit 3), never pass.
+#[test]
+fn too_little_data_is_never_promoted() {
+    let dir = TempDir::new("sequential-sparse");
+    let replay = recording(&dir, "sparse.json", 30.0, 0.004, 1.0, 1);
+    let (output, events) = watch(&replay, &["--interval", "1m", "--promote-early"]);
+    assert_eq!(output.status.code(), Some(3), "{}", explain(&output));
+    assert!(!events.iter().any(|e| e["event"] == "promote"), "{}", explain(&output));
+}
+
+/// The O'Brien-Fleming mode stays reachable; the flags that only make sense in one mode are
+/// refused in the other with exit 2.
+#[test]
+fn the_fixed_mode_is_kept_and_mismatched_flags_are_refused() {
+    let dir = TempDir::new("sequential-modes");
+    let replay = recording(&dir, "spike.json", 300.0, 0.004, 5.0, 1);
+    let (output, events) = watch(&replay, &["--interval", "5m", "--looks", "fixed"]);
+    assert_eq!(output.status.code(), Some(1), "{}", explain(&output));
+    assert_eq!(events[0]["mode"], "fixed");
+    let alphas: Vec<f64> =
+        events[0]["looks"].as_array().unwrap().iter().map(|l| l["alpha"].as_f64().unwrap()).collect();
+    assert!((alphas.iter().sum::<f64>() - 0.01).abs() < 1e-12, "{alphas:?}");
+    assert!(events.iter().all(|e| e.get("sequences").is_none()));
+
+    let (output, _) = watch(&replay, &["--looks", "fixed", "--promote-early"]);
+    assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
+    assert!(stderr(&output).contains("--promote-early needs --looks sequential"), "{}", explain(&output));
+    let (output, _) = watch(&replay, &["--lookback", "10m"]);
+    assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
+    assert!(stderr(&output).contains("--lookback"), "{}", explain(&output));
+}
