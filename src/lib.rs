@@ -66,6 +66,9 @@ pub use judge::report::JudgmentReport;
 pub use comparison::{CompareSettings, compare};
 pub use input::parse_numbers;
 
+/// `canary serve`: the parsers of Flagger's webhook payload and of Argo Rollouts' `web` body.
+pub use commands::serve::requests::{JudgeRequest, parse_argo_request, parse_flagger_request};
+
 /// The cron watchdog's state file and its rollback rule.
 pub use actions::watchdog::{RecordedVerdict, StateFile, rollback_rule};
 
@@ -81,6 +84,7 @@ pub fn run(cli: cli::Cli) -> Result<Verdict, CanaryError> {
         cli::Command::Compare(args) => commands::compare::run(args),
         cli::Command::Schema(args) => commands::schema::run(args),
         cli::Command::Import(args) => commands::import::run(args),
+        cli::Command::Serve(args) => commands::serve::run(args),
     }
 }
 

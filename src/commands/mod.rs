@@ -8,5 +8,6 @@ pub mod judge;
 pub mod judging;
 pub mod record;
 pub mod schema;
+pub mod serve;
 pub mod validate;
 pub mod watch;

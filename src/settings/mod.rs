@@ -8,6 +8,7 @@
 //! - [`window`]: the judged window, live or replayed;
 //! - [`deadline`]: the overall deadline of a run;
 //! - [`rollback`] and [`features`]: the rollback webhook and the feature actions;
+//! - [`serve`]: `canary serve`'s address, callers' secret, bounds and catalogue of analyses;
 //! - here: the clock and whether stdout is styled.
 
 pub(crate) mod analysis;
@@ -15,6 +16,7 @@ pub(crate) mod deadline;
 pub(crate) mod features;
 pub(crate) mod rollback;
 pub(crate) mod secret;
+pub(crate) mod serve;
 pub(crate) mod source;
 pub(crate) mod window;
 

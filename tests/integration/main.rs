@@ -18,6 +18,7 @@ mod prometheus_faults;
 mod properties;
 mod realtime;
 mod scipy_reference;
+mod serve;
 mod servers;
 mod snapshots;
 mod support;
