@@ -51,8 +51,20 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Import(ImportArgs),
     /// Serve judgments over HTTP to Flagger webhooks and Argo Rollouts' `web` metric provider.
+    #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
 }
+
+const SERVE_HELP: &str = "\
+Endpoints (docs/serve.md):
+  POST /flagger/HOOK  Flagger webhook; HOOK: rollout, confirm-traffic-increase,
+                      confirm-promotion (200 on a pass only) or rollback (200 on a fail only);
+                      metadata.analysis names the analysis, other metadata keys are variables
+  POST /argo          Argo Rollouts web metric, body {\"analysis\": NAME, \"variables\": {..}};
+                      200 with {\"verdict\": \"pass\"|\"fail\"|\"inconclusive\", ...}
+  GET /healthz, GET /metrics (Prometheus text format), without authentication
+
+Exit codes: 0 stopped by SIGTERM or SIGINT; 2 cannot start (bad analysis, no secret, address in use).";
 
 /// `canary serve`: the analyses, the listening address, the callers' secret and the bounds.
 #[derive(Debug, Args)]

@@ -67,7 +67,9 @@ pub use comparison::{CompareSettings, compare};
 pub use input::parse_numbers;
 
 /// `canary serve`: the parsers of Flagger's webhook payload and of Argo Rollouts' `web` body.
-pub use commands::serve::requests::{JudgeRequest, parse_argo_request, parse_flagger_request};
+pub use commands::serve::requests::{
+    JudgeRequest, MAX_VARIABLES as SERVE_MAX_VARIABLES, parse_argo_request, parse_flagger_request,
+};
 
 /// The cron watchdog's state file and its rollback rule.
 pub use actions::watchdog::{RecordedVerdict, StateFile, rollback_rule};

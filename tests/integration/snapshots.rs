@@ -160,6 +160,7 @@ fn help_of_every_command() {
         &["schema"],
         &["import"],
         &["import", "kayenta"],
+        &["serve"],
     ] {
         let name = if command.is_empty() { "help-canary".to_string() } else { format!("help-{}", command.join("-")) };
         assert_output(&name, &[command, &["--help"]].concat(), &[]);

@@ -69,4 +69,16 @@ mod tests {
         assert!(!authorized(None, SECRET));
         assert!(!authorized(Some(&[0xff, 0xfe]), SECRET));
     }
+
+    proptest::proptest! {
+        /// Only the secret itself opens the door, bearer or basic, whatever else is presented.
+        #[test]
+        fn only_the_secret_is_authorized(secret in "[A-Za-z0-9]{16,40}", other in "[ -~]{0,48}", user in "[ -9;-~]{0,12}") {
+            let matches = other.trim() == secret;
+            proptest::prop_assert_eq!(authorized(Some(format!("Bearer {other}").as_bytes()), &secret), matches);
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{other}"));
+            proptest::prop_assert_eq!(authorized(Some(format!("Basic {basic}").as_bytes()), &secret), other == secret);
+            proptest::prop_assert!(!authorized(Some(other.as_bytes()), &secret));
+        }
+    }
 }
