@@ -7,7 +7,6 @@ use super::secret::{Kind, Secret, SecretRef};
 use super::source::SourceSettings;
 use crate::cli::{ServeArgs, SourceArgs};
 use crate::config::Analysis;
-use crate::config::template::resolve_sides;
 use crate::error::CanaryError;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -93,7 +92,8 @@ pub(crate) struct ServedAnalysis {
 pub(crate) type Catalog = BTreeMap<String, Arc<ServedAnalysis>>;
 
 /// Loads every `*.yaml` and `*.yml` file of `dir` (not its subdirectories): each must parse and
-/// validate, resolve its variables and its source, and have a name no other file has. The first
+/// validate, resolve its source, and have a name no other file has (its variables may wait for
+/// the request: an analysis without defaults is refused only a request that leaves one out). The first
 /// problem is the error, naming the file: nothing is served from a directory with a bad file.
 pub(crate) fn load_catalog(dir: &Path, flags: &SourceArgs) -> Result<Catalog, CanaryError> {
     let unreadable = |source| CanaryError::Unreadable { path: dir.to_path_buf(), source };
@@ -119,7 +119,6 @@ pub(crate) fn load_catalog(dir: &Path, flags: &SourceArgs) -> Result<Catalog, Ca
     for path in paths {
         let analysis = Analysis::load(&path)?;
         let in_file = |error: CanaryError| CanaryError::Usage(format!("{}: {error}", path.display()));
-        resolve_sides(&analysis, &BTreeMap::new()).map_err(|e| in_file(e.into()))?;
         let source = SourceSettings::resolve(&analysis, flags).map_err(in_file)?;
         if let Some(other) = catalog.get(&analysis.name) {
             return Err(CanaryError::Usage(format!(

@@ -227,6 +227,11 @@ fn promtool_accepts(text: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_refused_with_json_and_nothing_is_judged() {
     let dir = analyses_dir("serve-refusals");
+    let no_default = ANALYSIS
+        .replace("name: checkout-live", "name: no-default")
+        .replace("variables:\n  canary: checkout-healthy\n", "");
+    assert_ne!(no_default, ANALYSIS.replace("name: checkout-live", "name: no-default"));
+    dir.file("no-default.yaml", &no_default);
     // The source is never reached: every request below is refused before.
     let serving = Serving::start(dir.path(), &["--source-url", "http://127.0.0.1:9", "--max-body-size", "2KiB"]);
     let url = &serving.url;
@@ -246,7 +251,7 @@ async fn bad_requests_are_refused_with_json_and_nothing_is_judged() {
     assert_eq!(argo(&serving, large).await.0, 413);
     let (status, body) = argo(&serving, json!({"analysis": "nope"})).await;
     assert_eq!(status, 404, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("served: checkout-live"), "{body}");
+    assert!(body["error"].as_str().unwrap().contains("served: checkout-live, no-default"), "{body}");
     // Variables are checked as --var values are: unknown names and query-changing values.
     let (status, body) = flagger(&serving, "rollout", json!({"analysis": "checkout-live", "canry": "a"})).await;
     assert_eq!(status, 400, "{body}");
@@ -254,6 +259,10 @@ async fn bad_requests_are_refused_with_json_and_nothing_is_judged() {
     let injection = json!({"analysis": "checkout-live", "variables": {"canary": "x\"} or vector(1) #"}});
     let (status, body) = argo(&serving, injection).await;
     assert_eq!(status, 400, "{body}");
+    // An analysis without a default is served; a request that leaves the variable out is refused.
+    let (status, body) = argo(&serving, json!({"analysis": "no-default"})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("undefined variable `canary`"), "{body}");
     let (status, body) = flagger(&serving, "rollout", json!({"canary": "a"})).await;
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("names no analysis"), "{body}");
@@ -364,4 +373,43 @@ fn serve_refuses_to_start_without_auth_or_with_a_bad_analysis() {
     let empty = TempDir::new("serve-empty");
     let stderr = refused_start(empty.path(), &[], Some(SECRET));
     assert!(stderr.contains("no analysis files"), "{stderr}");
+}
+
+/// The analysis embedded in an example's ConfigMap under `key: |` (indented four spaces).
+fn embedded_analysis(example: &str, key: &str) -> String {
+    let text = std::fs::read_to_string(format!("{}/docs/examples/{example}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let (_, rest) = text.split_once(&format!("  {key}: |\n")).unwrap_or_else(|| panic!("{example}: no {key}"));
+    let lines: Vec<&str> = rest.lines().take_while(|l| l.is_empty() || l.starts_with("    ")).collect();
+    lines.iter().map(|l| l.get(4..).unwrap_or("")).collect::<Vec<_>>().join("\n") + "\n"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flagger_and_argo_examples_are_served_as_written() {
+    let prometheus = servers::prometheus();
+    let dir = TempDir::new("serve-examples");
+    dir.file("flagger-podinfo.yaml", &embedded_analysis("flagger-canary.yaml", "flagger-podinfo.yaml"));
+    dir.file("checkout-rollout.yaml", &embedded_analysis("argo-rollouts-analysis.yaml", "checkout-rollout.yaml"));
+    let serving = Serving::start(dir.path(), &["--source-url", &prometheus.url, "--now", NOW]);
+    // The Canary's webhooks: their metadata as written in the example.
+    let canary =
+        std::fs::read_to_string(format!("{}/docs/examples/flagger-canary.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    for line in ["analysis: flagger-podinfo", "namespace: shop", "target: podinfo", "/flagger/confirm-promotion"] {
+        assert!(canary.contains(line), "{line}");
+    }
+    let metadata = json!({"analysis": "flagger-podinfo", "namespace": "shop", "target": "podinfo"});
+    // The suite's Prometheus has no `app` label: judged, and inconclusive (no data), so no hook says yes.
+    let (status, body) = flagger(&serving, "confirm-promotion", metadata.clone()).await;
+    assert_eq!((status, &body["verdict"], &body["decision"]), (412, &json!("inconclusive"), &json!("hold")), "{body}");
+    let (status, body) = flagger(&serving, "rollback", metadata).await;
+    assert_eq!((status, &body["decision"]), (412, &json!("keep")), "{body}");
+    // The AnalysisTemplate's jsonBody.
+    let web = std::fs::read_to_string(format!("{}/docs/examples/argo-rollouts-web.yaml", env!("CARGO_MANIFEST_DIR")))
+        .unwrap();
+    for line in ["analysis: checkout-rollout", "stable_hash: ", "canary_hash: ", "jsonPath: \"{$.verdict}\""] {
+        assert!(web.contains(line), "{line}");
+    }
+    let body =
+        json!({"analysis": "checkout-rollout", "variables": {"stable_hash": "6d4f8b9c7", "canary_hash": "5c8d7f6b9"}});
+    let (status, body) = argo(&serving, body).await;
+    assert_eq!((status, &body["verdict"]), (200, &json!("inconclusive")), "{body}");
 }
