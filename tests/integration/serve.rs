@@ -235,6 +235,22 @@ async fn bad_requests_are_refused_with_json_and_nothing_is_judged() {
     // The source is never reached: every request below is refused before.
     let serving = Serving::start(dir.path(), &["--source-url", "http://127.0.0.1:9", "--max-body-size", "2KiB"]);
     let url = &serving.url;
+    // A caller that sends half its body and stalls: 408 after 10 s.
+    let stalled = std::thread::spawn({
+        let address = url.trim_start_matches("http://").to_string();
+        move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(&address).unwrap();
+            let head = format!(
+                "POST /argo HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {SECRET}\r\nContent-Length: 100\r\n\r\n{{\"analysis\""
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut answer = vec![0; 4096];
+            let read = stream.read(&mut answer).unwrap();
+            String::from_utf8_lossy(&answer[..read]).into_owned()
+        }
+    });
     let good = json!({"analysis": "checkout-live", "variables": {"canary": "checkout-healthy"}});
     // Credentials: none, a wrong bearer, a wrong basic password, the secret as a user name.
     for request in [
@@ -275,6 +291,8 @@ async fn bad_requests_are_refused_with_json_and_nothing_is_judged() {
     let metrics = client().get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("canary_serve_answers_total{endpoint=\"argo\",status=\"401\"} 3"), "{metrics}");
     assert!(!metrics.contains("canary_serve_judgments_total{"), "{metrics}");
+    let stalled = stalled.join().unwrap();
+    assert!(stalled.starts_with("HTTP/1.1 408") && stalled.contains("did not arrive within 10s"), "{stalled}");
     assert!(!serving.log().contains(SECRET), "{}", serving.log());
 }
 

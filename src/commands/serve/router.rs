@@ -25,6 +25,10 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// How long a caller may take to send its body (a slow sender holds no judgment slot, but a
+/// connection).
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What a Flagger hook's 2xx means.
 #[derive(Clone, Copy)]
 enum Hook {
@@ -173,7 +177,11 @@ impl Server {
         if declared.is_some_and(|length| length > max as u64) {
             return Err(too_large());
         }
-        let bytes: Bytes = axum::body::to_bytes(body, max).await.map_err(|_| too_large())?;
+        let read = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, max)).await.map_err(|_| {
+            let seconds = BODY_READ_TIMEOUT.as_secs();
+            Refusal::new(StatusCode::REQUEST_TIMEOUT, format!("the request body did not arrive within {seconds}s"))
+        })?;
+        let bytes: Bytes = read.map_err(|_| too_large())?;
         parse(&bytes).map_err(|message| Refusal::new(StatusCode::BAD_REQUEST, message))
     }
 
