@@ -143,25 +143,26 @@ async fn flagger_and_argo_get_the_judgment_of_the_real_prometheus() {
     let serving = Serving::start(dir.path(), &["--source-url", &prometheus.url, "--now", NOW]);
     let canary = |name: &str| json!({"analysis": "checkout-live", "canary": name});
 
-    // rollout: 2xx only on a pass.
-    let (status, body) = flagger(&serving, "rollout", canary("checkout-healthy")).await;
-    assert_eq!((status, &body["verdict"], &body["decision"]), (200, &json!("pass"), &json!("proceed")), "{body}");
-    assert_eq!(body["report"]["window"]["end"], WINDOW_END, "{}", body["report"]["window"]);
-    assert_eq!(body["report"]["verdict"], "pass");
-    let (status, body) = flagger(&serving, "rollout", canary("checkout-slow")).await;
-    assert_eq!((status, &body["verdict"], &body["decision"]), (412, &json!("fail"), &json!("hold")), "{body}");
-    // confirm-promotion: promote on a pass only; an inconclusive judgment waits.
-    let (status, body) = flagger(&serving, "confirm-promotion", canary("checkout-healthy")).await;
-    assert_eq!((status, &body["decision"]), (200, &json!("proceed")), "{body}");
-    let (status, body) = flagger(&serving, "confirm-promotion", canary("checkout-missing")).await;
-    assert_eq!((status, &body["verdict"]), (412, &json!("inconclusive")), "{body}");
+    // rollout, confirm-promotion: 2xx only on a pass (an inconclusive judgment waits);
     // rollback: 2xx (roll back now) only on a fail.
-    let (status, body) = flagger(&serving, "rollback", canary("checkout-errors")).await;
-    assert_eq!((status, &body["verdict"], &body["decision"]), (200, &json!("fail"), &json!("roll_back")), "{body}");
-    let (status, body) = flagger(&serving, "rollback", canary("checkout-healthy")).await;
-    assert_eq!((status, &body["decision"]), (412, &json!("keep")), "{body}");
-    let (status, body) = flagger(&serving, "rollback", canary("checkout-missing")).await;
-    assert_eq!((status, &body["decision"]), (412, &json!("keep")), "{body}");
+    for (hook, name, status, verdict, decision) in [
+        ("rollout", "checkout-healthy", 200, "pass", "proceed"),
+        ("rollout", "checkout-slow", 412, "fail", "hold"),
+        ("confirm-promotion", "checkout-healthy", 200, "pass", "proceed"),
+        ("confirm-promotion", "checkout-missing", 412, "inconclusive", "hold"),
+        ("rollback", "checkout-errors", 200, "fail", "roll_back"),
+        ("rollback", "checkout-healthy", 412, "pass", "keep"),
+        ("rollback", "checkout-missing", 412, "inconclusive", "keep"),
+    ] {
+        let (answer, body) = flagger(&serving, hook, canary(name)).await;
+        assert_eq!(
+            (answer, &body["verdict"], &body["decision"]),
+            (status, &json!(verdict), &json!(decision)),
+            "{body}"
+        );
+        assert_eq!(body["report"]["verdict"], verdict);
+        assert_eq!(body["report"]["window"]["end"], WINDOW_END, "{}", body["report"]["window"]);
+    }
 
     // Argo: every judged verdict is a 200 with `verdict` at the top, for successCondition.
     for (name, verdict) in
