@@ -59,6 +59,8 @@ impl ServeSettings {
                         origin.origin()
                     ))
                 })?;
+            // Trimmed as the file is: a variable filled from a file keeps its newline.
+            let secret = Secret::from_origin(secret.expose().trim().to_string(), origin.origin());
             if secret.expose().chars().count() < MIN_SECRET_CHARS {
                 return Err(usage(format!(
                     "the secret in {} is shorter than {MIN_SECRET_CHARS} characters: use a random one (`openssl rand -hex 32`)",

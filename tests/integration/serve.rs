@@ -41,7 +41,8 @@ impl Serving {
         command
             .args(["serve", "--analyses", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .args(args)
-            .env("CANARY_SERVE_TOKEN", SECRET)
+            // With the newline of a variable filled from a file: trimmed.
+            .env("CANARY_SERVE_TOKEN", format!("{SECRET}\n"))
             .env_remove("CANARY_SOURCE_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
