@@ -76,6 +76,11 @@ pub use input::parse_numbers;
 /// `canary compare`'s other sample files: a CSV column, a hyperfine export's times.
 pub use input::{Selector, parse_csv_column, parse_hyperfine};
 
+/// `canary serve`: the parsers of Flagger's webhook payload and of Argo Rollouts' `web` body.
+pub use commands::serve::requests::{
+    JudgeRequest, MAX_VARIABLES as SERVE_MAX_VARIABLES, parse_argo_request, parse_flagger_request,
+};
+
 /// The cron watchdog's state file and its rollback rule.
 pub use actions::watchdog::{RecordedVerdict, StateFile, rollback_rule};
 
@@ -105,6 +110,7 @@ pub fn run(cli: cli::Cli) -> Result<Verdict, CanaryError> {
         cli::Command::Import(args) => commands::import::run(args),
         cli::Command::Completions(args) => commands::shell::completions(args),
         cli::Command::Man => commands::shell::man(),
+        cli::Command::Serve(args) => commands::serve::run(args),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod judge;
 pub mod judging;
 pub mod record;
 pub mod schema;
+pub mod serve;
 pub mod shell;
 pub mod validate;
 pub mod watch;

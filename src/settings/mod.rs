@@ -9,7 +9,8 @@
 //! - [`window`]: the judged window, live or replayed;
 //! - [`deadline`]: the overall deadline of a run;
 //! - [`rollback`] and [`features`]: the rollback webhook and the feature actions;
-//! - [`output`]: colour on stdout and stderr, and the width output fits, decided once.
+//! - [`output`]: colour on stdout and stderr, and the width output fits, decided once;
+//! - [`serve`]: `canary serve`'s address, callers' secret, bounds and catalogue of analyses.
 
 pub(crate) mod analysis;
 pub(crate) mod deadline;
@@ -18,5 +19,6 @@ pub(crate) mod fleet;
 pub(crate) mod output;
 pub(crate) mod rollback;
 pub(crate) mod secret;
+pub(crate) mod serve;
 pub(crate) mod source;
 pub(crate) mod window;

@@ -25,6 +25,7 @@ mod properties;
 mod realtime;
 mod scipy_reference;
 mod sequential_watch;
+mod serve;
 mod servers;
 mod snapshots;
 mod support;

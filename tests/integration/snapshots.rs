@@ -166,6 +166,7 @@ fn help_of_every_command() {
         &["import", "kayenta"],
         &["completions"],
         &["man"],
+        &["serve"],
     ] {
         let name = if command.is_empty() { "help-canary".to_string() } else { format!("help-{}", command.join("-")) };
         assert_output(&name, &[command, &["--help"]].concat(), &[]);
