@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod junit;
 pub mod markdown;
+pub(crate) mod rules_out;
 #[cfg(test)]
 pub(crate) mod sample;
 pub mod table;

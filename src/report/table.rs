@@ -30,11 +30,12 @@ pub fn write_table(report: &JudgmentReport, out: &mut impl Write, styled: bool) 
         writeln!(out)?;
         writeln!(out, "{}", figures_table(&report.metrics, styled).trim_fmt())?;
         writeln!(out, "{}", legend(report.alpha))?;
+        writeln!(out, "{}", super::rules_out::LEGEND)?;
         writeln!(out, "\nrules:")?;
         let name_width = report.metrics.iter().map(|metric| shown(&metric.name).chars().count()).max().unwrap_or(0);
         for metric in &report.metrics {
             let label = format!("  {:<name_width$}  ", shown(&metric.name));
-            write_wrapped(out, &label, &" ".repeat(label.chars().count()), &metric.reason)?;
+            write_wrapped(out, &label, &" ".repeat(label.chars().count()), &super::rules_out::rule_line(metric))?;
         }
     }
 
@@ -168,20 +169,24 @@ pub(crate) struct MetricRow {
     /// The headline test's p-value, Holm-adjusted when it has one.
     pub p_value: String,
     pub classification: String,
-    /// The rule that decided.
+    /// A pass: the largest regression its data could still hide (the interval's bad end).
+    pub rules_out: String,
+    /// The rule that decided (for a pass, with what it rules out).
     pub rule: String,
 }
 
 impl MetricRow {
     /// Headers of the columns before the rule.
-    pub const FIGURE_HEADERS: [&str; 7] = ["metric", "group", "baseline", "canary", "change [CI]", "p", "result"];
-    pub const FIGURE_ALIGNMENT: [CellAlignment; 7] = [
+    pub const FIGURE_HEADERS: [&str; 8] =
+        ["metric", "group", "baseline", "canary", "change [CI]", "p", "result", "rules out"];
+    pub const FIGURE_ALIGNMENT: [CellAlignment; 8] = [
         CellAlignment::Left,
         CellAlignment::Left,
         CellAlignment::Right,
         CellAlignment::Right,
         CellAlignment::Left,
         CellAlignment::Right,
+        CellAlignment::Left,
         CellAlignment::Left,
     ];
 
@@ -195,13 +200,23 @@ impl MetricRow {
             change: headline.and_then(effect_text).unwrap_or_else(missing),
             p_value: headline.and_then(|test| test.adjusted_p_value.or(test.p_value)).map_or_else(missing, p_value),
             classification: metric.classification.label().to_owned(),
-            rule: metric.reason.clone(),
+            rules_out: super::rules_out::rules_out_cell(metric).unwrap_or_else(missing),
+            rule: super::rules_out::rule_line(metric),
         }
     }
 
     /// The cells before the rule.
-    pub fn figures(&self) -> [&str; 7] {
-        [&self.metric, &self.group, &self.baseline, &self.canary, &self.change, &self.p_value, &self.classification]
+    pub fn figures(&self) -> [&str; 8] {
+        [
+            &self.metric,
+            &self.group,
+            &self.baseline,
+            &self.canary,
+            &self.change,
+            &self.p_value,
+            &self.classification,
+            &self.rules_out,
+        ]
     }
 }
 

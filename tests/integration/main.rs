@@ -5,6 +5,7 @@
 mod architecture;
 mod compare_cli;
 mod datadog;
+mod decisiveness;
 mod features;
 mod hostile_receiver;
 mod hostile_sources;
