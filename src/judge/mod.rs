@@ -58,12 +58,7 @@ pub fn judge(
             let mut result = e.result;
             if e.settled {
                 if result.classification == Classification::NoData {
-                    result.inconclusive = Some(report::Inconclusive {
-                        rule: report::InconclusiveRule::DataQuality,
-                        setting: None,
-                        limit: None,
-                        reached: None,
-                    });
+                    result.inconclusive = Some(report::Inconclusive::by(report::InconclusiveRule::DataQuality));
                 }
                 return result;
             }
@@ -85,12 +80,7 @@ pub fn judge(
                     });
                     result.reason = reason;
                     if classification == Classification::NoData {
-                        result.inconclusive = Some(report::Inconclusive {
-                            rule: report::InconclusiveRule::NoEvidence,
-                            setting: None,
-                            limit: None,
-                            reached: None,
-                        });
+                        result.inconclusive = Some(report::Inconclusive::by(report::InconclusiveRule::NoEvidence));
                     }
                     return result;
                 }

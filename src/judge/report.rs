@@ -266,6 +266,13 @@ pub struct Inconclusive {
     pub reached: Option<f64>,
 }
 
+impl Inconclusive {
+    /// Inconclusive by a rule without a bar (data quality, no evidence).
+    pub fn by(rule: InconclusiveRule) -> Inconclusive {
+        Inconclusive { rule, setting: None, limit: None, reached: None }
+    }
+}
+
 /// The rule that made a metric inconclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

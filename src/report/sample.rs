@@ -217,12 +217,7 @@ fn queue_depth() -> MetricResult {
         baseline: gauge_side(50, 12.0, 3.0),
         canary: gauge_side(3, 14.0, 2.0),
         tests: vec![skipped],
-        inconclusive: Some(Inconclusive {
-            rule: InconclusiveRule::DataQuality,
-            setting: None,
-            limit: None,
-            reached: None,
-        }),
+        inconclusive: Some(Inconclusive::by(InconclusiveRule::DataQuality)),
         findings: vec![Finding {
             kind: FindingKind::TooFewSamples,
             side: Some(Side::Canary),

@@ -349,3 +349,43 @@ mod tests {
         assert!(rules_out(&[spread], Direction::Increase, None).is_none());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A rate interval passes the bar exactly when its bad end lies within it, a larger bar
+        /// never turns a pass into too little data, and what a pass rules out is that bad end.
+        #[test]
+        fn the_bar_is_the_interval_end_and_monotonic(
+            low in 0.01f64..1.5,
+            width in 0.0f64..5.0,
+            bar in 1.01f64..10.0,
+            more in 0.0f64..10.0,
+            decrease in any::<bool>(),
+        ) {
+            let high = low + width;
+            let test = TestResult {
+                ci_low: Some(low),
+                ci_high: Some(high),
+                confidence: Some(0.99),
+                margin: Some(1.1),
+                ..TestResult::new(TestKindResult::Rate)
+            };
+            let direction = if decrease { Direction::Decrease } else { Direction::Increase };
+            let at = |ratio: f64| {
+                let bar = TooLittleDataBar { limit: BarLimit::Ratio(ratio), setting: "too_little_data_bar" };
+                imprecision(&test, direction, 0.0, None, bar)
+            };
+            let within = if decrease { low >= 1.0 / bar } else { high <= bar };
+            prop_assert_eq!(at(bar).is_none(), within);
+            if at(bar).is_none() {
+                prop_assert!(at(bar + more).is_none());
+            }
+            let found = rules_out(std::slice::from_ref(&test), direction, None).unwrap();
+            prop_assert_eq!(if decrease { found.below } else { found.above }, Some(if decrease { low } else { high }));
+        }
+    }
+}
