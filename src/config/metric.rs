@@ -74,7 +74,7 @@ pub struct MetricConfig {
     #[serde(default)]
     pub no_data: NoDataPolicy,
     /// A metric with no significant regression is "too little data" (not a pass) when its interval
-    /// cannot rule out a doubling in the bad direction; with this set (e.g. 3), also when the
+    /// reaches beyond the too-little-data bar in the bad direction; with this set (e.g. 3), also when the
     /// interval's bad-direction end lies beyond this many margins. Default 0: off.
     #[serde(default)]
     pub inconclusive_beyond: Option<f64>,
@@ -244,7 +244,7 @@ impl MetricConfig {
     }
 
     /// How many margins the bad-direction end of an interval may reach before a metric without a
-    /// significant regression counts as too little data (0: only the built-in "doubling" limit).
+    /// significant regression counts as too little data (0: only the too-little-data bar).
     pub fn inconclusive_beyond(&self) -> f64 {
         self.inconclusive_beyond.unwrap_or(0.0)
     }

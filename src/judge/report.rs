@@ -258,7 +258,8 @@ pub struct Inconclusive {
     /// `inconclusive_beyond` (the metric's), or `judgment.too_little_data_bar` (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setting: Option<String>,
-    /// The bar: a ratio (rate test, or a gauge's ratio bar turned into a shift) or a shift.
+    /// The bar in the test's effect units: a ratio for `rate`, a shift in the metric's units for
+    /// `shift` (a gauge's ratio bar turned into a shift of the baseline median).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<f64>,
     /// The end of the interval that reached beyond `limit`.
@@ -446,7 +447,8 @@ pub enum FindingKind {
     Overdispersion,
     /// More series than expected, or numerator and denominator points that do not line up.
     UnexpectedSeries,
-    /// No significant regression, but the interval is too wide to rule out one of twice the margin.
+    /// No significant regression, but the interval is too wide: it reaches beyond the
+    /// too-little-data bar or `inconclusive_beyond` margins (see `metrics[].inconclusive`).
     Imprecise,
     /// Counts that are negative or not finite: no count at all.
     InvalidCounts,
