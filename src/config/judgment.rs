@@ -33,7 +33,7 @@ pub struct JudgmentConfig {
 }
 
 /// The default "too little data" bar: see docs/analysis.md, "Too little data".
-pub const DEFAULT_TOO_LITTLE_DATA_BAR: f64 = 2.5;
+pub const DEFAULT_TOO_LITTLE_DATA_BAR: f64 = 2.25;
 
 fn default_too_little_data_bar() -> f64 {
     DEFAULT_TOO_LITTLE_DATA_BAR

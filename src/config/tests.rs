@@ -232,9 +232,9 @@ fn a_source_field_of_the_other_kind_is_named_first_in_declaration_order() {
 #[test]
 fn the_too_little_data_bar_defaults_to_the_judgment_and_metrics_may_set_their_own() {
     let analysis = parse(MINIMAL).unwrap();
-    assert_eq!(analysis.judgment.too_little_data_bar, 2.5);
+    assert_eq!(analysis.judgment.too_little_data_bar, 2.25);
     let bar = analysis.metrics[0].too_little_data(analysis.judgment.too_little_data_bar);
-    assert_eq!(bar, TooLittleDataBar { limit: BarLimit::Ratio(2.5), setting: "judgment.too_little_data_bar" });
+    assert_eq!(bar, TooLittleDataBar { limit: BarLimit::Ratio(2.25), setting: "judgment.too_little_data_bar" });
 
     let text = format!("{MINIMAL}judgment:\n  too_little_data_bar: 3\n")
         .replace("    critical: true\n", "    critical: true\n    too_little_data_bar: 1.5\n")

@@ -59,17 +59,18 @@ fn a_passing_metric_states_what_it_rules_out_in_json_and_table() {
 
 #[test]
 fn an_inconclusive_metric_names_the_bar_that_decided_it() {
-    // Low traffic: conversion's interval [×0.271, ×3.87] reaches below the default bar's ×0.4.
+    // Low traffic: conversion's interval [×0.271, ×3.87] reaches below the default bar's ×1/2.25.
     let (_, report) = judge_json(ANALYSIS, "error-spike-low-traffic");
     let conversion = metric(&report, "conversion");
     assert_eq!(conversion["classification"], "no_data");
     let inconclusive = &conversion["inconclusive"];
     assert_eq!(inconclusive["rule"], "too_little_data_bar");
     assert_eq!(inconclusive["setting"], "judgment.too_little_data_bar");
-    assert_eq!(inconclusive["limit"].as_f64(), Some(0.4));
-    assert!(inconclusive["reached"].as_f64().unwrap() < 0.4);
+    let limit = inconclusive["limit"].as_f64().unwrap();
+    assert!((limit - 1.0 / 2.25).abs() < 1e-12, "{limit}");
+    assert!(inconclusive["reached"].as_f64().unwrap() < limit);
     let reason = conversion["reason"].as_str().unwrap();
-    assert!(reason.contains("(the too-little-data bar, `judgment.too_little_data_bar: 2.5`)"), "{reason}");
+    assert!(reason.contains("(the too-little-data bar, `judgment.too_little_data_bar: 2.25`)"), "{reason}");
     // No series on the canary: a data-quality rule decided.
     let (_, report) = judge_json(ANALYSIS, "no-canary-traffic");
     assert_eq!(metric(&report, "conversion")["inconclusive"]["rule"], "data_quality");

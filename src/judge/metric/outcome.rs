@@ -236,13 +236,13 @@ mod tests {
         }
     }
 
-    const DEFAULT: TooLittleDataBar =
+    const JUDGMENT_BAR: TooLittleDataBar =
         TooLittleDataBar { limit: BarLimit::Ratio(2.5), setting: "judgment.too_little_data_bar" };
 
     #[test]
     fn the_default_bar_decides_a_rate_interval_reaching_beyond_it() {
         let wide = interval(TestKindResult::Rate, 0.8, 2.7, 1.2);
-        let found = imprecision(&wide, Direction::Increase, 0.0, None, DEFAULT).unwrap();
+        let found = imprecision(&wide, Direction::Increase, 0.0, None, JUDGMENT_BAR).unwrap();
         assert_eq!(
             found.inconclusive,
             Inconclusive {
@@ -261,15 +261,15 @@ mod tests {
         );
         // Within the bar: no longer too little data (it was under the old ×2 bar).
         assert!(
-            imprecision(&interval(TestKindResult::Rate, 0.8, 2.2, 1.2), Direction::Increase, 0.0, None, DEFAULT)
+            imprecision(&interval(TestKindResult::Rate, 0.8, 2.2, 1.2), Direction::Increase, 0.0, None, JUDGMENT_BAR)
                 .is_none()
         );
         // A decrease: the bad end is the low one, against 1/2.5.
         let low =
-            imprecision(&interval(TestKindResult::Rate, 0.35, 1.3, 0.95), Direction::Decrease, 0.0, None, DEFAULT);
+            imprecision(&interval(TestKindResult::Rate, 0.35, 1.3, 0.95), Direction::Decrease, 0.0, None, JUDGMENT_BAR);
         assert_eq!(low.unwrap().inconclusive.limit, Some(0.4));
         assert!(
-            imprecision(&interval(TestKindResult::Rate, 0.45, 1.3, 0.95), Direction::Decrease, 0.0, None, DEFAULT)
+            imprecision(&interval(TestKindResult::Rate, 0.45, 1.3, 0.95), Direction::Decrease, 0.0, None, JUDGMENT_BAR)
                 .is_none()
         );
     }
@@ -288,7 +288,7 @@ mod tests {
         // Median 100, bar ×2.5: up to +150, down to -60.
         let up = interval(TestKindResult::Shift, -10.0, 160.0, 5.0);
         assert_eq!(
-            imprecision(&up, Direction::Increase, 0.0, Some(100.0), DEFAULT).unwrap().inconclusive.limit,
+            imprecision(&up, Direction::Increase, 0.0, Some(100.0), JUDGMENT_BAR).unwrap().inconclusive.limit,
             Some(150.0)
         );
         assert!(
@@ -297,19 +297,19 @@ mod tests {
                 Direction::Increase,
                 0.0,
                 Some(100.0),
-                DEFAULT
+                JUDGMENT_BAR
             )
             .is_none()
         );
         let down = interval(TestKindResult::Shift, -61.0, 10.0, 5.0);
         assert_eq!(
-            imprecision(&down, Direction::Decrease, 0.0, Some(100.0), DEFAULT).unwrap().inconclusive.limit,
+            imprecision(&down, Direction::Decrease, 0.0, Some(100.0), JUDGMENT_BAR).unwrap().inconclusive.limit,
             Some(-60.0)
         );
         // A shift bar does not need the median, and works where the median is 0.
         let shift = TooLittleDataBar { limit: BarLimit::Shift(3.0), setting: "too_little_data_shift" };
         let near_zero = interval(TestKindResult::Shift, -1.0, 2.0, 0.0);
-        assert!(imprecision(&near_zero, Direction::Increase, 0.0, Some(0.0), DEFAULT).is_some());
+        assert!(imprecision(&near_zero, Direction::Increase, 0.0, Some(0.0), JUDGMENT_BAR).is_some());
         assert!(imprecision(&near_zero, Direction::Increase, 0.0, Some(0.0), shift).is_none());
         let beyond = imprecision(&interval(TestKindResult::Shift, -1.0, 4.0, 0.0), Direction::Either, 0.0, None, shift);
         assert_eq!(beyond.unwrap().inconclusive.reached, Some(4.0));
@@ -319,13 +319,14 @@ mod tests {
     fn inconclusive_beyond_is_named_when_only_the_margins_are_exceeded() {
         // Margin ×1.2, three margins: ×1.6; the interval reaches ×1.8, within the ×2.5 bar.
         let found =
-            imprecision(&interval(TestKindResult::Rate, 0.8, 1.8, 1.2), Direction::Increase, 3.0, None, DEFAULT);
+            imprecision(&interval(TestKindResult::Rate, 0.8, 1.8, 1.2), Direction::Increase, 3.0, None, JUDGMENT_BAR);
         let found = found.unwrap();
         assert_eq!(found.inconclusive.rule, InconclusiveRule::MarginMultiple);
         assert_eq!(found.inconclusive.setting.as_deref(), Some("inconclusive_beyond"));
         assert!((found.inconclusive.limit.unwrap() - 1.6).abs() < 1e-12);
         // Beyond both: the too-little-data bar is named (it alone suffices).
-        let both = imprecision(&interval(TestKindResult::Rate, 0.8, 2.6, 1.2), Direction::Increase, 3.0, None, DEFAULT);
+        let both =
+            imprecision(&interval(TestKindResult::Rate, 0.8, 2.6, 1.2), Direction::Increase, 3.0, None, JUDGMENT_BAR);
         assert_eq!(both.unwrap().inconclusive.rule, InconclusiveRule::TooLittleDataBar);
     }
 
