@@ -33,6 +33,7 @@ alone, `--kayenta rust` the Rust judge alone). Prints a Markdown report.
 
     python3 bench/judgment_quality.py [--runs 100] [--aa-runs 300] [--seed 1] [--jobs 2]
                                       [--kayenta both|rust|python] [--kayenta-only]
+                                      [--minutes 30] [--traffic BASELINE,CANARY --levels x]
 """
 from __future__ import annotations
 
