@@ -33,6 +33,7 @@ alone, `--kayenta rust` the Rust judge alone). Prints a Markdown report.
 
     python3 bench/judgment_quality.py [--runs 100] [--aa-runs 300] [--seed 1] [--jobs 2]
                                       [--kayenta both|rust|python] [--kayenta-only]
+                                      [--minutes 30] [--traffic BASELINE,CANARY --levels x]
 """
 from __future__ import annotations
 
@@ -783,7 +784,10 @@ def main() -> int:
                         help="the Kayenta column: rust (`canary judge --judge kayenta` on the recording), python "
                              "(bench/kayenta_judge.py alone), or both (default: rust in the report, python as a "
                              "cross-check, with their agreement reported)")
-    parser.add_argument("--levels", default="a,b,c", help="traffic levels to run (a,b,c)")
+    parser.add_argument("--levels", default="a,b,c", help="traffic levels to run (a,b,c; x with --traffic)")
+    parser.add_argument("--traffic", metavar="BASELINE,CANARY", default=None,
+                        help="an extra traffic level x: requests/min of baseline and canary (e.g. 300,300)")
+    parser.add_argument("--minutes", type=int, default=30, help="length of the window in minutes (default 30)")
     parser.add_argument("--kinds", default=None, help="scenario kinds to run (default all): "
                         + ",".join(k[0] for k in KINDS))
     parser.add_argument("--latency-window", type=int, default=2, choices=(1, 2),
@@ -800,7 +804,17 @@ def main() -> int:
     options.jobs = max(1, min(options.jobs, 2))
     aa_runs = options.aa_runs if options.aa_runs is not None else 3 * options.runs
     model_fields = {f: getattr(options, f) for f in asdict(Model()) if f not in ("minutes", "latency_window")}
-    options.model = Model(latency_window=options.latency_window, **model_fields)
+    if not 10 <= options.minutes <= 1440:
+        sys.exit(f"--minutes {options.minutes}: expected 10 to 1440")
+    options.model = Model(minutes=options.minutes, latency_window=options.latency_window, **model_fields)
+    if options.traffic:
+        try:
+            baseline_rate, canary_rate = (float(v) for v in options.traffic.split(","))
+        except ValueError:
+            sys.exit(f"--traffic {options.traffic!r}: expected BASELINE,CANARY requests/min, e.g. 300,300")
+        if not (0 < baseline_rate <= 1e6 and 0 < canary_rate <= 1e6):
+            sys.exit(f"--traffic {options.traffic!r}: rates must lie in (0, 1e6] requests/min")
+        LEVELS.append(("x", f"(x) {baseline_rate:g} + {canary_rate:g} req/min", baseline_rate, canary_rate))
 
     check_analysis(options.analysis)
     options.run_canary = not options.kayenta_only

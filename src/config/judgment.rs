@@ -25,6 +25,18 @@ pub struct JudgmentConfig {
     /// `inconclusive` (the default) keeps such a run from passing; `ignore` is Kayenta's behaviour.
     #[serde(default)]
     pub kayenta_multiple_series: KayentaMultipleSeries,
+    /// The default "too little data" bar (a ratio > 1): a metric with no significant regression is
+    /// inconclusive, not a pass, when its interval cannot rule out the canary being this many
+    /// times the baseline in the bad direction (1/bar for decreases). Metrics may set their own.
+    #[serde(default = "default_too_little_data_bar")]
+    pub too_little_data_bar: f64,
+}
+
+/// The default "too little data" bar: see docs/analysis.md, "Too little data".
+pub const DEFAULT_TOO_LITTLE_DATA_BAR: f64 = 2.25;
+
+fn default_too_little_data_bar() -> f64 {
+    DEFAULT_TOO_LITTLE_DATA_BAR
 }
 
 /// What a metric with several series does to the Kayenta-compatible judge's verdict.
@@ -71,6 +83,7 @@ impl Default for JudgmentConfig {
             marginal_score: default_marginal_score(),
             judge: JudgeChoice::default(),
             kayenta_multiple_series: KayentaMultipleSeries::default(),
+            too_little_data_bar: default_too_little_data_bar(),
         }
     }
 }

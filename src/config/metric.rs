@@ -74,10 +74,20 @@ pub struct MetricConfig {
     #[serde(default)]
     pub no_data: NoDataPolicy,
     /// A metric with no significant regression is "too little data" (not a pass) when its interval
-    /// cannot rule out a doubling in the bad direction; with this set (e.g. 3), also when the
+    /// reaches beyond the too-little-data bar in the bad direction; with this set (e.g. 3), also when the
     /// interval's bad-direction end lies beyond this many margins. Default 0: off.
     #[serde(default)]
     pub inconclusive_beyond: Option<f64>,
+    /// The "too little data" bar of this metric, as a ratio (> 1): a metric with no significant
+    /// regression is inconclusive, not a pass, when its interval cannot rule out the canary being
+    /// this many times the baseline in the bad direction (its rate for counts, its median for
+    /// gauges; 1/bar for decreases). Default: `judgment.too_little_data_bar`.
+    #[serde(default)]
+    pub too_little_data_bar: Option<f64>,
+    /// Gauges only: the bar as a shift in the metric's units (> 0) instead of a ratio, e.g. for a
+    /// metric whose baseline median is near 0. Exclusive with `too_little_data_bar`.
+    #[serde(default)]
+    pub too_little_data_shift: Option<f64>,
     /// Labels whose values split the metric: the query returns one series per combination (e.g.
     /// `sum by (route) (...)`), and each is judged and reported on its own, all of them in the
     /// multiplicity correction. Without it, more than one series is an error.
@@ -234,9 +244,21 @@ impl MetricConfig {
     }
 
     /// How many margins the bad-direction end of an interval may reach before a metric without a
-    /// significant regression counts as too little data (0: only the built-in "doubling" limit).
+    /// significant regression counts as too little data (0: only the too-little-data bar).
     pub fn inconclusive_beyond(&self) -> f64 {
         self.inconclusive_beyond.unwrap_or(0.0)
+    }
+
+    /// The "too little data" bar that applies to this metric: its own (`too_little_data_shift`,
+    /// `too_little_data_bar`) or the analysis's default `judgment_bar`.
+    pub fn too_little_data(&self, judgment_bar: f64) -> TooLittleDataBar {
+        match (self.too_little_data_shift, self.too_little_data_bar) {
+            (Some(shift), _) => TooLittleDataBar { limit: BarLimit::Shift(shift), setting: "too_little_data_shift" },
+            (None, Some(ratio)) => TooLittleDataBar { limit: BarLimit::Ratio(ratio), setting: "too_little_data_bar" },
+            (None, None) => {
+                TooLittleDataBar { limit: BarLimit::Ratio(judgment_bar), setting: "judgment.too_little_data_bar" }
+            }
+        }
     }
 
     /// The query templates by role.
@@ -249,6 +271,23 @@ impl MetricConfig {
             _ => Vec::new(),
         }
     }
+}
+
+/// The "too little data" bar of one metric and the setting it comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TooLittleDataBar {
+    pub limit: BarLimit,
+    /// `too_little_data_bar` or `too_little_data_shift` (the metric's own) or
+    /// `judgment.too_little_data_bar` (the analysis's default).
+    pub setting: &'static str,
+}
+
+/// A bar's limit: a ratio of the baseline (> 1; 1/ratio for decreases) or a shift in the
+/// metric's units (> 0, either way).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BarLimit {
+    Ratio(f64),
+    Shift(f64),
 }
 
 /// Settings only the Kayenta-compatible judge reads (`judgment.judge: kayenta` or `both`), named

@@ -22,8 +22,8 @@ pub use analysis::{ActionConfig, Analysis, RollbackConfig};
 pub use error::ConfigError;
 pub use judgment::{JudgeChoice, JudgmentConfig, KayentaMultipleSeries};
 pub use metric::{
-    GroupConfig, KayentaEffectMeasure, KayentaMetricConfig, KayentaNanStrategy, KayentaOutlierStrategy, MetricConfig,
-    MetricKind, NoDataPolicy, Statistic, SustainedConfig, TestKind, ThresholdConfig,
+    BarLimit, GroupConfig, KayentaEffectMeasure, KayentaMetricConfig, KayentaNanStrategy, KayentaOutlierStrategy,
+    MetricConfig, MetricKind, NoDataPolicy, Statistic, SustainedConfig, TestKind, ThresholdConfig, TooLittleDataBar,
 };
 pub use source::{DatadogApi, SourceConfig, SourceKind};
 

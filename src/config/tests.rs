@@ -228,3 +228,53 @@ fn a_source_field_of_the_other_kind_is_named_first_in_declaration_order() {
     let err = with("  kind: datadog\n  ca_file: ca.pem\n  token_file: t\n");
     assert!(err.contains("source.token_file does not apply to a datadog source"), "{err}");
 }
+
+#[test]
+fn the_too_little_data_bar_defaults_to_the_judgment_and_metrics_may_set_their_own() {
+    let analysis = parse(MINIMAL).unwrap();
+    assert_eq!(analysis.judgment.too_little_data_bar, 2.25);
+    let bar = analysis.metrics[0].too_little_data(analysis.judgment.too_little_data_bar);
+    assert_eq!(bar, TooLittleDataBar { limit: BarLimit::Ratio(2.25), setting: "judgment.too_little_data_bar" });
+
+    let text = format!("{MINIMAL}judgment:\n  too_little_data_bar: 3\n")
+        .replace("    critical: true\n", "    critical: true\n    too_little_data_bar: 1.5\n")
+        .replace("    margin: 5%\n", "    margin: 5%\n    too_little_data_shift: 0.05\n");
+    let analysis = parse(&text).unwrap();
+    assert_eq!(analysis.judgment.too_little_data_bar, 3.0);
+    let judgment = analysis.judgment.too_little_data_bar;
+    assert_eq!(
+        analysis.metrics[0].too_little_data(judgment),
+        TooLittleDataBar { limit: BarLimit::Ratio(1.5), setting: "too_little_data_bar" }
+    );
+    assert_eq!(
+        analysis.metrics[1].too_little_data(judgment),
+        TooLittleDataBar { limit: BarLimit::Shift(0.05), setting: "too_little_data_shift" }
+    );
+}
+
+#[test]
+fn a_too_little_data_bar_out_of_range_is_an_error_naming_the_field() {
+    let judgment = |bar: &str| parse(&format!("{MINIMAL}judgment:\n  too_little_data_bar: {bar}\n")).unwrap_err();
+    for bar in ["1", "0.5", "-2", "1001", ".nan", ".inf"] {
+        let err = judgment(bar).to_string();
+        assert!(err.contains("judgment.too_little_data_bar must be a ratio above 1 and at most 1000"), "{bar}: {err}");
+    }
+    let metric = |field: &str| {
+        parse(&MINIMAL.replace("    critical: true\n", &format!("    critical: true\n    {field}\n")))
+            .unwrap_err()
+            .to_string()
+    };
+    let err = metric("too_little_data_bar: 1");
+    assert!(err.contains("metric `error_rate`: too_little_data_bar must be a ratio above 1"), "{err}");
+    let err = metric("too_little_data_shift: 5");
+    assert!(err.contains("metric `error_rate`: too_little_data_shift applies to gauges only"), "{err}");
+    let gauge = |field: &str| {
+        parse(&MINIMAL.replace("    margin: 5%\n", &format!("    margin: 5%\n    {field}\n"))).unwrap_err().to_string()
+    };
+    for shift in ["0", "-1", ".inf"] {
+        let err = gauge(&format!("too_little_data_shift: {shift}"));
+        assert!(err.contains("metric `p99`: too_little_data_shift must be a finite shift above 0"), "{shift}: {err}");
+    }
+    let err = gauge("too_little_data_shift: 0.1\n    too_little_data_bar: 2");
+    assert!(err.contains("set one of too_little_data_bar (a ratio) and too_little_data_shift"), "{err}");
+}

@@ -4,8 +4,8 @@
 
 use super::error::suggestion;
 use super::{
-    Analysis, ConfigError, GroupConfig, KayentaMetricConfig, MetricKind, SourceConfig, SourceKind, Statistic,
-    SustainedConfig, TestKind, ThresholdConfig,
+    Analysis, ConfigError, GroupConfig, KayentaMetricConfig, MetricConfig, MetricKind, SourceConfig, SourceKind,
+    Statistic, SustainedConfig, TestKind, ThresholdConfig,
 };
 use crate::model::{Duration, Margin, window};
 use serde_saphyr::Spanned;
@@ -27,6 +27,13 @@ impl Analysis {
         let judgment = &self.judgment;
         if !(judgment.alpha > 0.0 && judgment.alpha < 0.5) {
             return Err(top(format!("judgment.alpha must lie between 0 and 0.5, got {}", judgment.alpha)));
+        }
+        if !(judgment.too_little_data_bar > 1.0 && judgment.too_little_data_bar <= MAX_TOO_LITTLE_DATA_BAR) {
+            return Err(top(format!(
+                "judgment.too_little_data_bar must be a ratio above 1 and at most {MAX_TOO_LITTLE_DATA_BAR} (e.g. 2.5: \
+                 inconclusive when the interval cannot rule out ×2.5), got {}",
+                judgment.too_little_data_bar
+            )));
         }
         if !(0.0..=100.0).contains(&judgment.marginal_score)
             || !(0.0..=100.0).contains(&judgment.pass_score)
@@ -133,6 +140,7 @@ impl Analysis {
             if metric.inconclusive_beyond.is_some_and(|f| !(f == 0.0 || (f >= 1.0 && f.is_finite()))) {
                 return Err(fail("inconclusive_beyond must be 0 (off) or at least 1".into()));
             }
+            check_too_little_data(metric).map_err(&fail)?;
             if let Some(kayenta) = &metric.kayenta {
                 kayenta.validate().map_err(&fail)?;
             }
@@ -155,6 +163,36 @@ impl Analysis {
         }
         Ok(())
     }
+}
+
+/// The largest "too little data" ratio accepted: beyond ×1000 the bar would never decide.
+const MAX_TOO_LITTLE_DATA_BAR: f64 = 1000.0;
+
+/// A metric's own "too little data" bar: a ratio above 1, or (gauges) a shift above 0, not both.
+fn check_too_little_data(metric: &MetricConfig) -> Result<(), String> {
+    if let Some(ratio) = metric.too_little_data_bar
+        && !(ratio > 1.0 && ratio <= MAX_TOO_LITTLE_DATA_BAR)
+    {
+        return Err(format!(
+            "too_little_data_bar must be a ratio above 1 and at most {MAX_TOO_LITTLE_DATA_BAR} (e.g. 2.5), got {ratio}"
+        ));
+    }
+    if let Some(shift) = metric.too_little_data_shift {
+        if metric.kind() != MetricKind::Gauge {
+            return Err("too_little_data_shift applies to gauges only (count metrics take too_little_data_bar, a \
+                        ratio of the rate)"
+                .into());
+        }
+        if !(shift > 0.0 && shift.is_finite()) {
+            return Err(format!(
+                "too_little_data_shift must be a finite shift above 0 in the metric's units, got {shift}"
+            ));
+        }
+        if metric.too_little_data_bar.is_some() {
+            return Err("set one of too_little_data_bar (a ratio) and too_little_data_shift (a shift), not both".into());
+        }
+    }
+    Ok(())
 }
 
 impl GroupConfig {

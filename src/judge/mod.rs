@@ -58,6 +58,9 @@ pub fn judge(
         .map(|(index, e)| {
             let mut result = e.result;
             if e.settled {
+                if result.classification == Classification::NoData {
+                    result.inconclusive = Some(report::Inconclusive::by(report::InconclusiveRule::DataQuality));
+                }
                 return result;
             }
             let failure = result.tests.iter().find(|t| t.gating && t.outcome == TestOutcome::Fail);
@@ -77,25 +80,31 @@ pub fn judge(
                         message: reason.clone(),
                     });
                     result.reason = reason;
+                    if classification == Classification::NoData {
+                        result.inconclusive = Some(report::Inconclusive::by(report::InconclusiveRule::NoEvidence));
+                    }
                     return result;
                 }
             };
             let median = result.baseline.summary.as_ref().map(|s| s.p50);
-            let inconclusive_beyond = inputs[index].config.inconclusive_beyond();
+            let config = inputs[index].config;
+            let bar = config.too_little_data(analysis.judgment.too_little_data_bar);
             let imprecise = result
                 .tests
                 .iter()
                 .filter(|t| t.gating)
-                .find_map(|t| metric::imprecision(t, result.direction, inconclusive_beyond, median));
+                .find_map(|t| metric::imprecision(t, result.direction, config.inconclusive_beyond(), median, bar));
+            result.rules_out = metric::rules_out(&result.tests, result.direction, median);
             match imprecise {
-                Some(reason) => {
+                Some(imprecision) => {
                     result.classification = Classification::NoData;
                     result.findings.push(report::Finding {
                         kind: report::FindingKind::Imprecise,
                         side: None,
-                        message: reason.clone(),
+                        message: imprecision.reason.clone(),
                     });
-                    result.reason = reason;
+                    result.reason = imprecision.reason;
+                    result.inconclusive = Some(imprecision.inconclusive);
                 }
                 None => evidence.classify(&mut result),
             }

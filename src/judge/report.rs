@@ -214,6 +214,83 @@ pub struct MetricResult {
     /// The Kayenta-compatible judge's classification (with `judge: kayenta` or `both`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kayenta: Option<KayentaMetricResult>,
+    /// A passing (or too-little-data) metric with an interval: the largest regression its data
+    /// could still hide. Absent for metrics judged only by thresholds or sustained rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_out: Option<RulesOut>,
+    /// A metric classified `no_data`: which rule or bar made it inconclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inconclusive: Option<Inconclusive>,
+}
+
+/// The largest regression a metric's data could still hide: the bad end of its headline test's
+/// interval (the shift test's for gauges, the rate test's for counts), i.e. the smallest effect
+/// the data could not have missed at `level`.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct RulesOut {
+    /// The test whose interval it is: `shift` or `rate`.
+    pub test: TestKindResult,
+    /// `ratio`: canary/baseline rate ratio; `shift`: canary − baseline in the metric's units.
+    pub kind: EffectKind,
+    /// Directions `increase` and `either`: the data rule out an effect above this.
+    pub above: Option<f64>,
+    /// Directions `decrease` and `either`: the data rule out an effect below this.
+    pub below: Option<f64>,
+    /// Shifts only: `above` as a fraction of the baseline median (0.04 = +4%); null when the
+    /// median is 0 or unknown.
+    pub above_relative: Option<f64>,
+    /// Shifts only: `below` as a fraction of the baseline median.
+    pub below_relative: Option<f64>,
+    /// One-sided confidence of each end: (1 + interval confidence) / 2.
+    pub level: f64,
+}
+
+/// How an effect is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectKind {
+    /// canary / baseline.
+    Ratio,
+    /// canary − baseline, in the metric's units.
+    Shift,
+}
+
+/// Why a metric is inconclusive (`no_data`), with the bar that decided when one did.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Inconclusive {
+    pub rule: InconclusiveRule,
+    /// The analysis setting that set the bar: `too_little_data_bar`, `too_little_data_shift`,
+    /// `inconclusive_beyond` (the metric's), or `judgment.too_little_data_bar` (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setting: Option<String>,
+    /// The bar in the test's effect units: a ratio for `rate`, a shift in the metric's units for
+    /// `shift` (a gauge's ratio bar turned into a shift of the baseline median).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<f64>,
+    /// The end of the interval that reached beyond `limit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached: Option<f64>,
+}
+
+impl Inconclusive {
+    /// Inconclusive by a rule without a bar (data quality, no evidence).
+    pub fn by(rule: InconclusiveRule) -> Inconclusive {
+        Inconclusive { rule, setting: None, limit: None, reached: None }
+    }
+}
+
+/// The rule that made a metric inconclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InconclusiveRule {
+    /// The interval reaches beyond the "too little data" bar (`too_little_data_bar`/`_shift`).
+    TooLittleDataBar,
+    /// The interval reaches beyond `inconclusive_beyond` margins.
+    MarginMultiple,
+    /// A data-quality rule: no data, no traffic, too few samples, gaps.
+    DataQuality,
+    /// No test or threshold gave evidence (one was skipped or could not be computed).
+    NoEvidence,
 }
 
 impl MetricResult {
@@ -393,7 +470,8 @@ pub enum FindingKind {
     Overdispersion,
     /// More series than expected, or numerator and denominator points that do not line up.
     UnexpectedSeries,
-    /// No significant regression, but the interval is too wide to rule out one of twice the margin.
+    /// No significant regression, but the interval is too wide: it reaches beyond the
+    /// too-little-data bar or `inconclusive_beyond` margins (see `metrics[].inconclusive`).
     Imprecise,
     /// Counts that are negative or not finite: no count at all.
     InvalidCounts,

@@ -365,22 +365,26 @@ pub fn apply(
                 }
                 Ok(evidence) => {
                     let median = result.baseline.summary.as_ref().map(|s| s.p50);
+                    let bar = config.too_little_data(analysis.judgment.too_little_data_bar);
                     let imprecise = result
                         .tests
                         .iter()
                         .filter(|t| t.gating)
-                        .find_map(|t| imprecision(t, result.direction, config.inconclusive_beyond(), median));
+                        .find_map(|t| imprecision(t, result.direction, config.inconclusive_beyond(), median, bar))
+                        .map(|found| (found.reason, Some(found.inconclusive)));
                     let imprecise = imprecise.or_else(|| {
                         result
                             .tests
                             .iter()
                             .filter(|t| t.gating)
                             .find_map(|t| estimate_beyond_margin(t, result.direction))
+                            .map(|why| (why, None))
                     });
                     match imprecise {
-                        Some(why) => {
+                        Some((why, inconclusive)) => {
                             result.classification = Classification::NoData;
                             result.reason = why;
+                            result.inconclusive = inconclusive;
                         }
                         None => {
                             evidence.classify(result);

@@ -100,6 +100,7 @@ fn evidence(metric: &MetricResult) -> String {
         format!("canary: {}", side_evidence(metric.kind, &metric.canary)),
     ];
     lines.extend(metric.tests.iter().map(test_evidence));
+    lines.extend(super::rules_out::rules_out_sentence(metric));
     lines.extend(metric.findings.iter().map(|finding| format!("data quality: {}", finding_text(metric, finding))));
     lines.join("\n")
 }

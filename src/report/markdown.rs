@@ -50,9 +50,14 @@ pub fn write_markdown(report: &JudgmentReport, out: &mut impl Write) -> io::Resu
             let figures = [&row.metric, &row.group, &row.baseline, &row.canary, &row.change, &row.p_value]
                 .map(|cell| escape(cell));
             let kayenta_cell = kayenta.then(|| escape(&super::table::kayenta_cell(metric)));
-            write_row(out, figures.into_iter().chain([result]).chain(kayenta_cell).chain([escape(&row.rule)]))?;
+            let rules_out = escape(&row.rules_out);
+            write_row(
+                out,
+                figures.into_iter().chain([result, rules_out]).chain(kayenta_cell).chain([escape(&row.rule)]),
+            )?;
         }
         writeln!(out, "\n{}\n", escape(&legend(report.alpha)))?;
+        writeln!(out, "{}\n", escape(super::rules_out::LEGEND))?;
     }
 
     let findings: Vec<String> = finding_lines(report).collect();
@@ -146,12 +151,15 @@ mod tests {
     fn escapes_cell_text_so_every_row_has_the_header_columns() {
         let text = render(&failed_checkout());
         let table: Vec<&str> = text.lines().skip_while(|line| !line.starts_with("| metric")).take(6).collect();
-        assert_eq!(table[1], "| :-- | :-- | --: | --: | :-- | --: | :-- | :-- |");
+        assert_eq!(table[1], "| :-- | :-- | --: | --: | :-- | --: | :-- | :-- | :-- |");
         for row in &table {
-            assert_eq!(unescaped_pipes(row), 9, "{row}");
+            assert_eq!(unescaped_pipes(row), 10, "{row}");
         }
         let latency = table.iter().find(|row| row.starts_with("| latency\\_p99 ")).unwrap();
-        assert!(latency.contains("| \\|shift\\| +1.8 ms \\[-0.6, +4.1\\] stays within the 20 ms margin |"));
+        assert!(latency.contains(
+            "| \\>+4.1 | \\|shift\\| +1.8 ms \\[-0.6, +4.1\\] stays within the 20 ms margin; rules out a shift above +4.1 \
+             (+1.9%) (one-sided 99.5%) |"
+        ));
         let error_rate = table.iter().find(|row| row.starts_with("| error\\_rate \\* ")).unwrap();
         assert!(error_rate.contains("| **fail (high)** |"));
         assert!(error_rate.contains("(Holm p = 4.8e-5 \\< 0.01) |"));

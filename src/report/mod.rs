@@ -5,6 +5,7 @@ pub mod fleet;
 pub mod junit;
 pub(crate) mod layout;
 pub mod markdown;
+pub(crate) mod rules_out;
 #[cfg(test)]
 pub(crate) mod sample;
 pub mod table;

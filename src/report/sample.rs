@@ -4,8 +4,9 @@
 
 use crate::config::MetricKind;
 use crate::judge::report::{
-    Classification, Finding, FindingKind, GroupResult, JudgmentReport, MetricResult, REPORT_SCHEMA_VERSION, SideData,
-    SideDescription, TestKindResult, TestOutcome, TestResult, Totals,
+    Classification, EffectKind, Finding, FindingKind, GroupResult, Inconclusive, InconclusiveRule, JudgmentReport,
+    MetricResult, REPORT_SCHEMA_VERSION, RulesOut, SideData, SideDescription, TestKindResult, TestOutcome, TestResult,
+    Totals,
 };
 use crate::model::{
     Direction, QueryRole, Side, SourceDescription, Verdict,
@@ -89,6 +90,8 @@ fn metric(name: &str, group: &str, kind: MetricKind, direction: Direction) -> Me
         tests: Vec::new(),
         findings: Vec::new(),
         kayenta: None,
+        rules_out: None,
+        inconclusive: None,
     }
 }
 
@@ -168,6 +171,15 @@ fn conversion() -> MetricResult {
         baseline: count_side(1187.0, 4020.0, 50),
         canary: count_side(1212.0, 4188.0, 50),
         tests: vec![test],
+        rules_out: Some(RulesOut {
+            test: TestKindResult::Rate,
+            kind: EffectKind::Ratio,
+            above: None,
+            below: Some(0.93),
+            above_relative: None,
+            below_relative: None,
+            level: 0.995,
+        }),
         ..metric("checkout_conversion", "business", MetricKind::Count, Direction::Decrease)
     }
 }
@@ -206,6 +218,7 @@ fn queue_depth() -> MetricResult {
         baseline: gauge_side(50, 12.0, 3.0),
         canary: gauge_side(3, 14.0, 2.0),
         tests: vec![skipped],
+        inconclusive: Some(Inconclusive::by(InconclusiveRule::DataQuality)),
         findings: vec![Finding {
             kind: FindingKind::TooFewSamples,
             side: Some(Side::Canary),
@@ -246,6 +259,15 @@ fn latency_p99() -> MetricResult {
         baseline: gauge_side(50, 212.4, 9.5),
         canary: gauge_side(50, 214.1, 10.2),
         tests: vec![shift, spread],
+        rules_out: Some(RulesOut {
+            test: TestKindResult::Shift,
+            kind: EffectKind::Shift,
+            above: Some(4.1),
+            below: None,
+            above_relative: Some(4.1 / 212.4),
+            below_relative: None,
+            level: 0.995,
+        }),
         ..metric("latency_p99", "latency", MetricKind::Gauge, Direction::Increase)
     }
 }

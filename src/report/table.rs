@@ -36,11 +36,12 @@ pub fn write_table(report: &JudgmentReport, out: &mut impl Write, page: Page) ->
             write_figures_list(out, &report.metrics, width)?;
         }
         write_wrapped(out, "", "  ", &legend(report.alpha), width)?;
+        write_wrapped(out, "", "  ", super::rules_out::LEGEND, width)?;
         writeln!(out, "\nrules:")?;
         let name_width = report.metrics.iter().map(|metric| shown(&metric.name).chars().count()).max().unwrap_or(0);
         for metric in &report.metrics {
             let label = format!("  {:<name_width$}  ", shown(&metric.name));
-            write_labelled(out, &label, &metric.reason, width)?;
+            write_labelled(out, &label, &super::rules_out::rule_line(metric), width)?;
         }
     }
 
@@ -166,20 +167,24 @@ pub(crate) struct MetricRow {
     /// The headline test's p-value, Holm-adjusted when it has one.
     pub p_value: String,
     pub classification: String,
-    /// The rule that decided.
+    /// A pass: the largest regression its data could still hide (the interval's bad end).
+    pub rules_out: String,
+    /// The rule that decided (for a pass, with what it rules out).
     pub rule: String,
 }
 
 impl MetricRow {
     /// Headers of the columns before the rule.
-    pub const FIGURE_HEADERS: [&str; 7] = ["metric", "group", "baseline", "canary", "change [CI]", "p", "result"];
-    pub const FIGURE_ALIGNMENT: [CellAlignment; 7] = [
+    pub const FIGURE_HEADERS: [&str; 8] =
+        ["metric", "group", "baseline", "canary", "change [CI]", "p", "result", "rules out"];
+    pub const FIGURE_ALIGNMENT: [CellAlignment; 8] = [
         CellAlignment::Left,
         CellAlignment::Left,
         CellAlignment::Right,
         CellAlignment::Right,
         CellAlignment::Left,
         CellAlignment::Right,
+        CellAlignment::Left,
         CellAlignment::Left,
     ];
 
@@ -193,13 +198,23 @@ impl MetricRow {
             change: headline.and_then(effect_text).unwrap_or_else(missing),
             p_value: headline.and_then(|test| test.adjusted_p_value.or(test.p_value)).map_or_else(missing, p_value),
             classification: metric.label().to_owned(),
-            rule: metric.reason.clone(),
+            rules_out: super::rules_out::rules_out_cell(metric).unwrap_or_else(missing),
+            rule: super::rules_out::rule_line(metric),
         }
     }
 
     /// The cells before the rule.
-    pub fn figures(&self) -> [&str; 7] {
-        [&self.metric, &self.group, &self.baseline, &self.canary, &self.change, &self.p_value, &self.classification]
+    pub fn figures(&self) -> [&str; 8] {
+        [
+            &self.metric,
+            &self.group,
+            &self.baseline,
+            &self.canary,
+            &self.change,
+            &self.p_value,
+            &self.classification,
+            &self.rules_out,
+        ]
     }
 }
 
@@ -513,10 +528,12 @@ mod tests {
             }
         }
         // Wide enough for the longest words, the figures stay a table; narrower, they become a
-        // paragraph per metric (this sample's longest words need 87 columns).
-        assert!(render_at(&report, Page::plain(120)).contains("| error_rate *"));
-        assert!(render_at(&report, Page::plain(87)).contains("| error_rate *"));
-        assert!(render_at(&report, Page::plain(86)).contains("error_rate * (errors): fail (high)"));
+        // paragraph per metric, at every width below the switch.
+        let is_table = |width: usize| render_at(&report, Page::plain(width)).contains("| error_rate *");
+        assert!(is_table(120));
+        let switch = (60..=120).find(|&width| is_table(width)).unwrap();
+        assert!((switch..=120).all(is_table), "the table comes back below 120 after {switch}");
+        assert!(render_at(&report, Page::plain(switch - 1)).contains("error_rate * (errors): fail (high)"));
         assert!(render_at(&report, Page::plain(60)).contains("error_rate * (errors): fail (high)"));
     }
 

@@ -6,6 +6,7 @@ mod architecture;
 mod cli_surface;
 mod compare_cli;
 mod datadog;
+mod decisiveness;
 mod dependence;
 mod features;
 mod fetch_requests;

@@ -18,7 +18,7 @@ mod outcome;
 mod rules;
 
 pub(crate) use evidence::positive_evidence;
-pub(crate) use outcome::{failure_class, imprecision, settle_test};
+pub(crate) use outcome::{failure_class, imprecision, rules_out, settle_test};
 
 use opening::{Opening, Thinning};
 
@@ -194,6 +194,8 @@ pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context, confidence: f
         tests: Vec::new(),
         findings: Vec::new(),
         kayenta: None,
+        rules_out: None,
+        inconclusive: None,
     };
     if let Some(problem) = window_problem(&context.window) {
         result.findings.push(Finding { kind: FindingKind::StepMismatch, side: None, message: problem.clone() });
