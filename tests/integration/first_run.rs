@@ -40,7 +40,9 @@ fn a_healthy_canary_passes_live_and_prometheus_is_stopped() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("source:   prometheus http://127.0.0.1:"), "{stdout}");
     // A `--last` window says in the header that it ends a minute before now.
-    let header = stdout.lines().next().unwrap_or_default();
+    // The header is wrapped to the page: read it as one line.
+    let header =
+        stdout.split("\n  source:").next().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(header.contains("Z (the last 30m, ending a minute before now), step 1m, warm-up 5m"), "{header}");
     assert!(stdout.contains("verdict: PASS"), "{stdout}");
     for metric in ["error_rate", "p99_latency", "conversion"] {

@@ -100,7 +100,8 @@ fn a_healthy_canary_is_promoted_early_only_when_asked() {
     let sequence = &looks.last().unwrap()["sequences"][0];
     assert_eq!(sequence["decision"], "pass", "{sequence}");
     let (low, high) = (sequence["low"].as_f64().unwrap(), sequence["high"].as_f64().unwrap());
-    assert!(low < 1.0 && high < 2.0 && high > 1.0, "{sequence}");
+    // Within the default too-little-data bar (×2.25) and around no change.
+    assert!(low < 1.0 && high < 2.25 && high > 1.0, "{sequence}");
     assert_eq!(events.last().unwrap()["verdict"], "pass");
 
     let (output, events) = watch(&replay, &["--interval", "10m"]);
