@@ -20,6 +20,7 @@ mod judge_cli;
 mod judge_evidence;
 mod kayenta;
 mod live_prometheus;
+mod percentile_thresholds;
 mod prometheus_faults;
 mod properties;
 mod realtime;

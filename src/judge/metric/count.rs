@@ -110,7 +110,8 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
     let roles = [QueryRole::Numerator, QueryRole::Denominator];
     refuse_identical(input, &roles, &counts(Side::Baseline), &counts(Side::Canary), &mut result.findings)?;
     thinning.note(&mut result.findings);
-    result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, count_stat));
+    let threshold_tests = thresholds(&config.thresholds, |side, statistic| count_stat(result.side(side), statistic));
+    result.tests.extend(threshold_tests);
     let rules = sustained_tests(
         input,
         &rates_per_step[&Side::Canary],
