@@ -19,6 +19,7 @@ mod inputs;
 mod judge_cli;
 mod judge_evidence;
 mod kayenta;
+mod late_canary_traffic;
 mod live_prometheus;
 mod percentile_thresholds;
 mod prometheus_faults;

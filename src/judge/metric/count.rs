@@ -4,7 +4,7 @@
 use super::opening::{Opening, Settled, no_data, refuse_identical, series_of, sorted};
 use super::rules::{sustained_tests, thresholds};
 use crate::config::{Statistic, TestKind};
-use crate::judge::quality::{clean, coverage_gap, join, thin};
+use crate::judge::quality::{clean, coverage_gap, join, late_traffic, thin};
 use crate::judge::report::{
     Classification, Finding, FindingKind, MetricResult, SideData, TestKindResult, TestOutcome, TestResult, Totals,
 };
@@ -77,6 +77,9 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
                 .collect();
         intervals.insert(side, joined.into_iter().filter(|(t, _, _)| kept.binary_search(t).is_ok()).collect());
     }
+    let first_traffic = |side: Side| denominators[&side].iter().find(|p| p.value > 0.0).map(|p| p.time);
+    let late = late_traffic(first_traffic(Side::Baseline), first_traffic(Side::Canary), &context.window, "traffic");
+    result.findings.extend(late);
     for side in Side::BOTH {
         let data = &intervals[&side];
         let (events, exposure) = data.iter().fold((0.0, 0.0), |(e, x), &(_, n, d)| (e + n, x + d));

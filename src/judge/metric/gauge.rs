@@ -4,7 +4,7 @@
 use super::opening::{Opening, Settled, no_data, refuse_identical, series_of, sorted};
 use super::rules::{sustained_tests, thresholds};
 use crate::config::{Statistic, TestKind};
-use crate::judge::quality::{clean, coverage_gap, thin};
+use crate::judge::quality::{clean, coverage_gap, late_traffic, thin};
 use crate::judge::report::{FindingKind, MetricResult, SideData, TestKindResult, TestResult};
 use crate::model::{Direction, Margin, Point, QueryRole, Side};
 use crate::stats::descriptive::{median_sorted, percentile_sorted};
@@ -24,6 +24,9 @@ pub(super) fn evaluate_gauge(opening: &Opening<'_, '_>, result: &mut MetricResul
             .unwrap_or_default();
         cleaned.insert(side, points);
     }
+    let first_point = |side: Side| cleaned[&side].first().map(|p| p.time);
+    let late = late_traffic(first_point(Side::Baseline), first_point(Side::Canary), &context.window, "data");
+    result.findings.extend(late);
     for side in Side::BOTH {
         if cleaned[&side].is_empty() {
             let message = format!("no {} data in the judged window", side.name());
