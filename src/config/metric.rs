@@ -2,7 +2,7 @@
 //! sustained-breach rules, breakdowns, no-data policy and the settings only the Kayenta-compatible
 //! judge reads; and the scoring groups metrics belong to.
 
-use super::ActionConfig;
+use super::{ActionConfig, Statistic};
 use crate::model::{Direction, Duration, Margin, QueryRole};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -189,21 +189,6 @@ impl SustainedConfig {
         };
         format!("{bound} for {}", self.duration)
     }
-}
-
-/// A statistic of one side's data. `rate` (Σ numerator / Σ denominator) and `total`
-/// (Σ numerator) apply to count metrics; the others to gauges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Statistic {
-    Mean,
-    Min,
-    P50,
-    P90,
-    P99,
-    Max,
-    Rate,
-    Total,
 }
 
 /// Gauge or count.

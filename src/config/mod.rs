@@ -5,8 +5,8 @@
 //!
 //! Split by role: `analysis` (the file as a whole, its sides, window, rollback webhook and feature
 //! actions; reading and parsing), `source` (where the metrics live), `metric` (metrics, tests,
-//! thresholds, sustained rules, Kayenta settings, groups), `judgment` (how metrics roll up into a
-//! verdict), `validation` (the cross-field rules). Every type is re-exported here:
+//! thresholds, sustained rules, Kayenta settings, groups), `statistic` (what a threshold bounds), `judgment` (how
+//! metrics roll up into a verdict), `validation` (the cross-field rules). Every type is re-exported here:
 //! `crate::config::Analysis`, `crate::config::MetricConfig`, ….
 
 mod analysis;
@@ -15,6 +15,7 @@ pub mod fleet;
 mod judgment;
 mod metric;
 mod source;
+mod statistic;
 pub mod template;
 mod validation;
 
@@ -23,9 +24,10 @@ pub use error::ConfigError;
 pub use judgment::{JudgeChoice, JudgmentConfig, KayentaMultipleSeries};
 pub use metric::{
     BarLimit, GroupConfig, KayentaEffectMeasure, KayentaMetricConfig, KayentaNanStrategy, KayentaOutlierStrategy,
-    MetricConfig, MetricKind, NoDataPolicy, Statistic, SustainedConfig, TestKind, ThresholdConfig, TooLittleDataBar,
+    MetricConfig, MetricKind, NoDataPolicy, SustainedConfig, TestKind, ThresholdConfig, TooLittleDataBar,
 };
 pub use source::{DatadogApi, SourceConfig, SourceKind};
+pub use statistic::Statistic;
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 use super::error::suggestion;
 use super::{
     Analysis, ConfigError, GroupConfig, KayentaMetricConfig, MetricConfig, MetricKind, SourceConfig, SourceKind,
-    Statistic, SustainedConfig, TestKind, ThresholdConfig,
+    SustainedConfig, TestKind, ThresholdConfig,
 };
 use crate::model::{Duration, Margin, window};
 use serde_saphyr::Spanned;
@@ -298,13 +298,8 @@ impl KayentaMetricConfig {
 
 impl ThresholdConfig {
     fn validate(&self, kind: MetricKind) -> Result<(), String> {
-        let for_counts = matches!(self.statistic, Statistic::Rate | Statistic::Total);
-        if for_counts != (kind == MetricKind::Count) {
-            return Err(format!(
-                "threshold on `{}` does not apply to a {} metric",
-                serde_name(self.statistic),
-                serde_name(kind)
-            ));
+        if self.statistic.for_counts() != (kind == MetricKind::Count) {
+            return Err(format!("threshold on `{}` does not apply to a {} metric", self.statistic, serde_name(kind)));
         }
         if self.max.is_none() && self.min.is_none() && self.max_ratio.is_none() && self.min_ratio.is_none() {
             return Err("a threshold needs at least one of max, min, max_ratio, min_ratio".into());

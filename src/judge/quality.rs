@@ -105,6 +105,28 @@ pub fn coverage_gap(
     Some(Finding { kind: FindingKind::Gap, side: Some(side), message })
 }
 
+/// The canary's traffic starting well inside the judged window (its first point with traffic more
+/// than [`GAP_TOLERANCE_STEPS`] steps after the warm-up) while the baseline's starts with it: the
+/// canary was likely given traffic after the window began, and its early minutes judge nothing.
+/// `baseline` and `canary` are the first timestamps with traffic (`None`: no traffic at all, which
+/// other checks report); `what` names it (`traffic`, `data`). A warning only.
+pub fn late_traffic(baseline: Option<i64>, canary: Option<i64>, window: &Window, what: &str) -> Option<Finding> {
+    let tolerance = GAP_TOLERANCE_STEPS.saturating_mul(window.step_seconds.max(1) as i64);
+    let late = |first: i64| first.saturating_sub(window.judged_from()) > tolerance;
+    let (baseline, canary) = (baseline?, canary?);
+    if late(baseline) || !late(canary) {
+        return None;
+    }
+    let at = crate::model::window::format_timestamp;
+    let after = Duration::from_secs(canary.saturating_sub(window.judged_from()).max(0) as u64);
+    let message = format!(
+        "the canary's {what} starts at {}, {after} after the judged window begins, while the baseline's starts with it: the canary likely got traffic late; judge a window that starts after {}",
+        at(canary),
+        at(canary)
+    );
+    Some(Finding { kind: FindingKind::LateTraffic, side: Some(Side::Canary), message })
+}
+
 /// The longest range selector (`[5m]`) in a PromQL query, if any. Subqueries (`[30m:1m]`) count
 /// with their range.
 pub fn range_in_query(query: &str) -> Option<Duration> {
@@ -211,6 +233,22 @@ mod tests {
 
     fn window() -> Window {
         Window::between(0, 600, Duration::from_secs(60), Duration::from_secs(120)).unwrap()
+    }
+
+    #[test]
+    fn warns_when_only_the_canary_starts_more_than_two_steps_after_the_warm_up() {
+        // Judged from 120 s, step 60 s: up to 240 s is on time.
+        let late = late_traffic(Some(120), Some(300), &window(), "traffic").unwrap();
+        assert_eq!((late.kind, late.side), (FindingKind::LateTraffic, Some(Side::Canary)));
+        assert!(
+            late.message.contains("the canary's traffic starts at 1970-01-01T00:05:00Z, 3m after"),
+            "{}",
+            late.message
+        );
+        assert_eq!(late_traffic(Some(120), Some(240), &window(), "traffic"), None);
+        assert_eq!(late_traffic(Some(300), Some(300), &window(), "traffic"), None, "both late: not the canary's");
+        assert_eq!(late_traffic(None, Some(300), &window(), "traffic"), None);
+        assert_eq!(late_traffic(Some(120), None, &window(), "traffic"), None);
     }
 
     #[test]

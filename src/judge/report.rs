@@ -482,6 +482,9 @@ pub enum FindingKind {
     Gap,
     /// The points are not spaced by the window's step.
     StepMismatch,
+    /// The canary's traffic (a count's denominator above 0, a gauge's first point) starts well
+    /// inside the judged window while the baseline's starts with it: a warning, not a verdict.
+    LateTraffic,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]

@@ -4,7 +4,7 @@
 use super::opening::{Opening, Settled, no_data, refuse_identical, series_of, sorted};
 use super::rules::{sustained_tests, thresholds};
 use crate::config::{Statistic, TestKind};
-use crate::judge::quality::{clean, coverage_gap, join, thin};
+use crate::judge::quality::{clean, coverage_gap, join, late_traffic, thin};
 use crate::judge::report::{
     Classification, Finding, FindingKind, MetricResult, SideData, TestKindResult, TestOutcome, TestResult, Totals,
 };
@@ -77,6 +77,9 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
                 .collect();
         intervals.insert(side, joined.into_iter().filter(|(t, _, _)| kept.binary_search(t).is_ok()).collect());
     }
+    let first_traffic = |side: Side| denominators[&side].iter().find(|p| p.value > 0.0).map(|p| p.time);
+    let late = late_traffic(first_traffic(Side::Baseline), first_traffic(Side::Canary), &context.window, "traffic");
+    result.findings.extend(late);
     for side in Side::BOTH {
         let data = &intervals[&side];
         let (events, exposure) = data.iter().fold((0.0, 0.0), |(e, x), &(_, n, d)| (e + n, x + d));
@@ -110,7 +113,8 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
     let roles = [QueryRole::Numerator, QueryRole::Denominator];
     refuse_identical(input, &roles, &counts(Side::Baseline), &counts(Side::Canary), &mut result.findings)?;
     thinning.note(&mut result.findings);
-    result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, count_stat));
+    let threshold_tests = thresholds(&config.thresholds, |side, statistic| count_stat(result.side(side), statistic));
+    result.tests.extend(threshold_tests);
     let rules = sustained_tests(
         input,
         &rates_per_step[&Side::Canary],

@@ -4,10 +4,10 @@
 use super::opening::{Opening, Settled, no_data, refuse_identical, series_of, sorted};
 use super::rules::{sustained_tests, thresholds};
 use crate::config::{Statistic, TestKind};
-use crate::judge::quality::{clean, coverage_gap, thin};
+use crate::judge::quality::{clean, coverage_gap, late_traffic, thin};
 use crate::judge::report::{FindingKind, MetricResult, SideData, TestKindResult, TestResult};
 use crate::model::{Direction, Margin, Point, QueryRole, Side};
-use crate::stats::descriptive::median_sorted;
+use crate::stats::descriptive::{median_sorted, percentile_sorted};
 use crate::stats::mann_whitney::Ranks;
 use crate::stats::{Alternative, ExactNull, Method, Summary, hodges_lehmann, mann_whitney};
 use std::collections::BTreeMap;
@@ -24,6 +24,9 @@ pub(super) fn evaluate_gauge(opening: &Opening<'_, '_>, result: &mut MetricResul
             .unwrap_or_default();
         cleaned.insert(side, points);
     }
+    let first_point = |side: Side| cleaned[&side].first().map(|p| p.time);
+    let late = late_traffic(first_point(Side::Baseline), first_point(Side::Canary), &context.window, "data");
+    result.findings.extend(late);
     for side in Side::BOTH {
         if cleaned[&side].is_empty() {
             let message = format!("no {} data in the judged window", side.name());
@@ -46,12 +49,15 @@ pub(super) fn evaluate_gauge(opening: &Opening<'_, '_>, result: &mut MetricResul
         Side::BOTH.into_iter().map(|side| (side, thin(&cleaned[&side], factor, step))).collect();
     let judged: BTreeMap<Side, Vec<f64>> =
         Side::BOTH.into_iter().map(|side| (side, sorted(thinned[&side].iter().map(|p| p.value).collect()))).collect();
+    let all: BTreeMap<Side, Vec<f64>> =
+        Side::BOTH.into_iter().map(|side| (side, sorted(cleaned[&side].iter().map(|p| p.value).collect()))).collect();
     for side in Side::BOTH {
-        let all = sorted(cleaned[&side].iter().map(|p| p.value).collect());
-        let data = SideData { samples: judged[&side].len(), summary: Some(Summary::of_sorted(&all)), totals: None };
-        *result.side_mut(side) = data;
+        let summary = Some(Summary::of_sorted(&all[&side]));
+        *result.side_mut(side) = SideData { samples: judged[&side].len(), summary, totals: None };
     }
-    result.tests.extend(thresholds(&config.thresholds, &result.baseline, &result.canary, gauge_stat));
+    let threshold_tests =
+        thresholds(&config.thresholds, |side, statistic| gauge_stat(result.side(side), &all[&side], statistic));
+    result.tests.extend(threshold_tests);
     let per_point = |side: Side| cleaned[&side].iter().map(|p| (p.time, p.value)).collect::<Vec<_>>();
     let rules = sustained_tests(
         input,
@@ -217,8 +223,9 @@ fn spread_test(canary: &[f64], baseline: &[f64], direction: Direction, margin: M
     }
 }
 
-/// A gauge statistic of one side's judged values.
-fn gauge_stat(data: &SideData, statistic: Statistic) -> Option<f64> {
+/// A gauge statistic of one side's values (`sorted`: the values its summary was made of,
+/// ascending); percentiles beyond the summary's by R-7 interpolation.
+fn gauge_stat(data: &SideData, sorted: &[f64], statistic: Statistic) -> Option<f64> {
     data.summary.as_ref().and_then(|s| match statistic {
         Statistic::Mean => Some(s.mean),
         Statistic::Min => Some(s.min),
@@ -226,6 +233,9 @@ fn gauge_stat(data: &SideData, statistic: Statistic) -> Option<f64> {
         Statistic::P90 => Some(s.p90),
         Statistic::P99 => Some(s.p99),
         Statistic::Max => Some(s.max),
+        Statistic::Percentile(_) => {
+            statistic.quantile().filter(|_| !sorted.is_empty()).map(|q| percentile_sorted(sorted, q))
+        }
         Statistic::Rate | Statistic::Total => None,
     })
 }
@@ -242,7 +252,11 @@ fn canary_breach(
     }
     let all = sorted(canary.iter().map(|p| p.value).collect());
     let data = SideData { samples: all.len(), summary: Some(Summary::of_sorted(&all)), totals: None };
-    let breached: Vec<TestResult> = thresholds(&config.thresholds, &SideData::default(), &data, gauge_stat)
+    let canary_only = |side: Side, statistic| match side {
+        Side::Canary => gauge_stat(&data, &all, statistic),
+        Side::Baseline => None,
+    };
+    let breached: Vec<TestResult> = thresholds(&config.thresholds, canary_only)
         .into_iter()
         .filter(|test| test.outcome == crate::judge::report::TestOutcome::Fail)
         .collect();

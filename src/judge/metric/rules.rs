@@ -2,24 +2,21 @@
 //! and sustained-breach rules on per-step points (see [`crate::judge::sustained`]).
 use super::{MetricInput, carry_key};
 use crate::config::{Statistic, ThresholdConfig};
-use crate::judge::report::{Finding, FindingKind, SideData, TestKindResult, TestOutcome, TestResult};
+use crate::judge::report::{Finding, FindingKind, TestKindResult, TestOutcome, TestResult};
 use crate::model::{Side, number::plain, window::Window};
 use std::collections::BTreeMap;
 
 /// Threshold checks on the statistic each threshold names.
 pub(super) fn thresholds(
     configs: &[ThresholdConfig],
-    baseline: &SideData,
-    canary: &SideData,
-    statistic_of: impl Fn(&SideData, Statistic) -> Option<f64>,
+    statistic_of: impl Fn(Side, Statistic) -> Option<f64>,
 ) -> Vec<TestResult> {
     configs
         .iter()
         .flat_map(|threshold| {
-            let name = serde_json::to_value(threshold.statistic).unwrap_or_default();
-            let name = name.as_str().unwrap_or("").to_string();
-            let canary_value = statistic_of(canary, threshold.statistic);
-            let baseline_value = statistic_of(baseline, threshold.statistic);
+            let name = threshold.statistic.to_string();
+            let canary_value = statistic_of(Side::Canary, threshold.statistic);
+            let baseline_value = statistic_of(Side::Baseline, threshold.statistic);
             let mut checks: Vec<(f64, bool, String)> = Vec::new(); // (bound, is_upper, description)
             if let Some(max) = threshold.max {
                 checks.push((max, true, format!("the maximum {}", plain(max))));
