@@ -294,6 +294,28 @@ pub enum InconclusiveRule {
 }
 
 impl MetricResult {
+    /// A metric before its judgment: no data, no tests, no evidence, so `no_data`: never a pass
+    /// until the evidence says so.
+    pub(crate) fn unjudged(name: String, group: String, kind: MetricKind, direction: Direction) -> MetricResult {
+        MetricResult {
+            name,
+            group,
+            kind,
+            direction,
+            critical: false,
+            classification: Classification::NoData,
+            reason: String::new(),
+            queries: BTreeMap::new(),
+            baseline: SideData::default(),
+            canary: SideData::default(),
+            tests: Vec::new(),
+            findings: Vec::new(),
+            kayenta: None,
+            rules_out: None,
+            inconclusive: None,
+        }
+    }
+
     /// The classification as people read it: `no data` is `too little data` when both sides
     /// have data (judged points, and for a count some exposure), only not enough of it (the JSON
     /// keeps `no_data`).

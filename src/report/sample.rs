@@ -77,21 +77,8 @@ fn group(name: &str, passed: usize, failed: usize, unscored: usize) -> GroupResu
 
 fn metric(name: &str, group: &str, kind: MetricKind, direction: Direction) -> MetricResult {
     MetricResult {
-        name: name.into(),
-        group: group.into(),
-        kind,
-        direction,
-        critical: false,
         classification: Classification::Pass,
-        reason: String::new(),
-        queries: BTreeMap::new(),
-        baseline: SideData::default(),
-        canary: SideData::default(),
-        tests: Vec::new(),
-        findings: Vec::new(),
-        kayenta: None,
-        rules_out: None,
-        inconclusive: None,
+        ..MetricResult::unjudged(name.into(), group.into(), kind, direction)
     }
 }
 

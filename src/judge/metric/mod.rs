@@ -23,7 +23,7 @@ pub(crate) use outcome::{failure_class, imprecision, rules_out, settle_test};
 use opening::{Opening, Thinning};
 
 use crate::config::{MetricConfig, MetricKind};
-use crate::judge::report::{Classification, Finding, FindingKind, MetricResult, SideData, TestOutcome};
+use crate::judge::report::{Classification, Finding, FindingKind, MetricResult, TestOutcome};
 use crate::model::{Direction, PointTime, QueryRole, Series, Side, window::Window};
 use std::collections::BTreeMap;
 
@@ -180,22 +180,10 @@ pub(super) struct Evaluated {
 pub(super) fn evaluate(input: &MetricInput<'_>, context: &Context, confidence: f64) -> Evaluated {
     let config = input.config;
     let mut result = MetricResult {
-        name: input.name(),
-        group: config.group().to_string(),
-        kind: config.kind(),
-        direction: config.direction,
         critical: config.critical,
-        // Never a pass until [`Evidence`] says so: see `super::judge`.
-        classification: Classification::NoData,
-        reason: String::new(),
+        // `no_data`, never a pass until [`Evidence`] says so: see `super::judge`.
         queries: input.queries.clone(),
-        baseline: SideData::default(),
-        canary: SideData::default(),
-        tests: Vec::new(),
-        findings: Vec::new(),
-        kayenta: None,
-        rules_out: None,
-        inconclusive: None,
+        ..MetricResult::unjudged(input.name(), config.group().to_string(), config.kind(), config.direction)
     };
     if let Some(problem) = window_problem(&context.window) {
         result.findings.push(Finding { kind: FindingKind::StepMismatch, side: None, message: problem.clone() });
