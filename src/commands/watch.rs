@@ -223,7 +223,9 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         }
         let last_look = index + 1 == looks.len();
         // An early promotion is a decision of its own: the rest of the lifetime is not needed.
-        let promoted = args.promote_early && report.verdict == Verdict::Pass;
+        // It needs every metric's sequence to rule out a regression beyond its margin, not only
+        // the look's pass (which a sequence still reaching the "too little data" bar may give).
+        let promoted = args.promote_early && sequential::promotable(&report, sequences.as_deref().unwrap_or_default());
         if let Some(data_end) = cut_at_data_end
             && last_look
             && !promoted
