@@ -2,12 +2,12 @@
 //! lifetime, stopping at the first fail (the rollback webhook fires once) and ending with the last
 //! verdict otherwise.
 //!
-//! Repeated looks at growing data would give noise many chances to cross a fixed threshold. By
-//! default (`--looks sequential`) every look judges everything since the warm-up with always-valid
+//! Repeated looks at growing data would give noise many chances to cross a fixed threshold. With
+//! `--looks sequential` every look judges everything since the warm-up with always-valid
 //! tests ([`crate::judge::sequential`]: confidence sequences whose level holds however often one
 //! looks), so looks may be as frequent as the data; `--promote-early` stops with pass as soon as
-//! every metric's sequence rules out a regression beyond its margin. With `--looks fixed` each
-//! look gets a share of the analysis's `alpha` by O'Brien-Fleming-type alpha spending
+//! every metric's sequence rules out a regression beyond its margin. With `--looks fixed` (the
+//! default) each look gets a share of the analysis's `alpha` by O'Brien-Fleming-type alpha spending
 //! ([`crate::stats::sequential`]); information time is the share of the judged lifetime seen so
 //! far. Either way the chance of a false fail over the whole lifetime stays at most `alpha`. Each
 //! look fetches only the points it has not seen before ([`IncrementalSource`]).
@@ -79,7 +79,7 @@ fn plan(start: i64, args: &WatchArgs, analysis: &Analysis, data_end: Option<i64>
         ));
     }
     if args.looks == WatchLooks::Fixed && args.promote_early {
-        return Err(usage("--promote-early needs --looks sequential (the default)".into()));
+        return Err(usage("--promote-early needs --looks sequential".into()));
     }
     if let Some(lookback) = args.lookback
         && (lookback.as_secs() as i64) < step_s
@@ -223,7 +223,9 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         }
         let last_look = index + 1 == looks.len();
         // An early promotion is a decision of its own: the rest of the lifetime is not needed.
-        let promoted = args.promote_early && report.verdict == Verdict::Pass;
+        // It needs every metric's sequence to rule out a regression beyond its margin, not only
+        // the look's pass (which a sequence still reaching the "too little data" bar may give).
+        let promoted = args.promote_early && sequential::promotable(&report, sequences.as_deref().unwrap_or_default());
         if let Some(data_end) = cut_at_data_end
             && last_look
             && !promoted

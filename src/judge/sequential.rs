@@ -9,8 +9,12 @@
 //! confidence sequence at level α/M per end (M metrics with a statistical test) and whose
 //! p-value is the anytime p-value 1/e. Thresholds, sustained rules and data quality stay as the
 //! judge decided them. A metric fails when the sequence lies wholly beyond its margin in the bad
-//! direction; it passes (positive evidence, through the judge's own rule) when the sequence's bad
-//! end is within the "too little data" bar; otherwise it is not decided yet. Fewer than
+//! direction; it passes the look (positive evidence, through the judge's own rule) when the
+//! sequence's bad end is within the "too little data" bar, but its decision is `pass` (what an
+//! early promotion needs, [`promotable`]) only once the sequence rules out a regression beyond the
+//! margin itself; otherwise it is not decided yet (`open`). The sequence's good end is the
+//! promotion's own one-sided test at α/M, as its bad end is the fail test's: a metric regressed
+//! beyond its margin is promoted, like a healthy one failed, with probability at most α/M. Fewer than
 //! [`MIN_INTERVALS`] paired intervals leave the test skipped: such a metric cannot pass.
 
 use super::metric::{MetricInput, failure_class, imprecision, positive_evidence};
@@ -388,7 +392,14 @@ pub fn apply(
                         }
                         None => {
                             evidence.classify(result);
-                            sequence.decision = "pass".into();
+                            // The metric passes this look; it may promote the canary only once
+                            // its sequence rules out a regression beyond the margin itself.
+                            let shown = result
+                                .tests
+                                .iter()
+                                .filter(|t| t.gating && matches!(t.test, TestKindResult::Shift | TestKindResult::Rate))
+                                .all(|t| rules_out_regression(t, result.direction));
+                            sequence.decision = if shown { "pass" } else { "open" }.into();
                         }
                     }
                 }
@@ -407,6 +418,35 @@ pub fn apply(
     report.groups = roll_up.groups;
     report.features = features;
     sequences
+}
+
+/// Whether the canary may be promoted early at this look: the look passes and every metric with
+/// an always-valid test has decided `pass`, its confidence sequence ruling out a regression
+/// beyond its margin.
+pub(crate) fn promotable(report: &JudgmentReport, sequences: &[SequenceResult]) -> bool {
+    report.verdict == crate::model::Verdict::Pass && sequences.iter().all(|s| s.decision == "pass")
+}
+
+/// Whether a sequential test's confidence sequence lies wholly on the healthy side of its margin
+/// in the bad direction (both margins for `either`): a regression beyond the margin is ruled out
+/// at the sequence's level. This, and not the judge's "too little data" bar (a doubling, or
+/// `inconclusive_beyond` margins), is what an early promotion needs: with the bar a canary whose
+/// sequence still held a regression two, three times the margin could be promoted on a lucky
+/// estimate. The bad end of the sequence is one one-sided test at the level the fail test uses
+/// on the other end, so a metric regressed beyond its margin is promoted with probability at
+/// most α/M however often one looks, as a healthy one is failed with at most α/M.
+fn rules_out_regression(test: &TestResult, direction: Direction) -> bool {
+    let (Some(low), Some(high), Some(margin)) = (test.ci_low, test.ci_high, test.margin) else {
+        return false;
+    };
+    let neutral = if test.test == TestKindResult::Rate { 1.0 } else { 0.0 };
+    let mirrored = 2.0 * neutral - margin;
+    let (low_margin, high_margin) = (margin.min(mirrored), margin.max(mirrored));
+    match direction {
+        Direction::Increase => high < margin,
+        Direction::Decrease => low > margin,
+        Direction::Either => low > low_margin && high < high_margin,
+    }
 }
 
 /// A sequential test whose estimate lies beyond the margin in the bad direction is no evidence of
@@ -466,6 +506,31 @@ mod tests {
         let shift = TestResult { estimate: Some(-0.3), margin: Some(0.2), ..TestResult::new(TestKindResult::Shift) };
         assert!(estimate_beyond_margin(&shift, Direction::Either).is_some());
         assert!(estimate_beyond_margin(&shift, Direction::Increase).is_none());
+    }
+
+    /// A promotion needs the sequence's bad end on the healthy side of the margin (both margins
+    /// for `either`); a sequence reaching beyond it, or a missing one, never promotes.
+    #[test]
+    fn only_a_sequence_within_the_margin_rules_out_a_regression() {
+        let sequence = |low: f64, high: f64, margin: f64, kind| TestResult {
+            ci_low: Some(low),
+            ci_high: Some(high),
+            margin: Some(margin),
+            ..TestResult::new(kind)
+        };
+        let rate = TestKindResult::Rate;
+        assert!(rules_out_regression(&sequence(0.9, 1.15, 1.2, rate), Direction::Increase));
+        // The first version's rule: a sequence within a doubling, estimate ×1, was promoted.
+        assert!(!rules_out_regression(&sequence(0.504, 1.98, 1.2, rate), Direction::Increase));
+        assert!(rules_out_regression(&sequence(0.96, 1.4, 0.95, rate), Direction::Decrease));
+        assert!(!rules_out_regression(&sequence(0.6, 1.05, 0.95, rate), Direction::Decrease));
+        assert!(rules_out_regression(&sequence(0.85, 1.1, 1.2, rate), Direction::Either));
+        assert!(!rules_out_regression(&sequence(0.75, 1.1, 1.2, rate), Direction::Either));
+        let shift = TestKindResult::Shift;
+        assert!(rules_out_regression(&sequence(-0.1, 0.1, 0.2, shift), Direction::Either));
+        assert!(!rules_out_regression(&sequence(-0.3, 0.1, 0.2, shift), Direction::Either));
+        assert!(!rules_out_regression(&sequence(-0.1, 0.1, 0.0, shift), Direction::Increase));
+        assert!(!rules_out_regression(&TestResult::new(rate), Direction::Increase));
     }
 
     /// Too few intervals: the test is skipped (a metric that cannot pass), never a pass or fail.
