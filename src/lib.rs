@@ -55,6 +55,8 @@ pub use source::datadog::parse_combined_response_bytes as parse_datadog_combined
 pub use source::datadog::parse_response_bytes as parse_datadog_response;
 pub use source::prometheus::parse_response_bytes as parse_prometheus_response;
 pub use source::recorded::{RecordedMetric, RecordedQuery, RecordedSeries, RecordedSide, RecordedSource, Recording};
+#[doc(hidden)]
+pub use source::targets::parse_targets_bytes as parse_prometheus_targets;
 pub use source::{MetricSource, QueryRequest};
 
 /// Judging a source over a window, the judgment report, and its rendering as `canary judge` prints

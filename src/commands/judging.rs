@@ -6,7 +6,8 @@ use crate::actions::webhook::{self, WebhookSettings};
 use crate::config::Analysis;
 use crate::config::template::{ResolvedSides, render_metric};
 use crate::error::CanaryError;
-use crate::judge::report::{JudgmentReport, WebhookOutcome};
+use crate::judge::report::{Classification, Finding, JudgmentReport, WebhookOutcome};
+use crate::judge::short_range::short_range_finding;
 use crate::judge::sustained::Carry;
 use crate::judge::{Context, MetricInput};
 use crate::kayenta::judge;
@@ -126,7 +127,35 @@ pub fn judge_source(
 ) -> Result<JudgmentReport, CanaryError> {
     let fetched = fetch_everything(analysis, source, window, sides, overrides)?;
     let context = Context { window, point_time: source.point_time(), alpha };
-    Ok(judge_fetched(analysis, fetched, &context, sides, source.description(), carries))
+    let notes = short_range_notes(source, &fetched);
+    let mut report = judge_fetched(analysis, fetched, &context, sides, source.description(), carries);
+    let mut noted = std::collections::BTreeSet::new();
+    for (metric, finding) in notes {
+        let name = analysis.metrics[metric].name();
+        // Once per metric, and only to explain missing data: a verdict is never changed.
+        if let Some(result) = report.metrics.iter_mut().find(|r| r.name == name)
+            && result.classification == Classification::NoData
+            && noted.insert(metric)
+        {
+            result.findings.insert(0, finding);
+        }
+    }
+    Ok(report)
+}
+
+/// For each query that came back without a point and has a range shorter than twice the
+/// source's scrape interval, its metric and the finding that says so. The scrape interval is
+/// asked for (one request) only when some query came back empty; unknown, nothing is said.
+pub(crate) fn short_range_notes(source: &dyn MetricSource, fetched: &[Fetched]) -> Vec<(usize, Finding)> {
+    let empty: Vec<&Fetched> = fetched.iter().filter(|f| f.series.iter().all(|s| s.points.is_empty())).collect();
+    if empty.is_empty() {
+        return Vec::new();
+    }
+    let Some(scrape) = source.scrape_interval() else { return Vec::new() };
+    empty
+        .into_iter()
+        .filter_map(|f| Some((f.metric, Finding { side: Some(f.side), ..short_range_finding(&f.query, scrape)? })))
+        .collect()
 }
 
 /// Judges the fetched answers of one analysis.

@@ -1,7 +1,7 @@
 //! `canary validate ANALYSIS`: parse strictly, resolve both sides' variables and render every
 //! query, then print what would be queried.
 
-use super::judging::fetch_everything;
+use super::judging::{fetch_everything, short_range_notes};
 use crate::cli::ValidateArgs;
 use crate::config::MetricKind;
 use crate::config::template::render_metric;
@@ -85,6 +85,13 @@ pub fn run(args: &ValidateArgs) -> Result<Verdict, CanaryError> {
                 answer.role.name(),
                 if empty && answer.role != QueryRole::Numerator { "EMPTY: " } else { "" }
             ));
+        }
+        let mut explained: Vec<String> = Vec::new();
+        for (_, finding) in short_range_notes(source.as_ref(), &fetched) {
+            if !explained.contains(&finding.message) {
+                text.push_str(&format!("  {}\n", finding.message));
+                explained.push(finding.message);
+            }
         }
         if verdict == Verdict::Inconclusive {
             text.push_str("\nsome queries returned no series: check their selectors before relying on this analysis\n");

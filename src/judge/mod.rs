@@ -9,6 +9,7 @@ pub mod report;
 mod score;
 pub mod sequential;
 pub mod shift;
+pub(crate) mod short_range;
 pub mod sustained;
 
 pub use metric::{Context, MetricInput};

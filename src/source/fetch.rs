@@ -40,6 +40,10 @@ pub(crate) trait HttpSource {
     fn batch(&self) -> Batch<'_>;
     /// Runs one query of the batch just started (which may share state among its queries).
     fn query_runner(&self) -> Box<dyn Fn(OwnedQuery) -> QueryFuture + Send + Sync>;
+    /// The server's scrape interval, when it can tell (see [`MetricSource::scrape_interval`]).
+    fn scrape_interval(&self) -> Option<crate::model::Duration> {
+        None
+    }
     /// Which of the batch's distinct queries one request answers together: a list of groups of
     /// indexes into `queries`, each index in exactly one group. By default each query alone.
     fn groups(&self, queries: &[OwnedQuery]) -> Vec<Vec<usize>> {
@@ -71,6 +75,10 @@ impl<S: HttpSource> MetricSource for S {
 
     fn point_time(&self) -> PointTime {
         S::POINT_TIME
+    }
+
+    fn scrape_interval(&self) -> Option<crate::model::Duration> {
+        HttpSource::scrape_interval(self)
     }
 
     fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {

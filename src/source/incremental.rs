@@ -56,6 +56,10 @@ impl MetricSource for IncrementalSource<'_> {
         self.inner.point_time()
     }
 
+    fn scrape_interval(&self) -> Option<crate::model::Duration> {
+        self.inner.scrape_interval()
+    }
+
     fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
         self.fetch_all(std::slice::from_ref(request)).pop().expect("one result per request")
     }

@@ -10,6 +10,7 @@ pub mod incremental;
 pub mod points;
 pub mod prometheus;
 pub mod recorded;
+pub(crate) mod targets;
 
 use crate::model::{PointTime, QueryRole, Series, Side, SourceDescription, Window};
 
@@ -56,6 +57,11 @@ pub trait MetricSource {
     /// Runs many queries (concurrently where the source can), one result per request, in order.
     fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
         requests.iter().map(|request| self.fetch(request)).collect()
+    }
+    /// The server's scrape interval, when it can tell (one extra request; `None` when unknown),
+    /// to explain an empty answer whose range is too short for it.
+    fn scrape_interval(&self) -> Option<crate::model::Duration> {
+        None
     }
 }
 

@@ -142,6 +142,31 @@ impl HttpSource for PrometheusSource {
             Box::pin(async move { query_range(&client, &settings, &query).await })
         })
     }
+
+    fn scrape_interval(&self) -> Option<crate::model::Duration> {
+        let settings = &self.settings;
+        // An explanation, not data: never worth more than a few seconds of the run.
+        let limit = settings.request_timeout.min(Duration::from_secs(5));
+        let ask = async { tokio::time::timeout(limit, targets(&self.client, settings)).await };
+        self.runtime.block_on(ask).ok()?.ok()?
+    }
+}
+
+/// The largest scrape interval of the server's active targets (see `super::targets`).
+async fn targets(
+    client: &ClientWithMiddleware,
+    settings: &PrometheusSettings,
+) -> Result<Option<crate::model::Duration>, SourceError> {
+    let endpoint = format!("{}/api/v1/targets?state=active", settings.url.trim_end_matches('/'));
+    let url = http::redact_url(&endpoint);
+    let response =
+        client.get(&endpoint).send().await.map_err(|e| SourceError::Unavailable(http::describe_error(&e)))?;
+    if !response.status().is_success() {
+        return Err(SourceError::Unavailable(format!("{url} answered {}", response.status())));
+    }
+    let limit = settings.max_response_bytes.min(super::targets::MAX_TARGETS_BYTES);
+    let body = http::read_bounded_body(response, limit, &url).await?;
+    super::targets::largest_scrape_interval(&body, &url)
 }
 
 /// Runs one range query, split into requests of at most 11,000 points, and merges the series.

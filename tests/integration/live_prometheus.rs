@@ -275,6 +275,8 @@ fn prometheus_validate_live_previews_every_query() {
     let text = stdout(&output);
     assert!(text.contains("canary   denominator EMPTY: matrix, 0 series"), "{text}");
     assert!(text.contains("some queries returned no series"), "{text}");
+    // No active target, so no known scrape interval: nothing is blamed on the ranges.
+    assert!(!text.contains("scrape interval"), "{text}");
 }
 
 // --- VictoriaMetrics -------------------------------------------------------------------------

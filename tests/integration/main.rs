@@ -30,6 +30,7 @@ mod scipy_reference;
 mod sequential_watch;
 mod serve;
 mod servers;
+mod short_range;
 mod snapshots;
 mod support;
 mod watchdog;
