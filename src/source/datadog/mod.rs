@@ -213,10 +213,18 @@ fn fill_missing_events(queries: &[OwnedQuery], results: &mut [Result<Vec<Series>
         if query.role != QueryRole::Numerator {
             continue;
         }
-        let partner = queries
-            .iter()
-            .position(|q| q.role == QueryRole::Denominator && q.metric == query.metric && q.side == query.side);
-        let Some(Ok(denominator)) = partner.map(|p| &results[p]) else { continue };
+        let is_partner = |q: &OwnedQuery| {
+            q.role == QueryRole::Denominator
+                && q.metric == query.metric
+                && q.side == query.side
+                && (q.start, q.end, q.step) == (query.start, query.end, query.step)
+        };
+        // Only an unambiguous partner: in a many-analysis run several services share metric
+        // names, and one service's traffic must never shape another's counts (the judge's own
+        // pairing then fills the gaps from the service's own denominator).
+        let mut partners = queries.iter().enumerate().filter(|(_, q)| is_partner(q)).map(|(p, _)| p);
+        let (Some(partner), None) = (partners.next(), partners.next()) else { continue };
+        let Ok(denominator) = &results[partner] else { continue };
         let denominator = denominator.clone();
         let Ok(numerator) = &mut results[index] else { continue };
         let single = numerator.len() == 1 && denominator.len() == 1;
@@ -297,6 +305,32 @@ pub(crate) mod tests {
         fill_missing_events(&queries, &mut results);
         let numerator = results[0].as_ref().unwrap();
         assert_eq!(numerator[0].points, series(&[(60, 0.0), (120, 2.0), (180, 0.0)]).points);
+    }
+
+    #[test]
+    fn a_numerator_is_never_filled_from_an_ambiguous_denominator() {
+        // Two services of one fleet batch: the same metric name and side, different queries.
+        let q = |role: QueryRole, query: &str| OwnedQuery { role, query: query.into(), ..super::tests::query(60) };
+        let queries = [
+            q(QueryRole::Numerator, "sum:errors{service:a}.as_count()"),
+            q(QueryRole::Denominator, "sum:requests{service:a}.as_count()"),
+            q(QueryRole::Numerator, "sum:errors{service:b}.as_count()"),
+            q(QueryRole::Denominator, "sum:requests{service:b}.as_count()"),
+        ];
+        let series = |points: &[(i64, f64)]| Series {
+            labels: BTreeMap::new(),
+            points: points.iter().map(|&(time, value)| Point { time, value }).collect(),
+        };
+        let b_errors = series(&[(60, 1.0)]);
+        let mut results = vec![
+            Ok(vec![series(&[(60, 1.0)])]),
+            Ok(vec![series(&[(60, 10.0), (120, 10.0), (180, 10.0), (240, 10.0)])]),
+            Ok(vec![b_errors.clone()]),
+            Ok(vec![series(&[(60, 10.0)])]),
+        ];
+        fill_missing_events(&queries, &mut results);
+        // B's errors keep B's own buckets: nothing at A's times 120, 180 and 240.
+        assert_eq!(results[2].as_ref().unwrap()[0].points, b_errors.points);
     }
 
     #[test]
