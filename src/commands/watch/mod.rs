@@ -10,40 +10,41 @@
 //! default) each look gets a share of the analysis's `alpha` by O'Brien-Fleming-type alpha spending
 //! ([`crate::stats::sequential`]); information time is the share of the judged lifetime seen so
 //! far. Either way the chance of a false fail over the whole lifetime stays at most `alpha`. Each
-//! look fetches only the points it has not seen before ([`IncrementalSource`]).
+//! look fetches only the points it has not seen before ([`IncrementalSource`]). What each look
+//! prints is in [`events`].
+
+mod events;
 
 use super::judging::{call_rollback_webhook, check_recorded_offsets, fetch_everything, judge_source, metric_inputs};
 use crate::actions::features;
-use crate::cli::{WatchArgs, WatchFormat, WatchLooks};
+use crate::cli::{WatchArgs, WatchLooks};
 use crate::config::Analysis;
 use crate::error::CanaryError;
 use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
-use crate::judge::sequential::{self, SequenceResult};
+use crate::judge::sequential;
 use crate::judge::{Context, judge};
 use crate::model::{
     Verdict, clock,
-    number::{p_value, plain},
+    number::p_value,
     window::{Window, align_down, align_up, format_timestamp},
 };
-use crate::report::layout::write_wrapped;
-use crate::report::watch::{PlannedLook, WatchEvent, look_metrics};
 use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, deadline, rollback, source::open_source};
 use crate::source::MetricSource;
 use crate::source::incremental::IncrementalSource;
 use crate::source::recorded::{RecordedSource, Recording};
 use crate::stats::sequential::look_level;
+use events::Events;
 use std::collections::BTreeMap;
-use std::io::Write;
 
 /// One planned look.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Look {
+pub(super) struct Look {
     /// When it is judged (end of its window).
-    at: i64,
-    window: Window,
+    pub(super) at: i64,
+    pub(super) window: Window,
     /// Its share of alpha.
-    alpha: f64,
+    pub(super) alpha: f64,
 }
 
 /// The looks of a lifetime, and where they stop.
@@ -289,189 +290,10 @@ fn refuse_a_pass_without_evidence(report: &mut JudgmentReport, alpha: f64) {
     );
 }
 
-/// One metric's confidence sequence under its look's row.
-fn sequence_line(sequence: &SequenceResult) -> String {
-    let show = |v: Option<f64>| match (sequence.test, v) {
-        (_, None) => "?".to_string(),
-        (crate::judge::report::TestKindResult::Shift, Some(v)) => crate::model::number::short_signed(v),
-        (_, Some(v)) => format!("×{}", crate::model::number::short(v)),
-    };
-    let what = if sequence.test == crate::judge::report::TestKindResult::Shift { "shift" } else { "rate" };
-    let body = match sequence.estimate {
-        Some(_) => format!(
-            "{what} {} [{}, {}], margin {}, always-valid p {}",
-            show(sequence.estimate),
-            show(sequence.low),
-            show(sequence.high),
-            show(sequence.margin),
-            sequence.adjusted_p_value.map_or("-".into(), p_value)
-        ),
-        None => format!("{what}: not tested yet ({} intervals)", sequence.intervals),
-    };
-    format!("{:>7}{:<20}  {body}  {}", "", sequence.metric, sequence.decision)
-}
-
 fn wait_until(time: i64) {
     let now = clock::now();
     if time > now {
         std::thread::sleep(std::time::Duration::from_secs((time - now) as u64));
-    }
-}
-
-/// Progress output: a row per look, or one JSON event per line.
-struct Events {
-    format: WatchFormat,
-    out: std::io::Stdout,
-    /// The columns table rows fit (`settings::output`).
-    width: usize,
-}
-
-impl Events {
-    fn new(format: WatchFormat) -> Events {
-        Events { format, out: std::io::stdout(), width: settings::output::get().width }
-    }
-
-    fn emit(&mut self, line: &str) -> Result<(), CanaryError> {
-        let mut out = self.out.lock();
-        CanaryError::stdout(writeln!(out, "{line}").and_then(|()| out.flush()))
-    }
-
-    /// Writes `text` word-wrapped to the width, continuing after `continuation`.
-    fn emit_wrapped(&mut self, first: &str, continuation: &str, text: &str) -> Result<(), CanaryError> {
-        let mut out = self.out.lock();
-        let written = write_wrapped(&mut out, first, continuation, text, self.width);
-        CanaryError::stdout(written.and_then(|()| out.flush()))
-    }
-
-    fn start(&mut self, analysis: &Analysis, start: i64, looks: &[Look], mode: WatchLooks) -> Result<(), CanaryError> {
-        let (mode_name, how) = match mode {
-            WatchLooks::Sequential => ("sequential", "always-valid at every look"),
-            WatchLooks::Fixed => ("fixed", "spent O'Brien-Fleming style"),
-        };
-        match self.format {
-            WatchFormat::Json => {
-                let event = WatchEvent::Start {
-                    analysis: &analysis.name,
-                    start: format_timestamp(start),
-                    mode: mode_name,
-                    looks: looks.iter().map(|l| PlannedLook { at: format_timestamp(l.at), alpha: l.alpha }).collect(),
-                    alpha: analysis.judgment.alpha,
-                };
-                self.emit(&event.line())
-            }
-            WatchFormat::Table => {
-                let watching = format!(
-                    "watching `{}` from {} for {} looks (alpha {} {how})",
-                    analysis.name,
-                    format_timestamp(start),
-                    looks.len(),
-                    plain(analysis.judgment.alpha)
-                );
-                self.emit_wrapped("", "  ", &watching)?;
-                self.emit("")?;
-                // The failing metrics follow a row when they fit, else go on the lines below it.
-                let header = format!(
-                    "{:>5}  {:<20}  {:<9}  {:>8}  {:<12}  {:>5}",
-                    "look", "window end", "judged", "alpha", "verdict", "score"
-                );
-                let last = "  failing / unjudged";
-                if header.chars().count() + last.len() <= self.width {
-                    self.emit(&format!("{header}{last}"))
-                } else {
-                    self.emit(&header)
-                }
-            }
-        }
-    }
-
-    fn look(
-        &mut self,
-        number: usize,
-        total: usize,
-        look: &Look,
-        report: &JudgmentReport,
-        fetched: usize,
-        sequences: Option<&[SequenceResult]>,
-    ) -> Result<(), CanaryError> {
-        let failing: Vec<String> = report
-            .metrics
-            .iter()
-            .filter(|m| m.classification != Classification::Pass)
-            .map(|m| format!("{} ({})", m.name, m.label()))
-            .collect();
-        match self.format {
-            WatchFormat::Json => {
-                let event = WatchEvent::Look {
-                    look: number,
-                    looks: total,
-                    window: report.window,
-                    alpha: look.alpha,
-                    verdict: report.verdict,
-                    score: report.score,
-                    reason: &report.reason,
-                    points_fetched: fetched,
-                    metrics: look_metrics(report),
-                    decided_at: sequences.map(|_| format_timestamp(look.window.end)),
-                    sequences,
-                };
-                self.emit(&event.line())
-            }
-            WatchFormat::Table => {
-                let judged = crate::model::Duration::from_secs((look.window.end - look.window.start) as u64);
-                let verdict = serde_json::to_value(report.verdict).unwrap_or_default();
-                let row = format!(
-                    "{:>5}  {:<20}  {:<9}  {:>8}  {:<12}  {:>5}",
-                    format!("{number}/{total}"),
-                    format_timestamp(look.window.end),
-                    judged.to_string(),
-                    p_value(look.alpha),
-                    verdict.as_str().unwrap_or(""),
-                    report.score.map_or("-".into(), plain),
-                );
-                let failing = failing.join(", ");
-                if row.chars().count() + 2 + failing.chars().count() <= self.width {
-                    self.emit(&format!("{row}  {failing}"))?;
-                } else {
-                    self.emit(&row)?;
-                    self.emit_wrapped("       ", "       ", &failing)?;
-                }
-                for sequence in sequences.unwrap_or_default() {
-                    self.emit(&sequence_line(sequence))?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// The early promotion: every metric's sequence rules out a regression beyond its margin.
-    fn promote(&mut self, number: usize, look: &Look, report: &JudgmentReport) -> Result<(), CanaryError> {
-        match self.format {
-            WatchFormat::Json => {
-                let event =
-                    WatchEvent::Promote { look: number, at: format_timestamp(look.window.end), reason: &report.reason };
-                self.emit(&event.line())
-            }
-            WatchFormat::Table => self.emit(&format!(
-                "\npromoted early at {} (look {number}): every metric's confidence sequence rules out a regression beyond its margin",
-                format_timestamp(look.window.end)
-            )),
-        }
-    }
-
-    fn finish(&mut self, report: &JudgmentReport) -> Result<(), CanaryError> {
-        match self.format {
-            WatchFormat::Json => self.emit(&WatchEvent::Final { verdict: report.verdict, report }.line()),
-            WatchFormat::Table => {
-                if let Some(line) = crate::report::table::rollback_text(report) {
-                    self.emit("")?;
-                    self.emit_wrapped("", "  ", &line)?;
-                }
-                let verdict = serde_json::to_value(report.verdict).unwrap_or_default();
-                let verdict = verdict.as_str().unwrap_or("").to_uppercase();
-                self.emit("")?;
-                self.emit_wrapped("final verdict: ", "  ", &format!("{verdict}: {}", report.reason))
-            }
-        }
     }
 }
 
