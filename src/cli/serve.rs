@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// Judgments running at once; a request over the bound is answered 503 at once.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub max_judgments: u16,
+    /// Connections open at once; over it no connection is accepted until one closes. A client has
+    /// 10 s to send a request's headers (idle keep-alive connections included), then it is closed.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=16384))]
+    pub max_connections: u16,
     /// Time limit of one judgment, fetching included; past it the answer is 504 (keep it under the
     /// caller's own timeout: Flagger's webhook `timeout`, Argo's `timeoutSeconds`).
     #[arg(long, value_name = "DURATION", default_value = "50s")]

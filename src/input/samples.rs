@@ -178,6 +178,10 @@ struct HyperfineResult {
     /// Seconds per run; absent in exports of runs that were not timed.
     #[serde(default)]
     times: Option<Vec<f64>>,
+    /// The exit code of each run (`null` for a run killed by a signal), in the order of `times`;
+    /// `hyperfine -i` keeps the runs that failed, so a crash would otherwise count as a fast run.
+    #[serde(default)]
+    exit_codes: Option<Vec<Option<i64>>>,
 }
 
 /// The `times` (seconds) of one command of a hyperfine `--export-json` document: the one chosen
@@ -218,6 +222,30 @@ pub fn parse_hyperfine(text: &str, path: &Path, command: Option<&Selector>) -> R
     };
     if times.len() > MAX_SAMPLE_VALUES {
         return Err(bad(1, format!("more than {MAX_SAMPLE_VALUES} values (the limit per sample)")));
+    }
+    if let Some(codes) = &result.exit_codes {
+        let command = excerpt(&result.command);
+        if codes.len() != times.len() {
+            return Err(bad(
+                1,
+                format!(
+                    "results[{chosen}] (`{command}`) has {} `exit_codes` for {} `times` (one per run expected)",
+                    codes.len(),
+                    times.len()
+                ),
+            ));
+        }
+        let failed = codes.iter().filter(|code| **code != Some(0)).count();
+        if failed > 0 {
+            return Err(bad(
+                1,
+                format!(
+                    "{failed} of {} runs of `{command}` failed (exit code non-zero or none): the times of failed runs \
+                     say nothing of the command's speed; fix the command or rerun hyperfine without -i",
+                    codes.len()
+                ),
+            ));
+        }
     }
     Ok(times.clone())
 }
@@ -326,5 +354,35 @@ mod tests {
         assert_eq!(parse_hyperfine(one, path, None).unwrap(), vec![1.5]);
         let err = parse_hyperfine("{\n\"results\": 3}", path, None).unwrap_err().to_string();
         assert!(err.starts_with("h.json:2: not a hyperfine --export-json document"), "{err}");
+    }
+
+    #[test]
+    fn a_hyperfine_command_with_a_failed_run_is_refused() {
+        let path = Path::new("h.json");
+        let export = |codes: &str| {
+            let text = format!(
+                r#"{{"results": [{{"command": "./old", "times": [0.1, 0.1], "exit_codes": [0, 0]}},
+                    {{"command": "./new", "times": [0.002, 0.1, 0.002], "exit_codes": {codes}}}]}}"#
+            );
+            parse_hyperfine(&text, path, Some(&Selector::Name("./new".into()))).map_err(|e| e.to_string())
+        };
+        assert_eq!(export("[0, 0, 0]").unwrap(), vec![0.002, 0.1, 0.002]);
+        assert_eq!(
+            export("[139, 0, 139]").unwrap_err(),
+            "h.json:1: 2 of 3 runs of `./new` failed (exit code non-zero or none): the times of failed runs \
+             say nothing of the command's speed; fix the command or rerun hyperfine without -i"
+        );
+        assert!(export("[0, null, 0]").unwrap_err().starts_with("h.json:1: 1 of 3 runs of `./new` failed"));
+        assert_eq!(
+            export("[0, 0]").unwrap_err(),
+            "h.json:1: results[1] (`./new`) has 2 `exit_codes` for 3 `times` (one per run expected)"
+        );
+        assert!(export(r#"["x", 0, 0]"#).unwrap_err().contains("not a hyperfine --export-json document"));
+        let old = r#"{"results": [{"command": "a", "times": [1.0], "exit_codes": [0]}, {"command": "b", "times": [1.0], "exit_codes": [1]}]}"#;
+        assert_eq!(
+            parse_hyperfine(old, path, Some(&Selector::Position(1))).unwrap(),
+            vec![1.0],
+            "only the chosen command counts"
+        );
     }
 }

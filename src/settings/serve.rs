@@ -26,6 +26,8 @@ pub(crate) struct ServeSettings {
     /// `None` only with `--insecure-no-auth` on a loopback address.
     pub(crate) secret: Option<Secret>,
     pub(crate) max_judgments: usize,
+    /// Connections open at once (`--max-connections`).
+    pub(crate) max_connections: usize,
     pub(crate) max_body_bytes: usize,
     /// The deadline of one judgment (`--deadline`).
     pub(crate) deadline: std::time::Duration,
@@ -74,6 +76,7 @@ impl ServeSettings {
             listen: args.listen,
             secret,
             max_judgments: usize::from(args.max_judgments),
+            max_connections: usize::from(args.max_connections),
             max_body_bytes: usize::try_from(args.max_body_size).unwrap_or(usize::MAX).min(16 * 1024 * 1024),
             deadline: std::time::Duration::from_secs(args.deadline.as_secs().max(1)),
             now: args.now,

@@ -211,3 +211,33 @@ fn a_csv_column_and_hyperfine_exports_give_the_same_report_as_the_numbers() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_hyperfine_export_with_crashed_runs_is_refused_not_judged_faster() {
+    // `hyperfine -i` keeps runs that crashed: here ./new segfaulted (139) in 15 of 30 runs, each
+    // taking 2 ms; counted as times, they would make the canary look faster.
+    let dir = TempDir::new("compare-crashes");
+    let old: Vec<f64> = (0..30).map(|i| 0.100 + f64::from(i % 5) * 0.001).collect();
+    let new: Vec<f64> = (0..30).map(|i| if i % 2 == 0 { 0.002 } else { 0.101 + f64::from(i % 5) * 0.001 }).collect();
+    let codes: Vec<i32> = (0..30).map(|i| if i % 2 == 0 { 139 } else { 0 }).collect();
+    let export = serde_json::json!({"results": [
+        {"command": "./old", "times": old, "exit_codes": vec![0; 30]},
+        {"command": "./new", "times": new, "exit_codes": codes},
+    ]});
+    let hf = dir.file("hf.json", &export.to_string());
+    let h = hf.to_str().unwrap();
+    let args = ["compare", h, h, "--command", "./old", "--canary-command", "./new", "--direction", "increase"];
+    let out = run(&args, None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hf.json:1: 15 of 30 runs of `./new` failed"), "{}", stderr(&out));
+    // The same runs all successful are judged.
+    let export = serde_json::json!({"results": [
+        {"command": "./old", "times": old, "exit_codes": vec![0; 30]},
+        {"command": "./new", "times": old, "exit_codes": vec![0; 30]},
+    ]});
+    let ok = dir.file("ok.json", &export.to_string());
+    let o = ok.to_str().unwrap();
+    let out =
+        run(&["compare", o, o, "--command", "./old", "--canary-command", "./new", "--direction", "increase"], None);
+    assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
+}

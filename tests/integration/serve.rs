@@ -37,7 +37,19 @@ impl Serving {
     /// Starts `canary serve --analyses DIR --listen 127.0.0.1:0 ARGS` with the secret in
     /// `CANARY_SERVE_TOKEN` and waits for the line naming the address.
     fn start(dir: &std::path::Path, args: &[&str]) -> Serving {
-        let mut command = Command::new(canary_bin());
+        Serving::start_with_fd_limit(dir, args, None)
+    }
+
+    /// [`Serving::start`] under `ulimit -n FD_LIMIT` when given.
+    fn start_with_fd_limit(dir: &std::path::Path, args: &[&str], fd_limit: Option<u32>) -> Serving {
+        let mut command = match fd_limit {
+            None => Command::new(canary_bin()),
+            Some(limit) => {
+                let mut shell = Command::new("sh");
+                shell.args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\"")]).arg(canary_bin());
+                shell
+            }
+        };
         command
             .args(["serve", "--analyses", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .args(args)
@@ -432,4 +444,72 @@ async fn the_flagger_and_argo_examples_are_served_as_written() {
         json!({"analysis": "checkout-rollout", "variables": {"stable_hash": "6d4f8b9c7", "canary_hash": "5c8d7f6b9"}});
     let (status, body) = argo(&serving, body).await;
     assert_eq!((status, &body["verdict"]), (200, &json!("inconclusive")), "{body}");
+}
+
+/// A raw connection that sent `POST /argo` and a first header, never finishing the request.
+fn partial_request(address: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.write_all(b"POST /argo HTTP/1.1\r\nHost: x\r\n").unwrap();
+    stream
+}
+
+/// Whether the server closed `stream` within `wait` (end of stream, a reset, or a 408 answer).
+fn closed_by_server(stream: &mut std::net::TcpStream, wait: Duration) -> bool {
+    use std::io::Read;
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut buffer = [0u8; 256];
+    match stream.read(&mut buffer) {
+        Ok(read) => read == 0 || buffer[..read].starts_with(b"HTTP/1.1 408"),
+        Err(error) => !matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+    }
+}
+
+#[test]
+fn a_client_trickling_its_headers_is_cut_off_after_the_header_timeout() {
+    use std::io::Write;
+    let dir = analyses_dir("serve-trickle");
+    let serving = Serving::start(dir.path(), &["--source-url", "http://127.0.0.1:9"]);
+    let address = serving.url.trim_start_matches("http://").to_string();
+    let started = Instant::now();
+    let mut stream = partial_request(&address);
+    let mut line = 0;
+    // One header line a second: each arrives in time, the whole never does.
+    while !closed_by_server(&mut stream, Duration::from_secs(1)) {
+        assert!(started.elapsed() < Duration::from_secs(13), "still open after {:?}", started.elapsed());
+        line += 1;
+        if stream.write_all(format!("X-Slow-{line}: y\r\n").as_bytes()).is_err() {
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_secs(9), "closed after {elapsed:?}, before the 10 s timeout");
+    assert!(elapsed < Duration::from_secs(13), "closed after {elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_connections_over_the_cap_cannot_exhaust_the_server() {
+    // Under `ulimit -n 48`, 40 connections each holding a partial request would take every file
+    // descriptor of an uncapped server; with --max-connections 24 the rest wait in the backlog,
+    // the header timeout frees the slots, and /healthz is answered.
+    let dir = analyses_dir("serve-cap");
+    let serving = Serving::start_with_fd_limit(
+        dir.path(),
+        &["--source-url", "http://127.0.0.1:9", "--max-connections", "24"],
+        Some(48),
+    );
+    let address = serving.url.trim_start_matches("http://").to_string();
+    let slow: Vec<std::net::TcpStream> = (0..40).map(|_| partial_request(&address)).collect();
+    let started = Instant::now();
+    let health = client().get(format!("{}/healthz", serving.url)).timeout(Duration::from_secs(25)).send().await;
+    let health = health.unwrap_or_else(|e| panic!("no /healthz with 40 slow connections open: {e}\n{}", serving.log()));
+    assert_eq!(health.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(15), "/healthz after {:?}", started.elapsed());
+    assert!(!serving.log().contains("cannot accept"), "{}", serving.log());
+    drop(slow);
+    // Stopping still works, slow connections or not.
+    let _held: Vec<std::net::TcpStream> = (0..4).map(|_| partial_request(&address)).collect();
+    let pid = serving.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    serving.wait_for_log("canary serve: stopped");
 }

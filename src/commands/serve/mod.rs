@@ -9,9 +9,11 @@
 //! - [`judgment`]: one judgment with `canary judge`'s engine, within the concurrency bound and
 //!   the deadline;
 //! - [`router`]: the endpoints and the status of each answer;
-//! - [`metrics`]: the counters and their exposition.
+//! - [`metrics`]: the counters and their exposition;
+//! - [`connections`]: the accept loop, its header-read timeout and its connection cap.
 
 mod auth;
+mod connections;
 mod judgment;
 mod metrics;
 pub mod requests;
@@ -73,10 +75,9 @@ pub fn run(args: &ServeArgs) -> Result<Verdict, CanaryError> {
         });
         server.metrics.loaded(server.catalog().len(), None);
         tokio::spawn(reload_on_hangup(server.clone(), hangups));
-        axum::serve(listener, router::router(server))
-            .with_graceful_shutdown(stopped(terminate, interrupt))
-            .await
-            .map_err(|e| unavailable(format!("the server stopped: {e}")))
+        let max_connections = server.settings.max_connections;
+        connections::serve(listener, router::router(server), max_connections, stopped(terminate, interrupt)).await;
+        Ok::<(), CanaryError>(())
     })?;
     eprintln!("canary serve: stopped");
     Ok(Verdict::Pass)
