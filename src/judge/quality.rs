@@ -15,15 +15,14 @@ pub fn clean(
     side: Side,
     findings: &mut Vec<Finding>,
 ) -> Vec<Point> {
-    let step = window.step_seconds as i64;
     let mut non_finite = 0usize;
     let mut partial = None;
     let mut kept = Vec::with_capacity(points.len());
     for point in points {
-        if point.time < window.judged_from() || point.time > window.end {
+        if !in_judged_window(point, window) {
             continue;
         }
-        if point_time == PointTime::IntervalStart && point.time + step > window.end {
+        if runs_past_end(point, window, point_time) {
             partial = Some(point.time);
             continue;
         }
@@ -51,6 +50,45 @@ pub fn clean(
         });
     }
     kept
+}
+
+fn in_judged_window(point: &Point, window: &Window) -> bool {
+    point.time >= window.judged_from() && point.time <= window.end
+}
+
+fn runs_past_end(point: &Point, window: &Window, point_time: PointTime) -> bool {
+    point_time == PointTime::IntervalStart && point.time.saturating_add(window.step_seconds as i64) > window.end
+}
+
+/// The NaN and infinite values among the points [`clean`] would otherwise judge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NonFinite {
+    pub positive_infinite: usize,
+    pub negative_infinite: usize,
+    pub nan: usize,
+}
+
+impl NonFinite {
+    pub fn total(&self) -> usize {
+        self.positive_infinite + self.negative_infinite + self.nan
+    }
+}
+
+/// Counts the NaN and infinite values in the judged window (the points [`clean`] drops for not
+/// being finite): a gauge cannot pass on the finite values that remain.
+pub fn non_finite(points: &[Point], window: &Window, point_time: PointTime) -> NonFinite {
+    let mut tally = NonFinite::default();
+    let judged = points.iter().filter(|p| in_judged_window(p, window) && !runs_past_end(p, window, point_time));
+    for point in judged {
+        if point.value.is_nan() {
+            tally.nan += 1;
+        } else if point.value == f64::INFINITY {
+            tally.positive_infinite += 1;
+        } else if point.value == f64::NEG_INFINITY {
+            tally.negative_infinite += 1;
+        }
+    }
+    tally
 }
 
 /// Steps of missing points tolerated at either edge of the judged window, and inside it, before a
@@ -263,6 +301,27 @@ mod tests {
         let kept = clean(&data, &window(), PointTime::IntervalStart, Side::Baseline, &mut findings);
         assert_eq!(kept.last().unwrap().time, 360);
         assert!(findings.iter().any(|f| f.kind == FindingKind::PartialBucket));
+    }
+
+    #[test]
+    fn counts_the_non_finite_values_clean_would_drop() {
+        let data = points(&[
+            (60, f64::INFINITY),
+            (180, f64::INFINITY),
+            (240, f64::NAN),
+            (300, f64::NEG_INFINITY),
+            (360, 3.0),
+            (600, f64::INFINITY),
+        ]);
+        let tally = non_finite(&data, &window(), PointTime::IntervalEnd);
+        assert_eq!(
+            tally,
+            NonFinite { positive_infinite: 2, negative_infinite: 1, nan: 1 },
+            "the warm-up's is not judged"
+        );
+        assert_eq!(tally.total(), 4);
+        let tally = non_finite(&data, &window(), PointTime::IntervalStart);
+        assert_eq!(tally.positive_infinite, 1, "a partial bucket is not judged");
     }
 
     #[test]

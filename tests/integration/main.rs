@@ -32,5 +32,6 @@ mod serve;
 mod servers;
 mod snapshots;
 mod support;
+mod unjudgeable_values;
 mod watchdog;
 mod webhook;
