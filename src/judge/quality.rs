@@ -241,9 +241,9 @@ pub type Interval = (i64, f64, f64);
 /// Lines numerator points up with denominator points. A denominator point with no numerator point
 /// counts zero events (a counter that has not fired yet has no series; sparse sources leave out
 /// empty buckets), unless the numerator's point was there but not a number (`unusable`), which
-/// drops the interval. Returns the intervals, how many were filled with zero, and how many
-/// numerator points had no denominator.
-pub fn join(numerator: &[Point], denominator: &[Point], unusable: &[i64]) -> (Vec<Interval>, usize, usize) {
+/// drops the interval. Returns the intervals, how many were filled with zero, and the numerator
+/// points that had no denominator.
+pub fn join(numerator: &[Point], denominator: &[Point], unusable: &[i64]) -> (Vec<Interval>, usize, Orphaned) {
     let mut joined = Vec::with_capacity(denominator.len());
     let (mut filled, mut i) = (0, 0);
     for d in denominator {
@@ -257,8 +257,20 @@ pub fn join(numerator: &[Point], denominator: &[Point], unusable: &[i64]) -> (Ve
             filled += 1;
         }
     }
-    let orphaned = numerator.iter().filter(|n| denominator.binary_search_by_key(&n.time, |d| d.time).is_err()).count();
+    let mut orphaned = Orphaned::default();
+    for n in numerator.iter().filter(|n| denominator.binary_search_by_key(&n.time, |d| d.time).is_err()) {
+        orphaned.points += 1;
+        orphaned.events += n.value;
+    }
     (joined, filled, orphaned)
+}
+
+/// Numerator points with no denominator point at their time: how many, and the events they hold.
+/// Events with no exposure cannot be judged, and dropping them would hide them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Orphaned {
+    pub points: usize,
+    pub events: f64,
 }
 
 #[cfg(test)]
@@ -381,13 +393,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// No numerator event vanishes in the join: every event is either in an interval or
+        /// counted among the orphaned ones.
+        #[test]
+        fn join_accounts_for_every_numerator_event(
+            numerator in proptest::collection::btree_map(0i64..60, 0u32..1000, 0..40),
+            denominator in proptest::collection::btree_set(0i64..60, 0..40),
+        ) {
+            let num: Vec<Point> = numerator.iter().map(|(&time, &n)| Point { time, value: f64::from(n) }).collect();
+            let den: Vec<Point> = denominator.iter().map(|&time| Point { time, value: 1.0 }).collect();
+            let (joined, _, orphaned) = join(&num, &den, &[]);
+            let joined_events: f64 = joined.iter().map(|&(_, n, _)| n).sum();
+            let all: f64 = num.iter().map(|p| p.value).sum();
+            proptest::prop_assert_eq!(joined_events + orphaned.events, all);
+            proptest::prop_assert_eq!(orphaned.points, numerator.keys().filter(|t| !denominator.contains(t)).count());
+        }
+    }
+
     #[test]
     fn join_fills_missing_events_with_zero_but_not_unusable_ones() {
         let num = points(&[(60, 1.0), (180, 2.0), (300, 5.0)]);
         let den = points(&[(60, 10.0), (120, 10.0), (180, 20.0), (240, 30.0)]);
         let (joined, filled, orphaned) = join(&num, &den, &[]);
         assert_eq!(joined, vec![(60, 1.0, 10.0), (120, 0.0, 10.0), (180, 2.0, 20.0), (240, 0.0, 30.0)]);
-        assert_eq!((filled, orphaned), (2, 1));
+        assert_eq!((filled, orphaned), (2, Orphaned { points: 1, events: 5.0 }));
         let (joined, filled, _) = join(&num, &den, &[240]);
         assert_eq!((joined.len(), filled), (3, 1));
     }

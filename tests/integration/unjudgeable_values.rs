@@ -1,6 +1,8 @@
 //! Values the judge cannot use must not let a metric pass, end to end on replayed recordings:
 //! a gauge's +Inf canary points (`histogram_quantile` above the top bucket) fail it, its NaN
-//! points make it inconclusive.
+//! points make it inconclusive, and a count's numerator events with no denominator point (errors
+//! counted at the ingress while a crash-looping canary stops reporting requests) make it
+//! inconclusive instead of vanishing.
 
 use crate::support::{TempDir, run, stderr, stdout};
 use serde_json::{Value, json};
@@ -62,4 +64,47 @@ fn nan_canary_or_baseline_points_make_a_gauge_inconclusive() {
     let (code, entry) = judge(&dir, &baseline, "p99_latency");
     assert_eq!((code, entry["classification"].as_str()), (Some(3), Some("no_data")), "{entry}");
     assert!(entry["reason"].as_str().unwrap().contains("1 baseline value(s) are NaN or infinite"), "{entry}");
+}
+
+#[test]
+fn canary_errors_with_no_request_point_make_the_error_rate_inconclusive() {
+    let dir = TempDir::new("orphaned-errors");
+    let mut recording = healthy();
+    let denominator = points(&mut recording, "error_rate", "canary", "denominator");
+    let mut dropped = Vec::new();
+    let mut i = 0;
+    denominator.retain(|point| {
+        i += 1;
+        let drop = i % 3 == 0;
+        if drop {
+            dropped.push(point[0].as_i64().unwrap());
+        }
+        !drop
+    });
+    for point in points(&mut recording, "error_rate", "canary", "numerator") {
+        if dropped.contains(&point[0].as_i64().unwrap()) {
+            point[1] = json!(500.0);
+        }
+    }
+    let (code, entry) = judge(&dir, &recording, "error_rate");
+    assert_eq!(code, Some(3), "{entry}");
+    assert_eq!(entry["classification"], "no_data", "{entry}");
+    let reason = entry["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("numerator event(s) in") && reason.contains("on the canary have no denominator point"),
+        "{reason}"
+    );
+    let finding = entry["findings"].as_array().unwrap().iter().find(|f| f["message"] == reason).unwrap();
+    assert_eq!((finding["kind"].as_str(), finding["side"].as_str()), (Some("unexpected_series"), Some("canary")));
+    // Without events the orphaned points stay a warning: zeros hide nothing.
+    for point in points(&mut recording, "error_rate", "canary", "numerator") {
+        if dropped.contains(&point[0].as_i64().unwrap()) {
+            point[1] = json!(0.0);
+        }
+    }
+    let (code, entry) = judge(&dir, &recording, "error_rate");
+    assert_eq!((code, entry["classification"].as_str()), (Some(0), Some("pass")), "{entry}");
+    let messages: Vec<&str> =
+        entry["findings"].as_array().unwrap().iter().filter_map(|f| f["message"].as_str()).collect();
+    assert!(messages.iter().any(|m| m.contains("without a denominator point (0 events) were dropped")), "{messages:?}");
 }
