@@ -15,15 +15,14 @@ pub fn clean(
     side: Side,
     findings: &mut Vec<Finding>,
 ) -> Vec<Point> {
-    let step = window.step_seconds as i64;
     let mut non_finite = 0usize;
     let mut partial = None;
     let mut kept = Vec::with_capacity(points.len());
     for point in points {
-        if point.time < window.judged_from() || point.time > window.end {
+        if !in_judged_window(point, window) {
             continue;
         }
-        if point_time == PointTime::IntervalStart && point.time + step > window.end {
+        if runs_past_end(point, window, point_time) {
             partial = Some(point.time);
             continue;
         }
@@ -51,6 +50,45 @@ pub fn clean(
         });
     }
     kept
+}
+
+fn in_judged_window(point: &Point, window: &Window) -> bool {
+    point.time >= window.judged_from() && point.time <= window.end
+}
+
+fn runs_past_end(point: &Point, window: &Window, point_time: PointTime) -> bool {
+    point_time == PointTime::IntervalStart && point.time.saturating_add(window.step_seconds as i64) > window.end
+}
+
+/// The NaN and infinite values among the points [`clean`] would otherwise judge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NonFinite {
+    pub positive_infinite: usize,
+    pub negative_infinite: usize,
+    pub nan: usize,
+}
+
+impl NonFinite {
+    pub fn total(&self) -> usize {
+        self.positive_infinite + self.negative_infinite + self.nan
+    }
+}
+
+/// Counts the NaN and infinite values in the judged window (the points [`clean`] drops for not
+/// being finite): a gauge cannot pass on the finite values that remain.
+pub fn non_finite(points: &[Point], window: &Window, point_time: PointTime) -> NonFinite {
+    let mut tally = NonFinite::default();
+    let judged = points.iter().filter(|p| in_judged_window(p, window) && !runs_past_end(p, window, point_time));
+    for point in judged {
+        if point.value.is_nan() {
+            tally.nan += 1;
+        } else if point.value == f64::INFINITY {
+            tally.positive_infinite += 1;
+        } else if point.value == f64::NEG_INFINITY {
+            tally.negative_infinite += 1;
+        }
+    }
+    tally
 }
 
 /// Steps of missing points tolerated at either edge of the judged window, and inside it, before a
@@ -203,9 +241,9 @@ pub type Interval = (i64, f64, f64);
 /// Lines numerator points up with denominator points. A denominator point with no numerator point
 /// counts zero events (a counter that has not fired yet has no series; sparse sources leave out
 /// empty buckets), unless the numerator's point was there but not a number (`unusable`), which
-/// drops the interval. Returns the intervals, how many were filled with zero, and how many
-/// numerator points had no denominator.
-pub fn join(numerator: &[Point], denominator: &[Point], unusable: &[i64]) -> (Vec<Interval>, usize, usize) {
+/// drops the interval. Returns the intervals, how many were filled with zero, and the numerator
+/// points that had no denominator.
+pub fn join(numerator: &[Point], denominator: &[Point], unusable: &[i64]) -> (Vec<Interval>, usize, Orphaned) {
     let mut joined = Vec::with_capacity(denominator.len());
     let (mut filled, mut i) = (0, 0);
     for d in denominator {
@@ -219,8 +257,20 @@ pub fn join(numerator: &[Point], denominator: &[Point], unusable: &[i64]) -> (Ve
             filled += 1;
         }
     }
-    let orphaned = numerator.iter().filter(|n| denominator.binary_search_by_key(&n.time, |d| d.time).is_err()).count();
+    let mut orphaned = Orphaned::default();
+    for n in numerator.iter().filter(|n| denominator.binary_search_by_key(&n.time, |d| d.time).is_err()) {
+        orphaned.points += 1;
+        orphaned.events += n.value;
+    }
     (joined, filled, orphaned)
+}
+
+/// Numerator points with no denominator point at their time: how many, and the events they hold.
+/// Events with no exposure cannot be judged, and dropping them would hide them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Orphaned {
+    pub points: usize,
+    pub events: f64,
 }
 
 #[cfg(test)]
@@ -263,6 +313,27 @@ mod tests {
         let kept = clean(&data, &window(), PointTime::IntervalStart, Side::Baseline, &mut findings);
         assert_eq!(kept.last().unwrap().time, 360);
         assert!(findings.iter().any(|f| f.kind == FindingKind::PartialBucket));
+    }
+
+    #[test]
+    fn counts_the_non_finite_values_clean_would_drop() {
+        let data = points(&[
+            (60, f64::INFINITY),
+            (180, f64::INFINITY),
+            (240, f64::NAN),
+            (300, f64::NEG_INFINITY),
+            (360, 3.0),
+            (600, f64::INFINITY),
+        ]);
+        let tally = non_finite(&data, &window(), PointTime::IntervalEnd);
+        assert_eq!(
+            tally,
+            NonFinite { positive_infinite: 2, negative_infinite: 1, nan: 1 },
+            "the warm-up's is not judged"
+        );
+        assert_eq!(tally.total(), 4);
+        let tally = non_finite(&data, &window(), PointTime::IntervalStart);
+        assert_eq!(tally.positive_infinite, 1, "a partial bucket is not judged");
     }
 
     #[test]
@@ -322,13 +393,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// No numerator event vanishes in the join: every event is either in an interval or
+        /// counted among the orphaned ones.
+        #[test]
+        fn join_accounts_for_every_numerator_event(
+            numerator in proptest::collection::btree_map(0i64..60, 0u32..1000, 0..40),
+            denominator in proptest::collection::btree_set(0i64..60, 0..40),
+        ) {
+            let num: Vec<Point> = numerator.iter().map(|(&time, &n)| Point { time, value: f64::from(n) }).collect();
+            let den: Vec<Point> = denominator.iter().map(|&time| Point { time, value: 1.0 }).collect();
+            let (joined, _, orphaned) = join(&num, &den, &[]);
+            let joined_events: f64 = joined.iter().map(|&(_, n, _)| n).sum();
+            let all: f64 = num.iter().map(|p| p.value).sum();
+            proptest::prop_assert_eq!(joined_events + orphaned.events, all);
+            proptest::prop_assert_eq!(orphaned.points, numerator.keys().filter(|t| !denominator.contains(t)).count());
+        }
+    }
+
     #[test]
     fn join_fills_missing_events_with_zero_but_not_unusable_ones() {
         let num = points(&[(60, 1.0), (180, 2.0), (300, 5.0)]);
         let den = points(&[(60, 10.0), (120, 10.0), (180, 20.0), (240, 30.0)]);
         let (joined, filled, orphaned) = join(&num, &den, &[]);
         assert_eq!(joined, vec![(60, 1.0, 10.0), (120, 0.0, 10.0), (180, 2.0, 20.0), (240, 0.0, 30.0)]);
-        assert_eq!((filled, orphaned), (2, 1));
+        assert_eq!((filled, orphaned), (2, Orphaned { points: 1, events: 5.0 }));
         let (joined, filled, _) = join(&num, &den, &[240]);
         assert_eq!((joined.len(), filled), (3, 1));
     }

@@ -420,17 +420,22 @@ mod judged {
         assert!(metric.reason.starts_with("sustained breach of max_ratio 1.5 for 5m: 5m from "), "{}", metric.reason);
         assert!(metric.reason.contains("200, 200, 200, 200, 200"), "{}", metric.reason);
 
-        // Four bad minutes, or five with a NaN in the middle, do not fire.
+        // Four bad minutes, or five broken by a good one in the middle, do not fire.
         canary[24] = 100.0;
         let short = MetricInput { canary: [(QueryRole::Value, series(&canary))].into(), ..input.clone() };
         assert_eq!(run(&a, short, 60).metrics[0].classification, Classification::Pass);
         canary[24] = 200.0;
-        canary[22] = f64::NAN;
-        let broken = MetricInput { canary: [(QueryRole::Value, series(&canary))].into(), ..input };
+        canary[22] = 100.0;
+        let broken = MetricInput { canary: [(QueryRole::Value, series(&canary))].into(), ..input.clone() };
         let report = run(&a, broken, 60);
         assert_eq!(report.metrics[0].classification, Classification::Pass, "{}", report.metrics[0].reason);
         let rule = report.metrics[0].tests.iter().find(|t| t.test == TestKindResult::Sustained).unwrap();
         assert!(rule.reason.contains("the longest breach lasted 2m"), "{}", rule.reason);
+        // A NaN in the middle breaks the stretch too, but leaves the metric unable to pass.
+        canary[22] = f64::NAN;
+        let unusable = MetricInput { canary: [(QueryRole::Value, series(&canary))].into(), ..input };
+        let report = run(&a, unusable, 60);
+        assert_eq!(report.metrics[0].classification, Classification::NoData, "{}", report.metrics[0].reason);
     }
 
     #[test]

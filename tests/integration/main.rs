@@ -33,5 +33,6 @@ mod servers;
 mod short_range;
 mod snapshots;
 mod support;
+mod unjudgeable_values;
 mod watchdog;
 mod webhook;

@@ -20,6 +20,8 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
     // Per-interval rates at every step (not thinned), for sustained-breach rules.
     let mut rates_per_step: BTreeMap<Side, Vec<(i64, f64)>> = BTreeMap::new();
     let mut denominators: BTreeMap<Side, Vec<Point>> = BTreeMap::new();
+    // Numerator points with events but no denominator point, per side: (points, events).
+    let mut orphaned_events: BTreeMap<Side, (usize, f64)> = BTreeMap::new();
     for side in Side::BOTH {
         let roles = [QueryRole::Numerator, QueryRole::Denominator];
         let [numerator, denominator] = series_of(input, side, roles, &mut result.findings)?;
@@ -62,12 +64,17 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
                 ),
             });
         }
-        if orphaned > 0 {
-            result.findings.push(Finding {
-                kind: FindingKind::UnexpectedSeries,
-                side: Some(side),
-                message: format!("{orphaned} numerator point(s) without a denominator point were dropped"),
-            });
+        if orphaned.points > 0 {
+            let (points, events) = (orphaned.points, orphaned.events);
+            if events > 0.0 {
+                orphaned_events.insert(side, (points, events));
+            } else {
+                result.findings.push(Finding {
+                    kind: FindingKind::UnexpectedSeries,
+                    side: Some(side),
+                    message: format!("{points} numerator point(s) without a denominator point (0 events) were dropped"),
+                });
+            }
         }
         rates_per_step.insert(side, joined.iter().filter(|(_, _, d)| *d > 0.0).map(|&(t, n, d)| (t, n / d)).collect());
         let kept: Vec<i64> =
@@ -76,6 +83,9 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
                 .map(|p| p.time)
                 .collect();
         intervals.insert(side, joined.into_iter().filter(|(t, _, _)| kept.binary_search(t).is_ok()).collect());
+    }
+    if let Some(settled) = events_without_exposure(&orphaned_events, config.direction, &mut result.findings) {
+        return Err(settled);
     }
     let first_traffic = |side: Side| denominators[&side].iter().find(|p| p.value > 0.0).map(|p| p.time);
     let late = late_traffic(first_traffic(Side::Baseline), first_traffic(Side::Canary), &context.window, "traffic");
@@ -170,6 +180,33 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
     Ok(())
 }
 
+/// Numerator events with no denominator point (errors counted at the ingress while the app stopped
+/// reporting requests: a crash-looping canary) cannot be judged and must not be dropped: the
+/// metric is inconclusive, with a finding per side naming the events (the canary's first).
+fn events_without_exposure(
+    orphaned: &BTreeMap<Side, (usize, f64)>,
+    direction: Direction,
+    findings: &mut Vec<Finding>,
+) -> Option<Settled> {
+    let mut settled = None;
+    for side in [Side::Canary, Side::Baseline] {
+        let Some(&(points, events)) = orphaned.get(&side) else { continue };
+        let hint = if side == Side::Canary && direction != Direction::Decrease {
+            " (a strong sign of a regression: a crash-looping canary stops reporting requests while errors are still counted)"
+        } else {
+            ""
+        };
+        let message = format!(
+            "{} numerator event(s) in {points} point(s) on the {} have no denominator point{hint}: events without traffic cannot be judged, so the metric cannot pass",
+            short(events),
+            side.name()
+        );
+        let this = no_data(findings, FindingKind::UnexpectedSeries, Some(side), message);
+        settled.get_or_insert(this);
+    }
+    settled
+}
+
 /// A count that is negative or not finite: an error naming the side, the query and the point.
 fn invalid_count(side: Side, role: QueryRole, bad: &Point, findings: &mut Vec<Finding>) -> Settled {
     let message = format!(
@@ -248,5 +285,26 @@ fn rate_test(
             test.reason = format!("the rate test could not be computed: {error}");
             (test, None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numerator_events_without_a_denominator_make_the_metric_inconclusive() {
+        let mut findings = Vec::new();
+        let orphaned = BTreeMap::from([(Side::Canary, (8, 4000.0)), (Side::Baseline, (1, 2.0))]);
+        let (class, reason) = events_without_exposure(&orphaned, Direction::Increase, &mut findings).unwrap();
+        assert_eq!(class, Classification::NoData);
+        assert!(reason.starts_with("4000 numerator event(s) in 8 point(s) on the canary"), "{reason}");
+        assert!(reason.contains("a strong sign of a regression"), "{reason}");
+        assert_eq!(findings.len(), 2, "one finding per side");
+        assert!(findings[1].message.starts_with("2 numerator event(s) in 1 point(s) on the baseline have"));
+        assert!(!findings[1].message.contains("regression"));
+        let mut findings = Vec::new();
+        assert_eq!(events_without_exposure(&BTreeMap::new(), Direction::Increase, &mut findings), None);
+        assert!(findings.is_empty());
     }
 }

@@ -4,8 +4,8 @@
 use super::opening::{Opening, Settled, no_data, refuse_identical, series_of, sorted};
 use super::rules::{sustained_tests, thresholds};
 use crate::config::{Statistic, TestKind};
-use crate::judge::quality::{clean, coverage_gap, late_traffic, thin};
-use crate::judge::report::{FindingKind, MetricResult, SideData, TestKindResult, TestResult};
+use crate::judge::quality::{NonFinite, clean, coverage_gap, late_traffic, non_finite, thin};
+use crate::judge::report::{Classification, Finding, FindingKind, MetricResult, SideData, TestKindResult, TestResult};
 use crate::model::{Direction, Margin, Point, QueryRole, Side};
 use crate::stats::descriptive::{median_sorted, percentile_sorted};
 use crate::stats::mann_whitney::Ranks;
@@ -17,12 +17,18 @@ pub(super) fn evaluate_gauge(opening: &Opening<'_, '_>, result: &mut MetricResul
     let (config, thinning) = (input.config, &opening.thinning);
     let (step, factor) = (thinning.step, thinning.factor);
     let mut cleaned: BTreeMap<Side, Vec<Point>> = BTreeMap::new();
+    let mut unusable: BTreeMap<Side, NonFinite> = BTreeMap::new();
     for side in Side::BOTH {
         let [one] = series_of(input, side, [QueryRole::Value], &mut result.findings)?;
         let points = one
             .map(|s| clean(&s.points, &context.window, context.point_time, side, &mut result.findings))
             .unwrap_or_default();
         cleaned.insert(side, points);
+        let tally = one.map(|s| non_finite(&s.points, &context.window, context.point_time)).unwrap_or_default();
+        unusable.insert(side, tally);
+    }
+    if let Some(breach) = infinite_breach(unusable[&Side::Canary], config.direction, &mut result.findings) {
+        return Err(breach);
     }
     let first_point = |side: Side| cleaned[&side].first().map(|p| p.time);
     let late = late_traffic(first_point(Side::Baseline), first_point(Side::Canary), &context.window, "data");
@@ -40,6 +46,20 @@ pub(super) fn evaluate_gauge(opening: &Opening<'_, '_>, result: &mut MetricResul
                 return Err(breach);
             }
             return Err(settled);
+        }
+    }
+    for side in Side::BOTH {
+        let tally = unusable[&side];
+        if tally.total() > 0 {
+            let message = format!(
+                "{} {} value(s) are NaN or infinite (+Inf: {}, -Inf: {}, NaN: {}): a gauge cannot pass on the values that remain",
+                tally.total(),
+                side.name(),
+                tally.positive_infinite,
+                tally.negative_infinite,
+                tally.nan
+            );
+            return Err(no_data(&mut result.findings, FindingKind::NonFiniteValues, Some(side), message));
         }
     }
     let values = |side: Side| cleaned[&side].iter().map(|p| p.value).collect::<Vec<_>>();
@@ -265,4 +285,57 @@ fn canary_breach(
     result.canary = data;
     result.tests.extend(breached);
     Some(settled)
+}
+
+/// Infinite canary values on the metric's bad side (+Inf for `increase`: `histogram_quantile`'s
+/// answer when the quantile lies above the top bucket; -Inf for `decrease`; either for `either`)
+/// are evidence of a breach beyond any bucket and any threshold: the metric fails.
+fn infinite_breach(canary: NonFinite, direction: Direction, findings: &mut Vec<Finding>) -> Option<Settled> {
+    let high = if direction == Direction::Decrease { 0 } else { canary.positive_infinite };
+    let low = if direction == Direction::Increase { 0 } else { canary.negative_infinite };
+    let (count, sign, class, beyond) = if high >= low && high > 0 {
+        (high, "+Inf", Classification::FailHigh, "above every bucket")
+    } else if low > 0 {
+        (low, "-Inf", Classification::FailLow, "below every bucket")
+    } else {
+        return None;
+    };
+    let message = format!("{count} canary value(s) are {sign}: {beyond} / beyond any threshold");
+    findings.push(Finding { kind: FindingKind::NonFiniteValues, side: Some(Side::Canary), message: message.clone() });
+    Some((class, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally(positive_infinite: usize, negative_infinite: usize, nan: usize) -> NonFinite {
+        NonFinite { positive_infinite, negative_infinite, nan }
+    }
+
+    #[test]
+    fn an_infinity_on_the_bad_side_fails_the_metric_and_others_do_not() {
+        let mut findings = Vec::new();
+        let (class, reason) = infinite_breach(tally(13, 0, 2), Direction::Increase, &mut findings).unwrap();
+        assert_eq!(class, Classification::FailHigh);
+        assert_eq!(reason, "13 canary value(s) are +Inf: above every bucket / beyond any threshold");
+        assert_eq!(findings[0].kind, FindingKind::NonFiniteValues);
+        let (class, _) = infinite_breach(tally(0, 3, 0), Direction::Decrease, &mut findings).unwrap();
+        assert_eq!(class, Classification::FailLow);
+        assert_eq!(
+            infinite_breach(tally(0, 1, 0), Direction::Either, &mut findings).unwrap().0,
+            Classification::FailLow
+        );
+        assert_eq!(
+            infinite_breach(tally(2, 1, 0), Direction::Either, &mut findings).unwrap().0,
+            Classification::FailHigh
+        );
+        // The good side's infinities and NaN are no evidence of a breach (the caller makes them
+        // inconclusive).
+        let before = findings.len();
+        assert_eq!(infinite_breach(tally(0, 5, 5), Direction::Increase, &mut findings), None);
+        assert_eq!(infinite_breach(tally(5, 0, 5), Direction::Decrease, &mut findings), None);
+        assert_eq!(infinite_breach(tally(0, 0, 0), Direction::Either, &mut findings), None);
+        assert_eq!(findings.len(), before);
+    }
 }

@@ -50,17 +50,46 @@ fn identical_series_are_an_error_never_a_pass() {
     assert_eq!(report.verdict, Verdict::Inconclusive);
 }
 
+/// The finite values that remain are no evidence of a healthy canary: a NaN makes the metric
+/// inconclusive, a +Inf (`histogram_quantile` above the top bucket) fails an `increase` metric.
 #[test]
-fn nan_values_are_dropped_and_reported() {
+fn nan_values_stop_a_pass_and_infinite_ones_on_the_bad_side_fail_it() {
     let a = analysis(LATENCY, "");
     let mut canary = wiggled(30, 100.0, 1.0, 1);
     canary[4] = f64::NAN;
+    let report = judge_gauge(&a, &wiggled(30, 100.0, 1.0, 0), &canary, 30);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::NoData, "{}", metric.reason);
+    assert!(metric.findings.iter().any(|f| f.kind == FindingKind::NonFiniteValues && f.side == Some(Side::Canary)));
     canary[9] = f64::INFINITY;
     let report = judge_gauge(&a, &wiggled(30, 100.0, 1.0, 0), &canary, 30);
     let metric = &report.metrics[0];
-    assert_eq!(metric.classification, Classification::Pass);
-    assert_eq!(metric.canary.samples, 28);
-    assert!(metric.findings.iter().any(|f| f.kind == FindingKind::NonFiniteValues && f.side == Some(Side::Canary)));
+    assert_eq!(metric.classification, Classification::FailHigh, "{}", metric.reason);
+    assert_eq!(metric.reason, "1 canary value(s) are +Inf: above every bucket / beyond any threshold");
+}
+
+proptest::proptest! {
+    /// Whatever the data and wherever a NaN or infinity falls in the judged window, an `increase`
+    /// gauge never passes: +Inf on the canary fails it, anything else non-finite leaves it
+    /// inconclusive (or failed on the remaining evidence).
+    #[test]
+    fn a_gauge_with_a_non_finite_value_never_passes(
+        phase in 0usize..50,
+        shift in -5.0f64..5.0,
+        index in 0usize..30,
+        kind in 0usize..3,
+        on_canary in proptest::bool::ANY,
+    ) {
+        let a = analysis(LATENCY, "");
+        let (mut baseline, mut canary) = (wiggled(30, 100.0, 1.0, 0), wiggled(30, 100.0 + shift, 1.0, phase));
+        let bad = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][kind];
+        if on_canary { canary[index] = bad } else { baseline[index] = bad }
+        let metric = &judge_gauge(&a, &baseline, &canary, 30).metrics[0];
+        proptest::prop_assert_ne!(metric.classification, Classification::Pass, "{}", metric.reason);
+        if on_canary && bad == f64::INFINITY {
+            proptest::prop_assert_eq!(metric.classification, Classification::FailHigh, "{}", metric.reason);
+        }
+    }
 }
 
 #[test]
