@@ -96,6 +96,19 @@ fn canary_errors_with_no_request_point_make_the_error_rate_inconclusive() {
     );
     let finding = entry["findings"].as_array().unwrap().iter().find(|f| f["message"] == reason).unwrap();
     assert_eq!((finding["kind"].as_str(), finding["side"].as_str()), (Some("unexpected_series"), Some("canary")));
+    // Far more errors where the requests are counted: the rate test fails on the intervals it
+    // has, and the dropped canary errors could only make it worse, so the fail stands.
+    let mut failing = recording.clone();
+    for point in points(&mut failing, "error_rate", "canary", "numerator") {
+        if !dropped.contains(&point[0].as_i64().unwrap()) {
+            point[1] = json!(point[1].as_f64().unwrap() * 10.0 + 5.0);
+        }
+    }
+    let (code, entry) = judge(&dir, &failing, "error_rate");
+    assert_eq!((code, entry["classification"].as_str()), (Some(1), Some("fail_high")), "{entry}");
+    let messages: Vec<&str> =
+        entry["findings"].as_array().unwrap().iter().filter_map(|f| f["message"].as_str()).collect();
+    assert!(messages.iter().any(|m| m.contains("on the canary have no denominator point")), "{messages:?}");
     // Without events the orphaned points stay a warning: zeros hide nothing.
     for point in points(&mut recording, "error_rate", "canary", "numerator") {
         if dropped.contains(&point[0].as_i64().unwrap()) {

@@ -84,9 +84,6 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
                 .collect();
         intervals.insert(side, joined.into_iter().filter(|(t, _, _)| kept.binary_search(t).is_ok()).collect());
     }
-    if let Some(settled) = events_without_exposure(&orphaned_events, config.direction, &mut result.findings) {
-        return Err(settled);
-    }
     let first_traffic = |side: Side| denominators[&side].iter().find(|p| p.value > 0.0).map(|p| p.time);
     let late = late_traffic(first_traffic(Side::Baseline), first_traffic(Side::Canary), &context.window, "traffic");
     result.findings.extend(late);
@@ -177,7 +174,27 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
         }
         result.tests.push(test.0);
     }
-    Ok(())
+    settle_orphaned_events(&orphaned_events, config.direction, result)
+}
+
+/// Numerator events without a denominator point stop a pass. A gating test that failed stands
+/// only where the dropped events cannot have caused it: they are all the canary's and the metric
+/// fails on an increase (counting them could only make the canary look worse).
+fn settle_orphaned_events(
+    orphaned: &BTreeMap<Side, (usize, f64)>,
+    direction: Direction,
+    result: &mut MetricResult,
+) -> Result<(), Settled> {
+    let Some(settled) = events_without_exposure(orphaned, direction, &mut result.findings) else { return Ok(()) };
+    let only_canary = !orphaned.contains_key(&Side::Baseline);
+    // The rate test's outcome is decided later (Holm), but an interval at the family's
+    // simultaneous level that lies wholly above its margin always fails.
+    let fails = |t: &TestResult| {
+        t.outcome == TestOutcome::Fail
+            || (t.test == TestKindResult::Rate && t.ci_low.zip(t.margin).is_some_and(|(low, margin)| low > margin))
+    };
+    let failed = result.tests.iter().any(|t| t.gating && fails(t));
+    if direction == Direction::Increase && only_canary && failed { Ok(()) } else { Err(settled) }
 }
 
 /// Numerator events with no denominator point (errors counted at the ingress while the app stopped
