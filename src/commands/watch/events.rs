@@ -15,8 +15,9 @@ use crate::report::watch::{PlannedLook, WatchEvent, look_metrics};
 use crate::settings;
 use std::io::Write;
 
-/// One metric's confidence sequence under its look's row.
-fn sequence_line(sequence: &SequenceResult) -> String {
+/// One metric's confidence sequence under its look's row, as (the row's label, its text): the
+/// caller wraps it to the page.
+fn sequence_line(sequence: &SequenceResult) -> (String, String) {
     let show = |v: Option<f64>| match (sequence.test, v) {
         (_, None) => "?".to_string(),
         (crate::judge::report::TestKindResult::Shift, Some(v)) => crate::model::number::short_signed(v),
@@ -34,7 +35,7 @@ fn sequence_line(sequence: &SequenceResult) -> String {
         ),
         None => format!("{what}: not tested yet ({} intervals)", sequence.intervals),
     };
-    format!("{:>7}{:<20}  {body}  {}", "", sequence.metric, sequence.decision)
+    (format!("{:>7}{:<20}  ", "", sequence.metric), format!("{body}  {}", sequence.decision))
 }
 
 /// Progress output: a row per look, or one JSON event per line.
@@ -161,7 +162,8 @@ impl Events {
                     self.emit_wrapped("       ", "       ", &failing)?;
                 }
                 for sequence in sequences.unwrap_or_default() {
-                    self.emit(&sequence_line(sequence))?;
+                    let (label, text) = sequence_line(sequence);
+                    self.emit_wrapped(&label, &" ".repeat(label.chars().count() + 2), &text)?;
                 }
                 Ok(())
             }
