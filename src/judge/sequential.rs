@@ -68,6 +68,25 @@ pub struct SequenceResult {
     pub decision: String,
 }
 
+impl SequenceResult {
+    /// A metric's sequence before any data decides it: nothing computed, decision `open`.
+    fn open(metric: &str, test: TestKindResult) -> SequenceResult {
+        SequenceResult {
+            metric: metric.to_string(),
+            test,
+            intervals: 0,
+            estimate: None,
+            low: None,
+            high: None,
+            margin: None,
+            p_value: None,
+            adjusted_p_value: None,
+            variance_inflation: None,
+            decision: "open".into(),
+        }
+    }
+}
+
 /// Collects one metric's paired intervals from its fetched series over `window`. `Err` says why
 /// the sequential test cannot run (several series, negative counts).
 pub fn increments(input: &MetricInput<'_>, window: &Window, point_time: PointTime) -> Result<Increments, String> {
@@ -174,19 +193,7 @@ fn sequential_test(spec: &SequentialTest<'_>) -> (TestResult, SequenceResult) {
         _ => TestKindResult::Rate,
     };
     let mut test = TestResult { confidence: Some(1.0 - 2.0 * per_end), ..TestResult::new(kind) };
-    let mut summary = SequenceResult {
-        metric: name.to_string(),
-        test: kind,
-        intervals: 0,
-        estimate: None,
-        low: None,
-        high: None,
-        margin: None,
-        p_value: None,
-        adjusted_p_value: None,
-        variance_inflation: None,
-        decision: "open".into(),
-    };
+    let mut summary = SequenceResult::open(name, kind);
     let skip = |test: &mut TestResult, why: String| {
         test.outcome = TestOutcome::Skipped;
         test.reason = why;
@@ -424,7 +431,15 @@ pub fn apply(
 /// an always-valid test has decided `pass`, its confidence sequence ruling out a regression
 /// beyond its margin.
 pub(crate) fn promotable(report: &JudgmentReport, sequences: &[SequenceResult]) -> bool {
-    report.verdict == crate::model::Verdict::Pass && sequences.iter().all(|s| s.decision == "pass")
+    report.verdict == crate::model::Verdict::Pass
+        && every_metric_ruled_out(report.metrics.iter().map(|m| m.name.as_str()), sequences)
+}
+
+/// Every sequence rules out a regression beyond its margin, and every metric has one: a metric
+/// judged only by thresholds or rules (or none at all) has no sequence, so nothing about its
+/// future is ruled out and it cannot be promoted early.
+fn every_metric_ruled_out<'a>(mut metrics: impl Iterator<Item = &'a str>, sequences: &[SequenceResult]) -> bool {
+    sequences.iter().all(|s| s.decision == "pass") && metrics.all(|name| sequences.iter().any(|s| s.metric == name))
 }
 
 /// Whether a sequential test's confidence sequence lies wholly on the healthy side of its margin
@@ -531,6 +546,21 @@ mod tests {
         assert!(!rules_out_regression(&sequence(-0.3, 0.1, 0.2, shift), Direction::Either));
         assert!(!rules_out_regression(&sequence(-0.1, 0.1, 0.0, shift), Direction::Increase));
         assert!(!rules_out_regression(&TestResult::new(rate), Direction::Increase));
+    }
+
+    #[test]
+    fn a_metric_without_a_sequence_is_never_promoted() {
+        let sequence = |metric: &str, decision: &str| SequenceResult {
+            metric: metric.into(),
+            decision: decision.into(),
+            ..SequenceResult::open("", TestKindResult::Rate)
+        };
+        let passing = [sequence("errors", "pass"), sequence("latency", "pass")];
+        assert!(every_metric_ruled_out(["errors", "latency"].into_iter(), &passing));
+        // A threshold-only metric has no sequence: nothing about it is ruled out.
+        assert!(!every_metric_ruled_out(["errors", "latency", "cpu_max"].into_iter(), &passing));
+        assert!(!every_metric_ruled_out(["cpu_max"].into_iter(), &[]));
+        assert!(!every_metric_ruled_out(["errors"].into_iter(), &[sequence("errors", "open")]));
     }
 
     /// Too few intervals: the test is skipped (a metric that cannot pass), never a pass or fail.
