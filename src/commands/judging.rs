@@ -9,7 +9,7 @@ use crate::error::CanaryError;
 use crate::judge::report::{Classification, Finding, JudgmentReport, WebhookOutcome};
 use crate::judge::short_range::short_range_finding;
 use crate::judge::sustained::Carry;
-use crate::judge::{Context, MetricInput};
+use crate::judge::{Context, Judgment, MetricInput};
 use crate::kayenta::judge;
 use crate::model::{Duration, QueryRole, Series, Side, SourceDescription, clock, window::Window};
 use crate::source::recorded::{RecordedSource, Recording};
@@ -167,7 +167,8 @@ pub(crate) fn judge_fetched(
     description: SourceDescription,
     carries: &BTreeMap<String, Carry>,
 ) -> JudgmentReport {
-    judge(analysis, metric_inputs(analysis, fetched, carries), context, sides, description)
+    let inputs = metric_inputs(analysis, fetched, carries);
+    judge(Judgment { analysis, inputs, context: *context, sides, source: description })
 }
 
 /// The judge's inputs from the fetched answers: per metric its rendered queries and series.

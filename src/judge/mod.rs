@@ -22,14 +22,20 @@ use crate::model::SourceDescription;
 use crate::stats::holm::holm_adjust;
 use report::{Classification, JudgmentReport, REPORT_SCHEMA_VERSION, SideDescription, TestOutcome};
 
-/// Judges every metric of `analysis` on its fetched data.
-pub fn judge(
-    analysis: &Analysis,
-    inputs: Vec<MetricInput<'_>>,
-    context: &Context,
-    sides: &ResolvedSides,
-    source: SourceDescription,
-) -> JudgmentReport {
+/// Everything one judgment takes: the analysis, each metric's fetched data, what every metric
+/// shares, the variables of both sides, and where the data came from.
+pub(crate) struct Judgment<'a> {
+    pub(crate) analysis: &'a Analysis,
+    pub(crate) inputs: Vec<MetricInput<'a>>,
+    pub(crate) context: Context,
+    pub(crate) sides: &'a ResolvedSides,
+    pub(crate) source: SourceDescription,
+}
+
+/// Judges every metric of the analysis on its fetched data.
+pub(crate) fn judge(judgment: Judgment<'_>) -> JudgmentReport {
+    let Judgment { analysis, inputs, context, sides, source } = judgment;
+    let context = &context;
     let inputs: Vec<MetricInput<'_>> = inputs.into_iter().flat_map(MetricInput::split).collect();
     // Intervals at the simultaneous (Bonferroni) level of the family: an interval that lies wholly
     // beyond its margin then always means a failed test, whatever Holm decides for the others.

@@ -359,7 +359,7 @@ mod judged {
     use crate::config::Analysis;
     use crate::config::template::resolve_sides;
     use crate::judge::report::{Classification, JudgmentReport, TestKindResult, TestOutcome};
-    use crate::judge::{Context, MetricInput, judge};
+    use crate::judge::{Context, Judgment, MetricInput, judge};
     use crate::model::{Duration, QueryRole};
     use crate::model::{Point, PointTime, Series, SourceDescription, Verdict, Window};
     use std::collections::BTreeMap;
@@ -383,7 +383,8 @@ mod judged {
             Window::between(START, START + minutes * 60, Duration::from_secs(60), Duration::default()).unwrap();
         let context = Context { window, point_time: PointTime::IntervalEnd, alpha: analysis.judgment.alpha };
         let sides = resolve_sides(analysis, &BTreeMap::new()).unwrap();
-        judge(analysis, vec![input], &context, &sides, SourceDescription { kind: "t".into(), url: None, replay: None })
+        let source = SourceDescription { kind: "t".into(), url: None, replay: None };
+        judge(Judgment { analysis, inputs: vec![input], context, sides: &sides, source })
     }
 
     fn wiggle(i: usize) -> f64 {

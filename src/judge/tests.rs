@@ -54,13 +54,8 @@ fn run(analysis: &Analysis, inputs: &[MetricInput<'_>], minutes: i64) -> Judgmen
     let context =
         Context { window: window(minutes), point_time: PointTime::IntervalEnd, alpha: analysis.judgment.alpha };
     let sides = crate::config::template::resolve_sides(analysis, &BTreeMap::new()).unwrap();
-    crate::kayenta::judge(
-        analysis,
-        inputs,
-        &context,
-        &sides,
-        SourceDescription { kind: "synthetic".into(), url: None, replay: None },
-    )
+    let source = SourceDescription { kind: "synthetic".into(), url: None, replay: None };
+    crate::kayenta::judge(Judgment { analysis, inputs, context, sides: &sides, source })
 }
 
 /// The first metric of `a`, a count, judged over 30 minutes with 1000 requests a minute a side.

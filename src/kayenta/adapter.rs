@@ -8,7 +8,6 @@ use super::classifier::{
 };
 use super::scorer::{ScoreInput, SummaryClass, score};
 use super::statistics::Stats;
-use crate::config::template::ResolvedSides;
 use crate::config::{
     Analysis, JudgeChoice, KayentaEffectMeasure, KayentaMultipleSeries, KayentaNanStrategy, KayentaOutlierStrategy,
     MetricConfig, MetricKind, NoDataPolicy,
@@ -16,28 +15,23 @@ use crate::config::{
 use crate::judge::report::{
     Classification, GroupResult, JudgmentReport, KayentaGroupScore, KayentaMetricResult, KayentaStats, KayentaVerdict,
 };
-use crate::judge::{Context, MetricInput};
-use crate::model::{Direction, Point, PointTime, QueryRole, Series, Side, SourceDescription, Verdict, Window};
+use crate::judge::{Context, Judgment, MetricInput};
+use crate::model::{Direction, Point, PointTime, QueryRole, Series, Side, Verdict, Window};
 use std::collections::BTreeMap;
 
 /// Judges every metric of `analysis` on its fetched data as `judgment.judge` chooses: the default
 /// judge's report ([`crate::judge::judge`]), with the Kayenta-compatible judgment added by
 /// [`apply`] for `kayenta` and `both`.
-pub(crate) fn judge(
-    analysis: &Analysis,
-    inputs: Vec<MetricInput<'_>>,
-    context: &Context,
-    sides: &ResolvedSides,
-    source: SourceDescription,
-) -> JudgmentReport {
+pub(crate) fn judge(judgment: Judgment<'_>) -> JudgmentReport {
+    let (analysis, context) = (judgment.analysis, judgment.context);
     if analysis.judgment.judge == JudgeChoice::Default {
-        return crate::judge::judge(analysis, inputs, context, sides, source);
+        return crate::judge::judge(judgment);
     }
     // Split by `breakdown` once here, as the default judge splits (splitting a part again
     // returns it as it is), so that both judges see the same parts in the same order.
-    let inputs: Vec<MetricInput<'_>> = inputs.into_iter().flat_map(MetricInput::split).collect();
-    let report = crate::judge::judge(analysis, inputs.clone(), context, sides, source);
-    apply(analysis, &inputs, context, report)
+    let inputs: Vec<MetricInput<'_>> = judgment.inputs.into_iter().flat_map(MetricInput::split).collect();
+    let report = crate::judge::judge(Judgment { inputs: inputs.clone(), ..judgment });
+    apply(analysis, &inputs, &context, report)
 }
 
 /// Kayenta's options for a metric of an analysis: direction and `critical` from the metric, the

@@ -22,7 +22,7 @@ use crate::config::Analysis;
 use crate::error::CanaryError;
 use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
 use crate::judge::sequential;
-use crate::judge::{Context, judge};
+use crate::judge::{Context, Judgment, judge};
 use crate::model::{
     Verdict, clock,
     number::p_value,
@@ -194,7 +194,9 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
             let fetched = fetch_everything(&analysis, &incremental, look.window, &sides, &overrides)?;
             let inputs = metric_inputs(&analysis, fetched, &BTreeMap::new());
             let context = Context { window: look.window, point_time: incremental.point_time(), alpha: look.alpha };
-            let mut report = judge(&analysis, inputs.clone(), &context, &sides, incremental.description());
+            let source = incremental.description();
+            let mut report =
+                judge(Judgment { analysis: &analysis, inputs: inputs.clone(), context, sides: &sides, source });
             let sequences = sequential::apply(&analysis, &mut report, inputs, incremental.point_time());
             (report, Some(sequences))
         } else {

@@ -182,7 +182,7 @@ fn a_window_with_an_absurd_step_or_warmup_is_an_error_not_a_panic() {
         let window = Window { start: START, end: START + 1800, step_seconds: step, warmup_seconds: warmup };
         let context = Context { window, point_time: PointTime::IntervalStart, alpha: 0.01 };
         let source = SourceDescription { kind: "synthetic".into(), url: None, replay: None };
-        let report = judge(&a, vec![input.clone()], &context, &sides, source);
+        let report = judge(Judgment { analysis: &a, inputs: vec![input.clone()], context, sides: &sides, source });
         assert_eq!(report.metrics[0].classification, Classification::Error, "{step} {warmup}");
         assert_ne!(report.verdict, Verdict::Pass);
     }

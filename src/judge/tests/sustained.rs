@@ -15,7 +15,8 @@ fn a_sustained_burst_fires_when_canary_points_are_off_the_baseline_grid_or_step(
         let context = Context { window, point_time: PointTime::IntervalEnd, alpha: 0.01 };
         let sides = crate::config::template::resolve_sides(&a, &BTreeMap::new()).unwrap();
         let source = SourceDescription { kind: "synthetic".into(), url: None, replay: None };
-        let report = judge(&a, vec![count_at(&a.metrics[0], &baseline, &canary)], &context, &sides, source);
+        let inputs = vec![count_at(&a.metrics[0], &baseline, &canary)];
+        let report = judge(Judgment { analysis: &a, inputs, context, sides: &sides, source });
         let metric = &report.metrics[0];
         let rule = metric.tests.iter().find(|t| t.test == TestKindResult::Sustained).unwrap();
         assert!(rule.sustained.as_ref().unwrap().fired, "{spacing}s/{offset}s/{step}s: {}", rule.reason);
