@@ -6,10 +6,10 @@ use super::secret::{Kind, Secret, SecretRef};
 use crate::cli::SourceArgs;
 use crate::config::{Analysis, SourceConfig, SourceKind};
 use crate::error::CanaryError;
+use crate::source::connection::Connection;
 use crate::source::datadog::{self, DatadogSettings, DatadogSource};
 use crate::source::prometheus::{Auth, PrometheusSettings, PrometheusSource};
 use crate::source::{MetricSource, http};
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The environment variable that can hold the bearer token itself.
@@ -57,31 +57,26 @@ pub(crate) fn open_source(analysis: &Analysis, flags: &SourceArgs) -> Result<Box
     SourceSettings::resolve(analysis, flags)?.open()
 }
 
-/// What both backends' connections take from the flags: headers (the analysis's, then the
-/// flags'), timeouts, retries and limits.
-struct Connection {
-    headers: BTreeMap<String, String>,
-    request_timeout: Duration,
-    total_timeout: Duration,
-    retries: u32,
-    concurrency: usize,
-    max_response_bytes: u64,
-    max_series: usize,
-}
-
-impl Connection {
-    fn resolve(config: Option<&SourceConfig>, flags: &SourceArgs) -> Connection {
-        let mut headers = config.map(|c| c.headers.clone()).unwrap_or_default();
-        headers.extend(flags.headers.iter().cloned());
-        Connection {
-            headers,
-            request_timeout: Duration::from_secs(flags.query_timeout.as_secs().max(1)),
-            total_timeout: Duration::from_secs(flags.timeout.as_secs().max(1)),
-            retries: flags.retries,
-            concurrency: usize::from(flags.concurrency),
-            max_response_bytes: flags.max_response_size,
-            max_series: flags.max_series,
-        }
+/// The connection to `url` (trusting `ca_file`), with what both backends take from the flags:
+/// headers (the analysis's, then the flags'), timeouts, retries and limits.
+fn connection(
+    config: Option<&SourceConfig>,
+    flags: &SourceArgs,
+    url: String,
+    ca_file: Option<std::path::PathBuf>,
+) -> Connection {
+    let mut headers = config.map(|c| c.headers.clone()).unwrap_or_default();
+    headers.extend(flags.headers.iter().cloned());
+    Connection {
+        url,
+        headers,
+        ca_file,
+        request_timeout: Duration::from_secs(flags.query_timeout.as_secs().max(1)),
+        total_timeout: Duration::from_secs(flags.timeout.as_secs().max(1)),
+        retries: flags.retries,
+        concurrency: usize::from(flags.concurrency),
+        max_response_bytes: flags.max_response_size,
+        max_series: flags.max_series,
     }
 }
 
@@ -93,19 +88,8 @@ fn prometheus_settings(analysis: &Analysis, flags: &SourceArgs) -> Result<Promet
         )
     })?;
     let auth = auth(analysis, flags)?;
-    let connection = Connection::resolve(config, flags);
-    Ok(PrometheusSettings {
-        url,
-        headers: connection.headers,
-        auth,
-        ca_file: flags.ca_file.clone().or_else(|| config.and_then(|c| c.ca_file.clone()).map(Into::into)),
-        request_timeout: connection.request_timeout,
-        total_timeout: connection.total_timeout,
-        retries: connection.retries,
-        concurrency: connection.concurrency,
-        max_response_bytes: connection.max_response_bytes,
-        max_series: connection.max_series,
-    })
+    let ca_file = flags.ca_file.clone().or_else(|| config.and_then(|c| c.ca_file.clone()).map(Into::into));
+    Ok(PrometheusSettings { connection: connection(config, flags, url, ca_file), auth })
 }
 
 /// A Datadog source. The API host: `--source-url` (or `CANARY_SOURCE_URL`), the analysis's
@@ -141,21 +125,12 @@ fn datadog_settings(config: Option<&SourceConfig>, flags: &SourceArgs) -> Result
     };
     let api_key = datadog_key(named(|c| &c.api_key_env, |c| &c.api_key_file), DD_API_KEY, "API key")?;
     let app_key = datadog_key(named(|c| &c.app_key_env, |c| &c.app_key_file), DD_APP_KEY, "application key")?;
-    let connection = Connection::resolve(config, flags);
     Ok(DatadogSettings {
-        url,
+        connection: connection(config, flags, url, flags.ca_file.clone()),
         api: config.and_then(|c| c.api).unwrap_or_default(),
         api_key,
         app_key,
-        headers: connection.headers,
-        ca_file: flags.ca_file.clone(),
-        request_timeout: connection.request_timeout,
-        total_timeout: connection.total_timeout,
-        retries: connection.retries,
-        concurrency: connection.concurrency,
         max_rate_limit_wait: datadog::MAX_RATE_LIMIT_WAIT,
-        max_response_bytes: connection.max_response_bytes,
-        max_series: connection.max_series,
     })
 }
 

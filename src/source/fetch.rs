@@ -68,6 +68,16 @@ pub(crate) trait HttpSource {
     fn finish(_queries: &[OwnedQuery], _results: &mut [Result<Vec<Series>, SourceError>]) {}
 }
 
+/// A [`HttpSource::query_runner`]: `run` on each query with the state the batch's queries share.
+pub(crate) fn query_runner<T, F, Fut>(state: Arc<T>, run: F) -> Box<dyn Fn(OwnedQuery) -> QueryFuture + Send + Sync>
+where
+    T: Send + Sync + 'static,
+    F: Fn(Arc<T>, OwnedQuery) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<Series>, SourceError>> + Send + 'static,
+{
+    Box::new(move |query: OwnedQuery| Box::pin(run(Arc::clone(&state), query)))
+}
+
 impl<S: HttpSource> MetricSource for S {
     fn description(&self) -> SourceDescription {
         SourceDescription { kind: S::KIND.into(), url: Some(http::redact_url(self.batch().url)), replay: None }

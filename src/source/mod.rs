@@ -2,6 +2,7 @@
 //! series (timestamps and values, NaN and infinities kept as such, gaps as missing points), so the
 //! judge cannot tell live data from recorded data. All network I/O lives below this module.
 
+pub(crate) mod connection;
 pub mod datadog;
 pub(crate) mod fetch;
 pub mod grouping;

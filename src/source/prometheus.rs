@@ -6,6 +6,7 @@
 //! parsed as JSON; credentials never appear in any message.
 
 use super::SourceError;
+use super::connection::Connection;
 use super::fetch::{self, Batch, HttpSource, OwnedQuery, PointOrder, QueryFuture};
 use super::http;
 use super::http::Secret;
@@ -40,34 +41,18 @@ pub enum Auth {
     },
 }
 
-/// Everything needed to talk to one server.
+/// Everything needed to talk to one server: the connection (its base URL may carry a path
+/// prefix, `/api/v1/...` is appended) and how requests authenticate.
 #[derive(Debug, Clone)]
 pub struct PrometheusSettings {
-    /// Base URL including any path prefix (`http://mimir/prometheus`); `/api/v1/...` is appended.
-    pub url: String,
-    pub headers: BTreeMap<String, String>,
+    pub connection: Connection,
     pub auth: Auth,
-    /// PEM file of an extra certificate authority to trust.
-    pub ca_file: Option<std::path::PathBuf>,
-    pub request_timeout: Duration,
-    pub total_timeout: Duration,
-    pub retries: u32,
-    pub concurrency: usize,
-    /// The most bytes one answer may have (`--max-response-size`).
-    pub max_response_bytes: u64,
-    /// The most series one query may return (`--max-series`).
-    pub max_series: usize,
 }
 
 impl PrometheusSettings {
     /// Every credential value of this source, scrubbed from anything a server echoes.
     fn secrets(&self) -> Vec<String> {
-        let mut secrets: Vec<String> = self
-            .headers
-            .iter()
-            .filter(|(name, _)| http::is_credential_header(name))
-            .map(|(_, value)| value.clone())
-            .collect();
+        let mut secrets: Vec<String> = self.connection.credential_headers().collect();
         match &self.auth {
             Auth::None => {}
             Auth::Bearer { token, .. } => secrets.push(token.expose().trim().to_string()),
@@ -93,8 +78,7 @@ pub struct PrometheusSource {
 
 impl PrometheusSource {
     pub fn new(settings: PrometheusSettings) -> Result<PrometheusSource, SourceError> {
-        http::check_base_url(&settings.url, "source URL")?;
-        let mut headers = http::plain_headers(&settings.headers)?;
+        let mut headers = settings.connection.plain_headers("source URL")?;
         let authorization = match &settings.auth {
             Auth::None => None,
             Auth::Bearer { token, origin } => Some((format!("Bearer {}", token.expose().trim()), origin)),
@@ -112,13 +96,7 @@ impl PrometheusSource {
         if let Some((value, origin)) = authorization {
             headers.insert(AUTHORIZATION, http::sensitive_value(&value, origin)?);
         }
-        let client = fetch::retrying_client(
-            headers,
-            settings.request_timeout,
-            settings.ca_file.as_deref(),
-            settings.retries,
-            DefaultRetryableStrategy,
-        )?;
+        let client = settings.connection.client(headers, DefaultRetryableStrategy)?;
         let runtime = fetch::runtime()?;
         Ok(PrometheusSource { settings: Arc::new(settings), client, runtime })
     }
@@ -130,23 +108,18 @@ impl HttpSource for PrometheusSource {
     const PROGRESS: &'static str = "querying Prometheus";
 
     fn batch(&self) -> Batch<'_> {
-        let settings = &self.settings;
-        let (concurrency, total_timeout) = (settings.concurrency, settings.total_timeout);
-        Batch { url: &settings.url, runtime: &self.runtime, concurrency, total_timeout, secrets: settings.secrets() }
+        self.settings.connection.batch(&self.runtime, self.settings.secrets())
     }
 
     fn query_runner(&self) -> Box<dyn Fn(OwnedQuery) -> QueryFuture + Send + Sync> {
-        let (client, settings) = (self.client.clone(), Arc::clone(&self.settings));
-        Box::new(move |query: OwnedQuery| {
-            let (client, settings) = (client.clone(), Arc::clone(&settings));
-            Box::pin(async move { query_range(&client, &settings, &query).await })
-        })
+        let state = Arc::new((self.client.clone(), Arc::clone(&self.settings)));
+        fetch::query_runner(state, |state, query| async move { query_range(&state.0, &state.1, &query).await })
     }
 
     fn scrape_interval(&self) -> Option<crate::model::Duration> {
         let settings = &self.settings;
         // An explanation, not data: never worth more than a few seconds of the run.
-        let limit = settings.request_timeout.min(Duration::from_secs(5));
+        let limit = settings.connection.request_timeout.min(Duration::from_secs(5));
         let ask = async { tokio::time::timeout(limit, targets(&self.client, settings)).await };
         self.runtime.block_on(ask).ok()?.ok()?
     }
@@ -157,14 +130,14 @@ async fn targets(
     client: &ClientWithMiddleware,
     settings: &PrometheusSettings,
 ) -> Result<Option<crate::model::Duration>, SourceError> {
-    let endpoint = format!("{}/api/v1/targets?state=active", settings.url.trim_end_matches('/'));
+    let endpoint = format!("{}/api/v1/targets?state=active", settings.connection.url.trim_end_matches('/'));
     let url = http::redact_url(&endpoint);
     let response =
         client.get(&endpoint).send().await.map_err(|e| SourceError::Unavailable(http::describe_error(&e)))?;
     if !response.status().is_success() {
         return Err(SourceError::Unavailable(format!("{url} answered {}", response.status())));
     }
-    let limit = settings.max_response_bytes.min(super::targets::MAX_TARGETS_BYTES);
+    let limit = settings.connection.max_response_bytes.min(super::targets::MAX_TARGETS_BYTES);
     let body = http::read_bounded_body(response, limit, &url).await?;
     super::targets::largest_scrape_interval(&body, &url)
 }
@@ -193,28 +166,28 @@ async fn request(
     start: i64,
     end: i64,
 ) -> Result<Vec<Series>, SourceError> {
-    let url = http::redact_url(&endpoint(&settings.url));
+    let url = http::redact_url(&endpoint(&settings.connection.url));
     let form = [
         ("query", query.query.clone()),
         ("start", start.to_string()),
         ("end", end.to_string()),
         ("step", query.step.to_string()),
-        ("timeout", format!("{}s", settings.request_timeout.as_secs().max(1))),
+        ("timeout", format!("{}s", settings.connection.request_timeout.as_secs().max(1))),
         // Thanos: a judgment on half the data is worse than none.
         ("partial_response", "false".to_string()),
     ];
     let unavailable = |message: String| fetch::unavailable(query, message);
     let response = client
-        .post(endpoint(&settings.url))
+        .post(endpoint(&settings.connection.url))
         .form(&form)
         .send()
         .await
-        .map_err(|error| fetch::send_failed(query, &url, &error, settings.retries))?;
+        .map_err(|error| fetch::send_failed(query, &url, &error, settings.connection.retries))?;
     let status = response.status();
-    let body = http::read_bounded_body(response, settings.max_response_bytes, &url)
+    let body = http::read_bounded_body(response, settings.connection.max_response_bytes, &url)
         .await
         .map_err(|e| unavailable(e.to_string()))?;
-    let (query, auth, max_series) = (query.clone(), settings.auth.clone(), settings.max_series);
+    let (query, auth, max_series) = (query.clone(), settings.auth.clone(), settings.connection.max_series);
     let secrets = settings.secrets();
     let parse = move || {
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();

@@ -19,14 +19,16 @@ pub(super) enum KeyCheck {
 
 /// Asks `/api/v1/validate`, which checks the API key alone.
 pub(super) async fn check_api_key(shared: &Shared) -> KeyCheck {
-    let url = format!("{}/api/v1/validate", shared.settings.url.trim_end_matches('/'));
+    let url = format!("{}/api/v1/validate", shared.settings.connection.url.trim_end_matches('/'));
     let response = match shared.client.get(&url).send().await {
         Ok(response) => response,
         Err(error) => return KeyCheck::Unknown(describe_error(&error)),
     };
     let url = http::redact_url(&url);
     let status = response.status();
-    let body = http::read_bounded_body(response, shared.settings.max_response_bytes, &url).await.unwrap_or_default();
+    let body = http::read_bounded_body(response, shared.settings.connection.max_response_bytes, &url)
+        .await
+        .unwrap_or_default();
     #[derive(Deserialize)]
     struct Validity {
         valid: bool,
@@ -46,7 +48,8 @@ pub(super) fn auth_error(status: StatusCode, body: &[u8], check: &KeyCheck, sett
     } else {
         format!("HTTP {}: {detail}", status.as_u16())
     };
-    let (api, app, url) = (settings.api_key.origin(), settings.app_key.origin(), &http::redact_url(&settings.url));
+    let (api, app, url) =
+        (settings.api_key.origin(), settings.app_key.origin(), &http::redact_url(&settings.connection.url));
     let message = match check {
         KeyCheck::Invalid => format!(
             "Datadog at {url} refused the API key from {api} ({answer}; /api/v1/validate says it is not valid): check that it is an API key (not an application key) of an organisation on this site (DD_SITE, source.site or source.url choose the site)"

@@ -63,10 +63,10 @@ async fn combined(shared: &Shared, queries: &[OwnedQuery]) -> Result<Vec<Vec<Ser
     let settings = &shared.settings;
     let group = OwnedQuery { label: group_label(queries), ..queries[0].clone() };
     let step = group.step as i64;
-    let base = settings.url.trim_end_matches('/');
+    let base = settings.connection.url.trim_end_matches('/');
     let url = format!("{base}/api/v2/query/timeseries");
     // The answer holds every query's series: each query gets the budget a request of its own has.
-    let max_bytes = settings.max_response_bytes.saturating_mul(queries.len() as u64);
+    let max_bytes = settings.connection.max_response_bytes.saturating_mul(queries.len() as u64);
     let mut merged: Vec<BTreeMap<BTreeMap<String, String>, Vec<Point>>> = vec![BTreeMap::new(); queries.len()];
     let mut first = group.start;
     while first <= group.end {
@@ -102,7 +102,7 @@ async fn combined(shared: &Shared, queries: &[OwnedQuery]) -> Result<Vec<Vec<Ser
                     Series { labels, points }
                 })
                 .collect();
-            at_most(series, settings.max_series, query, &query.query)
+            at_most(series, settings.connection.max_series, query, &query.query)
         })
         .collect()
 }

@@ -32,6 +32,7 @@ pub use response::{parse_combined_response_bytes, parse_response_bytes};
 pub use site::{DEFAULT_SITE, site_url};
 
 use super::SourceError;
+use super::connection::Connection;
 use super::fetch::{self, Batch, GroupFuture, HttpSource, OwnedQuery, PointOrder, QueryFuture};
 use super::http;
 use crate::config::DatadogApi;
@@ -60,29 +61,17 @@ pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 /// printed.
 pub type Key = http::Secret;
 
-/// Everything needed to talk to Datadog.
+/// Everything needed to talk to Datadog: the connection (the API base URL,
+/// `https://api.datadoghq.com` or an explicit one: a proxy, a mock; its retries also bound the
+/// waits for a rate limit, 429), which API, and the two keys.
 #[derive(Debug, Clone)]
 pub struct DatadogSettings {
-    /// API base URL: `https://api.datadoghq.com`, or an explicit one (a proxy, a mock).
-    pub url: String,
+    pub connection: Connection,
     pub api: DatadogApi,
     pub api_key: Key,
     pub app_key: Key,
-    pub headers: BTreeMap<String, String>,
-    /// PEM file of an extra certificate authority to trust (a proxy's).
-    pub ca_file: Option<std::path::PathBuf>,
-    pub request_timeout: Duration,
-    pub total_timeout: Duration,
-    /// Retries of a request that failed with 5xx, a timeout or a connection error, and waits for
-    /// a rate limit (429).
-    pub retries: u32,
-    pub concurrency: usize,
     /// The longest single wait for a rate limit to reset.
     pub max_rate_limit_wait: Duration,
-    /// The most bytes one answer may have (`--max-response-size`).
-    pub max_response_bytes: u64,
-    /// The most series one query may return (`--max-series`).
-    pub max_series: usize,
 }
 
 impl DatadogSettings {
@@ -90,8 +79,7 @@ impl DatadogSettings {
     /// every message.
     fn secrets(&self) -> Vec<String> {
         let mut secrets = vec![self.api_key.expose().to_string(), self.app_key.expose().to_string()];
-        secrets
-            .extend(self.headers.iter().filter(|(name, _)| http::is_credential_header(name)).map(|(_, v)| v.clone()));
+        secrets.extend(self.connection.credential_headers());
         secrets.retain(|s| !s.trim().is_empty());
         secrets
     }
@@ -107,8 +95,7 @@ pub struct DatadogSource {
 impl DatadogSource {
     pub fn new(settings: DatadogSettings) -> Result<DatadogSource, SourceError> {
         let config = |message: String| SourceError::Request(message);
-        http::check_base_url(&settings.url, "Datadog URL")?;
-        let mut headers = http::plain_headers(&settings.headers)?;
+        let mut headers = settings.connection.plain_headers("Datadog URL")?;
         for (name, key, what) in
             [("dd-api-key", &settings.api_key, "API key"), ("dd-application-key", &settings.app_key, "application key")]
         {
@@ -118,13 +105,7 @@ impl DatadogSource {
             headers.insert(HeaderName::from_static(name), http::sensitive_value(key.expose(), key.origin())?);
         }
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let client = fetch::retrying_client(
-            headers,
-            settings.request_timeout,
-            settings.ca_file.as_deref(),
-            settings.retries,
-            NotRateLimits,
-        )?;
+        let client = settings.connection.client(headers, NotRateLimits)?;
         let runtime = fetch::runtime()?;
         Ok(DatadogSource { settings: Arc::new(settings), client, runtime })
     }
@@ -134,7 +115,7 @@ impl DatadogSource {
     /// What the queries of a batch about to start share.
     fn shared(&self) -> Arc<Shared> {
         Arc::new(Shared {
-            deadline: Instant::now() + self.settings.total_timeout,
+            deadline: Instant::now() + self.settings.connection.total_timeout,
             settings: Arc::clone(&self.settings),
             client: self.client.clone(),
             pause: Pause::default(),
@@ -161,17 +142,11 @@ impl HttpSource for DatadogSource {
     const PROGRESS: &'static str = "querying Datadog";
 
     fn batch(&self) -> Batch<'_> {
-        let settings = &self.settings;
-        let (concurrency, total_timeout) = (settings.concurrency, settings.total_timeout);
-        Batch { url: &settings.url, runtime: &self.runtime, concurrency, total_timeout, secrets: settings.secrets() }
+        self.settings.connection.batch(&self.runtime, self.settings.secrets())
     }
 
     fn query_runner(&self) -> Box<dyn Fn(OwnedQuery) -> QueryFuture + Send + Sync> {
-        let shared = self.shared();
-        Box::new(move |query: OwnedQuery| {
-            let shared = Arc::clone(&shared);
-            Box::pin(async move { run_query(&shared, &query).await })
-        })
+        fetch::query_runner(self.shared(), |shared, query| async move { run_query(&shared, &query).await })
     }
 
     /// v2: every query of one range and step in one request (at most
@@ -276,19 +251,21 @@ pub(crate) mod tests {
 
     pub(crate) fn settings() -> DatadogSettings {
         DatadogSettings {
-            url: "https://api.datadoghq.eu".into(),
+            connection: Connection {
+                url: "https://api.datadoghq.eu".into(),
+                headers: BTreeMap::new(),
+                ca_file: None,
+                request_timeout: Duration::from_secs(30),
+                total_timeout: Duration::from_secs(120),
+                retries: 3,
+                concurrency: 8,
+                max_response_bytes: crate::source::points::DEFAULT_MAX_RESPONSE_BYTES,
+                max_series: crate::source::points::DEFAULT_MAX_SERIES,
+            },
             api: DatadogApi::V2,
             api_key: Key::from_origin("abcdef0123456789-api".into(), "$DD_API_KEY".into()),
             app_key: Key::from_origin("fedcba9876543210-app".into(), "the file /run/secrets/dd-app".into()),
-            headers: BTreeMap::new(),
-            ca_file: None,
-            request_timeout: Duration::from_secs(30),
-            total_timeout: Duration::from_secs(120),
-            retries: 3,
-            concurrency: 8,
             max_rate_limit_wait: MAX_RATE_LIMIT_WAIT,
-            max_response_bytes: crate::source::points::DEFAULT_MAX_RESPONSE_BYTES,
-            max_series: crate::source::points::DEFAULT_MAX_SERIES,
         }
     }
 

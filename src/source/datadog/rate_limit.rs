@@ -42,7 +42,7 @@ pub(super) async fn request(
     to: i64,
 ) -> Result<Vec<Series>, SourceError> {
     let settings = &shared.settings;
-    let base = settings.url.trim_end_matches('/');
+    let base = settings.connection.url.trim_end_matches('/');
     let build = |client: &reqwest_middleware::ClientWithMiddleware| match settings.api {
         DatadogApi::V1 => {
             let url = v1_url(base, sent, from, to)?;
@@ -55,12 +55,12 @@ pub(super) async fn request(
         }
     };
     let (api, owned_query, owned_sent, max_series) =
-        (settings.api, query.clone(), sent.to_string(), settings.max_series);
+        (settings.api, query.clone(), sent.to_string(), settings.connection.max_series);
     let parse = move |status, body: Vec<u8>, url: String| {
         interpret(api, status, &body, &url, &owned_query, &owned_sent)
             .and_then(|series| at_most(series, max_series, &owned_query, &owned_sent))
     };
-    send(shared, query, settings.max_response_bytes, build, parse).await
+    send(shared, query, settings.connection.max_response_bytes, build, parse).await
 }
 
 /// A query's series, or an error when there are more than `--max-series`.
@@ -103,8 +103,10 @@ where
     loop {
         shared.pause.wait_out().await;
         let (url, builder) = build(&shared.client)?;
-        let response =
-            builder.send().await.map_err(|error| fetch::send_failed(query, &url, &error, settings.retries))?;
+        let response = builder
+            .send()
+            .await
+            .map_err(|error| fetch::send_failed(query, &url, &error, settings.connection.retries))?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = http::read_bounded_body(response, max_response_bytes, &url)
@@ -113,7 +115,7 @@ where
         if status == StatusCode::TOO_MANY_REQUESTS {
             let limit = RateLimit::from_headers(&headers);
             let left = shared.deadline.saturating_duration_since(Instant::now());
-            match limit.wait(waits, settings.retries, settings.max_rate_limit_wait, left) {
+            match limit.wait(waits, settings.connection.retries, settings.max_rate_limit_wait, left) {
                 Ok(wait) => {
                     if shared.pause.start(wait) {
                         eprintln!(
