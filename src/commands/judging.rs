@@ -83,10 +83,11 @@ pub(crate) fn check_answers(
     answers: Vec<Result<Vec<Series>, SourceError>>,
 ) -> Result<Vec<Fetched>, CanaryError> {
     let mut fetched = Vec::with_capacity(planned.len());
-    for (PlannedQuery { metric, side, role, query, window }, answer) in planned.into_iter().zip(answers) {
+    for (planned, answer) in planned.into_iter().zip(answers) {
         let mut series = answer?;
-        let what = format!("metric `{}`, {} {}", analysis.metrics[metric].name(), side.name(), role.name());
-        points::check_series(&series, role, &window, &what)?;
+        let request = planned.request(analysis);
+        points::check_series(&series, request.role, &request.window, &request.label())?;
+        let PlannedQuery { metric, side, role, query, .. } = planned;
         for s in &mut series {
             for point in &mut s.points {
                 point.time += offset_of(analysis, side);

@@ -220,7 +220,7 @@ pub(crate) struct OwnedQuery {
 impl OwnedQuery {
     pub(crate) fn new(request: &QueryRequest<'_>) -> OwnedQuery {
         OwnedQuery {
-            label: format!("metric `{}`, {} {}", request.metric, request.side.name(), request.role.name()),
+            label: request.label(),
             metric: request.metric.to_string(),
             side: request.side,
             role: request.role,

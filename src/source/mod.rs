@@ -26,6 +26,13 @@ pub struct QueryRequest<'a> {
     pub window: Window,
 }
 
+impl QueryRequest<'_> {
+    /// How messages name the query: `metric `latency`, canary value`.
+    pub(crate) fn label(&self) -> String {
+        format!("metric `{}`, {} {}", self.metric, self.side.name(), self.role.name())
+    }
+}
+
 /// Why a source could not deliver.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SourceError {
