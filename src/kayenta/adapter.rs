@@ -19,9 +19,9 @@ use crate::judge::{Context, Judgment, MetricInput};
 use crate::model::{Direction, Point, PointTime, QueryRole, Series, Side, Verdict, Window};
 use std::collections::BTreeMap;
 
-/// Judges every metric of `analysis` on its fetched data as `judgment.judge` chooses: the default
-/// judge's report ([`crate::judge::judge`]), with the Kayenta-compatible judgment added by
-/// [`apply`] for `kayenta` and `both`.
+/// Judges every metric of the analysis on its fetched data as its `judgment.judge` chooses: the
+/// default judge's report ([`crate::judge::judge`], on the same [`Judgment`]), with the
+/// Kayenta-compatible judgment added by [`apply`] for `kayenta` and `both`.
 pub(crate) fn judge(judgment: Judgment<'_>) -> JudgmentReport {
     let (analysis, context) = (judgment.analysis, judgment.context);
     if analysis.judgment.judge == JudgeChoice::Default {

@@ -31,7 +31,8 @@
 //! The Kayenta judge is an alternative judge, beside `crate::judge`: both sit above `stats` and
 //! the model. The arrow points from here to the judge, never back: the adapter reads the judge's
 //! metric inputs (`crate::judge::MetricInput`) and writes into its report
-//! ([`crate::JudgmentReport`]); `kayenta::judge` runs the default judge, then
+//! ([`crate::JudgmentReport`]); `kayenta::judge` takes the default judge's input
+//! (`crate::judge::Judgment`), runs the default judge, then
 //! adds the Kayenta-compatible judgment as `judgment.judge` chooses. Commands call
 //! `kayenta::judge`; the default judge knows nothing of Kayenta. The statistics, interval,
 //! classifier and scorer import nothing of the crate beyond each other. The renderers read the
