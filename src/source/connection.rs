@@ -15,23 +15,23 @@ use std::time::Duration;
 
 /// One HTTP source's connection, whatever the backend.
 #[derive(Debug, Clone)]
-pub struct Connection {
+pub(crate) struct Connection {
     /// Base URL including any path prefix (`http://mimir/prometheus`, `https://api.datadoghq.eu`).
-    pub url: String,
+    pub(crate) url: String,
     /// Headers sent with every request: the analysis's, then the flags'.
-    pub headers: BTreeMap<String, String>,
+    pub(crate) headers: BTreeMap<String, String>,
     /// PEM file of an extra certificate authority to trust (a proxy's).
-    pub ca_file: Option<PathBuf>,
-    pub request_timeout: Duration,
-    pub total_timeout: Duration,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) request_timeout: Duration,
+    pub(crate) total_timeout: Duration,
     /// Retries of a request that failed with 5xx, a timeout or a connection error.
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// How many requests run at once.
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// The most bytes one answer may have (`--max-response-size`).
-    pub max_response_bytes: u64,
+    pub(crate) max_response_bytes: u64,
     /// The most series one query may return (`--max-series`).
-    pub max_series: usize,
+    pub(crate) max_series: usize,
 }
 
 impl Connection {

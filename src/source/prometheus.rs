@@ -45,7 +45,7 @@ pub enum Auth {
 /// prefix, `/api/v1/...` is appended) and how requests authenticate.
 #[derive(Debug, Clone)]
 pub struct PrometheusSettings {
-    pub connection: Connection,
+    pub(crate) connection: Connection,
     pub auth: Auth,
 }
 

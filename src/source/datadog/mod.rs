@@ -66,7 +66,7 @@ pub type Key = http::Secret;
 /// waits for a rate limit, 429), which API, and the two keys.
 #[derive(Debug, Clone)]
 pub struct DatadogSettings {
-    pub connection: Connection,
+    pub(crate) connection: Connection,
     pub api: DatadogApi,
     pub api_key: Key,
     pub app_key: Key,
