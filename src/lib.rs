@@ -67,10 +67,12 @@ pub use commands::judging::judge_source;
 pub use judge::report::JudgmentReport;
 pub use report::Page;
 
-/// Many analyses in one run: the fleet file, the PromQL shapes that can be fetched grouped (the
-/// recogniser and rewriter) and the split of a grouped answer by label.
+/// Many analyses in one run: the fleet file, the PromQL and Datadog shapes that can be fetched
+/// grouped (the recognisers and rewriters) and the split of a grouped answer by label.
 pub use config::fleet::FleetFile;
-pub use source::grouping::{GroupableShape, groupable as groupable_shape, split as split_grouped};
+pub use source::grouping::{
+    GroupableShape, groupable as groupable_shape, groupable_datadog as groupable_datadog_shape, split as split_grouped,
+};
 
 /// `canary compare`: reading a file of numbers and comparing two samples.
 pub use comparison::{CompareSettings, compare};

@@ -9,8 +9,8 @@ use super::judge::{append_step_summary, write_file};
 use super::judging::{PlannedQuery, call_rollback_webhook, check_answers, judge_fetched, plan_queries};
 use crate::actions::{features, watchdog};
 use crate::cli::{JudgeArgs, JudgeFormat, SourceArgs, WindowArgs};
-use crate::config::SourceKind;
 use crate::config::template::resolve_sides;
+use crate::config::{DatadogApi, SourceKind};
 use crate::error::CanaryError;
 use crate::judge::Context;
 use crate::judge::report::JudgmentReport;
@@ -20,7 +20,7 @@ use crate::report::fleet::{self, FleetReport, ServiceOutcome};
 use crate::settings::fleet::{FleetMember, check_flags, resolve};
 use crate::settings::{self, deadline, rollback, source::open_source, window};
 use crate::source::SourceError;
-use crate::source::grouping::{GroupableShape, Wanted, fetch_grouped, groupable};
+use crate::source::grouping::{GroupableShape, Wanted, fetch_grouped, groupable, groupable_datadog};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
@@ -131,12 +131,12 @@ fn judge_all(
 ) -> Result<(Vec<Result<JudgmentReport, CanaryError>>, usize), CanaryError> {
     let first = &members[0].resolved.analysis;
     let source = open_source(first, source_flags)?;
-    // Grouped queries are PromQL; Datadog services are fetched per query (identical ones once).
-    let groups = first.source.as_ref().is_none_or(|s| s.kind == SourceKind::Prometheus);
+    let recognise = recogniser(first.source.as_ref());
     let now = clock::now();
-    let varying = if groups { varying_variables(members) } else { BTreeSet::new() };
-    let plans: Vec<Result<ServicePlan, CanaryError>> =
-        in_parallel(members.iter().collect(), |member| plan_service(member, window_flags, now, &varying));
+    let varying = if recognise.is_some() { varying_variables(members) } else { BTreeSet::new() };
+    let plans: Vec<Result<ServicePlan, CanaryError>> = in_parallel(members.iter().collect(), |member| {
+        plan_service(member, window_flags, now, &varying, recognise.unwrap_or(groupable))
+    });
     let mut wanted = Vec::new();
     for (member, plan) in members.iter().zip(&plans) {
         if let Ok(plan) = plan {
@@ -166,6 +166,22 @@ fn judge_all(
 }
 
 type Answer = Result<Vec<crate::model::Series>, SourceError>;
+
+/// Recognises a query shape that can be fetched grouped (see `source::grouping`).
+type Recogniser = fn(&str, &str) -> Option<GroupableShape>;
+
+/// The recogniser of the run's query language: PromQL on Prometheus-compatible sources, Datadog's
+/// on its v2 API (whose combined request carries the grouped queries); none on v1.
+fn recogniser(source: Option<&crate::config::SourceConfig>) -> Option<Recogniser> {
+    match source {
+        None => Some(groupable),
+        Some(source) => match source.kind {
+            SourceKind::Prometheus => Some(groupable),
+            SourceKind::Datadog if source.api != Some(DatadogApi::V1) => Some(groupable_datadog),
+            SourceKind::Datadog => None,
+        },
+    }
+}
 
 /// `work` applied to every item, on as many threads as there are cores, results in order.
 fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
@@ -227,6 +243,7 @@ fn plan_service(
     flags: &WindowArgs,
     now: i64,
     varying: &BTreeSet<String>,
+    recognise: Recogniser,
 ) -> Result<ServicePlan, CanaryError> {
     let resolved = &member.resolved;
     let analysis = &resolved.analysis;
@@ -246,7 +263,7 @@ fn plan_service(
         for ((query, shape_query), slot) in planned.iter().zip(&shaped).zip(shapes.iter_mut()) {
             if slot.is_none()
                 && shape_query.query.replace(PLACEHOLDER, value) == query.query
-                && let Some(shape) = groupable(&shape_query.query, PLACEHOLDER)
+                && let Some(shape) = recognise(&shape_query.query, PLACEHOLDER)
             {
                 *slot = Some((shape, value.clone()));
             }
