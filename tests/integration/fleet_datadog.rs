@@ -9,6 +9,7 @@
 //! - a grouped answer holding a series nobody asked for fails the whole group (exit 4), never
 //!   handing a service a series of another.
 
+use crate::datadog::v2_body_and_window;
 use crate::support::{TempDir, canary_bin, stderr, stdout};
 use serde_json::{Value, json};
 use std::process::Output;
@@ -85,13 +86,8 @@ struct FleetTimeseries {
 
 impl Respond for FleetTimeseries {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let (body, from, to, interval) = v2_body_and_window(request);
         let attributes = &body["data"]["attributes"];
-        let (from, to, interval) = (
-            attributes["from"].as_i64().unwrap() / 1000,
-            attributes["to"].as_i64().unwrap() / 1000,
-            attributes["interval"].as_i64().unwrap() / 1000,
-        );
         let times: Vec<i64> = (from..to).step_by(interval as usize).collect();
         let (mut series, mut values) = (Vec::new(), Vec::new());
         for (index, query) in attributes["queries"].as_array().unwrap().iter().enumerate() {
@@ -161,6 +157,16 @@ fn fleet(dir: &TempDir, versions: &[String]) -> String {
     dir.file("fleet.yaml", &text).display().to_string()
 }
 
+/// A fleet of `versions` judged against a fresh mock (`stray`: see [`FleetTimeseries`]): the
+/// mock, the fleet's directory, the run and its JSON document.
+async fn run_fleet(stray: bool, name: &str, versions: &[String]) -> (MockServer, TempDir, Output, Value) {
+    let server = datadog(stray).await;
+    let dir = TempDir::new(name);
+    let output = judge(&server.uri(), &["--fleet".into(), fleet(&dir, versions)]).await;
+    let document = json_of(&output);
+    (server, dir, output, document)
+}
+
 /// The queries of the run's one request.
 async fn sent_queries(server: &MockServer) -> Vec<String> {
     let requests = server.received_requests().await.unwrap();
@@ -172,11 +178,8 @@ async fn sent_queries(server: &MockServer) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_services_cost_one_request_and_each_is_judged_as_alone() {
-    let server = datadog(false).await;
-    let dir = TempDir::new("fleet-datadog");
     let versions: Vec<String> = (0..100).map(|i| format!("svc-{i:03}")).collect();
-    let output = judge(&server.uri(), &["--fleet".into(), fleet(&dir, &versions)]).await;
-    let document = json_of(&output);
+    let (server, dir, output, document) = run_fleet(false, "fleet-datadog", &versions).await;
     // The 3 baseline queries once, the 3 canary queries grouped: 6 queries in one combined
     // request, as one judgment alone costs.
     assert_eq!(document["backend_queries"], 6, "{}", stderr(&output));
@@ -241,11 +244,8 @@ async fn values_that_cannot_be_grouped_are_queried_alone_in_the_same_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grouped_answer_with_a_series_nobody_asked_for_judges_no_one_of_the_group() {
-    let server = datadog(true).await;
-    let dir = TempDir::new("fleet-datadog-stray");
     let versions: Vec<String> = (0..3).map(|i| format!("svc-{i:03}")).collect();
-    let output = judge(&server.uri(), &["--fleet".into(), fleet(&dir, &versions)]).await;
-    let document = json_of(&output);
+    let (_server, _dir, output, document) = run_fleet(true, "fleet-datadog-stray", &versions).await;
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
     for service in document["services"].as_array().unwrap() {
         assert_eq!(service["exit_code"], 4, "{service}");
