@@ -89,7 +89,7 @@ proptest! {
     fn each_service_gets_its_own_series_or_an_error_never_anothers(
         services in proptest::collection::vec((tag_value(), 0usize..3), 1..40),
         absent in proptest::collection::btree_set(tag_value(), 0..5),
-        hostile in 0usize..4,
+        hostile in 0usize..5,
     ) {
         let window = Window { start: 0, end: 600, step_seconds: 60, warmup_seconds: 0 };
         let shape_text = format!("sum:errors{{service:checkout,version:{PLACEHOLDER}}} by {{host}}.as_count()");
@@ -139,8 +139,8 @@ fn hosts(seed: u64, count: usize) -> Vec<Series> {
 
 /// A source that answers `version:v` with the series of `v`, and `version IN (a, b)` with the
 /// series of each listed value tagged `version:value`; `hostile` adds to every grouped answer a
-/// series of a value not asked for (1), one without the grouping tag (2), or one with another
-/// tag (3).
+/// series of a value not asked for (1), one without the grouping tag (2), one with another tag
+/// (3), or a second series of a value asked for (4).
 struct FakeDatadog {
     series: BTreeMap<String, Vec<Series>>,
     queries: Cell<usize>,
@@ -174,6 +174,11 @@ impl MetricSource for FakeDatadog {
                 1 => out.push(stray(&[("version", "NOT-ASKED"), ("host", "h0")])),
                 2 => out.push(stray(&[("host", "h0")])),
                 3 => out.push(stray(&[("version", list.split(", ").next().unwrap_or("")), ("pod", "p")])),
+                4 => {
+                    let first = list.split(", ").next().unwrap_or("");
+                    out.push(stray(&[("version", first), ("host", "h9")]));
+                    out.push(stray(&[("version", first), ("host", "h9")]));
+                }
                 _ => {}
             }
             return Ok(out);

@@ -144,8 +144,9 @@ pub(crate) fn fetch_grouped(source: &dyn MetricSource, wanted: &[Wanted<'_>]) ->
 }
 
 /// For a shape that names what its answer holds (Datadog's `by` tags): every series carries the
-/// grouping label with one of the values asked for and no label but the `by` tags, so that
-/// nothing is handed to a service that its own query would not have returned.
+/// grouping label with one of the values asked for and no label but the `by` tags, and no two
+/// series have the same tags (without `by`: one series per value), so that nothing is handed to
+/// a service that its own query would not have returned.
 fn check_grouped_answer(
     shape: &GroupableShape,
     series: &[Series],
@@ -159,7 +160,11 @@ fn check_grouped_answer(
             members.len()
         )))
     };
+    let mut seen = std::collections::BTreeSet::new();
     for one in series {
+        if !seen.insert(&one.labels) {
+            return refuse("two series with the same tags".into());
+        }
         let Some(value) = one.labels.get(label) else {
             return refuse(format!("a series without the tag `{label}`"));
         };
