@@ -18,8 +18,9 @@ on a Datadog v2 stand-in: backend requests, wall time and peak memory.
   `backend_queries`). Wall time: the median of `--runs` runs of the whole process; peak RSS:
   `/usr/bin/time -v`'s maximum resident set size, the median over the same runs.
 * Datadog: a stand-in `POST /api/v2/query/timeseries` server in this script (answers every query
-  of a request, one series each, and counts requests), with the same fleet over a Datadog
-  analysis (`sum:trace.http.request.errors{service:checkout,version:{{ canary }}}.as_count()`…).
+  of a request, one series each, or one per value of a grouped `version IN (…)} by {version}`
+  query, and counts requests), with the same fleet over a Datadog analysis
+  (`sum:trace.http.request.errors{service:checkout,version:{{ canary }}}.as_count()`…).
 
     python3 bench/fleet.py [--canary target/release/canary] [--runs 10] [--output FILE]
 
@@ -196,7 +197,8 @@ def machine() -> str:
 
 
 class DatadogStandIn:
-    """`POST /api/v2/query/timeseries`: one series per query of the request, counted."""
+    """`POST /api/v2/query/timeseries`: one series per query of the request (one per value of a
+    grouped query), counted."""
 
     def __init__(self):
         self.requests = 0
@@ -219,16 +221,16 @@ class DatadogStandIn:
                 times = list(range(start, end, interval))
                 series, values = [], []
                 for index, query in enumerate(attributes["queries"]):
-                    text = query["query"]
-                    seed = sum(map(ord, text))
-                    if "duration" in text:
-                        row = [0.25 + ((i * 7 + seed) % 11) * 0.002 for i in range(len(times))]
-                    elif "errors" in text:
-                        row = [float(((i * 7 + seed) % 11) * 4) for i in range(len(times))]
-                    else:
-                        row = [2000.0 + ((t // 60) % 5) * 10.0 for t in times]
-                    series.append({"group_tags": [], "query_index": index, "unit": None})
-                    values.append(row)
+                    for tags, text in DatadogStandIn.groups(query["query"]):
+                        seed = sum(map(ord, text))
+                        if "duration" in text:
+                            row = [0.25 + ((i * 7 + seed) % 11) * 0.002 for i in range(len(times))]
+                        elif "errors" in text:
+                            row = [float(((i * 7 + seed) % 11) * 4) for i in range(len(times))]
+                        else:
+                            row = [2000.0 + ((t // 60) % 5) * 10.0 for t in times]
+                        series.append({"group_tags": tags, "query_index": index, "unit": None})
+                        values.append(row)
                 answer = json.dumps(
                     {
                         "data": {
@@ -247,6 +249,23 @@ class DatadogStandIn:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def groups(text: str) -> list:
+        """The series a query asks for: `(group_tags, own query)`. A grouped query (`… AND version
+        IN (a, b)} by {version}…`, as canary sends it for a fleet) answers one series per listed
+        value, tagged `version:value`, with the data of that value's own query (the query
+        narrowed back to it), so a fleet run and each service alone see the same numbers."""
+        grouped = re.search(r"(\w+) IN \(([^)]*)\)", text)
+        if not grouped:
+            return [([], text)]
+        tag, listed = grouped.group(1), grouped.group(2).split(", ")
+        out = []
+        for value in listed:
+            own = text[: grouped.start()] + f"{tag}:{value}" + text[grouped.end() :]
+            own = own.replace(" AND ", ",").replace(f",{tag}}}", "}").replace(f" by {{{tag}}}", "")
+            out.append(([f"{tag}:{value}"], own))
+        return out
 
     def stop(self):
         self.server.shutdown()

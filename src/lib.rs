@@ -67,10 +67,12 @@ pub use commands::judging::judge_source;
 pub use judge::report::JudgmentReport;
 pub use report::Page;
 
-/// Many analyses in one run: the fleet file and the PromQL shapes that can be fetched grouped
-/// (the recogniser and rewriter).
+/// Many analyses in one run: the fleet file and the PromQL and Datadog shapes that can be fetched
+/// grouped (the recognisers and rewriters).
 pub use config::fleet::FleetFile;
-pub use source::grouping::{GroupableShape, groupable as groupable_shape};
+pub use source::grouping::{
+    GroupableShape, groupable as groupable_shape, groupable_datadog as groupable_datadog_shape,
+};
 
 /// `canary compare`: reading a file of numbers and comparing two samples.
 pub use comparison::{CompareSettings, compare};

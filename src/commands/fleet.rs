@@ -9,8 +9,8 @@ use super::judge::{append_step_summary, write_file};
 use super::judging::{PlannedQuery, call_rollback_webhook, check_answers, judge_fetched, plan_queries};
 use crate::actions::{features, watchdog};
 use crate::cli::{JudgeArgs, JudgeFormat, SourceArgs, WindowArgs};
-use crate::config::SourceKind;
 use crate::config::template::resolve_sides;
+use crate::config::{DatadogApi, SourceKind};
 use crate::error::CanaryError;
 use crate::judge::Context;
 use crate::judge::report::JudgmentReport;
@@ -20,9 +20,11 @@ use crate::report::fleet::{self, FleetReport, ServiceOutcome};
 use crate::settings::fleet::{FleetMember, check_flags, resolve};
 use crate::settings::{self, deadline, rollback, source::open_source, window};
 use crate::source::SourceError;
-use crate::source::grouping::{GroupableShape, Wanted, fetch_grouped, groupable};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::source::grouping::{GroupableShape, Wanted, fetch_grouped, groupable, groupable_datadog};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// Stands for a grouping variable's value while a query's shape is rendered: letters and digits
 /// (a valid `--var` value) that no real query contains by chance.
@@ -131,12 +133,13 @@ fn judge_all(
 ) -> Result<(Vec<Result<JudgmentReport, CanaryError>>, usize), CanaryError> {
     let first = &members[0].resolved.analysis;
     let source = open_source(first, source_flags)?;
-    // Grouped queries are PromQL; Datadog services are fetched per query (identical ones once).
-    let groups = first.source.as_ref().is_none_or(|s| s.kind == SourceKind::Prometheus);
+    let recognise = recogniser(first.source.as_ref());
     let now = clock::now();
-    let varying = if groups { varying_variables(members) } else { BTreeSet::new() };
-    let plans: Vec<Result<ServicePlan, CanaryError>> =
-        in_parallel(members.iter().collect(), |member| plan_service(member, window_flags, now, &varying));
+    let varying = if recognise.is_some() { varying_variables(members) } else { BTreeSet::new() };
+    let cache = ShapeCache::default();
+    let plans: Vec<Result<ServicePlan, CanaryError>> = in_parallel(members.iter().collect(), |member| {
+        plan_service(member, window_flags, now, (&varying, recognise.unwrap_or(groupable)), &cache)
+    });
     let mut wanted = Vec::new();
     for (member, plan) in members.iter().zip(&plans) {
         if let Ok(plan) = plan {
@@ -166,6 +169,22 @@ fn judge_all(
 }
 
 type Answer = Result<Vec<crate::model::Series>, SourceError>;
+
+/// Recognises a query shape that can be fetched grouped (see `source::grouping`).
+type Recogniser = fn(&str, &str) -> Option<GroupableShape>;
+
+/// The recogniser of the run's query language: PromQL on Prometheus-compatible sources, Datadog's
+/// on its v2 API (whose combined request carries the grouped queries); none on v1.
+fn recogniser(source: Option<&crate::config::SourceConfig>) -> Option<Recogniser> {
+    match source {
+        None => Some(groupable),
+        Some(source) => match source.kind {
+            SourceKind::Prometheus => Some(groupable),
+            SourceKind::Datadog if source.api != Some(DatadogApi::V1) => Some(groupable_datadog),
+            SourceKind::Datadog => None,
+        },
+    }
+}
 
 /// `work` applied to every item, on as many threads as there are cores, results in order.
 fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
@@ -219,6 +238,14 @@ fn varying_variables(members: &[FleetMember]) -> BTreeSet<String> {
     values.into_iter().filter(|(_, seen)| seen.len() > 1).map(|(name, _)| name.to_string()).collect()
 }
 
+/// The queries of one analysis with one variable set to [`PLACEHOLDER`] (the others as a service
+/// sets them), each with its groupable shape: rendered and recognised once for every service that
+/// shares them (`None`: the analysis does not render so).
+type Shaped = Option<Arc<Vec<(String, Option<GroupableShape>)>>>;
+
+/// [`Shaped`] by analysis file and variables (the placeholder marking the grouping variable).
+type ShapeCache = Mutex<HashMap<(PathBuf, BTreeMap<String, String>), Shaped>>;
+
 /// Renders a service's queries, and for each the shape it has when one of the service's own
 /// variables is set to [`PLACEHOLDER`]: a shape is kept only when it is groupable and putting the
 /// value back in gives exactly the query (so templates that branch on the value never group).
@@ -226,8 +253,10 @@ fn plan_service(
     member: &FleetMember,
     flags: &WindowArgs,
     now: i64,
-    varying: &BTreeSet<String>,
+    grouping: (&BTreeSet<String>, Recogniser),
+    cache: &ShapeCache,
 ) -> Result<ServicePlan, CanaryError> {
+    let (varying, recognise) = grouping;
     let resolved = &member.resolved;
     let analysis = &resolved.analysis;
     let window = window::live_window(analysis, flags, now)?;
@@ -238,26 +267,49 @@ fn plan_service(
     for (name, value) in candidates {
         let mut overrides = resolved.overrides.clone();
         overrides.insert(name.clone(), PLACEHOLDER.into());
-        let Ok(sides) = resolve_sides(analysis, &overrides) else { continue };
-        let Ok(shaped) = plan_queries(analysis, window, &sides, &overrides) else { continue };
-        if shaped.len() != planned.len() {
-            continue;
-        }
-        for ((query, shape_query), slot) in planned.iter().zip(&shaped).zip(shapes.iter_mut()) {
+        let key = (member.path.clone(), overrides);
+        let cached = cache.lock().ok().and_then(|cache| cache.get(&key).cloned());
+        let shaped = cached.unwrap_or_else(|| {
+            let shaped = shaped_queries(analysis, window, &key.1, recognise);
+            if let Ok(mut cache) = cache.lock() {
+                cache.insert(key, shaped.clone());
+            }
+            shaped
+        });
+        let Some(shaped) = shaped.filter(|shaped| shaped.len() == planned.len()) else { continue };
+        for ((query, (shape_query, shape)), slot) in planned.iter().zip(shaped.iter()).zip(shapes.iter_mut()) {
             if slot.is_none()
-                && shape_query.query.replace(PLACEHOLDER, value) == query.query
-                && let Some(shape) = groupable(&shape_query.query, PLACEHOLDER)
+                && let Some(shape) = shape
+                && shape_query.replace(PLACEHOLDER, value) == query.query
             {
-                *slot = Some((shape, value.clone()));
+                *slot = Some((shape.clone(), value.clone()));
             }
         }
     }
     Ok(ServicePlan { window, planned, shapes })
 }
 
+/// The analysis's queries rendered with `overrides` (one of them [`PLACEHOLDER`]) and recognised.
+fn shaped_queries(
+    analysis: &crate::config::Analysis,
+    window: crate::model::Window,
+    overrides: &BTreeMap<String, String>,
+    recognise: Recogniser,
+) -> Shaped {
+    let sides = resolve_sides(analysis, overrides).ok()?;
+    let shaped = plan_queries(analysis, window, &sides, overrides).ok()?;
+    let recognised = shaped.into_iter().map(|query| {
+        let shape = recognise(&query.query, PLACEHOLDER);
+        (query.query, shape)
+    });
+    Some(Arc::new(recognised.collect()))
+}
+
 fn write_reports(report: &FleetReport, args: &JudgeArgs) -> Result<(), CanaryError> {
     let page = settings::output::get().page();
-    let mut out = std::io::stdout().lock();
+    // Buffered: a hundred reports are tens of thousands of lines, each a write to a line-buffered
+    // stdout otherwise.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if !(args.watchdog.quiet && report.exit_code == 0) {
         CanaryError::stdout(render(report, args.format, &mut out, page).and_then(|()| out.flush()))?;
     }

@@ -117,10 +117,12 @@ pub(crate) fn append_step_summary(
 
 pub(crate) fn write_file(
     path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> Result<(), CanaryError> {
-    let mut file =
+    let file =
         std::fs::File::create(path).map_err(|source| CanaryError::Unwritable { path: path.to_path_buf(), source })?;
+    // Buffered: a renderer writes piece by piece, each an unbuffered write to the file otherwise.
+    let mut file = std::io::BufWriter::new(file);
     write(&mut file).and_then(|()| file.flush()).map_err(CanaryError::Output)
 }
 

@@ -82,13 +82,8 @@ pub(crate) struct TimeseriesV2(Scenario);
 
 impl Respond for TimeseriesV2 {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let (body, from, to, interval) = v2_body_and_window(request);
         let attributes = &body["data"]["attributes"];
-        let (from, to, interval) = (
-            attributes["from"].as_i64().unwrap() / 1000,
-            attributes["to"].as_i64().unwrap() / 1000,
-            attributes["interval"].as_i64().unwrap() / 1000,
-        );
         let queries: Vec<&str> =
             attributes["queries"].as_array().unwrap().iter().map(|q| q["query"].as_str().unwrap()).collect();
         let times: Vec<i64> = (from..to)
@@ -109,6 +104,14 @@ impl Respond for TimeseriesV2 {
         }}});
         ResponseTemplate::new(200).set_body_raw(answer.to_string(), "application/vnd.api+json")
     }
+}
+
+/// A v2 request's body and its `from`, `to` and `interval` in seconds.
+pub(crate) fn v2_body_and_window(request: &Request) -> (Value, i64, i64, i64) {
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    let seconds = |field: &str| body["data"]["attributes"][field].as_i64().unwrap() / 1000;
+    let (from, to, interval) = (seconds("from"), seconds("to"), seconds("interval"));
+    (body, from, to, interval)
 }
 
 /// Matches a v2 request whose queries are exactly `queries`, in any order, each once.

@@ -12,6 +12,7 @@ mod features;
 mod fetch_requests;
 mod first_run;
 mod fleet;
+mod fleet_datadog;
 mod github_action;
 mod hostile_receiver;
 mod hostile_sources;

@@ -1,19 +1,25 @@
 //! Grouped queries for many services judged in one run (`canary judge --fleet`), a layer above
 //! [`MetricSource::fetch_all`]: queries that are identical (same text, same window) are fetched
 //! once, and queries of one groupable shape ([`shape`]) that differ only in one label value are
-//! fetched as one `sum by (…, label)` query and split by that label, so that the backend's
-//! requests grow with the number of distinct query shapes, not with the number of services.
+//! fetched as one `sum by (…, label)` query and split by that label (on Datadog, [`datadog`]:
+//! one `… tag IN (a, b, …)} by {tag}` query, carried in the same combined v2 request as the rest),
+//! so that the backend's requests grow with the number of distinct query shapes, not with the
+//! number of services.
 //!
 //! Each service gets exactly the series its own query would return: the series whose label is its
 //! value, with that label removed. A value missing from the answer gets no series (no data, never
-//! another service's data); series without the label belong to no one. All requests go out in one
+//! another service's data); series without the label belong to no one. A grouped Datadog answer
+//! is checked strictly: every series carries the grouping tag with a value that was asked for and
+//! no tag but the query's own `by` tags, or the whole group fails. All requests go out in one
 //! `fetch_all` call, so the source's one concurrency bound covers every service.
 
+pub mod datadog;
 pub mod shape;
 
 use super::{MetricSource, QueryRequest, SourceError};
 use crate::model::{Series, Window};
-pub use shape::{GroupableShape, groupable, is_groupable_value};
+pub use datadog::groupable_datadog;
+pub use shape::{GroupableShape, groupable};
 use std::collections::{BTreeMap, HashMap};
 
 /// The most label values one grouped query carries (more are split into several queries).
@@ -27,11 +33,11 @@ pub(crate) struct Wanted<'a> {
 }
 
 /// How one backend answer is handed out.
-enum Delivery {
+enum Delivery<'a> {
     /// The same series to each of these wanted queries.
     Exact(Vec<usize>),
-    /// Split by `label`: the series of each value to its wanted queries.
-    Grouped { label: String, members: Vec<(String, Vec<usize>)> },
+    /// Split by the shape's label: the series of each value to its wanted queries.
+    Grouped { shape: &'a GroupableShape, members: Vec<(String, Vec<usize>)> },
 }
 
 /// The answers, one per wanted query in order, and how many queries were sent to the backend.
@@ -52,7 +58,7 @@ pub(crate) fn fetch_grouped(source: &dyn MetricSource, wanted: &[Wanted<'_>]) ->
     let mut groups: BTreeMap<(&GroupableShape, WindowKey), BTreeMap<&str, Vec<usize>>> = BTreeMap::new();
     for (index, want) in wanted.iter().enumerate() {
         if let Some((shape, value)) = want.group
-            && is_groupable_value(value)
+            && shape.accepts(value)
         {
             groups.entry((shape, window_key(&want.request.window))).or_default().entry(value).or_default().push(index);
         }
@@ -72,11 +78,7 @@ pub(crate) fn fetch_grouped(source: &dyn MetricSource, wanted: &[Wanted<'_>]) ->
                 grouped[*index] = true;
             }
             let first = &wanted[chunk[0].1[0]].request;
-            backend.push((
-                first.clone(),
-                Some(shape.grouped_query(&names)),
-                Delivery::Grouped { label: shape.label.clone(), members },
-            ));
+            backend.push((first.clone(), Some(shape.grouped_query(&names)), Delivery::Grouped { shape, members }));
         }
     }
     // Everything else: identical queries once.
@@ -115,8 +117,14 @@ pub(crate) fn fetch_grouped(source: &dyn MetricSource, wanted: &[Wanted<'_>]) ->
                     answers[index] = Some(Err(copy_error(&error)));
                 }
             }
-            (Delivery::Grouped { label, members }, Ok(series)) => {
-                let mut by_value = split(series, &label);
+            (Delivery::Grouped { shape, members }, Ok(series)) => {
+                if let Err(error) = check_grouped_answer(shape, &series, &members) {
+                    for index in members.into_iter().flat_map(|(_, indices)| indices) {
+                        answers[index] = Some(Err(copy_error(&error)));
+                    }
+                    continue;
+                }
+                let mut by_value = split(series, &shape.label);
                 for (value, indices) in members {
                     let series = by_value.remove(&value).unwrap_or_default();
                     for index in indices {
@@ -133,6 +141,42 @@ pub(crate) fn fetch_grouped(source: &dyn MetricSource, wanted: &[Wanted<'_>]) ->
         })
         .collect();
     Answers { answers, backend_queries }
+}
+
+/// For a shape that names what its answer holds (Datadog's `by` tags): every series carries the
+/// grouping label with one of the values asked for and no label but the `by` tags, and no two
+/// series have the same tags (without `by`: one series per value), so that nothing is handed to
+/// a service that its own query would not have returned.
+fn check_grouped_answer(
+    shape: &GroupableShape,
+    series: &[Series],
+    members: &[(String, Vec<usize>)],
+) -> Result<(), SourceError> {
+    let Some(other_tags) = shape.other_tags() else { return Ok(()) };
+    let label = &shape.label;
+    let refuse = |what: String| {
+        Err(SourceError::Unavailable(format!(
+            "the grouped query by `{label}` for {} services returned {what}: no service of the group is judged on it",
+            members.len()
+        )))
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for one in series {
+        if !seen.insert(&one.labels) {
+            return refuse("two series with the same tags".into());
+        }
+        let Some(value) = one.labels.get(label) else {
+            return refuse(format!("a series without the tag `{label}`"));
+        };
+        if !members.iter().any(|(wanted, _)| wanted == value) {
+            return refuse(format!("a series for a value of `{label}` that was not asked for"));
+        }
+        if one.labels.keys().any(|key| key != label && !other_tags.contains(key)) {
+            // The tag itself is not shown: an answer's text is never echoed unchecked.
+            return refuse("a series with a tag the query does not group by".into());
+        }
+    }
+    Ok(())
 }
 
 /// The series of a grouped answer by their value of `label`, which is removed from each (as the
@@ -161,5 +205,7 @@ fn copy_error(error: &SourceError) -> SourceError {
     }
 }
 
+#[cfg(test)]
+mod datadog_tests;
 #[cfg(test)]
 mod tests;

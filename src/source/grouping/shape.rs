@@ -31,24 +31,61 @@ const LABEL_PRESERVING: &[&str] = &[
     "log10",
 ];
 
-/// The longest query text the recogniser looks at (longer ones are not grouped).
+/// The longest query text a recogniser looks at (longer ones are not grouped).
 pub(crate) const MAX_SHAPE_CHARS: usize = 16 * 1024;
 
 /// A query shape that can be fetched for many label values at once.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct GroupableShape {
-    /// The label the placeholder is matched against.
+    /// The label (a Datadog tag) the placeholder is matched against.
     pub label: String,
-    /// The grouped query's text around the value regex: `parts.join(regex)` is the query.
-    parts: Vec<String>,
+    /// The grouped query's text around the list of values: `parts.join(list)` is the query.
+    pub(super) parts: Vec<String>,
+    pub(super) syntax: Syntax,
+}
+
+/// The query language of a shape, which decides how a list of values is written and what a
+/// grouped answer may hold.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Syntax {
+    PromQL,
+    /// A Datadog metrics query; the tags each series of the grouped answer may carry besides the
+    /// grouping tag (the query's own `by {…}`).
+    Datadog {
+        by: Vec<String>,
+    },
 }
 
 impl GroupableShape {
-    /// The grouped query for `values` (each a label value of letters, digits and `_ . : / -`,
-    /// as `--var` accepts): `label=~"v1|v2"`, regex-escaped, in the order given.
+    /// The grouped query for `values` (each accepted by [`GroupableShape::accepts`]), in the
+    /// order given: PromQL `label=~"v1|v2"` (regex-escaped), Datadog `tag IN (v1, v2)`.
     pub fn grouped_query(&self, values: &[&str]) -> String {
-        let alternatives: Vec<String> = values.iter().map(|value| escape_value(value)).collect();
-        self.parts.join(&format!("=~\"{}\"", alternatives.join("|")))
+        match self.syntax {
+            Syntax::PromQL => {
+                let alternatives: Vec<String> = values.iter().map(|value| escape_value(value)).collect();
+                self.parts.join(&format!("=~\"{}\"", alternatives.join("|")))
+            }
+            Syntax::Datadog { .. } => self.parts.join(&values.join(", ")),
+        }
+    }
+
+    /// Whether `value` can be put in a grouped query of this shape: the `--var` alphabet for
+    /// PromQL; for Datadog (which lowercases tag values and reads `:` and `,` in a tag filter)
+    /// lowercase letters, digits and `_ . / -`.
+    pub fn accepts(&self, value: &str) -> bool {
+        match self.syntax {
+            Syntax::PromQL => is_groupable_value(value),
+            Syntax::Datadog { .. } => super::datadog::is_groupable_tag_value(value),
+        }
+    }
+
+    /// What a grouped answer's series may carry besides the grouping label: `None` for PromQL
+    /// (any labels, as the service's own query would return them), the `by` tags for Datadog.
+    pub(super) fn other_tags(&self) -> Option<&[String]> {
+        match &self.syntax {
+            Syntax::PromQL => None,
+            Syntax::Datadog { by } => Some(by),
+        }
     }
 }
 
@@ -333,7 +370,7 @@ pub fn groupable(shape: &str, placeholder: &str) -> Option<GroupableShape> {
         from = end;
     }
     parts.last_mut()?.push_str(&shape[from..]);
-    Some(GroupableShape { label, parts })
+    Some(GroupableShape { label, parts, syntax: Syntax::PromQL })
 }
 
 #[cfg(test)]
