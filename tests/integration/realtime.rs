@@ -155,12 +155,12 @@ fn a_look_whose_tests_were_all_skipped_is_not_a_pass() {
 
 /// How one exporting service behaves.
 #[derive(Clone, Copy)]
-struct Behaviour {
-    deployment: &'static str,
-    error_probability: f64,
+pub(crate) struct Behaviour {
+    pub(crate) deployment: &'static str,
+    pub(crate) error_probability: f64,
     /// Median request duration in seconds (lognormal, sigma 0.5).
-    latency_median: f64,
-    seed: u64,
+    pub(crate) latency_median: f64,
+    pub(crate) seed: u64,
 }
 
 const BUCKETS: [f64; 12] = [0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, f64::INFINITY];
@@ -203,13 +203,13 @@ impl Counters {
 
 /// A service in this process: a thread that serves traffic (counting requests every 100 ms) and
 /// a thread that answers `GET /metrics`. Both stop when it is dropped.
-struct Exporter {
-    address: String,
+pub(crate) struct Exporter {
+    pub(crate) address: String,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Exporter {
-    fn start(behaviour: Behaviour) -> Exporter {
+    pub(crate) fn start(behaviour: Behaviour) -> Exporter {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::{Arc, Mutex};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
