@@ -376,6 +376,35 @@ mod tests {
     }
 
     #[test]
+    fn the_drift_interval_matches_a_dense_matrix_computation() {
+        for case in reference()["drift_interval"].as_array().unwrap() {
+            let side = |key: &str| -> Vec<IntervalCount> {
+                case[key]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|pair| IntervalCount {
+                        events: pair[0].as_f64().unwrap(),
+                        exposure: pair[1].as_f64().unwrap(),
+                    })
+                    .collect()
+            };
+            let (confidence, phi) = (case["confidence"].as_f64().unwrap(), case["phi"].as_f64().unwrap());
+            let batches = case["batches"].as_u64().unwrap() as usize;
+            let got = drift_rate_interval(&side("canary"), &side("baseline"), confidence, batches, phi);
+            match (got, case["drift"].as_f64()) {
+                (Some(found), Some(drift)) => {
+                    close(found.drift, drift, 1e-9, "drift");
+                    close(found.ci_low, case["ci_low"].as_f64().unwrap(), 1e-6, "ci_low");
+                    close(found.ci_high, case["ci_high"].as_f64().unwrap(), 1e-6, "ci_high");
+                }
+                (None, None) => {}
+                (got, expected) => panic!("{got:?} against {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn autocorrelation_inflation_matches_a_brute_force_computation() {
         for case in reference()["inflation"].as_array().unwrap() {
             let series: Vec<f64> = case["series"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
