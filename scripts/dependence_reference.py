@@ -16,17 +16,21 @@ import numpy as np
 from scipy import stats
 
 
-def batch_dispersion(canary, baseline, fitted, batches):
+def informative_batches(canary, baseline, fitted, batches):
+    """(lo, hi, canary events, events, fitted share) of each batch with events and exposure."""
     n = len(canary)
-    pearson, informative = 0.0, 0
     for b in range(batches):
         lo, hi = b * n // batches, (b + 1) * n // batches
-        x1 = sum(c[0] for c in canary[lo:hi]); n1 = sum(c[1] for c in canary[lo:hi])
-        x2 = sum(c[0] for c in baseline[lo:hi]); n2 = sum(c[1] for c in baseline[lo:hi])
-        if x1 + x2 <= 0 or n1 <= 0 or n2 <= 0:
-            continue
-        share = fitted * n1 / (fitted * n1 + n2)
-        pearson += (x1 - (x1 + x2) * share) ** 2 / ((x1 + x2) * share * (1 - share))
+        x1, n1 = sum(c[0] for c in canary[lo:hi]), sum(c[1] for c in canary[lo:hi])
+        x2, n2 = sum(c[0] for c in baseline[lo:hi]), sum(c[1] for c in baseline[lo:hi])
+        if x1 + x2 > 0 and n1 > 0 and n2 > 0:
+            yield lo, hi, x1, x1 + x2, fitted * n1 / (fitted * n1 + n2)
+
+
+def batch_dispersion(canary, baseline, fitted, batches):
+    pearson, informative = 0.0, 0
+    for _, _, x1, events, share in informative_batches(canary, baseline, fitted, batches):
+        pearson += (x1 - events * share) ** 2 / (events * share * (1 - share))
         informative += 1
     phi = max(1.0, pearson / (informative - 1) - math.sqrt(2 / (informative - 1))) if informative >= 3 else 1.0
     df = None if phi <= 1.0 else (informative - 1) * (phi / (phi - 1)) ** 2
@@ -53,15 +57,9 @@ def batch_drift(canary, baseline, fitted, batches, phi):
     big_phi = phi ** np.abs(idx[:, None] - idx[None, :])
     h = np.zeros(n)
     ranges, pearson = [], 0.0
-    for b in range(batches):
-        lo, hi = b * n // batches, (b + 1) * n // batches
-        x1 = sum(c[0] for c in canary[lo:hi]); n1 = sum(c[1] for c in canary[lo:hi])
-        x2 = sum(c[0] for c in baseline[lo:hi]); n2 = sum(c[1] for c in baseline[lo:hi])
-        if x1 + x2 <= 0 or n1 <= 0 or n2 <= 0:
-            continue
-        share = fitted * n1 / (fitted * n1 + n2)
-        binomial = (x1 + x2) * share * (1 - share)
-        pearson += (x1 - (x1 + x2) * share) ** 2 / binomial
+    for lo, hi, x1, events, share in informative_batches(canary, baseline, fitted, batches):
+        binomial = events * share * (1 - share)
+        pearson += (x1 - events * share) ** 2 / binomial
         ranges.append((lo, hi, binomial))
         for i in range(lo, hi):
             events = canary[i][0] + baseline[i][0]
@@ -84,8 +82,8 @@ def batch_drift(canary, baseline, fitted, batches, phi):
 
 def drift_interval(canary, baseline, confidence, batches, phi):
     from scipy.optimize import brentq
-    x1 = sum(c[0] for c in canary); n1 = sum(c[1] for c in canary)
-    x2 = sum(c[0] for c in baseline); n2 = sum(c[1] for c in baseline)
+    x1, n1 = sum(c[0] for c in canary), sum(c[1] for c in canary)
+    x2, n2 = sum(c[0] for c in baseline), sum(c[1] for c in baseline)
     fitted = ((x1 + 0.5) / n1) / ((x2 + 0.5) / n2)
     sigma = batch_drift(canary, baseline, fitted, batches, phi)
     if sigma is None:

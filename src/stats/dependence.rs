@@ -319,6 +319,13 @@ mod tests {
         serde_json::from_str(include_str!("../../tests/data/dependence_reference.json")).unwrap()
     }
 
+    /// `[[events, exposure], ...]` of a reference case.
+    fn intervals_of(pairs: &serde_json::Value) -> Vec<IntervalCount> {
+        let pair =
+            |p: &serde_json::Value| IntervalCount { events: p[0].as_f64().unwrap(), exposure: p[1].as_f64().unwrap() };
+        pairs.as_array().unwrap().iter().map(pair).collect()
+    }
+
     fn close(actual: f64, expected: f64, tolerance: f64, what: &str) {
         assert!((actual - expected).abs() <= tolerance * expected.abs().max(1e-300), "{what}: {actual} vs {expected}");
     }
@@ -353,17 +360,7 @@ mod tests {
     #[test]
     fn batch_dispersion_matches_a_brute_force_computation() {
         for case in reference()["batch_dispersion"].as_array().unwrap() {
-            let side = |key: &str| -> Vec<IntervalCount> {
-                case[key]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|pair| IntervalCount {
-                        events: pair[0].as_f64().unwrap(),
-                        exposure: pair[1].as_f64().unwrap(),
-                    })
-                    .collect()
-            };
+            let side = |key: &str| intervals_of(&case[key]);
             let (canary, baseline) = (side("canary"), side("baseline"));
             let batches = case["batches"].as_u64().unwrap() as usize;
             let got = batch_dispersion(&canary, &baseline, case["fitted"].as_f64().unwrap(), batches);
@@ -378,17 +375,7 @@ mod tests {
     #[test]
     fn the_drift_interval_matches_a_dense_matrix_computation() {
         for case in reference()["drift_interval"].as_array().unwrap() {
-            let side = |key: &str| -> Vec<IntervalCount> {
-                case[key]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|pair| IntervalCount {
-                        events: pair[0].as_f64().unwrap(),
-                        exposure: pair[1].as_f64().unwrap(),
-                    })
-                    .collect()
-            };
+            let side = |key: &str| intervals_of(&case[key]);
             let (confidence, phi) = (case["confidence"].as_f64().unwrap(), case["phi"].as_f64().unwrap());
             let batches = case["batches"].as_u64().unwrap() as usize;
             let got = drift_rate_interval(&side("canary"), &side("baseline"), confidence, batches, phi);

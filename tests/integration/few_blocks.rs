@@ -4,10 +4,10 @@
 //! split rests on 5 batches of 2–3 intervals. The count metrics must not fail, and the dispersion
 //! the judge allows for must stay near 1 (the issue saw 1.5–3× on healthy data).
 
-use crate::realtime::{Behaviour, Exporter};
+use crate::realtime::{Behaviour, Exporter, scraped_every_second};
 use crate::support::{stderr, stdout};
 use serde_json::Value;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const ANALYSIS: &str = "tests/data/live/few-blocks.yaml";
 const WINDOW_SECONDS: u64 = 120;
@@ -16,33 +16,11 @@ fn unix_seconds() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
-/// Waits until Prometheus has scraped every target for a few seconds.
-fn wait_for_scrapes(url: &str, targets: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let query = crate::servers::form(&[("query", "count(count_over_time(up[10s]) >= 4)")]);
-        let answer = crate::servers::http("GET", url, &format!("/api/v1/query?{query}"), None).unwrap();
-        let scraped = answer.json()["data"]["result"][0]["value"][1].as_str().map(str::to_string);
-        if scraped.as_deref() == Some(targets.to_string().as_str()) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "prometheus never scraped the services: {}", answer.body);
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn a_healthy_canary_at_a_10s_step_over_2_minutes_does_not_fail_its_counts() {
-    let exporters: Vec<Exporter> = [
-        Behaviour { deployment: "fb-baseline", error_probability: 0.02, latency_median: 0.1, seed: 11 },
-        Behaviour { deployment: "fb-healthy", error_probability: 0.02, latency_median: 0.1, seed: 12 },
-    ]
-    .into_iter()
-    .map(Exporter::start)
-    .collect();
-    let targets: Vec<String> = exporters.iter().map(|e| e.address.clone()).collect();
-    let prometheus = crate::servers::Server::prometheus_scraping(&targets, 1);
-    wait_for_scrapes(&prometheus.url, targets.len());
+    let healthy = |deployment, seed| Behaviour { deployment, error_probability: 0.02, latency_median: 0.1, seed };
+    let exporters = [healthy("fb-baseline", 11), healthy("fb-healthy", 12)].map(Exporter::start);
+    let prometheus = scraped_every_second(&exporters);
     // Two minutes of data after the first full step, and a few seconds for the last scrapes.
     let first = unix_seconds().div_ceil(10) * 10;
     let end = first + WINDOW_SECONDS + 10;

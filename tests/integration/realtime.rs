@@ -273,6 +273,30 @@ impl Exporter {
     }
 }
 
+/// A Prometheus of its own scraping `exporters` every second, once it has scraped each of them for
+/// a few seconds.
+pub(crate) fn scraped_every_second(exporters: &[Exporter]) -> crate::servers::Server {
+    let targets: Vec<String> = exporters.iter().map(|e| e.address.clone()).collect();
+    let prometheus = crate::servers::Server::prometheus_scraping(&targets, 1);
+    wait_for_scrapes(&prometheus.url, targets.len());
+    prometheus
+}
+
+/// Waits until the Prometheus at `url` has scraped each of its `targets` for a few seconds.
+fn wait_for_scrapes(url: &str, targets: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let query = crate::servers::form(&[("query", "count(count_over_time(up[10s]) >= 4)")]);
+        let answer = crate::servers::http("GET", url, &format!("/api/v1/query?{query}"), None).unwrap();
+        let scraped = answer.json()["data"]["result"][0]["value"][1].as_str().map(str::to_string);
+        if scraped.as_deref() == Some(targets.to_string().as_str()) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "prometheus never scraped the services: {}", answer.body);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 impl Drop for Exporter {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -333,20 +357,7 @@ fn watch_in_real_time_judges_every_point_and_fails_a_regression() {
     .into_iter()
     .map(Exporter::start)
     .collect();
-    let targets: Vec<String> = exporters.iter().map(|e| e.address.clone()).collect();
-    let prometheus = crate::servers::Server::prometheus_scraping(&targets, 1);
-    // Until every target has been scraped for a few seconds.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let query = crate::servers::form(&[("query", "count(count_over_time(up[10s]) >= 4)")]);
-        let answer = crate::servers::http("GET", &prometheus.url, &format!("/api/v1/query?{query}"), None).unwrap();
-        let scraped = answer.json()["data"]["result"][0]["value"][1].as_str().map(str::to_string);
-        if scraped.as_deref() == Some("3") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "prometheus never scraped the services: {}", answer.body);
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let prometheus = scraped_every_second(&exporters);
     // Start 1.5 s past a grid instant: off the step's grid.
     let now = unix_now();
     let into_step = now.as_millis() as u64 % (STEP_SECONDS * 1000);
