@@ -195,7 +195,11 @@ pub(crate) fn drift_unconfirmed(test: &TestResult, direction: Direction) -> Opti
     let limit = if direction == Direction::Either && !up { (2.0 - margin).max(f64::MIN_POSITIVE) } else { margin };
     let (confirmed, reached) =
         if up { (drift.ci_low > limit, drift.ci_low) } else { (drift.ci_high < limit, drift.ci_high) };
-    if confirmed {
+    // Only drift that widens the test's own interval on that side can undo its fail (a fail that
+    // Holm decided with an interval already reaching the margin stands on its own evidence).
+    let own = if up { test.ci_low } else { test.ci_high };
+    let widened = own.is_none_or(|own| if up { reached < own } else { reached > own });
+    if confirmed || !widened {
         return None;
     }
     let ratio = |v: f64| format!("×{}", short(v));
@@ -408,6 +412,9 @@ mod tests {
         assert!(drift_unconfirmed(&failed_with_drift(0.8, 0.95, (0.7, 0.97)), Direction::Decrease).is_some());
         let below = drift_unconfirmed(&failed_with_drift(0.8, 1.05, (0.7, 0.97)), Direction::Either).unwrap();
         assert!((below.inconclusive.limit.unwrap() - 0.95).abs() < 1e-12);
+        // A drift interval no wider than the test's own on that side adds nothing: the fail stands.
+        let narrower = TestResult { ci_low: Some(1.0), ..failed_with_drift(1.6, 1.2, (1.1, 2.4)) };
+        assert!(drift_unconfirmed(&narrower, Direction::Increase).is_none());
         // No drift interval (no dispersion), a test that did not fail, or not a rate test: no rule.
         let plain = TestResult { drift: None, ..failed_with_drift(1.6, 1.2, (1.1, 2.4)) };
         assert!(drift_unconfirmed(&plain, Direction::Increase).is_none());
