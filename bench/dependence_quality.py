@@ -18,8 +18,10 @@ Builds on bench/judgment_quality.py (its traffic shapes, analysis, recordings an
   windows (clean, and drift of 10 and 30 minutes) for the equal traffic shape.
 
 Per cell: healthy (A/A) false fails, and for drift-free cells the detection of a regressed metric
-(p99 +25%, errors ×2, conversion −10%) and the pass/inconclusive split of healthy canaries. Prints
-a Markdown report.
+(p99 +25%, errors ×2, conversion −10%) and the pass/inconclusive split of healthy canaries; how
+often the `inconclusive: drift` rule fired, and behind each false fail of this tree the dispersion
+its rate test allowed for (whether the window's batches showed the drift at all). Prints a
+Markdown report.
 
     python3 bench/dependence_quality.py --main-binary /tmp/canary-main [--aa-runs 300] [--runs 100]
 """
@@ -165,8 +167,31 @@ def run_task(task: Task) -> dict:
     for label, binary in task.binaries:
         record[label] = jq.judge_canary(binary, analysis, path)
     record["kayenta"] = jq.judge_kayenta_rust(task.binaries[0][1], analysis, path)
+    if task.kind == "aa" and record[task.binaries[0][0]]["verdict"] == "fail":
+        record["false_fail_evidence"] = rate_evidence(task.binaries[0][1], analysis, path)
     os.unlink(path)
     return record
+
+
+def rate_evidence(binary: str, analysis: str, path: str) -> dict:
+    """For a false fail: per failing count metric, the dispersion its rate test allowed for (events
+    over effective events; 1 = the exact binomial test) and whether the drift interval was there."""
+    proc = subprocess.run([binary, "judge", analysis, "--replay", path, "--format", "json"],
+                          capture_output=True, text=True, timeout=120)
+    out = {}
+    for metric in json.loads(proc.stdout).get("metrics", []):
+        rate = next((t for t in metric.get("tests", []) if t.get("test") == "rate"), None)
+        if rate is None or not metric.get("classification", "").startswith("fail"):
+            continue
+        events = sum(metric[side]["totals"]["numerator"] for side in ("baseline", "canary"))
+        effective = rate.get("effective_samples")
+        out[metric["name"]] = {"dispersion": events / effective if effective else 1.0, "drift": "drift" in rate}
+    return out
+
+
+def drift_rule_fired(judged: dict) -> bool:
+    return any((m.get("reason") or "").find("within what drift of the observed size produces") >= 0
+               for m in judged.get("metrics", {}).values())
 
 
 def detected(judged: dict, metric: str) -> bool:
@@ -244,6 +269,19 @@ def report(records: list[dict], labels: list[str], command: str, seconds: float)
             row.append(pct(sum(kayenta_detected(r) for r in rs), n))
             out("| " + " | ".join(row) + " |")
     out("")
+    label = labels[0]
+    fired = [r for r in records if drift_rule_fired(r[label])]
+    out(f"`inconclusive: drift` ({label}): fired in {sum(r['kind'] == 'aa' for r in fired)} healthy runs and "
+        f"{sum(r['kind'] != 'aa' for r in fired)} regression runs of {len(records)}.")
+    out("")
+    evidence = [e for r in records for e in r.get("false_fail_evidence", {}).values()]
+    if evidence:
+        shown = sum(e["dispersion"] > 1.0 for e in evidence)
+        out(f"False fails ({label}), per failing count metric: {len(evidence)}; the batches showed dispersion "
+            f"(rate test widened) in {shown}, the drift interval was computed in "
+            f"{sum(e['drift'] for e in evidence)}; the others were judged by the exact binomial test: their "
+            "batches varied no more than binomial noise.")
+        out("")
     errors = {lb: sum(r[lb]["verdict"] == "error" or r[lb].get("exit_mismatch", False) for r in records)
               for lb in labels}
     out("Runs without a usable report (error, or exit code ≠ verdict): "

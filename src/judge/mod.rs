@@ -70,11 +70,18 @@ pub(crate) fn judge(judgment: Judgment<'_>) -> JudgmentReport {
                 }
                 return result;
             }
-            let failure = result.tests.iter().find(|t| t.gating && t.outcome == TestOutcome::Fail);
-            if let Some(test) = failure {
+            // A fail stands unless every failing gating test is a rate test whose interval under
+            // the drift the data show does not confirm it (then: inconclusive, rule `drift`).
+            let failing: Vec<&report::TestResult> =
+                result.tests.iter().filter(|t| t.gating && t.outcome == TestOutcome::Fail).collect();
+            let unconfirmed: Vec<_> = failing.iter().map(|t| metric::drift_unconfirmed(t, result.direction)).collect();
+            if let Some(test) = failing.iter().zip(&unconfirmed).find(|(_, u)| u.is_none()).map(|(t, _)| *t) {
                 result.classification = metric::failure_class(test, result.direction);
                 result.reason = test.reason.clone();
                 return result;
+            }
+            if let Some(drift) = unconfirmed.into_iter().flatten().next() {
+                return inconclusive(result, drift);
             }
             // A pass needs positive evidence: a test or threshold that ran on valid data.
             let evidence = match metric::positive_evidence(&result.tests) {
@@ -103,19 +110,12 @@ pub(crate) fn judge(judgment: Judgment<'_>) -> JudgmentReport {
                 .find_map(|t| metric::imprecision(t, result.direction, config.inconclusive_beyond(), median, bar));
             result.rules_out = metric::rules_out(&result.tests, result.direction, median);
             match imprecise {
-                Some(imprecision) => {
-                    result.classification = Classification::NoData;
-                    result.findings.push(report::Finding {
-                        kind: report::FindingKind::Imprecise,
-                        side: None,
-                        message: imprecision.reason.clone(),
-                    });
-                    result.reason = imprecision.reason;
-                    result.inconclusive = Some(imprecision.inconclusive);
+                Some(imprecision) => inconclusive(result, imprecision),
+                None => {
+                    evidence.classify(&mut result);
+                    result
                 }
-                None => evidence.classify(&mut result),
             }
-            result
         })
         .collect();
 
@@ -150,3 +150,16 @@ pub(crate) fn judge(judgment: Judgment<'_>) -> JudgmentReport {
 
 #[cfg(test)]
 mod tests;
+
+/// A metric inconclusive by a bar or the drift rule: its reason, a finding, and the rule.
+fn inconclusive(mut result: report::MetricResult, imprecision: metric::Imprecision) -> report::MetricResult {
+    result.classification = Classification::NoData;
+    result.findings.push(report::Finding {
+        kind: report::FindingKind::Imprecise,
+        side: None,
+        message: imprecision.reason.clone(),
+    });
+    result.reason = imprecision.reason;
+    result.inconclusive = Some(imprecision.inconclusive);
+    result
+}

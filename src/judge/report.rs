@@ -291,6 +291,9 @@ pub enum InconclusiveRule {
     DataQuality,
     /// No test or threshold gave evidence (one was skipped or could not be computed).
     NoEvidence,
+    /// The data drift per side: the rate test's interval allowing for drift of the observed size
+    /// does not confirm its fail (the data cannot separate a regression from drift).
+    Drift,
 }
 
 impl MetricResult {
@@ -421,6 +424,20 @@ pub struct TestResult {
     /// inflation) or events (rate: both sides' events divided by the long-run dispersion).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_samples: Option<f64>,
+    /// Rate tests on data that show dispersion: the interval under the judge's per-side drift
+    /// model, which decides the `drift` rule (a fail it does not confirm is inconclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftEvidence>,
+}
+
+/// A rate test's interval allowing for per-side drift of the size the data show.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct DriftEvidence {
+    /// The per-side drift allowed for: relative standard deviation of each side's rate.
+    pub drift: f64,
+    /// The rate ratio's interval at the test's confidence under that drift.
+    pub ci_low: f64,
+    pub ci_high: f64,
 }
 
 impl TestResult {
@@ -442,6 +459,7 @@ impl TestResult {
             reason: String::new(),
             sustained: None,
             effective_samples: None,
+            drift: None,
         }
     }
 }

@@ -207,7 +207,7 @@ pub fn rate_ratio_sequence(increments: &[CountIncrement], alpha: f64, drift: f64
 
 /// Bisection on ln r over [1e-6, 1e6] for the boundary of a predicate that holds below it and
 /// fails above it; the ends stand for "0" and "∞".
-fn bisect_log(holds_below: impl Fn(f64) -> bool) -> f64 {
+pub fn bisect_log(holds_below: impl Fn(f64) -> bool) -> f64 {
     let (mut lo, mut hi) = ((1e-6f64).ln(), (1e6f64).ln());
     if !holds_below(lo.exp()) {
         return 0.0;

@@ -10,6 +10,7 @@ mod decisiveness;
 mod dependence;
 mod features;
 mod fetch_requests;
+mod few_blocks;
 mod first_run;
 mod fleet;
 mod fleet_datadog;

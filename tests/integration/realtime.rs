@@ -155,12 +155,12 @@ fn a_look_whose_tests_were_all_skipped_is_not_a_pass() {
 
 /// How one exporting service behaves.
 #[derive(Clone, Copy)]
-struct Behaviour {
-    deployment: &'static str,
-    error_probability: f64,
+pub(crate) struct Behaviour {
+    pub(crate) deployment: &'static str,
+    pub(crate) error_probability: f64,
     /// Median request duration in seconds (lognormal, sigma 0.5).
-    latency_median: f64,
-    seed: u64,
+    pub(crate) latency_median: f64,
+    pub(crate) seed: u64,
 }
 
 const BUCKETS: [f64; 12] = [0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, f64::INFINITY];
@@ -203,13 +203,13 @@ impl Counters {
 
 /// A service in this process: a thread that serves traffic (counting requests every 100 ms) and
 /// a thread that answers `GET /metrics`. Both stop when it is dropped.
-struct Exporter {
-    address: String,
+pub(crate) struct Exporter {
+    pub(crate) address: String,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Exporter {
-    fn start(behaviour: Behaviour) -> Exporter {
+    pub(crate) fn start(behaviour: Behaviour) -> Exporter {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::{Arc, Mutex};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -273,6 +273,30 @@ impl Exporter {
     }
 }
 
+/// A Prometheus of its own scraping `exporters` every second, once it has scraped each of them for
+/// a few seconds.
+pub(crate) fn scraped_every_second(exporters: &[Exporter]) -> crate::servers::Server {
+    let targets: Vec<String> = exporters.iter().map(|e| e.address.clone()).collect();
+    let prometheus = crate::servers::Server::prometheus_scraping(&targets, 1);
+    wait_for_scrapes(&prometheus.url, targets.len());
+    prometheus
+}
+
+/// Waits until the Prometheus at `url` has scraped each of its `targets` for a few seconds.
+fn wait_for_scrapes(url: &str, targets: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let query = crate::servers::form(&[("query", "count(count_over_time(up[10s]) >= 4)")]);
+        let answer = crate::servers::http("GET", url, &format!("/api/v1/query?{query}"), None).unwrap();
+        let scraped = answer.json()["data"]["result"][0]["value"][1].as_str().map(str::to_string);
+        if scraped.as_deref() == Some(targets.to_string().as_str()) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "prometheus never scraped the services: {}", answer.body);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 impl Drop for Exporter {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -333,20 +357,7 @@ fn watch_in_real_time_judges_every_point_and_fails_a_regression() {
     .into_iter()
     .map(Exporter::start)
     .collect();
-    let targets: Vec<String> = exporters.iter().map(|e| e.address.clone()).collect();
-    let prometheus = crate::servers::Server::prometheus_scraping(&targets, 1);
-    // Until every target has been scraped for a few seconds.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let query = crate::servers::form(&[("query", "count(count_over_time(up[10s]) >= 4)")]);
-        let answer = crate::servers::http("GET", &prometheus.url, &format!("/api/v1/query?{query}"), None).unwrap();
-        let scraped = answer.json()["data"]["result"][0]["value"][1].as_str().map(str::to_string);
-        if scraped.as_deref() == Some("3") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "prometheus never scraped the services: {}", answer.body);
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let prometheus = scraped_every_second(&exporters);
     // Start 1.5 s past a grid instant: off the step's grid.
     let now = unix_now();
     let into_step = now.as_millis() as u64 % (STEP_SECONDS * 1000);

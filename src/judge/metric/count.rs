@@ -6,7 +6,8 @@ use super::rules::{sustained_tests, thresholds};
 use crate::config::{Statistic, TestKind};
 use crate::judge::quality::{clean, coverage_gap, join, late_traffic, thin};
 use crate::judge::report::{
-    Classification, Finding, FindingKind, MetricResult, SideData, TestKindResult, TestOutcome, TestResult, Totals,
+    Classification, DriftEvidence, Finding, FindingKind, MetricResult, SideData, TestKindResult, TestOutcome,
+    TestResult, Totals,
 };
 use crate::model::{Direction, Margin, Point, QueryRole, Side, number::short};
 use crate::stats::{Alternative, IntervalCount, Summary, dispersed_rate_test};
@@ -161,7 +162,9 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
         }
     }
     if config.tests().contains(&TestKind::Rate) {
-        let test = rate_test(&canary_counts, &baseline_counts, config.direction, config.margin, confidence);
+        let spacing = step.saturating_mul(factor.max(1)) as f64;
+        let mut test = rate_test(&canary_counts, &baseline_counts, config.direction, config.margin, confidence);
+        test.0.drift = drift_evidence(&canary_counts, &baseline_counts, confidence, spacing);
         if let Some((dispersion, batches)) = test.1 {
             result.findings.push(Finding {
                 kind: FindingKind::Overdispersion,
@@ -235,6 +238,21 @@ fn invalid_count(side: Side, role: QueryRole, bad: &Point, findings: &mut Vec<Fi
     );
     findings.push(Finding { kind: FindingKind::InvalidCounts, side: Some(side), message: message.clone() });
     (Classification::Error, message)
+}
+
+/// The rate ratio's interval allowing for per-side drift of the size the data show, for data
+/// whose intervals `spacing` seconds apart show dispersion (`None` otherwise: the exact test
+/// stands alone).
+fn drift_evidence(
+    canary: &[IntervalCount],
+    baseline: &[IntervalCount],
+    confidence: f64,
+    spacing: f64,
+) -> Option<DriftEvidence> {
+    let phi = crate::stats::confidence_sequence::drift_correlation(spacing);
+    let batches = crate::stats::dependence::LONG_RUN_BATCHES;
+    let interval = crate::stats::dependence::drift_rate_interval(canary, baseline, confidence, batches, phi)?;
+    Some(DriftEvidence { drift: interval.drift, ci_low: interval.ci_low, ci_high: interval.ci_high })
 }
 
 /// Null rate ratios for a relative margin: (1 + δ) above, (1 − δ) below.

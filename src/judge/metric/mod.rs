@@ -18,7 +18,7 @@ mod outcome;
 mod rules;
 
 pub(crate) use evidence::positive_evidence;
-pub(crate) use outcome::{failure_class, imprecision, rules_out, settle_test};
+pub(crate) use outcome::{Imprecision, drift_unconfirmed, failure_class, imprecision, rules_out, settle_test};
 
 use opening::{Opening, Thinning};
 

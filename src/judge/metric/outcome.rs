@@ -113,7 +113,7 @@ pub(crate) fn imprecision(
 ) -> Option<Imprecision> {
     let (low, high) = (test.ci_low?, test.ci_high?);
     let margin = test.margin.unwrap_or(0.0);
-    let level = test.confidence.map(|c| format!("{}% ", plain(c * 100.0))).unwrap_or_default();
+    let level = confidence_text(test);
     // (highest tolerable upper end, lowest tolerable lower end) of the bar and of `factor` margins
     type Limits = (f64, f64);
     let ((up, down), margins, show): (Limits, Option<Limits>, fn(f64) -> String) = match test.test {
@@ -175,6 +175,57 @@ pub(crate) fn imprecision(
         ),
         inconclusive: Inconclusive { rule, setting: Some(setting.to_string()), limit: Some(limit), reached: Some(end) },
     })
+}
+
+/// The `drift` rule for a failed rate test on data that show dispersion: when its interval under
+/// the per-side drift the data show ([`crate::judge::report::DriftEvidence`]) does not lie wholly
+/// beyond the margin in the failing direction, the data cannot separate a regression from drift
+/// and the metric is inconclusive. A fail the drift interval confirms stands; never a pass.
+pub(crate) fn drift_unconfirmed(test: &TestResult, direction: Direction) -> Option<Imprecision> {
+    if test.test != TestKindResult::Rate || test.outcome != TestOutcome::Fail {
+        return None;
+    }
+    let (drift, margin) = (test.drift?, test.margin?);
+    let up = match direction {
+        Direction::Increase => true,
+        Direction::Decrease => false,
+        Direction::Either => test.estimate.is_some_and(|e| e > 1.0),
+    };
+    // For `either`, the margin held is the upper null ratio 1 + δ; the lower one is 1 − δ.
+    let limit = if direction == Direction::Either && !up { (2.0 - margin).max(f64::MIN_POSITIVE) } else { margin };
+    let (confirmed, reached) =
+        if up { (drift.ci_low > limit, drift.ci_low) } else { (drift.ci_high < limit, drift.ci_high) };
+    // Only drift that widens the test's own interval on that side can undo its fail (a fail that
+    // Holm decided with an interval already reaching the margin stands on its own evidence).
+    let own = if up { test.ci_low } else { test.ci_high };
+    let widened = own.is_none_or(|own| if up { reached < own } else { reached > own });
+    if confirmed || !widened {
+        return None;
+    }
+    let ratio = |v: f64| format!("×{}", short(v));
+    Some(Imprecision {
+        reason: format!(
+            "rate {} of the baseline's is within what drift of the observed size produces: allowing each side's rate to wander by ±{}% (ten-minute memory), the {}interval [{}, {}] reaches {}, not beyond the margin {}; the data cannot separate a regression from drift",
+            test.estimate.map(ratio).unwrap_or_else(|| "?".into()),
+            short(drift.drift * 100.0),
+            confidence_text(test),
+            ratio(drift.ci_low),
+            ratio(drift.ci_high),
+            ratio(reached),
+            ratio(limit)
+        ),
+        inconclusive: Inconclusive {
+            rule: InconclusiveRule::Drift,
+            setting: None,
+            limit: Some(limit),
+            reached: Some(reached),
+        },
+    })
+}
+
+/// "99.33% " for a test with a confidence, else nothing.
+fn confidence_text(test: &TestResult) -> String {
+    test.confidence.map(|c| format!("{}% ", plain(c * 100.0))).unwrap_or_default()
 }
 
 /// What a metric's data rule out: the bad end(s) of the first gating shift or rate test with an
@@ -328,6 +379,49 @@ mod tests {
         let both =
             imprecision(&interval(TestKindResult::Rate, 0.8, 2.6, 1.2), Direction::Increase, 3.0, None, JUDGMENT_BAR);
         assert_eq!(both.unwrap().inconclusive.rule, InconclusiveRule::TooLittleDataBar);
+    }
+
+    fn failed_with_drift(estimate: f64, margin: f64, drift: (f64, f64)) -> TestResult {
+        TestResult {
+            outcome: TestOutcome::Fail,
+            estimate: Some(estimate),
+            drift: Some(crate::judge::report::DriftEvidence { drift: 0.08, ci_low: drift.0, ci_high: drift.1 }),
+            ..interval(TestKindResult::Rate, estimate * 0.9, estimate * 1.1, margin)
+        }
+    }
+
+    #[test]
+    fn a_fail_stands_only_where_the_drift_interval_confirms_it() {
+        // Beyond the drift allowance: the fail stands.
+        assert!(drift_unconfirmed(&failed_with_drift(2.0, 1.2, (1.5, 2.7)), Direction::Increase).is_none());
+        // Within it: inconclusive by the drift rule, naming the margin and the end that reached it.
+        let found = drift_unconfirmed(&failed_with_drift(1.6, 1.2, (1.1, 2.4)), Direction::Increase).unwrap();
+        assert_eq!(
+            found.inconclusive,
+            Inconclusive { rule: InconclusiveRule::Drift, setting: None, limit: Some(1.2), reached: Some(1.1) }
+        );
+        assert!(
+            found.reason.contains(
+                "±8% (ten-minute memory), the 99% interval [×1.1, ×2.4] reaches ×1.1, not beyond the margin ×1.2"
+            ),
+            "{}",
+            found.reason
+        );
+        // A decrease and `either` below: the upper end against 1 − δ.
+        assert!(drift_unconfirmed(&failed_with_drift(0.8, 0.95, (0.7, 0.93)), Direction::Decrease).is_none());
+        assert!(drift_unconfirmed(&failed_with_drift(0.8, 0.95, (0.7, 0.97)), Direction::Decrease).is_some());
+        let below = drift_unconfirmed(&failed_with_drift(0.8, 1.05, (0.7, 0.97)), Direction::Either).unwrap();
+        assert!((below.inconclusive.limit.unwrap() - 0.95).abs() < 1e-12);
+        // A drift interval no wider than the test's own on that side adds nothing: the fail stands.
+        let narrower = TestResult { ci_low: Some(1.0), ..failed_with_drift(1.6, 1.2, (1.1, 2.4)) };
+        assert!(drift_unconfirmed(&narrower, Direction::Increase).is_none());
+        // No drift interval (no dispersion), a test that did not fail, or not a rate test: no rule.
+        let plain = TestResult { drift: None, ..failed_with_drift(1.6, 1.2, (1.1, 2.4)) };
+        assert!(drift_unconfirmed(&plain, Direction::Increase).is_none());
+        let passed = TestResult { outcome: TestOutcome::Pass, ..failed_with_drift(1.6, 1.2, (1.1, 2.4)) };
+        assert!(drift_unconfirmed(&passed, Direction::Increase).is_none());
+        let shift = TestResult { test: TestKindResult::Shift, ..failed_with_drift(1.6, 1.2, (1.1, 2.4)) };
+        assert!(drift_unconfirmed(&shift, Direction::Increase).is_none());
     }
 
     #[test]

@@ -102,3 +102,111 @@ proptest::proptest! {
         proptest::prop_assert!(!report.metrics[0].classification.is_fail(), "{}", report.metrics[0].reason);
     }
 }
+
+const CONVERSION: &str =
+    "  - name: conversion\n    numerator: c\n    denominator: s\n    direction: decrease\n    margin: 5%\n";
+
+/// Conversions of a canary at `ratio` × the baseline's, wandering slowly around it: a sinusoid of
+/// relative size `wander` and a 40-minute period over the 30-minute window (one side held off for
+/// long stretches), with a small alternation on top.
+fn wandering(ratio: f64, wander: f64) -> Vec<f64> {
+    (0..30)
+        .map(|i| (120.0 * ratio * (1.0 + wander * (std::f64::consts::TAU * i as f64 / 40.0).sin())).round())
+        .enumerate()
+        .map(|(i, v)| v + if i % 2 == 0 { 4.0 } else { -4.0 })
+        .collect()
+}
+
+fn judge_conversion(canary: &[f64]) -> JudgmentReport {
+    let a = analysis(CONVERSION, "");
+    let sessions = vec![1500.0; 30];
+    let baseline: Vec<f64> = (0..30).map(|i| 120.0 + 5.0 * ((i % 3) as f64 - 1.0)).collect();
+    run(&a, &[count(&a.metrics[0], (&baseline, &sessions), (canary, &sessions))], 30)
+}
+
+/// A canary 20% below the baseline whose conversion wanders ±15% over the window: the batch-means
+/// test fails it, but allowing for per-side drift of the size the batches show, the interval
+/// reaches past the margin: the data cannot separate a regression from drift (rule `drift`).
+/// The same wander around a 22% drop lies beyond the drift allowance and still fails.
+#[test]
+fn a_fail_within_the_drift_the_data_show_is_inconclusive_drift() {
+    let report = judge_conversion(&wandering(0.8, 0.15));
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::NoData, "{}", metric.reason);
+    assert_eq!(report.verdict, Verdict::Inconclusive);
+    let inconclusive = metric.inconclusive.as_ref().expect("a rule");
+    assert_eq!(inconclusive.rule, report::InconclusiveRule::Drift);
+    assert_eq!(inconclusive.limit, Some(0.95));
+    let rate = &metric.tests[0];
+    assert_eq!(rate.outcome, TestOutcome::Fail, "the batch-means test alone fails it: {rate:?}");
+    let drift = rate.drift.expect("the drift interval");
+    assert!(drift.ci_high > 0.95 && drift.ci_low < rate.ci_low.unwrap(), "{drift:?} vs {rate:?}");
+    assert!(
+        drift.drift >= crate::stats::dependence::DRIFT_FLOOR && drift.drift <= crate::stats::dependence::DRIFT_CEILING
+    );
+    assert!(
+        metric.reason.starts_with("rate ×0.827 of the baseline's is within what drift of the observed size produces"),
+        "{}",
+        metric.reason
+    );
+    assert!(metric.findings.iter().any(|f| f.kind == FindingKind::Imprecise && f.message == metric.reason));
+
+    let report = judge_conversion(&wandering(0.78, 0.15));
+    let metric = classified(&report, Classification::FailLow);
+    let drift = metric.tests[0].drift.expect("the drift interval");
+    assert!(drift.ci_high < 0.95, "beyond the drift allowance: {drift:?}");
+}
+
+/// Counts with binomial-sized scatter and no wander show no dispersion: no drift interval, and a
+/// real 15% drop fails on the exact test as before.
+#[test]
+fn a_binomial_series_never_triggers_the_drift_rule() {
+    let scatter = |ratio: f64, seed: usize| -> Vec<f64> {
+        (0..30).map(|i| (120.0 * ratio + 1.7 * (120.0 * ratio).sqrt() * wiggle(i * 3 + seed)).round()).collect()
+    };
+    let report = judge_conversion(&scatter(0.85, 1));
+    let metric = classified(&report, Classification::FailLow);
+    assert_eq!(metric.tests[0].drift, None, "{:?}", metric.tests[0]);
+    assert_eq!(metric.inconclusive, None);
+    let report = judge_conversion(&scatter(1.0, 2));
+    assert_eq!(classified(&report, Classification::Pass).tests[0].drift, None);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// The drift rule never turns a fail into a pass: whenever the rate test fails, the metric
+    /// fails or is inconclusive by the drift rule, whatever the counts and their wander.
+    #[test]
+    fn the_drift_rule_never_turns_a_fail_into_a_pass(
+        baseline in proptest::collection::vec(20.0f64..200.0, 30),
+        ratio in 0.3f64..1.2,
+        wander in 0.0f64..0.5,
+        period in 4.0f64..60.0,
+        noise in proptest::collection::vec(-1.0f64..1.0, 30),
+    ) {
+        let a = analysis(CONVERSION, "");
+        let sessions = vec![1500.0; 30];
+        let canary: Vec<f64> = (0..30)
+            .map(|i| {
+                let level = baseline[i] * ratio * (1.0 + wander * (std::f64::consts::TAU * i as f64 / period).sin());
+                (level + noise[i] * level.sqrt()).max(0.0).round()
+            })
+            .collect();
+        let report = run(&a, &[count(&a.metrics[0], (&baseline, &sessions), (&canary, &sessions))], 30);
+        let metric = &report.metrics[0];
+        if metric.tests.iter().any(|t| t.outcome == TestOutcome::Fail) {
+            proptest::prop_assert!(
+                metric.classification.is_fail() || (metric.classification == Classification::NoData && by_drift_rule(metric)),
+                "{:?}: {}", metric.classification, metric.reason
+            );
+            proptest::prop_assert_ne!(report.verdict, Verdict::Pass);
+        }
+        if by_drift_rule(metric) {
+            proptest::prop_assert!(metric.tests[0].outcome == TestOutcome::Fail, "only a fail is re-checked");
+        }
+    }
+}
+
+fn by_drift_rule(metric: &report::MetricResult) -> bool {
+    metric.inconclusive.as_ref().is_some_and(|i| i.rule == report::InconclusiveRule::Drift)
+}
