@@ -150,6 +150,24 @@ fn the_fixed_mode_is_kept_and_mismatched_flags_are_refused() {
     assert!(stderr(&output).contains("--lookback"), "{}", explain(&output));
 }
 
+/// An analysis judged by Kayenta is refused by the sequential looks (exit 2), which would judge
+/// it by the default judge's always-valid tests instead: a ×1.3 error rate within the 50%
+/// margin that Kayenta fails (exit 1 with --looks fixed) was passed and could be promoted.
+#[test]
+fn an_analysis_judged_by_kayenta_is_not_watched_sequentially() {
+    let dir = TempDir::new("sequential-kayenta");
+    let analysis =
+        std::fs::read_to_string(WIDE_MARGIN).unwrap().replace("window:", "judgment:\n  judge: kayenta\n\nwindow:");
+    let analysis = dir.file("kayenta.yaml", &analysis).display().to_string();
+    let replay = recording(&dir, "raised.json", 20_000.0, 0.01, 1.3, 1);
+    let (output, _) = watch_analysis(&analysis, &replay, &["--interval", "1m", "--promote-early"]);
+    assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
+    assert!(stderr(&output).contains("judgment.judge: kayenta"), "{}", explain(&output));
+    let (output, events) = watch_analysis(&analysis, &replay, &["--interval", "1m", "--looks", "fixed"]);
+    assert_eq!(output.status.code(), Some(1), "{}", explain(&output));
+    assert_eq!(events.last().unwrap()["verdict"], "fail", "{}", explain(&output));
+}
+
 /// A promotion is a decision that the canary is healthy: it needs each metric's sequence to rule
 /// out a regression beyond its margin, not merely a doubling (the judge's "too little data" bar).
 /// With 3 errors a minute a side the estimate sits at ×1 while the sequence still reaches ×1.98 at
