@@ -401,11 +401,14 @@ pub fn apply(
                             evidence.classify(result);
                             // The metric passes this look; it may promote the canary only once
                             // its sequence rules out a regression beyond the margin itself.
+                            // The always-valid test itself must rule it out: one that could not
+                            // gate (no events on either side) rules out nothing, even when a
+                            // threshold passed the look.
                             let shown = result
                                 .tests
                                 .iter()
-                                .filter(|t| t.gating && matches!(t.test, TestKindResult::Shift | TestKindResult::Rate))
-                                .all(|t| rules_out_regression(t, result.direction));
+                                .find(|t| matches!(t.test, TestKindResult::Shift | TestKindResult::Rate))
+                                .is_some_and(|t| t.gating && rules_out_regression(t, result.direction));
                             sequence.decision = if shown { "pass" } else { "open" }.into();
                         }
                     }

@@ -150,6 +150,23 @@ fn the_fixed_mode_is_kept_and_mismatched_flags_are_refused() {
     assert!(stderr(&output).contains("--lookback"), "{}", explain(&output));
 }
 
+/// No events on either side leave the count's always-valid test without a sequence (not gating):
+/// a threshold may pass the look, but nothing rules out a regression, so nothing is promoted. The
+/// first version promoted at the fifth look, `decision: pass` without an interval.
+#[test]
+fn a_count_without_events_is_never_promoted_on_a_threshold() {
+    let dir = TempDir::new("sequential-no-events");
+    let analysis =
+        std::fs::read_to_string(WIDE_MARGIN).unwrap() + "    thresholds:\n      - statistic: rate\n        max: 0.05\n";
+    let analysis = dir.file("threshold.yaml", &analysis).display().to_string();
+    let replay = recording(&dir, "no-errors.json", 300.0, 0.0, 1.0, 1);
+    let (output, events) = watch_analysis(&analysis, &replay, &["--interval", "1m", "--promote-early"]);
+    assert!(events.iter().all(|e| e["event"] != "promote"), "{}", explain(&output));
+    let looks: Vec<&Value> = events.iter().filter(|e| e["event"] == "look").collect();
+    assert_eq!(looks.len(), 60, "{}", explain(&output));
+    assert!(looks.iter().all(|l| l["sequences"][0]["decision"] == "open"), "{}", explain(&output));
+}
+
 /// An analysis judged by Kayenta is refused by the sequential looks (exit 2), which would judge
 /// it by the default judge's always-valid tests instead: a ×1.3 error rate within the 50%
 /// margin that Kayenta fails (exit 1 with --looks fixed) was passed and could be promoted.
