@@ -430,12 +430,19 @@ pub fn apply(
     sequences
 }
 
-/// Whether the canary may be promoted early at this look: the look passes and every metric with
-/// an always-valid test has decided `pass`, its confidence sequence ruling out a regression
-/// beyond its margin.
+/// Whether the canary may be promoted early at this look: the look passes, every metric with an
+/// always-valid test has decided `pass` (its confidence sequence ruling out a regression beyond
+/// its margin), and no sustained rule is breached at the look's last point.
 pub(crate) fn promotable(report: &JudgmentReport, sequences: &[SequenceResult]) -> bool {
     report.verdict == crate::model::Verdict::Pass
         && every_metric_ruled_out(report.metrics.iter().map(|m| m.name.as_str()), sequences)
+        && !report.metrics.iter().any(breach_running)
+}
+
+/// Whether a sustained rule of the metric is breached at the look's last point: the rest of the
+/// lifetime, which an early promotion skips, could make it fire.
+fn breach_running(metric: &MetricResult) -> bool {
+    metric.tests.iter().any(|t| t.sustained.as_ref().is_some_and(|rule| rule.trailing.is_some()))
 }
 
 /// Every sequence rules out a regression beyond its margin, and every metric has one: a metric
