@@ -401,11 +401,14 @@ pub fn apply(
                             evidence.classify(result);
                             // The metric passes this look; it may promote the canary only once
                             // its sequence rules out a regression beyond the margin itself.
+                            // The always-valid test itself must rule it out: one that could not
+                            // gate (no events on either side) rules out nothing, even when a
+                            // threshold passed the look.
                             let shown = result
                                 .tests
                                 .iter()
-                                .filter(|t| t.gating && matches!(t.test, TestKindResult::Shift | TestKindResult::Rate))
-                                .all(|t| rules_out_regression(t, result.direction));
+                                .find(|t| matches!(t.test, TestKindResult::Shift | TestKindResult::Rate))
+                                .is_some_and(|t| t.gating && rules_out_regression(t, result.direction));
                             sequence.decision = if shown { "pass" } else { "open" }.into();
                         }
                     }
@@ -427,12 +430,22 @@ pub fn apply(
     sequences
 }
 
-/// Whether the canary may be promoted early at this look: the look passes and every metric with
-/// an always-valid test has decided `pass`, its confidence sequence ruling out a regression
-/// beyond its margin.
+/// Whether the canary may be promoted early at this look: the look passes, every metric with an
+/// always-valid test has decided `pass` (its confidence sequence ruling out a regression beyond
+/// its margin), and no sustained rule is breached at the look's last point.
 pub(crate) fn promotable(report: &JudgmentReport, sequences: &[SequenceResult]) -> bool {
-    report.verdict == crate::model::Verdict::Pass
-        && every_metric_ruled_out(report.metrics.iter().map(|m| m.name.as_str()), sequences)
+    report.verdict == crate::model::Verdict::Pass && metrics_promotable(&report.metrics, sequences)
+}
+
+/// What [`promotable`] asks of the metrics of a passing look.
+fn metrics_promotable(metrics: &[MetricResult], sequences: &[SequenceResult]) -> bool {
+    every_metric_ruled_out(metrics.iter().map(|m| m.name.as_str()), sequences) && !metrics.iter().any(breach_running)
+}
+
+/// Whether a sustained rule of the metric is breached at the look's last point: the rest of the
+/// lifetime, which an early promotion skips, could make it fire.
+fn breach_running(metric: &MetricResult) -> bool {
+    metric.tests.iter().any(|t| t.sustained.as_ref().is_some_and(|rule| rule.trailing.is_some()))
 }
 
 /// Every sequence rules out a regression beyond its margin, and every metric has one: a metric
@@ -501,92 +514,4 @@ fn fail(result: &mut MetricResult) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rate_test(estimate: f64, margin: f64) -> TestResult {
-        TestResult { estimate: Some(estimate), margin: Some(margin), ..TestResult::new(TestKindResult::Rate) }
-    }
-
-    /// A regression smaller than the "too little data" bar but beyond the margin is never
-    /// promoted on its estimate; a change within the margin, or an improvement, is.
-    #[test]
-    fn an_estimate_beyond_the_margin_is_no_evidence_of_health() {
-        assert!(estimate_beyond_margin(&rate_test(1.5, 1.2), Direction::Increase).is_some());
-        assert!(estimate_beyond_margin(&rate_test(1.1, 1.2), Direction::Increase).is_none());
-        assert!(estimate_beyond_margin(&rate_test(0.5, 1.2), Direction::Increase).is_none());
-        assert!(estimate_beyond_margin(&rate_test(0.85, 0.95), Direction::Decrease).is_some());
-        assert!(estimate_beyond_margin(&rate_test(1.3, 0.95), Direction::Decrease).is_none());
-        assert!(estimate_beyond_margin(&rate_test(0.7, 1.2), Direction::Either).is_some());
-        let shift = TestResult { estimate: Some(-0.3), margin: Some(0.2), ..TestResult::new(TestKindResult::Shift) };
-        assert!(estimate_beyond_margin(&shift, Direction::Either).is_some());
-        assert!(estimate_beyond_margin(&shift, Direction::Increase).is_none());
-    }
-
-    /// A promotion needs the sequence's bad end on the healthy side of the margin (both margins
-    /// for `either`); a sequence reaching beyond it, or a missing one, never promotes.
-    #[test]
-    fn only_a_sequence_within_the_margin_rules_out_a_regression() {
-        let sequence = |low: f64, high: f64, margin: f64, kind| TestResult {
-            ci_low: Some(low),
-            ci_high: Some(high),
-            margin: Some(margin),
-            ..TestResult::new(kind)
-        };
-        let rate = TestKindResult::Rate;
-        assert!(rules_out_regression(&sequence(0.9, 1.15, 1.2, rate), Direction::Increase));
-        // The first version's rule: a sequence within a doubling, estimate ×1, was promoted.
-        assert!(!rules_out_regression(&sequence(0.504, 1.98, 1.2, rate), Direction::Increase));
-        assert!(rules_out_regression(&sequence(0.96, 1.4, 0.95, rate), Direction::Decrease));
-        assert!(!rules_out_regression(&sequence(0.6, 1.05, 0.95, rate), Direction::Decrease));
-        assert!(rules_out_regression(&sequence(0.85, 1.1, 1.2, rate), Direction::Either));
-        assert!(!rules_out_regression(&sequence(0.75, 1.1, 1.2, rate), Direction::Either));
-        let shift = TestKindResult::Shift;
-        assert!(rules_out_regression(&sequence(-0.1, 0.1, 0.2, shift), Direction::Either));
-        assert!(!rules_out_regression(&sequence(-0.3, 0.1, 0.2, shift), Direction::Either));
-        assert!(!rules_out_regression(&sequence(-0.1, 0.1, 0.0, shift), Direction::Increase));
-        assert!(!rules_out_regression(&TestResult::new(rate), Direction::Increase));
-    }
-
-    #[test]
-    fn a_metric_without_a_sequence_is_never_promoted() {
-        let sequence = |metric: &str, decision: &str| SequenceResult {
-            metric: metric.into(),
-            decision: decision.into(),
-            ..SequenceResult::open("", TestKindResult::Rate)
-        };
-        let passing = [sequence("errors", "pass"), sequence("latency", "pass")];
-        assert!(every_metric_ruled_out(["errors", "latency"].into_iter(), &passing));
-        // A threshold-only metric has no sequence: nothing about it is ruled out.
-        assert!(!every_metric_ruled_out(["errors", "latency", "cpu_max"].into_iter(), &passing));
-        assert!(!every_metric_ruled_out(["cpu_max"].into_iter(), &[]));
-        assert!(!every_metric_ruled_out(["errors"].into_iter(), &[sequence("errors", "open")]));
-    }
-
-    /// Too few intervals: the test is skipped (a metric that cannot pass), never a pass or fail.
-    #[test]
-    fn too_few_intervals_skip_the_test() {
-        let pairs = vec![
-            CountIncrement {
-                canary_events: 50.0,
-                canary_exposure: 100.0,
-                baseline_events: 1.0,
-                baseline_exposure: 100.0
-            };
-            MIN_INTERVALS - 1
-        ];
-        let spec = SequentialTest {
-            name: "m",
-            data: &Ok(Increments::Count(pairs)),
-            direction: Direction::Increase,
-            margin: None,
-            family: 1,
-            alpha: 0.01,
-            step_seconds: 60,
-        };
-        let (test, summary) = sequential_test(&spec);
-        assert_eq!(test.outcome, TestOutcome::Skipped);
-        assert_eq!(summary.decision, "open");
-        assert!(test.reason.contains("fewer than"), "{}", test.reason);
-    }
-}
+mod tests;

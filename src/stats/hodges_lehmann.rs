@@ -75,7 +75,7 @@ pub fn hodges_lehmann(
         let middle = select_adjacent(canary, baseline, pairs.div_ceil(2), pairs.is_multiple_of(2));
         (middle, ends.join().expect("selection thread panicked"))
     });
-    let estimate = if pairs.is_multiple_of(2) { (lower_mid + upper_mid) / 2.0 } else { lower_mid };
+    let estimate = if pairs.is_multiple_of(2) { lower_mid.midpoint(upper_mid) } else { lower_mid };
     Ok(ShiftEstimate {
         estimate: estimate + 0.0,
         ci_low,
@@ -316,6 +316,17 @@ mod tests {
         let mut v = v.to_vec();
         v.sort_by(f64::total_cmp);
         v
+    }
+
+    /// The estimate of differences beyond half of `f64::MAX` is their finite midpoint, not an
+    /// overflow to infinity (which the JSON report would write as `null`).
+    #[test]
+    fn the_estimate_of_huge_differences_does_not_overflow() {
+        let baseline = sorted(&[1e308, 1.7e308, 1.79e308, -1.79e308, -1e308]);
+        let canary = sorted(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let hl = hodges_lehmann(&canary, &baseline, 0.95, None).unwrap();
+        let d = all_differences(&canary, &baseline);
+        assert_eq!(hl.estimate, -1e308, "{:?}", &d[14..16]);
     }
 
     fn all_differences(c: &[f64], b: &[f64]) -> Vec<f64> {

@@ -26,13 +26,20 @@ fn explain(output: &std::process::Output) -> String {
 /// and the canary's at `rate × factor` from minute `from` on, with a small deterministic wiggle.
 fn recording(dir: &TempDir, name: &str, requests: f64, rate: f64, factor: f64, from: i64) -> String {
     let wiggle = |i: i64, shift: i64| 1.0 + 0.1 * ((i + shift) as f64 * 2.4).sin();
+    let rates = |i: i64, canary: bool| {
+        let factor = if canary && i >= from { factor } else { 1.0 };
+        rate * factor * wiggle(i, if canary { 3 } else { 0 })
+    };
+    recording_of(dir, name, requests, rates)
+}
+
+/// 60 one-minute intervals: `requests` a minute on each side, errors at `rate(minute, canary)`.
+fn recording_of(dir: &TempDir, name: &str, requests: f64, rate: impl Fn(i64, bool) -> f64) -> String {
     let side = |canary: bool| {
         let mut numerator = Vec::new();
         let mut denominator = Vec::new();
         for i in 1..=60 {
-            let shift = if canary { 3 } else { 0 };
-            let factor = if canary && i >= from { factor } else { 1.0 };
-            let errors = (requests * rate * factor * wiggle(i, shift)).round();
+            let errors = (requests * rate(i, canary)).round();
             numerator.push(serde_json::json!([START + 60 * i, errors]));
             denominator.push(serde_json::json!([START + 60 * i, requests]));
         }
@@ -148,6 +155,72 @@ fn the_fixed_mode_is_kept_and_mismatched_flags_are_refused() {
     let (output, _) = watch(&replay, &["--lookback", "10m"]);
     assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
     assert!(stderr(&output).contains("--lookback"), "{}", explain(&output));
+}
+
+/// No events on either side leave the count's always-valid test without a sequence (not gating):
+/// a threshold may pass the look, but nothing rules out a regression, so nothing is promoted. The
+/// first version promoted at the fifth look, `decision: pass` without an interval.
+#[test]
+fn a_count_without_events_is_never_promoted_on_a_threshold() {
+    let dir = TempDir::new("sequential-no-events");
+    let analysis =
+        std::fs::read_to_string(WIDE_MARGIN).unwrap() + "    thresholds:\n      - statistic: rate\n        max: 0.05\n";
+    let analysis = dir.file("threshold.yaml", &analysis).display().to_string();
+    let replay = recording(&dir, "no-errors.json", 300.0, 0.0, 1.0, 1);
+    let (output, events) = watch_analysis(&analysis, &replay, &["--interval", "1m", "--promote-early"]);
+    assert!(events.iter().all(|e| e["event"] != "promote"), "{}", explain(&output));
+    let looks: Vec<&Value> = events.iter().filter(|e| e["event"] == "look").collect();
+    assert_eq!(looks.len(), 60, "{}", explain(&output));
+    assert!(looks.iter().all(|l| l["sequences"][0]["decision"] == "open"), "{}", explain(&output));
+}
+
+/// A sustained rule breached at a look's last point stops an early promotion: the rest of the
+/// lifetime could make it fire. Here the canary's error rate rises to 1.12% (the rule: above 1.1%
+/// for 5m) at minute 34, just before its sequence rules out ×1.5: the first version promoted it at
+/// minute 37, while the rule fires at minute 38.
+#[test]
+fn a_running_sustained_breach_is_never_promoted() {
+    let dir = TempDir::new("sequential-running-breach");
+    let analysis = std::fs::read_to_string(WIDE_MARGIN).unwrap() + "    sustained:\n      - {max: 0.011, for: 5m}\n";
+    let analysis = dir.file("sustained.yaml", &analysis).display().to_string();
+    let rate = |i: i64, canary: bool| match (canary, i >= 34) {
+        (true, true) => 0.0112,
+        _ => 0.01 * (1.0 + 0.02 * ((i + if canary { 3 } else { 0 }) as f64 * 2.4).sin()),
+    };
+    let replay = recording_of(&dir, "breach.json", 20_000.0, rate);
+    let (output, events) = watch_analysis(&analysis, &replay, &["--interval", "1m", "--promote-early"]);
+    assert!(events.iter().all(|e| e["event"] != "promote"), "{}", explain(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", explain(&output));
+    let failing = events.iter().rfind(|e| e["event"] == "look").unwrap();
+    assert_eq!(
+        (failing["look"].as_u64(), failing["verdict"].as_str()),
+        (Some(38), Some("fail")),
+        "{}",
+        explain(&output)
+    );
+    // Healthy all hour, the same analysis is promoted early.
+    let healthy = recording_of(&dir, "healthy.json", 20_000.0, |i, canary| rate(i.min(33), canary));
+    let (output, events) = watch_analysis(&analysis, &healthy, &["--interval", "1m", "--promote-early"]);
+    assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
+    assert!(events.iter().any(|e| e["event"] == "promote"), "{}", explain(&output));
+}
+
+/// An analysis judged by Kayenta is refused by the sequential looks (exit 2), which would judge
+/// it by the default judge's always-valid tests instead: a ×1.3 error rate within the 50%
+/// margin that Kayenta fails (exit 1 with --looks fixed) was passed and could be promoted.
+#[test]
+fn an_analysis_judged_by_kayenta_is_not_watched_sequentially() {
+    let dir = TempDir::new("sequential-kayenta");
+    let analysis =
+        std::fs::read_to_string(WIDE_MARGIN).unwrap().replace("window:", "judgment:\n  judge: kayenta\n\nwindow:");
+    let analysis = dir.file("kayenta.yaml", &analysis).display().to_string();
+    let replay = recording(&dir, "raised.json", 20_000.0, 0.01, 1.3, 1);
+    let (output, _) = watch_analysis(&analysis, &replay, &["--interval", "1m", "--promote-early"]);
+    assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
+    assert!(stderr(&output).contains("judgment.judge: kayenta"), "{}", explain(&output));
+    let (output, events) = watch_analysis(&analysis, &replay, &["--interval", "1m", "--looks", "fixed"]);
+    assert_eq!(output.status.code(), Some(1), "{}", explain(&output));
+    assert_eq!(events.last().unwrap()["verdict"], "fail", "{}", explain(&output));
 }
 
 /// A promotion is a decision that the canary is healthy: it needs each metric's sequence to rule

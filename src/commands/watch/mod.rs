@@ -18,7 +18,7 @@ mod events;
 use super::judging::{call_rollback_webhook, check_recorded_offsets, fetch_everything, judge_source, metric_inputs};
 use crate::actions::features;
 use crate::cli::{WatchArgs, WatchLooks};
-use crate::config::Analysis;
+use crate::config::{Analysis, JudgeChoice};
 use crate::error::CanaryError;
 use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
 use crate::judge::sequential;
@@ -81,6 +81,13 @@ fn plan(start: i64, args: &WatchArgs, analysis: &Analysis, data_end: Option<i64>
     }
     if args.looks == WatchLooks::Fixed && args.promote_early {
         return Err(usage("--promote-early needs --looks sequential".into()));
+    }
+    // The always-valid tests replace the default judge's tests: Kayenta's classifications and
+    // score, the verdict such an analysis asks for, would silently be dropped.
+    if args.looks == WatchLooks::Sequential && analysis.judgment.judge == JudgeChoice::Kayenta {
+        return Err(usage(
+            "the analysis is judged by Kayenta (`judgment.judge: kayenta`), which the always-valid tests of --looks sequential do not replace: watch it with --looks fixed".into(),
+        ));
     }
     if let Some(lookback) = args.lookback
         && (lookback.as_secs() as i64) < step_s
