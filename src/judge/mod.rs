@@ -139,6 +139,7 @@ pub fn judge(
         features,
         judge: None,
         kayenta_verdict: None,
+        watchdog: None,
     }
 }
 
