@@ -34,12 +34,17 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     // (and with --looks sequential the always-valid sequence) it continues from.
     let watchdog::LastRun { trailing: carries, carried } =
         watchdog.as_ref().map(|w| w.carried(&sides.canary, clock::now())).transpose()?.unwrap_or_default();
-    let continuing = watchdog.as_ref().map(|_| super::watchdog::Continuing {
-        looks: args.watchdog.looks.map_or(Looks::Window, Looks::from),
-        explicit_start: args.replay.is_some() || args.window.start.is_some(),
-        carried,
-    });
-    let sequential = continuing.as_ref().is_some_and(|c| c.looks == Looks::Sequential);
+    let looks = args.watchdog.looks.map_or(Looks::Window, Looks::from);
+    let sequential = looks == Looks::Sequential;
+    // A replay is read whole anyway: its windows are judged as without state, and only a
+    // sequential watchdog carries its sequence (the recording growing from run to run).
+    let continuing =
+        watchdog.as_ref().filter(|_| sequential || args.replay.is_none()).map(|_| super::watchdog::Continuing {
+            looks,
+            explicit_start: args.replay.is_some() || args.window.start.is_some(),
+            carried,
+            reuse_points: args.replay.is_none(),
+        });
     // The deadline covers the whole run, fetching and judging: a judgment that runs away ends
     // "could not judge" (exit 4) at --timeout.
     let deadline = deadline::run_deadline(&args.source);

@@ -27,6 +27,9 @@ pub(crate) struct Continuing {
     pub(crate) explicit_start: bool,
     /// What the last run left (`Err`: why it cannot be used), if anything.
     pub(crate) carried: Option<Result<Carried, String>>,
+    /// Whether the points the last run fetched are reused. A recording is read whole on every
+    /// run instead: the sequence then continues on whatever the recording holds now.
+    pub(crate) reuse_points: bool,
 }
 
 impl From<WatchdogLooks> for Looks {
@@ -50,10 +53,11 @@ pub(crate) fn judge_run(
     carries: &BTreeMap<String, Carry>,
     continuing: Continuing,
 ) -> Result<(JudgmentReport, Option<serde_json::Value>), CanaryError> {
-    let Continuing { looks, explicit_start, carried } = continuing;
+    let Continuing { looks, explicit_start, carried, reuse_points } = continuing;
     let queries = plan_queries(analysis, window, sides, overrides)?;
     let fingerprint = sequence::fingerprint(
         analysis,
+        &source.description(),
         queries.iter().map(|q| (analysis.metrics[q.metric].name().to_string(), q.side, q.role, q.query.clone())),
         window.step_seconds,
         looks,
@@ -76,7 +80,7 @@ pub(crate) fn judge_run(
             }
         }
     }
-    let incremental = IncrementalSource::with_known(source, continuation.known);
+    let incremental = IncrementalSource::with_known(source, if reuse_points { continuation.known } else { Vec::new() });
     let alpha = analysis.judgment.alpha;
     let (mut report, sequences) = match looks {
         Looks::Window => (judge_source(analysis, &incremental, window, sides, overrides, alpha, carries)?, Vec::new()),

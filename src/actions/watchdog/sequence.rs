@@ -16,7 +16,7 @@
 //! passes on data it cannot trust.
 
 use crate::config::Analysis;
-use crate::model::{Point, QueryRole, Side, window::format_timestamp};
+use crate::model::{Point, QueryRole, Side, SourceDescription, window::format_timestamp};
 use crate::source::incremental::KnownQuery;
 use crate::source::points::MAX_COUNT;
 use serde::{Deserialize, Serialize};
@@ -97,15 +97,18 @@ struct StoredSeries {
 
 /// A fingerprint of what decides a judgment: the analysis's name, judgment settings, metrics
 /// (queries, kinds, tests, margins, directions, thresholds), the baseline's offset, the rendered
-/// queries of both sides, the step and the mode. Any change starts a new sequence.
+/// queries of both sides, the source, the step and the mode. Any change starts a new sequence.
 pub fn fingerprint(
     analysis: &Analysis,
+    source: &SourceDescription,
     queries: impl Iterator<Item = (String, Side, QueryRole, String)>,
     step_seconds: u64,
     looks: Looks,
 ) -> String {
     let mut hasher = Sha256::new();
     hasher.update(format!("canary-watchdog-{SEQUENCE_FORMAT}\n{}\n{looks:?}\n{step_seconds}\n", analysis.name));
+    // The source (its redacted URL, or the recording): points of another source are not reused.
+    hasher.update(format!("{}\n{:?}\n{:?}\n", source.kind, source.url, source.replay));
     hasher.update(format!("{:?}\n{:?}\n{:?}\n", analysis.judgment, analysis.baseline.offset, analysis.metrics));
     for (metric, side, role, query) in queries {
         hasher.update(format!("{metric}\u{1f}{side:?}\u{1f}{role:?}\u{1f}{query}\n"));
