@@ -29,6 +29,12 @@
 //!   the run starts afresh, and a failing canary's rollback is then delivered again (loudly): a
 //!   missed rollback costs more than a repeated one, and the receiver gets the usual
 //!   `Idempotency-Key` (the same for the same canary and window).
+//! - Each canary's entry also carries what the next run continues from ([`sequence`]): the points
+//!   its queries fetched, so that the next run fetches only newer ones, and with `--looks
+//!   sequential` the always-valid sequence (its start, the last interval consumed, the step and a
+//!   fingerprint of the analysis). That part is validated on every read; an entry that fails is
+//!   not continued (a new sequence, said on stderr and in the report), and the rest of the state
+//!   (the verdict, the delivery) is kept.
 //!
 //! # Safety against other local users and odd files
 //!
@@ -88,7 +94,8 @@
 //!
 //! [`state`] holds the state model, the transition rule and the state file; [`lock`] the lock
 //! file and the safe opening of files in the state directory; [`signals`] the signal thread;
-//! [`heartbeat`] the ping. The [`Watchdog`] here ties them together for one run.
+//! [`heartbeat`] the ping; [`sequence`] what a canary's entry carries to the next run. The
+//! [`Watchdog`] here ties them together for one run.
 
 mod heartbeat;
 mod lock;
