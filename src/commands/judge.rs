@@ -36,6 +36,11 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
         watchdog.as_ref().map(|w| w.carried(&sides.canary, clock::now())).transpose()?.unwrap_or_default();
     let looks = args.watchdog.looks.map_or(Looks::Window, Looks::from);
     let sequential = looks == Looks::Sequential;
+    if sequential && analysis.judgment.judge != crate::config::JudgeChoice::Default {
+        return Err(CanaryError::Usage(
+            "--looks sequential judges with the always-valid tests of the default judge; it cannot be combined with the Kayenta-compatible judge (--judge or judgment.judge)".into(),
+        ));
+    }
     // A replay is read whole anyway: its windows are judged as without state, and only a
     // sequential watchdog carries its sequence (the recording growing from run to run).
     let continuing =

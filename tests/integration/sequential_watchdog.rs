@@ -191,6 +191,35 @@ fn a_changed_analysis_a_gap_or_a_new_start_starts_a_new_sequence() {
     assert_eq!(report["watchdog"]["since"], time(START + 3600));
 }
 
+/// The always-valid tests are the default judge's: `--looks sequential` with the Kayenta-compatible
+/// judge is a usage error, and `--looks` without `--state-dir` too.
+#[test]
+fn sequential_looks_need_the_default_judge_and_a_state_dir() {
+    let dir = TempDir::new("sequential-watchdog-usage");
+    let replay = recording(&dir, "r.json", START, 10, 1.0);
+    let state = dir.path().join("state");
+    let (output, _) = (
+        canary(&[
+            "judge",
+            ANALYSIS,
+            "--replay",
+            &replay.display().to_string(),
+            "--state-dir",
+            &state.display().to_string(),
+            "--looks",
+            "sequential",
+            "--judge",
+            "kayenta",
+        ]),
+        (),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
+    assert!(stderr(&output).contains("cannot be combined with the Kayenta-compatible judge"), "{}", explain(&output));
+    let output = canary(&["judge", ANALYSIS, "--replay", &replay.display().to_string(), "--looks", "sequential"]);
+    assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
+    assert!(stderr(&output).contains("--state-dir"), "{}", explain(&output));
+}
+
 /// A state entry that is tampered with or corrupt is never continued: the run warns, starts a new
 /// sequence on the data it fetches itself, and says why.
 #[test]

@@ -33,6 +33,8 @@ pub const MAX_QUERIES: usize = 256;
 pub const MAX_SERIES: usize = 64;
 /// Points kept per canary, in all (about 40 bytes each in the file).
 pub const MAX_POINTS: usize = 300_000;
+/// Runs one sequence may count (a run every second for 48 hours is about 173,000).
+pub const MAX_RUNS: u64 = 1_000_000;
 /// Clock skew allowed between the run that wrote the state and this one.
 const SKEW_SECONDS: i64 = 300;
 
@@ -186,6 +188,9 @@ pub fn parse(value: &serde_json::Value, now: i64) -> Result<Carried, String> {
     }
     if (end - start) / step > MAX_INTERVALS {
         return Err(format!("it spans more than {MAX_INTERVALS} steps"));
+    }
+    if stored.runs > MAX_RUNS {
+        return Err(format!("it counts {} runs, more than {MAX_RUNS}", stored.runs));
     }
     if stored.queries.len() > MAX_QUERIES {
         return Err(format!("it holds {} queries, more than {MAX_QUERIES}", stored.queries.len()));

@@ -70,6 +70,7 @@ fn hostile_entries_are_refused_with_the_reason() {
         (Box::new(|v| v["end"] = (NOW + 3600).into()), "in the future"),
         (Box::new(|v| v["start"] = (T0 + 1200).into()), "out of order"),
         (Box::new(|v| v["step_seconds"] = 0.into()), "step 0s"),
+        (Box::new(|v| v["runs"] = u64::MAX.into()), "more than 1000000"),
         (Box::new(|v| v["start"] = (T0 - 60 * (MAX_INTERVALS + 5)).into()), "more than 2880 steps"),
         (Box::new(|v| v["queries"][0]["series"][0]["points"][3][1] = (-1.0).into()), "the count -1"),
         (
