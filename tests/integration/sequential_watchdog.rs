@@ -198,24 +198,22 @@ fn sequential_looks_need_the_default_judge_and_a_state_dir() {
     let dir = TempDir::new("sequential-watchdog-usage");
     let replay = recording(&dir, "r.json", START, 10, 1.0);
     let state = dir.path().join("state");
-    let (output, _) = (
-        canary(&[
-            "judge",
-            ANALYSIS,
-            "--replay",
-            &replay.display().to_string(),
-            "--state-dir",
-            &state.display().to_string(),
-            "--looks",
-            "sequential",
-            "--judge",
-            "kayenta",
-        ]),
-        (),
-    );
+    let (replay, state) = (replay.display().to_string(), state.display().to_string());
+    let output = canary(&[
+        "judge",
+        ANALYSIS,
+        "--replay",
+        &replay,
+        "--state-dir",
+        &state,
+        "--looks",
+        "sequential",
+        "--judge",
+        "kayenta",
+    ]);
     assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
     assert!(stderr(&output).contains("cannot be combined with the Kayenta-compatible judge"), "{}", explain(&output));
-    let output = canary(&["judge", ANALYSIS, "--replay", &replay.display().to_string(), "--looks", "sequential"]);
+    let output = canary(&["judge", ANALYSIS, "--replay", &replay, "--looks", "sequential"]);
     assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
     assert!(stderr(&output).contains("--state-dir"), "{}", explain(&output));
 }
