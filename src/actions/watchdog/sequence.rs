@@ -130,6 +130,10 @@ pub fn to_value(carried: &Carried) -> Result<serde_json::Value, String> {
             carried.known.len()
         ));
     }
+    let steps = (carried.end - carried.start) / carried.step_seconds.max(1) as i64;
+    if steps > MAX_INTERVALS {
+        return Err(format!("{steps} steps exceed the {MAX_INTERVALS} steps the state keeps"));
+    }
     let stored = Stored {
         format: SEQUENCE_FORMAT,
         written_by: env!("CARGO_PKG_VERSION").to_string(),

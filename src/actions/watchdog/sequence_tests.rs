@@ -110,6 +110,8 @@ fn hostile_entries_are_refused_with_the_reason() {
     // What is too large is not written at all.
     let huge = Carried { known: many, ..carried(Vec::new()) };
     assert!(to_value(&huge).is_err());
+    let long = Carried { start: T0 + 600 - 60 * (MAX_INTERVALS + 1), ..carried(Vec::new()) };
+    assert!(to_value(&long).unwrap_err().contains("exceed the 2880 steps"));
 }
 
 fn wanted(fingerprint: &str) -> Wanted<'_> {
