@@ -14,7 +14,7 @@ mod values;
 mod watch;
 
 pub use compare::CompareArgs;
-pub use judge::{JudgeArgs, JudgeFormat, RollbackArgs};
+pub use judge::{JudgeArgs, JudgeFormat, RollbackArgs, WatchdogLooks};
 pub use parse::{Look, color_flag, parse};
 pub use query::{RecordArgs, SourceArgs, ValidateArgs, WindowArgs};
 use serve::SERVE_HELP;

@@ -88,6 +88,14 @@ pub use commands::serve::requests::{
 /// The cron watchdog's state file and its rollback rule.
 pub use actions::watchdog::{RecordedVerdict, StateFile, rollback_rule};
 
+/// What the cron watchdog carries from run to run (`--looks sequential`, the incremental fetch):
+/// the validating parser of a state entry's `carried` part, its stored form, and the rule that
+/// continues a sequence or starts a new one.
+pub use actions::watchdog::sequence::{
+    Carried as WatchdogCarried, Looks as WatchdogLooks, Wanted as WatchdogWanted,
+    continuation as watchdog_continuation, parse as parse_watchdog_carried, to_value as watchdog_carried_value,
+};
+
 use model::Verdict;
 
 /// Parses the process's command line, and decides once how output looks (`--color`, `NO_COLOR`,

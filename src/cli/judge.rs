@@ -58,6 +58,18 @@ pub struct WatchdogArgs {
     /// a failed ping is a warning and does not change the exit code.
     #[arg(long, value_name = "URL", env = "CANARY_PING_URL", hide_env_values = true)]
     pub ping_url: Option<String>,
+    /// With --state-dir: `window` judges each run's window (fetching only the points the last run
+    /// did not); `sequential` carries one always-valid sequence across runs, so that a run every
+    /// minute is one continuous monitor (the decision of `canary watch --looks sequential`).
+    #[arg(long, value_enum, value_name = "LOOKS", requires = "state_dir")]
+    pub looks: Option<WatchdogLooks>,
+}
+
+/// How the cron watchdog judges from run to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WatchdogLooks {
+    Window,
+    Sequential,
 }
 
 /// The rollback webhook; each flag overrides the analysis's `rollback`. The signing secret comes

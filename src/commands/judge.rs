@@ -3,6 +3,7 @@
 
 use super::judging::{call_rollback_webhook, check_recorded_offsets, judge_source, warn_about_changed_queries};
 use crate::actions::features;
+use crate::actions::watchdog::sequence::Looks;
 use crate::actions::watchdog::{self, Watchdog};
 use crate::cli::{JudgeArgs, JudgeFormat};
 use crate::error::CanaryError;
@@ -11,6 +12,7 @@ use crate::model::{Verdict, clock};
 use crate::report::{Page, junit, markdown, table};
 use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, deadline, rollback, source::open_source, window};
+use crate::source::MetricSource;
 use crate::source::recorded::{RecordedSource, Recording};
 use std::io::Write;
 use std::path::Path;
@@ -28,17 +30,35 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     let rollback = rollback::resolve(&analysis, &args.rollback)?;
     // With --state-dir: the lock (held until this function returns) and the signal thread.
     let watchdog = args.watchdog.state_dir.as_deref().map(|dir| Watchdog::start(dir, &analysis.name)).transpose()?;
-    // The watchdog's last run may have left sustained-breach stretches running.
-    let carries = watchdog.as_ref().map(|w| w.carries(&sides.canary)).transpose()?.unwrap_or_default();
+    // The watchdog's last run may have left sustained-breach stretches running, and the points
+    // (and with --looks sequential the always-valid sequence) it continues from.
+    let watchdog::LastRun { trailing: carries, carried } =
+        watchdog.as_ref().map(|w| w.carried(&sides.canary, clock::now())).transpose()?.unwrap_or_default();
+    let looks = args.watchdog.looks.map_or(Looks::Window, Looks::from);
+    let sequential = looks == Looks::Sequential;
+    if sequential && analysis.judgment.judge != crate::config::JudgeChoice::Default {
+        return Err(CanaryError::Usage(
+            "--looks sequential judges with the always-valid tests of the default judge; it cannot be combined with the Kayenta-compatible judge (--judge or judgment.judge)".into(),
+        ));
+    }
+    // A replay is read whole anyway: its windows are judged as without state, and only a
+    // sequential watchdog carries its sequence (the recording growing from run to run).
+    let continuing =
+        watchdog.as_ref().filter(|_| sequential || args.replay.is_none()).map(|_| super::watchdog::Continuing {
+            looks,
+            explicit_start: args.replay.is_some() || args.window.start.is_some(),
+            carried,
+            reuse_points: args.replay.is_none(),
+        });
     // The deadline covers the whole run, fetching and judging: a judgment that runs away ends
     // "could not judge" (exit 4) at --timeout.
     let deadline = deadline::run_deadline(&args.source);
     let (replay, analysis_path, window_flags, source_flags) =
         (args.replay.clone(), analysis_path.clone(), args.window.clone(), args.source.clone());
     let (judged_analysis, judged_sides, judged_overrides) = (analysis.clone(), sides.clone(), overrides.clone());
-    let report = deadline::within_deadline(deadline, move || {
+    let (report, kept) = deadline::within_deadline(deadline, move || {
         let (analysis, sides, overrides) = (judged_analysis, judged_sides, judged_overrides);
-        match &replay {
+        let (source, window): (Box<dyn MetricSource>, _) = match &replay {
             Some(replay) => {
                 let source = RecordedSource::new(Recording::load(replay)?, replay);
                 let window = window::replay_window(&analysis, source.recording(), &window_flags)?;
@@ -53,17 +73,37 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
                     );
                 }
                 warn_about_changed_queries(&analysis, &source, &sides, &overrides, window.step_seconds);
-                judge_source(&analysis, &source, window, &sides, &overrides, analysis.judgment.alpha, &carries)
+                (Box::new(source), window)
             }
             None => {
-                let source = open_source(&analysis, &source_flags)?;
-                let window = window::live_window(&analysis, &window_flags, clock::now())?;
-                judge_source(&analysis, source.as_ref(), window, &sides, &overrides, analysis.judgment.alpha, &carries)
+                (open_source(&analysis, &source_flags)?, window::live_window(&analysis, &window_flags, clock::now())?)
+            }
+        };
+        match continuing {
+            Some(continuing) => {
+                let (report, kept) = super::watchdog::judge_run(
+                    &analysis,
+                    source.as_ref(),
+                    window,
+                    &sides,
+                    &overrides,
+                    &carries,
+                    continuing,
+                )?;
+                Ok((report, Some(kept)))
+            }
+            None => {
+                let alpha = analysis.judgment.alpha;
+                Ok((judge_source(&analysis, source.as_ref(), window, &sides, &overrides, alpha, &carries)?, None))
             }
         }
     })?;
+    if let (Some(watchdog), Some(kept)) = (&watchdog, kept) {
+        watchdog.keep(kept);
+    }
     let mut report = report;
-    if args.replay.is_none() && args.window.start.is_none() {
+    // A sequential watchdog judges since the sequence's start, not the last `--last`.
+    if args.replay.is_none() && args.window.start.is_none() && !sequential {
         report.last_seconds = Some(args.window.last.unwrap_or(analysis.window.last).as_secs());
     }
     // Failed features are turned off first; an action not delivered turns the verdict into fail.

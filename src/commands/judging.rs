@@ -144,6 +144,27 @@ pub fn judge_source(
     Ok(report)
 }
 
+/// One look of continuous monitoring (`watch --looks sequential`, the sequential cron
+/// watchdog): judges everything in `window` and replaces its statistical tests by always-valid
+/// ones ([`crate::judge::sequential`]). Returns the report and each tested metric's sequence.
+pub(crate) fn sequential_look(
+    analysis: &Analysis,
+    source: &dyn MetricSource,
+    window: Window,
+    sides: &ResolvedSides,
+    overrides: &BTreeMap<String, String>,
+    alpha: f64,
+) -> Result<(JudgmentReport, Vec<crate::judge::sequential::SequenceResult>), CanaryError> {
+    let fetched = fetch_everything(analysis, source, window, sides, overrides)?;
+    let inputs = metric_inputs(analysis, fetched, &BTreeMap::new());
+    let context = Context { window, point_time: source.point_time(), alpha };
+    let judgment =
+        crate::judge::Judgment { analysis, inputs: inputs.clone(), context, sides, source: source.description() };
+    let mut report = crate::judge::judge(judgment);
+    let sequences = crate::judge::sequential::apply(analysis, &mut report, inputs, source.point_time());
+    Ok((report, sequences))
+}
+
 /// For each query that came back without a point and has a range shorter than twice the
 /// source's scrape interval, its metric and the finding that says so. The scrape interval is
 /// asked for (one request) only when some query came back empty; unknown, nothing is said.

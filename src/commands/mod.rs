@@ -13,3 +13,4 @@ pub mod serve;
 pub mod shell;
 pub mod validate;
 pub mod watch;
+pub mod watchdog;

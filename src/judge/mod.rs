@@ -145,6 +145,7 @@ pub(crate) fn judge(judgment: Judgment<'_>) -> JudgmentReport {
         features,
         judge: None,
         kayenta_verdict: None,
+        watchdog: None,
     }
 }
 

@@ -51,6 +51,40 @@ pub struct JudgmentReport {
     /// The Kayenta-compatible judge's score and verdict (with `judge: kayenta` or `both`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kayenta_verdict: Option<KayentaVerdict>,
+    /// The cron watchdog's run (`canary judge --state-dir`): what it continued from the last run
+    /// and what it fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<WatchdogRun>,
+}
+
+/// What a cron watchdog run continued and fetched.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct WatchdogRun {
+    /// `window` (each run judges its window) or `sequential` (one always-valid sequence carried
+    /// across runs).
+    pub looks: String,
+    /// The start of the sequence (sequential) or of the judged window (RFC 3339).
+    pub since: String,
+    /// Runs that judged this sequence (or reused fetched points), this one included.
+    pub runs: u64,
+    /// Whether this run started afresh (a new sequence, or every point fetched again).
+    pub new_sequence: bool,
+    /// Why what the last run left was not continued (absent on a first run or when continued).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_reason: Option<String>,
+    /// Queries this run sent to the source (each over the part of its window not already held).
+    pub fetched_queries: usize,
+    /// Points they returned.
+    pub fetched_points: usize,
+    /// The earliest instant this run asked for (RFC 3339), when it asked for anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_from: Option<String>,
+    /// Each metric's always-valid sequence (sequential).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sequences: Vec<super::sequential::SequenceResult>,
+    /// Whether every metric's sequence rules out a regression beyond its margin: what `canary
+    /// watch --promote-early` promotes on (sequential).
+    pub promotable: bool,
 }
 
 /// The Kayenta-compatible judge's roll-up (Kayenta's WeightedSumScorer and ThresholdScoreClassifier).
@@ -498,6 +532,10 @@ pub enum FindingKind {
     TooFewSamples,
     /// No traffic (zero exposure) or no series on one side.
     NoTraffic,
+    /// The cron watchdog started a new always-valid sequence at this run (see `watchdog`): the
+    /// analysis, the step or the window's start changed, runs stopped for too long, or the stored
+    /// sequence could not be used.
+    NewSequence,
     /// Baseline and canary series are identical: the selectors likely match the same pods.
     IdenticalSeries,
     /// NaN or infinite values were dropped.

@@ -53,6 +53,7 @@ pub fn failed_checkout() -> JudgmentReport {
         features: Vec::new(),
         judge: None,
         kayenta_verdict: None,
+        watchdog: None,
     }
 }
 

@@ -4,13 +4,17 @@
 //! For sources whose points mark bucket starts (Datadog), the last bucket of a window is still
 //! filling when fetched and is fetched again by the next look.
 //!
+//! The cron watchdog keeps what is known between runs: [`IncrementalSource::with_known`] starts
+//! from the queries its state file held (validated there), and [`IncrementalSource::known`] gives
+//! back what a run leaves, each query's points from the start of the window it last served.
+//!
 //! Every fetch of one query stays on the grid of its first fetch (its start plus whole steps),
 //! even when a later window ends off that grid: a tail fetched from another instant would put
 //! the later points on another grid, and thinning them with the first ones would silently drop
 //! about half of them.
 
 use super::{MetricSource, QueryRequest, SourceError};
-use crate::model::{PointTime, QueryRole, Series, Side, SourceDescription};
+use crate::model::{Point, PointTime, QueryRole, Series, Side, SourceDescription};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
@@ -23,23 +27,98 @@ struct Fetched {
     /// next fetch starts one step later.
     end: i64,
     series: BTreeMap<BTreeMap<String, String>, Vec<crate::model::Point>>,
+    /// The start of the last window served: what is kept between runs starts there.
+    served_from: i64,
+}
+
+/// What one query has fetched, as a run leaves it and the next one starts from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownQuery {
+    pub metric: String,
+    pub side: Side,
+    pub role: QueryRole,
+    pub query: String,
+    /// The first instant of this query's grid (later fetches stay on `start` plus whole steps).
+    pub start: i64,
+    /// The last instant fetched (on the grid).
+    pub end: i64,
+    pub series: Vec<(BTreeMap<String, String>, Vec<Point>)>,
+}
+
+/// What was asked of the wrapped source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchCost {
+    /// Queries sent to the wrapped source (each over the part of its window not known).
+    pub queries: usize,
+    /// Points they returned.
+    pub points: usize,
+    /// The earliest instant asked for, if anything was asked.
+    pub from: Option<i64>,
 }
 
 pub struct IncrementalSource<'a> {
     inner: &'a dyn MetricSource,
     cache: RefCell<HashMap<Key, Fetched>>,
-    /// Points fetched from the inner source, for reporting the cost.
-    points_fetched: RefCell<usize>,
+    cost: RefCell<FetchCost>,
 }
 
 impl<'a> IncrementalSource<'a> {
     pub fn new(inner: &'a dyn MetricSource) -> IncrementalSource<'a> {
-        IncrementalSource { inner, cache: RefCell::new(HashMap::new()), points_fetched: RefCell::new(0) }
+        IncrementalSource::with_known(inner, Vec::new())
+    }
+
+    /// A source that already knows `known` (what an earlier run fetched): a request over a later
+    /// window fetches only what comes after it.
+    pub fn with_known(inner: &'a dyn MetricSource, known: Vec<KnownQuery>) -> IncrementalSource<'a> {
+        let cache = known
+            .into_iter()
+            .map(|k| {
+                let fetched = Fetched {
+                    start: k.start,
+                    end: k.end,
+                    series: k.series.into_iter().collect(),
+                    served_from: k.start,
+                };
+                ((k.metric, k.side, k.role, k.query), fetched)
+            })
+            .collect();
+        IncrementalSource { inner, cache: RefCell::new(cache), cost: RefCell::new(FetchCost::default()) }
     }
 
     /// Points fetched from the wrapped source so far.
     pub fn points_fetched(&self) -> usize {
-        *self.points_fetched.borrow()
+        self.cost.borrow().points
+    }
+
+    /// What was asked of the wrapped source so far.
+    pub fn cost(&self) -> FetchCost {
+        *self.cost.borrow()
+    }
+
+    /// What is known, each query's points from the start of the last window it served (older
+    /// points are no longer needed by a window that only moves forward).
+    pub fn known(&self) -> Vec<KnownQuery> {
+        let cache = self.cache.borrow();
+        let mut known: Vec<KnownQuery> = cache
+            .iter()
+            .map(|((metric, side, role, query), fetched)| KnownQuery {
+                metric: metric.clone(),
+                side: *side,
+                role: *role,
+                query: query.clone(),
+                start: fetched.start,
+                end: fetched.end,
+                series: fetched
+                    .series
+                    .iter()
+                    .map(|(labels, points)| {
+                        (labels.clone(), points.iter().copied().filter(|p| p.time >= fetched.served_from).collect())
+                    })
+                    .collect(),
+            })
+            .collect();
+        known.sort_by(|a, b| (&a.metric, a.side, a.role, &a.query).cmp(&(&b.metric, b.side, b.role, &b.query)));
+        known
     }
 }
 
@@ -89,6 +168,12 @@ impl MetricSource for IncrementalSource<'_> {
         let wanted: Vec<usize> =
             (0..missing.len()).filter(|&i| missing[i].window.start <= missing[i].window.end).collect();
         let to_fetch: Vec<QueryRequest<'_>> = wanted.iter().map(|&i| missing[i].clone()).collect();
+        {
+            let mut cost = self.cost.borrow_mut();
+            cost.queries += to_fetch.len();
+            let earliest = to_fetch.iter().map(|r| r.window.start).min();
+            cost.from = cost.from.into_iter().chain(earliest).min();
+        }
         let mut answers = self.inner.fetch_all(&to_fetch).into_iter();
         let mut failures: HashMap<usize, SourceError> = HashMap::new();
         for &index in &wanted {
@@ -100,6 +185,7 @@ impl MetricSource for IncrementalSource<'_> {
                         start: missing[index].window.start,
                         end: missing[index].window.start - step(request),
                         series: BTreeMap::new(),
+                        served_from: request.window.start,
                     });
                     // A bucket that starts at the window's end was still filling when fetched:
                     // keep it out, so that the next look fetches it again, complete.
@@ -109,7 +195,7 @@ impl MetricSource for IncrementalSource<'_> {
                     };
                     for s in series {
                         let points: Vec<_> = s.points.into_iter().filter(|p| p.time <= complete_until).collect();
-                        *self.points_fetched.borrow_mut() += points.len();
+                        self.cost.borrow_mut().points += points.len();
                         let known = entry.series.entry(s.labels).or_default();
                         // Points off the grid past its last complete instant are fetched again
                         // by the next look: each is kept once.
@@ -133,8 +219,9 @@ impl MetricSource for IncrementalSource<'_> {
                 if let Some(error) = failures.remove(&index) {
                     return Err(error);
                 }
-                let cache = self.cache.borrow();
-                let Some(known) = cache.get(&key(request)) else { return Ok(Vec::new()) };
+                let mut cache = self.cache.borrow_mut();
+                let Some(known) = cache.get_mut(&key(request)) else { return Ok(Vec::new()) };
+                known.served_from = request.window.start;
                 Ok(known
                     .series
                     .iter()

@@ -30,6 +30,7 @@ mod properties;
 mod realtime;
 mod scipy_reference;
 mod sequential_watch;
+mod sequential_watchdog;
 mod serve;
 mod servers;
 mod short_range;

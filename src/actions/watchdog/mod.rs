@@ -29,6 +29,12 @@
 //!   the run starts afresh, and a failing canary's rollback is then delivered again (loudly): a
 //!   missed rollback costs more than a repeated one, and the receiver gets the usual
 //!   `Idempotency-Key` (the same for the same canary and window).
+//! - Each canary's entry also carries what the next run continues from ([`sequence`]): the points
+//!   its queries fetched, so that the next run fetches only newer ones, and with `--looks
+//!   sequential` the always-valid sequence (its start, the last interval consumed, the step and a
+//!   fingerprint of the analysis). That part is validated on every read; an entry that fails is
+//!   not continued (a new sequence, said on stderr and in the report), and the rest of the state
+//!   (the verdict, the delivery) is kept.
 //!
 //! # Safety against other local users and odd files
 //!
@@ -88,10 +94,12 @@
 //!
 //! [`state`] holds the state model, the transition rule and the state file; [`lock`] the lock
 //! file and the safe opening of files in the state directory; [`signals`] the signal thread;
-//! [`heartbeat`] the ping. The [`Watchdog`] here ties them together for one run.
+//! [`heartbeat`] the ping; [`sequence`] what a canary's entry carries to the next run. The
+//! [`Watchdog`] here ties them together for one run.
 
 mod heartbeat;
 mod lock;
+pub(crate) mod sequence;
 mod signals;
 mod state;
 
@@ -108,6 +116,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU8;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+/// What the last run of a canary left for this one.
+#[derive(Debug, Default)]
+pub struct LastRun {
+    /// The sustained-breach stretches it left running.
+    pub trailing: BTreeMap<String, crate::judge::sustained::Stretch>,
+    /// The points (and sequence) it carried ([`sequence`]); `Err` says why they cannot be used.
+    pub carried: Option<Result<sequence::Carried, String>>,
+}
+
 /// A watchdog run: the lock is held and the signal thread is running until it is dropped.
 #[derive(Debug)]
 pub struct Watchdog {
@@ -118,6 +135,8 @@ pub struct Watchdog {
     signalled: Arc<AtomicU8>,
     /// Where a corrupt state file was moved aside in this run, if it was.
     moved_aside: Mutex<Option<PathBuf>>,
+    /// What this run leaves for the next one ([`sequence`]), recorded with the verdict.
+    kept: Mutex<Option<serde_json::Value>>,
     signals: signal_hook::iterator::Handle,
     // Dropped last: the lock file goes when everything else is done.
     lock: Lock,
@@ -146,24 +165,32 @@ impl Watchdog {
             critical,
             signalled,
             moved_aside: Mutex::new(None),
+            kept: Mutex::new(None),
             signals,
             lock,
         })
+    }
+
+    /// What the last run of this canary left (nothing when there is no state), its carried part
+    /// validated against `now`.
+    pub fn carried(&self, canary: &BTreeMap<String, String>, now: i64) -> Result<LastRun, CanaryError> {
+        let key = webhook::canary_key_of(&self.analysis, canary);
+        let Some(entry) = self.load()?.canaries.remove(&key) else { return Ok(LastRun::default()) };
+        Ok(LastRun {
+            trailing: entry.trailing,
+            carried: entry.carried.as_ref().map(|value| sequence::parse(value, now)),
+        })
+    }
+
+    /// Keeps `value` (from [`sequence::to_value`]) for the next run; recorded by [`Watchdog::act`].
+    pub fn keep(&self, value: Option<serde_json::Value>) {
+        *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = value;
     }
 
     /// Applies the transition rule to a finished judgment: calls `deliver` (which returns `None`
     /// when no webhook is configured) when the rule says so, puts its outcome in the report, and
     /// records the verdict. A signal waits until this is done. With `dry_run` the state is read
     /// but not written.
-    /// The stretches the last run of this canary left running (empty when there is no state).
-    pub fn carries(
-        &self,
-        canary: &BTreeMap<String, String>,
-    ) -> Result<BTreeMap<String, crate::judge::sustained::Stretch>, CanaryError> {
-        let key = webhook::canary_key_of(&self.analysis, canary);
-        Ok(self.load()?.canaries.remove(&key).map(|state| state.trailing).unwrap_or_default())
-    }
-
     pub fn act(
         &self,
         report: &mut JudgmentReport,
@@ -202,7 +229,8 @@ impl Watchdog {
                 None
             }
         };
-        let next = next_state(previous, report, now, &rule, outcome.as_ref());
+        let mut next = next_state(previous, report, now, &rule, outcome.as_ref());
+        next.carried = self.kept.lock().unwrap_or_else(PoisonError::into_inner).take();
         report.rollback = outcome;
         if dry_run {
             eprintln!("canary: dry run: the watchdog state {} is left as it was", self.state_path.display());

@@ -64,6 +64,10 @@ pub struct CanaryState {
     /// the next run continues them, so a stretch spanning two runs still fires.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub trailing: BTreeMap<String, crate::judge::sustained::Stretch>,
+    /// What the next run continues from: the points fetched and, with `--looks sequential`, the
+    /// always-valid sequence (`super::sequence`; validated when read, never trusted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried: Option<serde_json::Value>,
 }
 
 /// One call of the rollback webhook, as the state file keeps it.
@@ -162,6 +166,7 @@ pub fn next_state(
         window_end: format_timestamp(report.window.end),
         rollback,
         trailing: trailing_stretches(report),
+        carried: None,
     }
 }
 
@@ -260,6 +265,7 @@ mod tests {
                 error: (!delivered).then(|| "the receiver answered HTTP 503".into()),
             }),
             trailing: BTreeMap::new(),
+            carried: None,
         }
     }
 

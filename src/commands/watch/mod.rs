@@ -15,14 +15,13 @@
 
 mod events;
 
-use super::judging::{call_rollback_webhook, check_recorded_offsets, fetch_everything, judge_source, metric_inputs};
+use super::judging::{call_rollback_webhook, check_recorded_offsets, judge_source, sequential_look};
 use crate::actions::features;
 use crate::cli::{WatchArgs, WatchLooks};
 use crate::config::{Analysis, JudgeChoice};
 use crate::error::CanaryError;
 use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
 use crate::judge::sequential;
-use crate::judge::{Context, Judgment, judge};
 use crate::model::{
     Verdict, clock,
     number::p_value,
@@ -198,13 +197,8 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         let look_deadline =
             deadline::exit_unless_done_within(deadline::run_deadline(&args.source), format!("look {}", index + 1));
         let (mut report, sequences) = if is_sequential {
-            let fetched = fetch_everything(&analysis, &incremental, look.window, &sides, &overrides)?;
-            let inputs = metric_inputs(&analysis, fetched, &BTreeMap::new());
-            let context = Context { window: look.window, point_time: incremental.point_time(), alpha: look.alpha };
-            let source = incremental.description();
-            let mut report =
-                judge(Judgment { analysis: &analysis, inputs: inputs.clone(), context, sides: &sides, source });
-            let sequences = sequential::apply(&analysis, &mut report, inputs, incremental.point_time());
+            let (report, sequences) =
+                sequential_look(&analysis, &incremental, look.window, &sides, &overrides, look.alpha)?;
             (report, Some(sequences))
         } else {
             let report =
@@ -275,7 +269,7 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
 /// passed without any test or threshold having run is no evidence: the look is inconclusive, not
 /// a pass, and says which metrics were not judged (the judge's own rule, enforced here again
 /// because a watch's early looks are where it is tested hardest).
-fn refuse_a_pass_without_evidence(report: &mut JudgmentReport, alpha: f64) {
+pub(crate) fn refuse_a_pass_without_evidence(report: &mut JudgmentReport, alpha: f64) {
     if report.verdict != Verdict::Pass {
         return;
     }
