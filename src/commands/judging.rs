@@ -126,10 +126,49 @@ pub fn judge_source(
     alpha: f64,
     carries: &BTreeMap<String, Carry>,
 ) -> Result<JudgmentReport, CanaryError> {
+    let look = LookInput { analysis, source, window, sides, overrides, alpha };
+    Ok(judge_look(&look, carries, false)?.0)
+}
+
+/// What one look judges: an analysis's window on a source, at family-wise level `alpha`.
+pub(crate) struct LookInput<'a> {
+    pub analysis: &'a Analysis,
+    pub source: &'a dyn MetricSource,
+    pub window: Window,
+    pub sides: &'a ResolvedSides,
+    pub overrides: &'a BTreeMap<String, String>,
+    pub alpha: f64,
+}
+
+/// One look of continuous monitoring (`watch --looks sequential`, the sequential cron
+/// watchdog): judges everything in the look's window and replaces its statistical tests by
+/// always-valid ones ([`crate::judge::sequential`]). Returns the report and each tested metric's
+/// sequence.
+pub(crate) fn sequential_look(
+    look: &LookInput<'_>,
+) -> Result<(JudgmentReport, Vec<crate::judge::sequential::SequenceResult>), CanaryError> {
+    judge_look(look, &BTreeMap::new(), true)
+}
+
+/// Fetches and judges one look; `sequential` replaces the statistical tests by always-valid ones
+/// (the sequences are empty otherwise). A query that came back empty with a range shorter than
+/// twice the scrape interval is explained on its no-data metric.
+fn judge_look(
+    look: &LookInput<'_>,
+    carries: &BTreeMap<String, Carry>,
+    sequential: bool,
+) -> Result<(JudgmentReport, Vec<crate::judge::sequential::SequenceResult>), CanaryError> {
+    let LookInput { analysis, source, window, sides, overrides, alpha } = *look;
     let fetched = fetch_everything(analysis, source, window, sides, overrides)?;
     let context = Context { window, point_time: source.point_time(), alpha };
     let notes = short_range_notes(source, &fetched);
-    let mut report = judge_fetched(analysis, fetched, &context, sides, source.description(), carries);
+    let inputs = metric_inputs(analysis, fetched, carries);
+    let sequential_inputs = sequential.then(|| inputs.clone());
+    let mut report = judge(Judgment { analysis, inputs, context, sides, source: source.description() });
+    let sequences = match sequential_inputs {
+        Some(inputs) => crate::judge::sequential::apply(analysis, &mut report, inputs, source.point_time()),
+        None => Vec::new(),
+    };
     let mut noted = std::collections::BTreeSet::new();
     for (metric, finding) in notes {
         let name = analysis.metrics[metric].name();
@@ -141,27 +180,6 @@ pub fn judge_source(
             result.findings.insert(0, finding);
         }
     }
-    Ok(report)
-}
-
-/// One look of continuous monitoring (`watch --looks sequential`, the sequential cron
-/// watchdog): judges everything in `window` and replaces its statistical tests by always-valid
-/// ones ([`crate::judge::sequential`]). Returns the report and each tested metric's sequence.
-pub(crate) fn sequential_look(
-    analysis: &Analysis,
-    source: &dyn MetricSource,
-    window: Window,
-    sides: &ResolvedSides,
-    overrides: &BTreeMap<String, String>,
-    alpha: f64,
-) -> Result<(JudgmentReport, Vec<crate::judge::sequential::SequenceResult>), CanaryError> {
-    let fetched = fetch_everything(analysis, source, window, sides, overrides)?;
-    let inputs = metric_inputs(analysis, fetched, &BTreeMap::new());
-    let context = Context { window, point_time: source.point_time(), alpha };
-    let judgment =
-        crate::judge::Judgment { analysis, inputs: inputs.clone(), context, sides, source: source.description() };
-    let mut report = crate::judge::judge(judgment);
-    let sequences = crate::judge::sequential::apply(analysis, &mut report, inputs, source.point_time());
     Ok((report, sequences))
 }
 

@@ -5,7 +5,7 @@
 //! run every minute is one continuous monitor. What this run leaves for the next is returned for
 //! the watchdog to record with the verdict.
 
-use super::judging::{judge_source, plan_queries, sequential_look};
+use super::judging::{LookInput, judge_source, plan_queries, sequential_look};
 use crate::actions::watchdog::sequence::{self, Carried, Looks, Wanted};
 use crate::cli::WatchdogLooks;
 use crate::config::Analysis;
@@ -89,7 +89,8 @@ pub(crate) fn judge_run(
             let judged =
                 Window::between(continuation.start, window.end, step, Duration::from_secs(window.warmup_seconds))
                     .map_err(CanaryError::Usage)?;
-            let (mut report, sequences) = sequential_look(analysis, &incremental, judged, sides, overrides, alpha)?;
+            let look = LookInput { analysis, source: &incremental, window: judged, sides, overrides, alpha };
+            let (mut report, sequences) = sequential_look(&look)?;
             super::watch::refuse_a_pass_without_evidence(&mut report, alpha);
             (report, sequences)
         }

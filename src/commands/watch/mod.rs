@@ -15,7 +15,7 @@
 
 mod events;
 
-use super::judging::{call_rollback_webhook, check_recorded_offsets, judge_source, sequential_look};
+use super::judging::{LookInput, call_rollback_webhook, check_recorded_offsets, judge_source, sequential_look};
 use crate::actions::features;
 use crate::cli::{WatchArgs, WatchLooks};
 use crate::config::{Analysis, JudgeChoice};
@@ -197,8 +197,15 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         let look_deadline =
             deadline::exit_unless_done_within(deadline::run_deadline(&args.source), format!("look {}", index + 1));
         let (mut report, sequences) = if is_sequential {
-            let (report, sequences) =
-                sequential_look(&analysis, &incremental, look.window, &sides, &overrides, look.alpha)?;
+            let look = LookInput {
+                analysis: &analysis,
+                source: &incremental,
+                window: look.window,
+                sides: &sides,
+                overrides: &overrides,
+                alpha: look.alpha,
+            };
+            let (report, sequences) = sequential_look(&look)?;
             (report, Some(sequences))
         } else {
             let report =
