@@ -72,7 +72,22 @@ pub enum ComparisonError {
     Statistics(StatsError),
 }
 
-/// Compares the canary sample against the baseline sample.
+/// One side's values, ascending and finite: what [`compare_sorted`] takes, so that each side can
+/// be sorted as soon as it is read (on its own thread) and never copied.
+#[derive(Debug)]
+pub struct SortedSample(Vec<f64>);
+
+impl SortedSample {
+    /// Checks that `values` is non-empty and finite, and sorts it in place (IEEE total order).
+    pub fn new(values: Vec<f64>, side: &'static str) -> Result<SortedSample, ComparisonError> {
+        if values.is_empty() {
+            return Err(ComparisonError::EmptySample { side });
+        }
+        sorted_finite(values, side).map(SortedSample).map_err(ComparisonError::Statistics)
+    }
+}
+
+/// Compares the canary sample against the baseline sample, sorting both in parallel first.
 pub fn compare(
     baseline: Vec<f64>,
     canary: Vec<f64>,
@@ -83,14 +98,23 @@ pub fn compare(
             return Err(ComparisonError::EmptySample { side });
         }
     }
-    let stats_error = ComparisonError::Statistics;
     let (baseline, canary) = std::thread::scope(|scope| {
-        let canary = scope.spawn(|| sorted_finite(canary, "canary"));
-        let baseline = sorted_finite(baseline, "baseline");
+        let canary = scope.spawn(|| SortedSample::new(canary, "canary"));
+        let baseline = SortedSample::new(baseline, "baseline");
         (baseline, canary.join().expect("sorting thread panicked"))
     });
-    let (baseline, canary) = (baseline.map_err(stats_error)?, canary.map_err(stats_error)?);
-    let ranks = Ranks::of_sorted(&canary, &baseline);
+    compare_sorted(&baseline?, &canary?, settings)
+}
+
+/// Compares two sorted samples.
+pub fn compare_sorted(
+    baseline: &SortedSample,
+    canary: &SortedSample,
+    settings: &CompareSettings,
+) -> Result<ComparisonReport, ComparisonError> {
+    let stats_error = ComparisonError::Statistics;
+    let (baseline, canary) = (baseline.0.as_slice(), canary.0.as_slice());
+    let ranks = Ranks::of_sorted(canary, baseline);
     // The exact law gives the exact p-value and also the interval's order statistic, so it is
     // built once whenever it is cheap (or explicitly requested).
     let law = match settings.method {
@@ -102,9 +126,9 @@ pub fn compare(
         _ => None,
     };
     let test = mann_whitney(&ranks, settings.alternative, settings.method, law.as_ref()).map_err(stats_error)?;
-    let shift = hodges_lehmann(&canary, &baseline, settings.confidence, law.as_ref()).map_err(stats_error)?;
-    let baseline_summary = Summary::of_sorted(&baseline);
-    let canary_summary = Summary::of_sorted(&canary);
+    let shift = hodges_lehmann(canary, baseline, settings.confidence, law.as_ref()).map_err(stats_error)?;
+    let baseline_summary = Summary::of_sorted(baseline);
+    let canary_summary = Summary::of_sorted(canary);
     let amount = settings.margin.amount(baseline_summary.p50);
     let decision = judge_shift(&shift, settings.direction, amount);
     Ok(ComparisonReport {

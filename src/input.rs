@@ -248,9 +248,17 @@ fn check_count(values: Vec<f64>, max_values: usize, path: &Path, line: usize) ->
     Ok(values)
 }
 
-/// One number, parsed by the standard library straight from the bytes (no allocation unless it is
-/// refused: only then is the excerpt for the message made).
+/// One number, parsed straight from the bytes (no allocation unless it is refused: only then is
+/// the excerpt for the message made). `fast-float2` reads it (Eisel-Lemire with a big-decimal
+/// fallback: correctly rounded, the same value and the same accepted syntax as `str::parse::<f64>`,
+/// checked by `tests::fast_parse_equals_the_standard_library`); a token it refuses goes to the
+/// standard library, whose verdict and message stand.
 fn parse_token(token: &[u8], path: &Path, line: usize) -> Result<f64, NumbersError> {
+    if let Ok(value) = fast_float2::parse::<f64, _>(token)
+        && value.is_finite()
+    {
+        return Ok(value);
+    }
     let parsed = std::str::from_utf8(token).ok().map(str::parse::<f64>);
     match parsed {
         Some(Ok(value)) if value.is_finite() => Ok(value),
@@ -340,6 +348,90 @@ mod tests {
         let text: String =
             (0..1_000_000).map(|i| format!("{}\n", 1.0e-3 * i as f64 + 0.123_456_789_012_345_6)).collect();
         assert_eq!(parse_numbers(text.as_bytes(), Path::new("big")).unwrap().len(), 1_000_000);
+    }
+
+    mod fast_parse {
+        use proptest::prelude::*;
+
+        /// `fast-float2` against the standard library: the same value bit for bit, or both refuse.
+        fn agree(token: &str) -> Result<(), TestCaseError> {
+            // Bit for bit, any NaN being the same NaN.
+            let bits = |value: f64| if value.is_nan() { f64::NAN.to_bits() } else { value.to_bits() };
+            let standard = token.parse::<f64>().ok().map(bits);
+            let fast = fast_float2::parse::<f64, _>(token.as_bytes()).ok().map(bits);
+            prop_assert_eq!(fast, standard, "token {:?}", token);
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+            #[test]
+            fn on_random_doubles_printed_every_way(bits in any::<u64>(), digits in 1usize..25) {
+                let value = f64::from_bits(bits);
+                for token in [format!("{value}"), format!("{value:e}"), format!("{value:.digits$e}"), format!("{value:.digits$}")] {
+                    agree(&token)?;
+                }
+            }
+
+            #[test]
+            fn on_number_like_strings(token in "[-+]?[0-9]{0,30}(\\.[0-9]{0,30})?([eE][-+]?[0-9]{0,5})?") {
+                agree(&token)?;
+            }
+
+            #[test]
+            fn on_any_short_string_of_number_characters(token in "[-+.eE0-9infatyINFATY_x ]{0,12}") {
+                agree(&token)?;
+            }
+        }
+
+        #[test]
+        fn on_edge_cases() {
+            for token in [
+                "",
+                ".",
+                "+.",
+                "-",
+                "e5",
+                "1e",
+                "1e+",
+                "1.",
+                ".5",
+                "1.e5",
+                "inf",
+                "-Infinity",
+                "infin",
+                "nan",
+                "-nan",
+                "nan(1)",
+                "0x10",
+                "1_000",
+                " 1",
+                "1 ",
+                "00001",
+                "1e400",
+                "1e-400",
+                "4.9e-324",
+                "2.4703282292062327e-324",
+                "2.4703282292062328e-324",
+                "1.7976931348623157e308",
+                "1.7976931348623158e308",
+                "1.7976931348623159e308",
+                "9007199254740993",
+                "2.2250738585072011e-308",
+                "2.2250738585072012e-308",
+                "0.1000000000000000055511151231257827021181583404541015625",
+                "7.3177701707893310e+15",
+                "1e+9999999999999999999999",
+                "--1",
+                "+-1",
+                "1ee5",
+                "1.2.3",
+                "\u{663}",
+            ] {
+                agree(token).unwrap();
+            }
+        }
     }
 
     #[test]
