@@ -125,7 +125,9 @@ pub fn parse_numbers(reader: impl Read, path: &Path) -> Result<Vec<f64>, Numbers
 }
 
 /// [`parse_numbers`] with chosen limits. Tokens are parsed in place in the read buffer (no copy,
-/// no allocation per value); only a token cut by the buffer's end is carried over, and never
+/// no allocation per value; a number that `fast-float2` reads whole up to a separator is taken in
+/// one step, anything else goes through [`parse_token`]); only a token cut by the buffer's end is
+/// carried over, and never
 /// beyond [`MAX_NUMBER_TOKEN_BYTES`], so neither a line without newline nor a token without end
 /// is ever held beyond its limit.
 fn parse_numbers_limited(
@@ -192,7 +194,21 @@ fn parse_numbers_limited(
                 at += 1;
                 continue;
             }
-            // A token: look for its end no further than the longest allowed token.
+            // A token: most are a whole number followed by a separator, read in one step.
+            if carried.is_empty()
+                && let Ok((value, used)) = fast_float2::parse_partial::<f64, _>(&buffer[at..])
+                && used <= MAX_NUMBER_TOKEN_BYTES
+                && value.is_finite()
+                && buffer.get(at + used).is_some_and(|&byte| is_separator(byte))
+            {
+                values.push(value);
+                at += used;
+                if values.len() > max_values {
+                    return check_count(values, max_values, path, line_number);
+                }
+                continue;
+            }
+            // Otherwise look for its end no further than the longest allowed token.
             let room = MAX_NUMBER_TOKEN_BYTES + 1 - carried.len();
             let window = &buffer[at..length.min(at + room)];
             let end = window.iter().position(|&byte| is_separator(byte));
@@ -351,7 +367,10 @@ mod tests {
     }
 
     mod fast_parse {
+        use super::super::{MAX_NUMBER_TOKEN_BYTES, excerpt, parse_numbers, parse_token};
+        use super::Trickle;
         use proptest::prelude::*;
+        use std::path::Path;
 
         /// `fast-float2` against the standard library: the same value bit for bit, or both refuse.
         fn agree(token: &str) -> Result<(), TestCaseError> {
@@ -382,6 +401,53 @@ mod tests {
             #[test]
             fn on_any_short_string_of_number_characters(token in "[-+.eE0-9infatyINFATY_x ]{0,12}") {
                 agree(&token)?;
+            }
+        }
+
+        /// A token, or a separator.
+        fn piece() -> impl Strategy<Value = (String, &'static str)> {
+            let token = prop_oneof![
+                any::<f64>().prop_map(|value| format!("{value}")),
+                any::<f64>().prop_map(|value| format!("{value:e}")),
+                "[-+]?[0-9]{1,25}(\\.[0-9]{0,20})?([eE][-+]?[0-9]{0,3})?",
+                "[0-9a-z.+-]{1,6}",
+            ];
+            (token, prop::sample::select(vec![" ", "\n", "\t", "\r\n", "  \n "]))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// The one-step reading of whole numbers gives exactly what reading each token
+            /// through `parse_token` gives: the same values, or the same first error.
+            #[test]
+            fn whole_numbers_read_in_one_step_as_token_by_token(pieces in prop::collection::vec(piece(), 0..40), chunk in 1usize..48) {
+                let path = Path::new("x");
+                let mut text = String::new();
+                let mut expected = Ok(Vec::new());
+                let mut line = 1;
+                for (token, separator) in &pieces {
+                    text.push_str(token);
+                    text.push_str(separator);
+                    if let Ok(values) = &mut expected {
+                        if token.len() > MAX_NUMBER_TOKEN_BYTES {
+                            let shown = excerpt(&token[..MAX_NUMBER_TOKEN_BYTES]);
+                            expected = Err(format!(
+                                "x:{line}: `{shown}` is longer than any number ({MAX_NUMBER_TOKEN_BYTES} bytes): not a file of numbers?"
+                            ));
+                            continue;
+                        }
+                        match parse_token(token.as_bytes(), path, line) {
+                            Ok(value) => values.push(value),
+                            Err(error) => expected = Err(error.to_string()),
+                        }
+                    }
+                    line += separator.matches('\n').count();
+                }
+                let got = parse_numbers(Trickle(text.as_bytes(), chunk), path).map_err(|error| error.to_string());
+                prop_assert_eq!(&got, &expected);
+                let whole = parse_numbers(text.as_bytes(), path).map_err(|error| error.to_string());
+                prop_assert_eq!(whole, expected);
             }
         }
 
