@@ -41,7 +41,7 @@ const MAX_ROUNDS: usize = 6;
 
 /// D(r) for each rank r (1-based, 1 ≤ r ≤ m·n), in the order given, of two ascending, finite,
 /// non-empty samples.
-pub fn order_statistics(canary: &[f64], baseline: &[f64], ranks: &[u64]) -> Vec<f64> {
+pub(crate) fn order_statistics(canary: &[f64], baseline: &[f64], ranks: &[u64]) -> Vec<f64> {
     order_statistics_with(canary, baseline, ranks, COLLECT_LIMIT)
 }
 
