@@ -114,21 +114,30 @@ pub fn compare_sorted(
 ) -> Result<ComparisonReport, ComparisonError> {
     let stats_error = ComparisonError::Statistics;
     let (baseline, canary) = (baseline.0.as_slice(), canary.0.as_slice());
-    let ranks = Ranks::of_sorted(canary, baseline);
+    let sizes = (canary.len(), baseline.len());
     // The exact law gives the exact p-value and also the interval's order statistic, so it is
-    // built once whenever it is cheap (or explicitly requested).
-    let law = match settings.method {
-        Method::Exact if ranks.has_ties => None, // refused by the test below
-        Method::Exact => Some(ExactNull::new(canary.len(), baseline.len()).map_err(stats_error)?),
-        _ if ExactNull::affordable(canary.len(), baseline.len()) => {
-            Some(ExactNull::new(canary.len(), baseline.len()).map_err(stats_error)?)
-        }
-        _ => None,
+    // built once whenever it is cheap (or explicitly requested). Only the exact method needs the
+    // ranks first (it refuses ties before building its law); otherwise the rank merge and the
+    // summaries run beside the selection of the shift.
+    let (ranks, law) = if settings.method == Method::Exact {
+        let ranks = Ranks::of_sorted(canary, baseline);
+        let law = if ranks.has_ties { None } else { Some(ExactNull::new(sizes.0, sizes.1).map_err(stats_error)?) };
+        (Some(ranks), law)
+    } else if ExactNull::affordable(sizes.0, sizes.1) {
+        (None, Some(ExactNull::new(sizes.0, sizes.1).map_err(stats_error)?))
+    } else {
+        (None, None)
     };
+    let ((ranks, baseline_summary, canary_summary), shift) = std::thread::scope(|scope| {
+        let beside = scope.spawn(move || {
+            let ranks = ranks.unwrap_or_else(|| Ranks::of_sorted(canary, baseline));
+            (ranks, Summary::of_sorted(baseline), Summary::of_sorted(canary))
+        });
+        let shift = hodges_lehmann(canary, baseline, settings.confidence, law.as_ref());
+        (beside.join().expect("ranking thread panicked"), shift)
+    });
     let test = mann_whitney(&ranks, settings.alternative, settings.method, law.as_ref()).map_err(stats_error)?;
-    let shift = hodges_lehmann(canary, baseline, settings.confidence, law.as_ref()).map_err(stats_error)?;
-    let baseline_summary = Summary::of_sorted(baseline);
-    let canary_summary = Summary::of_sorted(canary);
+    let shift = shift.map_err(stats_error)?;
     let amount = settings.margin.amount(baseline_summary.p50);
     let decision = judge_shift(&shift, settings.direction, amount);
     Ok(ComparisonReport {
