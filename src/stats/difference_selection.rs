@@ -30,7 +30,8 @@
 use super::differences::{Bracket, key, run_walks, select_in, value, walks_for};
 use std::ops::Range;
 
-/// Most differences gathered for one target in one pass.
+/// A bracket holding at most this many differences is gathered whole; a proposal gathers at most
+/// four times as many.
 const COLLECT_LIMIT: u64 = 1 << 17;
 /// Largest grid taken from one sample.
 const GRID: usize = 1 << 15;
@@ -295,7 +296,8 @@ fn gather(canary: &[f64], baseline: &[f64], proposals: &[(Option<f64>, f64)], li
             let Some(inside) = &mut entry.inside else { continue };
             for (i, start) in rows {
                 let c = canary[i];
-                let row = baseline[start..].iter().map(|&b| c - b);
+                // At most one past the cap, so that a proposal that missed never gathers more.
+                let row = baseline[start..].iter().map(|&b| c - b).take(cap + 1 - inside.len());
                 match lo {
                     Some(lo) => inside.extend(row.take_while(|&difference| difference > lo)),
                     None => inside.extend(row),
