@@ -21,19 +21,22 @@ files="bench/data/baseline.txt bench/data/canary.txt"
 canary="target/dist/canary compare $files --format json"
 floor="target/naive_floor $files"
 scipy="python3 bench/scipy_mannwhitneyu.py $files"
+# BEFORE=path/to/an/older/canary adds that binary to the same run ("canary before").
+before=()
+if [ -n "${BEFORE:-}" ]; then before=(-n "canary before" "$BEFORE compare $files --format json"); fi
 hyperfine --warmup 2 --runs "${RUNS:-10}" --ignore-failure --export-json bench/data/compare.json \
-  -n canary "$canary" -n "naive floor" "$floor" -n scipy "$scipy"
+  -n canary "$canary" "${before[@]}" -n "naive floor" "$floor" -n scipy "$scipy"
 python3 - <<'PY'
 import json
 results = {r["command"]: r for r in json.load(open("bench/data/compare.json"))["results"]}
 floor = results["naive floor"]
 floor_cpu = floor["user"] + floor["system"]
-print(f"{'command':<12} {'wall mean':>10} {'CPU (user+sys)':>15} {'wall / floor':>13} {'CPU / floor':>12}")
+print(f"{'command':<14} {'wall mean':>10} {'CPU (user+sys)':>15} {'wall / floor':>13} {'CPU / floor':>12}")
 for name, r in results.items():
     cpu = r["user"] + r["system"]
-    print(f"{name:<12} {r['mean'] * 1e3:>8.1f} ms {cpu * 1e3:>12.1f} ms {r['mean'] / floor['mean']:>12.2f}x {cpu / floor_cpu:>11.2f}x")
+    print(f"{name:<14} {r['mean'] * 1e3:>8.1f} ms {cpu * 1e3:>12.1f} ms {r['mean'] / floor['mean']:>12.2f}x {cpu / floor_cpu:>11.2f}x")
 PY
 echo "input: $(du -h bench/data/baseline.txt | cut -f1) + $(du -h bench/data/canary.txt | cut -f1)"
-for cmd in "$canary" "$floor" "$scipy"; do
+for cmd in "$canary" ${BEFORE:+"$BEFORE compare $files --format json"} "$floor" "$scipy"; do
   /usr/bin/time -f "peak RSS %M KB, %e s: $cmd" $cmd >/dev/null || true
 done

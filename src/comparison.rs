@@ -72,7 +72,22 @@ pub enum ComparisonError {
     Statistics(StatsError),
 }
 
-/// Compares the canary sample against the baseline sample.
+/// One side's values, ascending and finite: what [`compare_sorted`] takes, so that each side can
+/// be sorted as soon as it is read (on its own thread) and never copied.
+#[derive(Debug)]
+pub struct SortedSample(Vec<f64>);
+
+impl SortedSample {
+    /// Checks that `values` is non-empty and finite, and sorts it in place (IEEE total order).
+    pub fn new(values: Vec<f64>, side: &'static str) -> Result<SortedSample, ComparisonError> {
+        if values.is_empty() {
+            return Err(ComparisonError::EmptySample { side });
+        }
+        sorted_finite(values, side).map(SortedSample).map_err(ComparisonError::Statistics)
+    }
+}
+
+/// Compares the canary sample against the baseline sample, sorting both in parallel first.
 pub fn compare(
     baseline: Vec<f64>,
     canary: Vec<f64>,
@@ -83,28 +98,46 @@ pub fn compare(
             return Err(ComparisonError::EmptySample { side });
         }
     }
-    let stats_error = ComparisonError::Statistics;
     let (baseline, canary) = std::thread::scope(|scope| {
-        let canary = scope.spawn(|| sorted_finite(canary, "canary"));
-        let baseline = sorted_finite(baseline, "baseline");
+        let canary = scope.spawn(|| SortedSample::new(canary, "canary"));
+        let baseline = SortedSample::new(baseline, "baseline");
         (baseline, canary.join().expect("sorting thread panicked"))
     });
-    let (baseline, canary) = (baseline.map_err(stats_error)?, canary.map_err(stats_error)?);
-    let ranks = Ranks::of_sorted(&canary, &baseline);
+    compare_sorted(&baseline?, &canary?, settings)
+}
+
+/// Compares two sorted samples.
+pub fn compare_sorted(
+    baseline: &SortedSample,
+    canary: &SortedSample,
+    settings: &CompareSettings,
+) -> Result<ComparisonReport, ComparisonError> {
+    let stats_error = ComparisonError::Statistics;
+    let (baseline, canary) = (baseline.0.as_slice(), canary.0.as_slice());
+    let sizes = (canary.len(), baseline.len());
     // The exact law gives the exact p-value and also the interval's order statistic, so it is
-    // built once whenever it is cheap (or explicitly requested).
-    let law = match settings.method {
-        Method::Exact if ranks.has_ties => None, // refused by the test below
-        Method::Exact => Some(ExactNull::new(canary.len(), baseline.len()).map_err(stats_error)?),
-        _ if ExactNull::affordable(canary.len(), baseline.len()) => {
-            Some(ExactNull::new(canary.len(), baseline.len()).map_err(stats_error)?)
-        }
-        _ => None,
+    // built once whenever it is cheap (or explicitly requested). Only the exact method needs the
+    // ranks first (it refuses ties before building its law); otherwise the rank merge and the
+    // summaries run beside the selection of the shift.
+    let (ranks, law) = if settings.method == Method::Exact {
+        let ranks = Ranks::of_sorted(canary, baseline);
+        let law = if ranks.has_ties { None } else { Some(ExactNull::new(sizes.0, sizes.1).map_err(stats_error)?) };
+        (Some(ranks), law)
+    } else if ExactNull::affordable(sizes.0, sizes.1) {
+        (None, Some(ExactNull::new(sizes.0, sizes.1).map_err(stats_error)?))
+    } else {
+        (None, None)
     };
+    let ((ranks, baseline_summary, canary_summary), shift) = std::thread::scope(|scope| {
+        let beside = scope.spawn(move || {
+            let ranks = ranks.unwrap_or_else(|| Ranks::of_sorted(canary, baseline));
+            (ranks, Summary::of_sorted(baseline), Summary::of_sorted(canary))
+        });
+        let shift = hodges_lehmann(canary, baseline, settings.confidence, law.as_ref());
+        (beside.join().expect("ranking thread panicked"), shift)
+    });
     let test = mann_whitney(&ranks, settings.alternative, settings.method, law.as_ref()).map_err(stats_error)?;
-    let shift = hodges_lehmann(&canary, &baseline, settings.confidence, law.as_ref()).map_err(stats_error)?;
-    let baseline_summary = Summary::of_sorted(&baseline);
-    let canary_summary = Summary::of_sorted(&canary);
+    let shift = shift.map_err(stats_error)?;
     let amount = settings.margin.amount(baseline_summary.p50);
     let decision = judge_shift(&shift, settings.direction, amount);
     Ok(ComparisonReport {

@@ -125,7 +125,9 @@ pub fn parse_numbers(reader: impl Read, path: &Path) -> Result<Vec<f64>, Numbers
 }
 
 /// [`parse_numbers`] with chosen limits. Tokens are parsed in place in the read buffer (no copy,
-/// no allocation per value); only a token cut by the buffer's end is carried over, and never
+/// no allocation per value; a number that `fast-float2` reads whole up to a separator is taken in
+/// one step, anything else goes through [`parse_token`]); only a token cut by the buffer's end is
+/// carried over, and never
 /// beyond [`MAX_NUMBER_TOKEN_BYTES`], so neither a line without newline nor a token without end
 /// is ever held beyond its limit.
 fn parse_numbers_limited(
@@ -192,7 +194,21 @@ fn parse_numbers_limited(
                 at += 1;
                 continue;
             }
-            // A token: look for its end no further than the longest allowed token.
+            // A token: most are a whole number followed by a separator, read in one step.
+            if carried.is_empty()
+                && let Ok((value, used)) = fast_float2::parse_partial::<f64, _>(&buffer[at..])
+                && used <= MAX_NUMBER_TOKEN_BYTES
+                && value.is_finite()
+                && buffer.get(at + used).is_some_and(|&byte| is_separator(byte))
+            {
+                values.push(value);
+                at += used;
+                if values.len() > max_values {
+                    return check_count(values, max_values, path, line_number);
+                }
+                continue;
+            }
+            // Otherwise look for its end no further than the longest allowed token.
             let room = MAX_NUMBER_TOKEN_BYTES + 1 - carried.len();
             let window = &buffer[at..length.min(at + room)];
             let end = window.iter().position(|&byte| is_separator(byte));
@@ -248,9 +264,17 @@ fn check_count(values: Vec<f64>, max_values: usize, path: &Path, line: usize) ->
     Ok(values)
 }
 
-/// One number, parsed by the standard library straight from the bytes (no allocation unless it is
-/// refused: only then is the excerpt for the message made).
+/// One number, parsed straight from the bytes (no allocation unless it is refused: only then is
+/// the excerpt for the message made). `fast-float2` reads it (Eisel-Lemire with a big-decimal
+/// fallback: correctly rounded, the same value and the same accepted syntax as `str::parse::<f64>`,
+/// checked by `tests::fast_parse_equals_the_standard_library`); a token it refuses goes to the
+/// standard library, whose verdict and message stand.
 fn parse_token(token: &[u8], path: &Path, line: usize) -> Result<f64, NumbersError> {
+    if let Ok(value) = fast_float2::parse::<f64, _>(token)
+        && value.is_finite()
+    {
+        return Ok(value);
+    }
     let parsed = std::str::from_utf8(token).ok().map(str::parse::<f64>);
     match parsed {
         Some(Ok(value)) if value.is_finite() => Ok(value),
@@ -340,6 +364,140 @@ mod tests {
         let text: String =
             (0..1_000_000).map(|i| format!("{}\n", 1.0e-3 * i as f64 + 0.123_456_789_012_345_6)).collect();
         assert_eq!(parse_numbers(text.as_bytes(), Path::new("big")).unwrap().len(), 1_000_000);
+    }
+
+    mod fast_parse {
+        use super::super::{MAX_NUMBER_TOKEN_BYTES, excerpt, parse_numbers, parse_token};
+        use super::Trickle;
+        use proptest::prelude::*;
+        use std::path::Path;
+
+        /// `fast-float2` against the standard library: the same value bit for bit, or both refuse.
+        fn agree(token: &str) -> Result<(), TestCaseError> {
+            // Bit for bit, any NaN being the same NaN.
+            let bits = |value: f64| if value.is_nan() { f64::NAN.to_bits() } else { value.to_bits() };
+            let standard = token.parse::<f64>().ok().map(bits);
+            let fast = fast_float2::parse::<f64, _>(token.as_bytes()).ok().map(bits);
+            prop_assert_eq!(fast, standard, "token {:?}", token);
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+            #[test]
+            fn on_random_doubles_printed_every_way(bits in any::<u64>(), digits in 1usize..25) {
+                let value = f64::from_bits(bits);
+                for token in [format!("{value}"), format!("{value:e}"), format!("{value:.digits$e}"), format!("{value:.digits$}")] {
+                    agree(&token)?;
+                }
+            }
+
+            #[test]
+            fn on_number_like_strings(token in "[-+]?[0-9]{0,30}(\\.[0-9]{0,30})?([eE][-+]?[0-9]{0,5})?") {
+                agree(&token)?;
+            }
+
+            #[test]
+            fn on_any_short_string_of_number_characters(token in "[-+.eE0-9infatyINFATY_x ]{0,12}") {
+                agree(&token)?;
+            }
+        }
+
+        /// A token, or a separator.
+        fn piece() -> impl Strategy<Value = (String, &'static str)> {
+            let token = prop_oneof![
+                any::<f64>().prop_map(|value| format!("{value}")),
+                any::<f64>().prop_map(|value| format!("{value:e}")),
+                "[-+]?[0-9]{1,25}(\\.[0-9]{0,20})?([eE][-+]?[0-9]{0,3})?",
+                "[0-9a-z.+-]{1,6}",
+            ];
+            (token, prop::sample::select(vec![" ", "\n", "\t", "\r\n", "  \n "]))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// The one-step reading of whole numbers gives exactly what reading each token
+            /// through `parse_token` gives: the same values, or the same first error.
+            #[test]
+            fn whole_numbers_read_in_one_step_as_token_by_token(pieces in prop::collection::vec(piece(), 0..40), chunk in 1usize..48) {
+                let path = Path::new("x");
+                let mut text = String::new();
+                let mut expected = Ok(Vec::new());
+                let mut line = 1;
+                for (token, separator) in &pieces {
+                    text.push_str(token);
+                    text.push_str(separator);
+                    if let Ok(values) = &mut expected {
+                        if token.len() > MAX_NUMBER_TOKEN_BYTES {
+                            let shown = excerpt(&token[..MAX_NUMBER_TOKEN_BYTES]);
+                            expected = Err(format!(
+                                "x:{line}: `{shown}` is longer than any number ({MAX_NUMBER_TOKEN_BYTES} bytes): not a file of numbers?"
+                            ));
+                            continue;
+                        }
+                        match parse_token(token.as_bytes(), path, line) {
+                            Ok(value) => values.push(value),
+                            Err(error) => expected = Err(error.to_string()),
+                        }
+                    }
+                    line += separator.matches('\n').count();
+                }
+                let got = parse_numbers(Trickle(text.as_bytes(), chunk), path).map_err(|error| error.to_string());
+                prop_assert_eq!(&got, &expected);
+                let whole = parse_numbers(text.as_bytes(), path).map_err(|error| error.to_string());
+                prop_assert_eq!(whole, expected);
+            }
+        }
+
+        #[test]
+        fn on_edge_cases() {
+            for token in [
+                "",
+                ".",
+                "+.",
+                "-",
+                "e5",
+                "1e",
+                "1e+",
+                "1.",
+                ".5",
+                "1.e5",
+                "inf",
+                "-Infinity",
+                "infin",
+                "nan",
+                "-nan",
+                "nan(1)",
+                "0x10",
+                "1_000",
+                " 1",
+                "1 ",
+                "00001",
+                "1e400",
+                "1e-400",
+                "4.9e-324",
+                "2.4703282292062327e-324",
+                "2.4703282292062328e-324",
+                "1.7976931348623157e308",
+                "1.7976931348623158e308",
+                "1.7976931348623159e308",
+                "9007199254740993",
+                "2.2250738585072011e-308",
+                "2.2250738585072012e-308",
+                "0.1000000000000000055511151231257827021181583404541015625",
+                "7.3177701707893310e+15",
+                "1e+9999999999999999999999",
+                "--1",
+                "+-1",
+                "1ee5",
+                "1.2.3",
+                "\u{663}",
+            ] {
+                agree(token).unwrap();
+            }
+        }
     }
 
     #[test]

@@ -1,23 +1,28 @@
 //! `canary compare BASELINE CANARY`: read two samples (files of numbers, a CSV column, hyperfine
-//! exports), compare, print, give the verdict.
+//! exports), compare, print, give the verdict. Both files are read, parsed and sorted in parallel.
 
 use crate::cli::CompareArgs;
-use crate::comparison::{CompareSettings, ComparisonError, compare};
+use crate::comparison::{CompareSettings, ComparisonError, SortedSample, compare_sorted};
 use crate::error::CanaryError;
 use crate::input::{SampleFormat, read_sample};
 use crate::model::Verdict;
 use crate::report::{Format, compare as render};
 use crate::settings;
 use std::io::Write;
+use std::path::Path;
 
 pub fn run(args: &CompareArgs) -> Result<Verdict, CanaryError> {
     if args.baseline.as_os_str() == "-" && args.canary.as_os_str() == "-" {
         return Err(CanaryError::Usage("only one of BASELINE and CANARY can be `-` (standard input)".into()));
     }
     let (baseline_format, canary_format) = (sample_format(args, false), sample_format(args, true));
+    // Each side is read, parsed and sorted on its own thread; the comparison starts once both are.
+    let read_and_sort = |path: &Path, format: &SampleFormat, side| {
+        read_sample(path, format).map(|values| SortedSample::new(values, side))
+    };
     let (baseline, canary) = std::thread::scope(|scope| {
-        let canary = scope.spawn(|| read_sample(&args.canary, &canary_format));
-        (read_sample(&args.baseline, &baseline_format), canary.join().expect("reading thread panicked"))
+        let canary = scope.spawn(|| read_and_sort(&args.canary, &canary_format, "canary"));
+        (read_and_sort(&args.baseline, &baseline_format, "baseline"), canary.join().expect("reading thread panicked"))
     });
     let (baseline, canary) = (baseline?, canary?);
     let settings = CompareSettings {
@@ -27,13 +32,15 @@ pub fn run(args: &CompareArgs) -> Result<Verdict, CanaryError> {
         direction: args.direction,
         margin: args.margin,
     };
-    let report = compare(baseline, canary, &settings).map_err(|error| match error {
+    let empty_side = |error| match error {
         ComparisonError::EmptySample { side } => {
             let file = if side == "baseline" { &args.baseline } else { &args.canary };
             CanaryError::NotEnoughData(format!("{}: {error}", file.display()))
         }
         other => CanaryError::from(other),
-    })?;
+    };
+    let (baseline, canary) = (baseline.map_err(empty_side)?, canary.map_err(empty_side)?);
+    let report = compare_sorted(&baseline, &canary, &settings).map_err(empty_side)?;
     let page = settings::output::get().page();
     let mut out = std::io::stdout().lock();
     let written = match args.format {

@@ -8,6 +8,8 @@ pub mod confidence_sequence;
 pub mod counts;
 pub mod dependence;
 pub mod descriptive;
+pub(crate) mod difference_selection;
+pub(crate) mod differences;
 pub mod effect;
 pub mod hodges_lehmann;
 pub mod holm;
