@@ -210,3 +210,19 @@ proptest::proptest! {
 fn by_drift_rule(metric: &report::MetricResult) -> bool {
     metric.inconclusive.as_ref().is_some_and(|i| i.rule == report::InconclusiveRule::Drift)
 }
+
+/// A rate test that could not be computed (counts beyond its bound) carries no drift interval:
+/// the JSON's `drift` object is the evidence of a test that ran, never of one that was skipped.
+#[test]
+fn a_skipped_rate_test_reports_no_drift_interval() {
+    let huge = |v: &[f64]| v.iter().map(|x| x * 1e9).collect::<Vec<f64>>();
+    let a = analysis(CONVERSION, "");
+    let sessions = huge(&[1500.0; 30]);
+    let baseline: Vec<f64> = huge(&(0..30).map(|i| 120.0 + 5.0 * ((i % 3) as f64 - 1.0)).collect::<Vec<_>>());
+    let canary = huge(&wandering(0.8, 0.15));
+    let report = run(&a, &[count(&a.metrics[0], (&baseline, &sessions), (&canary, &sessions))], 30);
+    let rate = &report.metrics[0].tests[0];
+    assert_eq!(rate.outcome, TestOutcome::Skipped, "{rate:?}");
+    assert_eq!(rate.drift, None, "{rate:?}");
+    assert!(!report.metrics[0].classification.is_fail() && report.verdict != Verdict::Pass);
+}
