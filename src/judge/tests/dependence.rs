@@ -226,3 +226,25 @@ fn a_skipped_rate_test_reports_no_drift_interval() {
     assert_eq!(rate.drift, None, "{rate:?}");
     assert!(!report.metrics[0].classification.is_fail() && report.verdict != Verdict::Pass);
 }
+
+/// A metric inconclusive by the drift rule had a rate test that failed: `no_data: ignore` (which
+/// leaves out metrics without data) must not leave it out, or the failed metric would let the
+/// canary pass with "every metric passed".
+#[test]
+fn no_data_ignore_never_ignores_a_fail_the_drift_rule_left_open() {
+    let metrics = format!("{CONVERSION}    no_data: ignore\n{LATENCY}");
+    let a = analysis(&metrics, "");
+    let sessions = vec![1500.0; 30];
+    let baseline: Vec<f64> = (0..30).map(|i| 120.0 + 5.0 * ((i % 3) as f64 - 1.0)).collect();
+    let latency = wiggled(30, 100.0, 1.0, 3);
+    let inputs = [
+        count(&a.metrics[0], (&baseline, &sessions), (&wandering(0.8, 0.15), &sessions)),
+        gauge(&a.metrics[1], &latency, &wiggled(30, 100.0, 1.0, 7)),
+    ];
+    let report = run(&a, &inputs, 30);
+    let conversion = &report.metrics[0];
+    assert!(by_drift_rule(conversion), "{:?}: {}", conversion.classification, conversion.reason);
+    assert_eq!(report.metrics[1].classification, Classification::Pass, "{}", report.metrics[1].reason);
+    assert_eq!(report.verdict, Verdict::Inconclusive, "{}", report.reason);
+    assert!(report.reason.contains("conversion"), "{}", report.reason);
+}
