@@ -150,6 +150,8 @@ fn a_fail_within_the_drift_the_data_show_is_inconclusive_drift() {
         metric.reason
     );
     assert!(metric.findings.iter().any(|f| f.kind == FindingKind::Imprecise && f.message == metric.reason));
+    // Read as what it is (a failed test left open by drift), not as "too little data".
+    assert_eq!(metric.label(), "inconclusive: drift");
 
     let report = judge_conversion(&wandering(0.78, 0.15));
     let metric = classified(&report, Classification::FailLow);
