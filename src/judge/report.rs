@@ -353,13 +353,16 @@ impl MetricResult {
         }
     }
 
-    /// The classification as people read it: `no data` is `too little data` when both sides
-    /// have data (judged points, and for a count some exposure), only not enough of it (the JSON
-    /// keeps `no_data`).
+    /// The classification as people read it: `no data` is `inconclusive: drift` when the drift
+    /// rule left a failed rate test open (plenty of data, which cannot separate a regression from
+    /// drift), and `too little data` when both sides have data (judged points, and for a count
+    /// some exposure), only not enough of it (the JSON keeps `no_data`).
     pub fn label(&self) -> &'static str {
         let has_data =
             |side: &SideData| side.samples > 0 && side.totals.as_ref().is_none_or(|totals| totals.denominator > 0.0);
+        let drift = self.inconclusive.as_ref().is_some_and(|i| i.rule == InconclusiveRule::Drift);
         match self.classification {
+            Classification::NoData if drift => "inconclusive: drift",
             Classification::NoData if has_data(&self.baseline) && has_data(&self.canary) => "too little data",
             classification => classification.label(),
         }

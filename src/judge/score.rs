@@ -1,7 +1,7 @@
 //! Roll-up: group scores (share of scored metrics that passed), a weighted score, and the verdict.
 //! A failed critical metric fails the run; no-data and error metrics are never counted as passes.
 
-use super::report::{Classification, GroupResult, MetricResult};
+use super::report::{Classification, GroupResult, InconclusiveRule, MetricResult};
 use crate::config::{Analysis, NoDataPolicy};
 use crate::model::{Verdict, number::plain};
 
@@ -28,6 +28,12 @@ pub(crate) fn no_data_policy(analysis: &Analysis, name: &str) -> NoDataPolicy {
         .iter()
         .find(|config| super::metric::reported_under(config, name))
         .map_or(NoDataPolicy::Inconclusive, |config| config.no_data)
+}
+
+/// Whether a metric is inconclusive by the drift rule: its rate test failed, but within the drift
+/// the data show (it has data; it is not "no data").
+fn left_open_by_drift(metric: &MetricResult) -> bool {
+    metric.inconclusive.as_ref().is_some_and(|i| i.rule == InconclusiveRule::Drift)
 }
 
 pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> RollUp {
@@ -77,7 +83,13 @@ pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> RollUp {
         .filter(|m| {
             m.classification == Classification::Error
                 || (m.classification == Classification::NoData
-                    && no_data_policy(analysis, &m.name) == NoDataPolicy::Inconclusive)
+                    && match no_data_policy(analysis, &m.name) {
+                        NoDataPolicy::Inconclusive => true,
+                        // `ignore` leaves out a metric without data, never one whose test failed
+                        // and that the drift rule left open.
+                        NoDataPolicy::Ignore => left_open_by_drift(m),
+                        NoDataPolicy::Fail => false,
+                    })
         })
         .collect();
     let Some(value) = score else {

@@ -488,5 +488,31 @@ mod tests {
             let f = autocorrelation_inflation(&series, lags, known);
             proptest::prop_assert!(f >= 1.0 && f <= series.len().max(1) as f64, "{f}");
         }
+
+        /// Whatever the counts (zero-event intervals, one huge batch, counts up to the rate test's
+        /// bound), a drift interval is finite, positive and ordered, its inflation at least 1, and
+        /// its drift lies within the floor and ceiling: nothing non-finite reaches the JSON.
+        #[test]
+        fn the_drift_interval_is_always_finite_and_ordered(
+            counts in proptest::collection::vec((0.0f64..1e9, 1.0f64..1e10, 0.0f64..1e9, 1.0f64..1e10), 3..60),
+            zeros in proptest::collection::vec(proptest::bool::ANY, 60),
+            confidence in 0.5f64..0.99999,
+        ) {
+            let (canary, baseline): (Vec<IntervalCount>, Vec<IntervalCount>) = counts
+                .iter()
+                .zip(&zeros)
+                .map(|(&(x1, n1, x2, n2), &zero)| {
+                    let x1 = if zero { 0.0 } else { x1.min(n1).floor() };
+                    (IntervalCount { events: x1, exposure: n1 }, IntervalCount { events: x2.min(n2).floor(), exposure: n2 })
+                })
+                .unzip();
+            let phi = crate::stats::confidence_sequence::drift_correlation(60.0);
+            if let Some(found) = drift_rate_interval(&canary, &baseline, confidence, LONG_RUN_BATCHES, phi) {
+                proptest::prop_assert!(found.ci_low.is_finite() && found.ci_high.is_finite(), "{found:?}");
+                proptest::prop_assert!(0.0 < found.ci_low && found.ci_low <= found.ci_high, "{found:?}");
+                proptest::prop_assert!((DRIFT_FLOOR..=DRIFT_CEILING).contains(&found.drift), "{found:?}");
+                proptest::prop_assert!(found.inflation.is_finite() && found.inflation >= 1.0, "{found:?}");
+            }
+        }
     }
 }

@@ -30,3 +30,25 @@ fn a_healthy_canary_with_boundary_sharing_latency_windows_is_not_failed() {
     let effective = shift["effective_samples"].as_f64().expect("an effective sample size");
     assert!(effective < 60.0, "{effective}");
 }
+
+/// A 20% conversion drop with a two-minute dip fails the rate test, and the drift rule leaves the
+/// fail open (inconclusive: drift). `no_data: ignore` on that metric must not leave it out: the
+/// run is inconclusive (exit 3), never a pass with "every metric passed".
+#[test]
+fn no_data_ignore_does_not_pass_a_fail_the_drift_rule_left_open() {
+    let args = [
+        "judge",
+        "tests/data/dependence/drift-ignore.yaml",
+        "--replay",
+        "tests/data/dependence/drift-ignored.json",
+        "--format",
+        "json",
+    ];
+    let out = run(&args, None);
+    assert_eq!(out.status.code(), Some(3), "{}\n{}", stdout(&out), stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let conversion = metric(&report, "conversion");
+    assert_eq!(conversion["inconclusive"]["rule"], "drift", "{}", conversion["reason"]);
+    assert_eq!(conversion["tests"][0]["outcome"], "fail");
+    assert!(report["reason"].as_str().unwrap().contains("conversion"), "{}", report["reason"]);
+}

@@ -164,7 +164,10 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
     if config.tests().contains(&TestKind::Rate) {
         let spacing = step.saturating_mul(factor.max(1)) as f64;
         let mut test = rate_test(&canary_counts, &baseline_counts, config.direction, config.margin, confidence);
-        test.0.drift = drift_evidence(&canary_counts, &baseline_counts, confidence, spacing);
+        // Only beside a test that ran: a skipped test's counts (beyond its bound) give no evidence.
+        if test.0.p_value.is_some() {
+            test.0.drift = drift_evidence(&canary_counts, &baseline_counts, confidence, spacing);
+        }
         if let Some((dispersion, batches)) = test.1 {
             result.findings.push(Finding {
                 kind: FindingKind::Overdispersion,

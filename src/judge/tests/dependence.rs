@@ -150,6 +150,8 @@ fn a_fail_within_the_drift_the_data_show_is_inconclusive_drift() {
         metric.reason
     );
     assert!(metric.findings.iter().any(|f| f.kind == FindingKind::Imprecise && f.message == metric.reason));
+    // Read as what it is (a failed test left open by drift), not as "too little data".
+    assert_eq!(metric.label(), "inconclusive: drift");
 
     let report = judge_conversion(&wandering(0.78, 0.15));
     let metric = classified(&report, Classification::FailLow);
@@ -209,4 +211,42 @@ proptest::proptest! {
 
 fn by_drift_rule(metric: &report::MetricResult) -> bool {
     metric.inconclusive.as_ref().is_some_and(|i| i.rule == report::InconclusiveRule::Drift)
+}
+
+/// A rate test that could not be computed (counts beyond its bound) carries no drift interval:
+/// the JSON's `drift` object is the evidence of a test that ran, never of one that was skipped.
+#[test]
+fn a_skipped_rate_test_reports_no_drift_interval() {
+    let huge = |v: &[f64]| v.iter().map(|x| x * 1e9).collect::<Vec<f64>>();
+    let a = analysis(CONVERSION, "");
+    let sessions = huge(&[1500.0; 30]);
+    let baseline: Vec<f64> = huge(&(0..30).map(|i| 120.0 + 5.0 * ((i % 3) as f64 - 1.0)).collect::<Vec<_>>());
+    let canary = huge(&wandering(0.8, 0.15));
+    let report = run(&a, &[count(&a.metrics[0], (&baseline, &sessions), (&canary, &sessions))], 30);
+    let rate = &report.metrics[0].tests[0];
+    assert_eq!(rate.outcome, TestOutcome::Skipped, "{rate:?}");
+    assert_eq!(rate.drift, None, "{rate:?}");
+    assert!(!report.metrics[0].classification.is_fail() && report.verdict != Verdict::Pass);
+}
+
+/// A metric inconclusive by the drift rule had a rate test that failed: `no_data: ignore` (which
+/// leaves out metrics without data) must not leave it out, or the failed metric would let the
+/// canary pass with "every metric passed".
+#[test]
+fn no_data_ignore_never_ignores_a_fail_the_drift_rule_left_open() {
+    let metrics = format!("{CONVERSION}    no_data: ignore\n{LATENCY}");
+    let a = analysis(&metrics, "");
+    let sessions = vec![1500.0; 30];
+    let baseline: Vec<f64> = (0..30).map(|i| 120.0 + 5.0 * ((i % 3) as f64 - 1.0)).collect();
+    let latency = wiggled(30, 100.0, 1.0, 3);
+    let inputs = [
+        count(&a.metrics[0], (&baseline, &sessions), (&wandering(0.8, 0.15), &sessions)),
+        gauge(&a.metrics[1], &latency, &wiggled(30, 100.0, 1.0, 7)),
+    ];
+    let report = run(&a, &inputs, 30);
+    let conversion = &report.metrics[0];
+    assert!(by_drift_rule(conversion), "{:?}: {}", conversion.classification, conversion.reason);
+    assert_eq!(report.metrics[1].classification, Classification::Pass, "{}", report.metrics[1].reason);
+    assert_eq!(report.verdict, Verdict::Inconclusive, "{}", report.reason);
+    assert!(report.reason.contains("conversion"), "{}", report.reason);
 }

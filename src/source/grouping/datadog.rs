@@ -11,11 +11,17 @@
 
 use super::shape::{GroupableShape, MAX_SHAPE_CHARS, Syntax};
 
+/// The words of Datadog's boolean filter syntax, which it reads in either case: a value spelled
+/// so inside `IN (…)` would be read as an operator, not as a tag value.
+const BOOLEAN_KEYWORDS: [&str; 4] = ["and", "or", "not", "in"];
+
 /// Whether `value` can go into a grouped Datadog query's `IN (…)` list and come back unchanged in
-/// the answer's `tag:value`: lowercase letters, digits and `_ . / -` (Datadog lowercases tags).
+/// the answer's `tag:value`: lowercase letters, digits and `_ . / -` (Datadog lowercases tags),
+/// and not one of the boolean syntax's keywords.
 pub fn is_groupable_tag_value(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 200
+        && !BOOLEAN_KEYWORDS.contains(&value)
         && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'/' | b'-'))
 }
 
@@ -162,6 +168,18 @@ mod tests {
         let shape = groupable_datadog(&"avg:cpu{service:PH} by {host}".replace("PH", PH), PH).unwrap();
         assert_eq!((shape.label.as_str(), shape.other_tags()), ("service", Some(&["host".to_string()][..])));
         assert!(shape.accepts("svc-01.eu/x") && !shape.accepts("Svc") && !shape.accepts("a:b") && !shape.accepts(""));
+    }
+
+    /// `and`, `or`, `not` and `in` are operators of the boolean filter syntax in either case:
+    /// `version IN (not, or, svc-a)` would not list three values, so such a service is queried
+    /// alone.
+    #[test]
+    fn refuses_values_that_the_boolean_syntax_reads_as_keywords() {
+        let shape = groupable_datadog(&"sum:m{service:PH}".replace("PH", PH), PH).unwrap();
+        for keyword in ["and", "or", "not", "in"] {
+            assert!(!shape.accepts(keyword), "{keyword}");
+        }
+        assert!(shape.accepts("nota") && shape.accepts("in-1") && shape.accepts("or.2"));
     }
 
     #[test]

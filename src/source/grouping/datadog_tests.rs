@@ -187,3 +187,65 @@ impl MetricSource for FakeDatadog {
         Ok(self.series.get(value).cloned().unwrap_or_default())
     }
 }
+
+/// A source that refuses every query, naming it as the Datadog source does (`metric `m`, canary
+/// numerator: …`).
+struct Refusing;
+
+impl MetricSource for Refusing {
+    fn description(&self) -> SourceDescription {
+        SourceDescription { kind: "datadog".into(), url: None, replay: None }
+    }
+    fn point_time(&self) -> PointTime {
+        PointTime::IntervalStart
+    }
+    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
+        Err(SourceError::Request(format!("{}: Datadog rejected the query (HTTP 400)", request.label())))
+    }
+}
+
+/// Queries fetched once for several metrics of several services (an identical baseline query, a
+/// grouped canary query): each error names the metric, side and role of the service's own query,
+/// never those of the query it happened to be fetched with; a refused grouped answer too.
+#[test]
+fn an_error_names_each_services_own_query() {
+    let window = Window { start: 0, end: 600, step_seconds: 60, warmup_seconds: 0 };
+    let text = format!("sum:trace.http.request.hits{{service:checkout,version:{PLACEHOLDER}}}.as_count()");
+    let shape = groupable_datadog(&text, PLACEHOLDER).expect("groupable");
+    let baseline = text.replace(PLACEHOLDER, "baseline");
+    let (a, b) = (text.replace(PLACEHOLDER, "a"), text.replace(PLACEHOLDER, "b"));
+    let want = |metric, side, role, query, group| Wanted {
+        request: QueryRequest { metric, side, role, query, window },
+        group,
+    };
+    let wanted = [
+        want("requests", Side::Baseline, QueryRole::Value, &baseline, None),
+        want("error_rate", Side::Baseline, QueryRole::Denominator, &baseline, None),
+        want("requests", Side::Canary, QueryRole::Value, &a, Some((&shape, "a"))),
+        want("error_rate", Side::Canary, QueryRole::Denominator, &b, Some((&shape, "b"))),
+    ];
+    let answers = fetch_grouped(&Refusing, &wanted);
+    assert_eq!(answers.backend_queries, 2);
+    for (want, answer) in wanted.iter().zip(&answers.answers) {
+        let error = answer.as_ref().expect_err("refused").to_string();
+        assert_eq!(error, format!("{}: Datadog rejected the query (HTTP 400)", want.request.label()));
+    }
+    let stray = FakeDatadog {
+        series: BTreeMap::from([("a".to_string(), hosts(1, 1)), ("b".to_string(), hosts(2, 1))]),
+        queries: Cell::new(0),
+        hostile: 1,
+    };
+    let shape_by_host = format!("sum:trace.http.request.hits{{service:checkout,version:{PLACEHOLDER}}} by {{host}}");
+    let shape = groupable_datadog(&shape_by_host, PLACEHOLDER).expect("groupable");
+    let (a, b) = (shape_by_host.replace(PLACEHOLDER, "a"), shape_by_host.replace(PLACEHOLDER, "b"));
+    let wanted = [
+        want("requests", Side::Canary, QueryRole::Value, &a, Some((&shape, "a"))),
+        want("error_rate", Side::Canary, QueryRole::Denominator, &b, Some((&shape, "b"))),
+    ];
+    let answers = fetch_grouped(&stray, &wanted);
+    for (want, answer) in wanted.iter().zip(&answers.answers) {
+        let error = answer.as_ref().expect_err("refused").to_string();
+        let own = format!("{}: the grouped query by `version` for 2 services returned", want.request.label());
+        assert!(error.starts_with(&own), "{error}");
+    }
+}

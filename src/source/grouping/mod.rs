@@ -105,22 +105,23 @@ pub(crate) fn fetch_grouped(source: &dyn MetricSource, wanted: &[Wanted<'_>]) ->
     let backend_queries = requests.len();
     drop(requests);
     let mut answers: Vec<Option<Result<Vec<Series>, SourceError>>> = (0..wanted.len()).map(|_| None).collect();
-    for ((_, _, delivery), result) in backend.into_iter().zip(results) {
+    for ((request, _, delivery), result) in backend.into_iter().zip(results) {
+        let sent = request.label();
         match (delivery, result) {
             (Delivery::Exact(members), result) => {
                 for index in members {
-                    answers[index] = Some(copy(&result));
+                    answers[index] = Some(result.clone().map_err(|e| attributed(&e, &sent, &wanted[index].request)));
                 }
             }
             (Delivery::Grouped { members, .. }, Err(error)) => {
                 for index in members.into_iter().flat_map(|(_, indices)| indices) {
-                    answers[index] = Some(Err(copy_error(&error)));
+                    answers[index] = Some(Err(attributed(&error, &sent, &wanted[index].request)));
                 }
             }
             (Delivery::Grouped { shape, members }, Ok(series)) => {
                 if let Err(error) = check_grouped_answer(shape, &series, &members) {
                     for index in members.into_iter().flat_map(|(_, indices)| indices) {
-                        answers[index] = Some(Err(copy_error(&error)));
+                        answers[index] = Some(Err(attributed(&error, &sent, &wanted[index].request)));
                     }
                     continue;
                 }
@@ -191,17 +192,19 @@ pub fn split(series: Vec<Series>, label: &str) -> BTreeMap<String, Vec<Series>> 
     by_value
 }
 
-fn copy(result: &Result<Vec<Series>, SourceError>) -> Result<Vec<Series>, SourceError> {
-    match result {
-        Ok(series) => Ok(series.clone()),
-        Err(error) => Err(copy_error(error)),
-    }
-}
-
-fn copy_error(error: &SourceError) -> SourceError {
+/// `error`, from a query fetched once for several wanted queries (identical, or grouped), as the
+/// wanted query `own` sees it: named by its own metric, side and role (the source named the
+/// query it was sent with, which may be another metric's or another service's).
+fn attributed(error: &SourceError, sent: &str, own: &QueryRequest<'_>) -> SourceError {
+    let own = own.label();
+    let rename = |message: &str| match message.strip_prefix(sent) {
+        Some(rest) => format!("{own}{rest}"),
+        None if message.starts_with(&own) => message.to_string(),
+        None => format!("{own}: {message}"),
+    };
     match error {
-        SourceError::Request(message) => SourceError::Request(message.clone()),
-        SourceError::Unavailable(message) => SourceError::Unavailable(message.clone()),
+        SourceError::Request(message) => SourceError::Request(rename(message)),
+        SourceError::Unavailable(message) => SourceError::Unavailable(rename(message)),
     }
 }
 
