@@ -102,6 +102,9 @@ pub(crate) fn judge_run(
             metric.findings.push(Finding { kind: FindingKind::NewSequence, side: None, message: message.clone() });
         }
     }
+    for revision in incremental.take_revisions() {
+        eprintln!("canary: note: {revision}");
+    }
     let cost = incremental.cost();
     let leaving = Carried {
         looks,

@@ -206,6 +206,9 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
             (report, None)
         };
         drop(look_deadline);
+        for revision in incremental.take_revisions() {
+            eprintln!("canary: note: look {}: {revision}", index + 1);
+        }
         refuse_a_pass_without_evidence(&mut report, look.alpha);
         let pending: Vec<features::FeatureAction> =
             feature_actions.iter().filter(|a| !turned_off.contains_key(&a.feature)).cloned().collect();
