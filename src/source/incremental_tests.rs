@@ -6,13 +6,28 @@
 use super::*;
 use crate::model::{Duration, Point, Window};
 
-/// Answers with one point per step of the window and counts what it was asked for.
-struct Counting {
+/// A backend that records what it was asked for. Without `held` it answers one point per step of
+/// the window (its time as value); with it, the points it holds now on the window's grid, which
+/// may arrive late, change or vanish between looks.
+struct Backend {
     asked: RefCell<Vec<(i64, i64)>>,
     point_time: PointTime,
+    held: Option<RefCell<BTreeMap<i64, f64>>>,
 }
 
-impl MetricSource for Counting {
+impl Backend {
+    fn every_step(point_time: PointTime) -> Backend {
+        Backend { asked: RefCell::new(Vec::new()), point_time, held: None }
+    }
+    fn holding() -> Backend {
+        Backend { held: Some(RefCell::new(BTreeMap::new())), ..Backend::every_step(PointTime::IntervalEnd) }
+    }
+    fn values(&self) -> std::cell::RefMut<'_, BTreeMap<i64, f64>> {
+        self.held.as_ref().expect("a backend holding values").borrow_mut()
+    }
+}
+
+impl MetricSource for Backend {
     fn description(&self) -> SourceDescription {
         SourceDescription { kind: "test".into(), url: None, replay: None }
     }
@@ -22,15 +37,21 @@ impl MetricSource for Counting {
     fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
         let w = request.window;
         self.asked.borrow_mut().push((w.start, w.end));
-        let points =
-            (w.start..=w.end).step_by(w.step_seconds as usize).map(|t| Point { time: t, value: t as f64 }).collect();
-        Ok(vec![Series { labels: BTreeMap::new(), points }])
+        let on_grid = (w.start..=w.end).step_by(w.step_seconds as usize);
+        let points: Vec<Point> = match &self.held {
+            None => on_grid.map(|t| Point { time: t, value: t as f64 }).collect(),
+            Some(held) => {
+                let held = held.borrow();
+                on_grid.filter_map(|time| held.get(&time).map(|&value| Point { time, value })).collect()
+            }
+        };
+        Ok(if points.is_empty() { Vec::new() } else { vec![Series { labels: BTreeMap::new(), points }] })
     }
 }
 
 #[test]
 fn later_windows_fetch_only_the_new_tail() {
-    let inner = Counting { asked: RefCell::new(Vec::new()), point_time: PointTime::IntervalEnd };
+    let inner = Backend::every_step(PointTime::IntervalEnd);
     let source = IncrementalSource::new(&inner);
     let step = Duration::from_secs(60);
     for end in [600, 1200, 1800] {
@@ -54,7 +75,7 @@ fn later_windows_fetch_only_the_new_tail() {
 /// fetch's grid, and every point is served once.
 #[test]
 fn later_fetches_stay_on_the_grid_of_the_first() {
-    let inner = Counting { asked: RefCell::new(Vec::new()), point_time: PointTime::IntervalEnd };
+    let inner = Backend::every_step(PointTime::IntervalEnd);
     let source = IncrementalSource::new(&inner);
     let step = Duration::from_secs(60);
     let mut served = Vec::new();
@@ -72,7 +93,7 @@ fn later_fetches_stay_on_the_grid_of_the_first() {
 /// any point twice.
 #[test]
 fn a_window_reaching_back_is_fetched_again_without_duplicates() {
-    let inner = Counting { asked: RefCell::new(Vec::new()), point_time: PointTime::IntervalEnd };
+    let inner = Backend::every_step(PointTime::IntervalEnd);
     let source = IncrementalSource::new(&inner);
     for (start, end) in [(600, 1200), (0, 1200)] {
         let window = Window::between(start, end, Duration::from_secs(60), Duration::default()).unwrap();
@@ -84,7 +105,7 @@ fn a_window_reaching_back_is_fetched_again_without_duplicates() {
 
 #[test]
 fn a_bucket_still_filling_is_fetched_again() {
-    let inner = Counting { asked: RefCell::new(Vec::new()), point_time: PointTime::IntervalStart };
+    let inner = Backend::every_step(PointTime::IntervalStart);
     let source = IncrementalSource::new(&inner);
     for end in [600, 1200] {
         let window = Window::between(0, end, Duration::from_secs(60), Duration::default()).unwrap();
@@ -92,35 +113,6 @@ fn a_bucket_still_filling_is_fetched_again() {
         source.fetch(&request).unwrap();
     }
     assert_eq!(*inner.asked.borrow(), vec![(0, 600), (300, 1200)]);
-}
-
-/// A backend whose samples can arrive late, change or vanish between looks: it answers with the
-/// points it holds now, on the window's grid.
-#[derive(Default)]
-struct Backend {
-    values: RefCell<BTreeMap<i64, f64>>,
-    asked: RefCell<Vec<(i64, i64)>>,
-}
-
-impl MetricSource for Backend {
-    fn description(&self) -> SourceDescription {
-        SourceDescription { kind: "test".into(), url: None, replay: None }
-    }
-    fn point_time(&self) -> PointTime {
-        PointTime::IntervalEnd
-    }
-    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
-        let w = request.window;
-        self.asked.borrow_mut().push((w.start, w.end));
-        let points: Vec<Point> = self
-            .values
-            .borrow()
-            .range(w.start..=w.end)
-            .filter(|(time, _)| (**time - w.start) % w.step_seconds as i64 == 0)
-            .map(|(&time, &value)| Point { time, value })
-            .collect();
-        Ok(if points.is_empty() { Vec::new() } else { vec![Series { labels: BTreeMap::new(), points }] })
-    }
 }
 
 fn look(source: &dyn MetricSource, start: i64, end: i64) -> Vec<Point> {
@@ -134,20 +126,20 @@ fn look(source: &dyn MetricSource, start: i64, end: i64) -> Vec<Point> {
 /// kept, none invented) and reports the three revised points.
 #[test]
 fn a_late_sample_replaces_what_was_fetched_and_is_reported() {
-    let backend = Backend::default();
-    backend.values.borrow_mut().extend((0..=540).step_by(60).map(|t| (t, 0.0)));
+    let backend = Backend::holding();
+    backend.values().extend((0..=540).step_by(60).map(|t| (t, 0.0)));
     let source = IncrementalSource::new(&backend);
     assert_eq!(look(&source, 0, 600).len(), 10, "600 is not there yet");
     assert!(source.take_revisions().is_empty());
     {
-        let mut values = backend.values.borrow_mut();
+        let mut values = backend.values();
         values.insert(600, 7.0);
         values.insert(540, 3.0);
         values.remove(&480);
         values.extend((660..=900).step_by(60).map(|t| (t, 0.0)));
     }
     let served = look(&source, 0, 900);
-    let expected: Vec<Point> = backend.values.borrow().iter().map(|(&time, &value)| Point { time, value }).collect();
+    let expected: Vec<Point> = backend.values().iter().map(|(&time, &value)| Point { time, value }).collect();
     assert_eq!(served, expected);
     assert_eq!(*backend.asked.borrow(), vec![(0, 600), (360, 900)]);
     assert_eq!(source.take_revisions(), vec![Revision { metric: "errors".into(), side: Side::Canary, points: 3 }]);
@@ -161,15 +153,15 @@ fn a_late_sample_replaces_what_was_fetched_and_is_reported() {
 /// cron watchdog) asks for that overlap again from the state's end and sees the late sample.
 #[test]
 fn the_next_run_asks_again_for_the_overlap_of_what_the_last_one_left() {
-    let backend = Backend::default();
-    backend.values.borrow_mut().extend((0..=540).step_by(60).map(|t| (t, 0.0)));
+    let backend = Backend::holding();
+    backend.values().extend((0..=540).step_by(60).map(|t| (t, 0.0)));
     let first = IncrementalSource::new(&backend);
     look(&first, 0, 600);
     look(&first, 480, 600);
     let known = first.known();
     let kept: Vec<i64> = known[0].series[0].1.iter().map(|p| p.time).collect();
     assert_eq!(kept, vec![360, 420, 480, 540], "the overlap, although the last window started at 480");
-    backend.values.borrow_mut().extend([(600, 4.0), (660, 0.0)]);
+    backend.values().extend([(600, 4.0), (660, 0.0)]);
     let second = IncrementalSource::with_known(&backend, known);
     let served = look(&second, 480, 660);
     assert_eq!(
@@ -197,7 +189,7 @@ proptest::proptest! {
     fn every_look_serves_what_a_fresh_fetch_would(
         looks in proptest::collection::vec((1i64..=4, proptest::collection::vec((0i64..5, proptest::option::of(0u8..4)), 0..6)), 1..8),
     ) {
-        let backend = Backend::default();
+        let backend = Backend::holding();
         let source = IncrementalSource::new(&backend);
         let mut end = 0;
         for (minutes, edits) in looks {
@@ -205,12 +197,12 @@ proptest::proptest! {
             for (back, value) in edits {
                 let time = (end - back * 60).max(0);
                 match value {
-                    Some(v) => backend.values.borrow_mut().insert(time, f64::from(v)),
-                    None => backend.values.borrow_mut().remove(&time),
+                    Some(v) => backend.values().insert(time, f64::from(v)),
+                    None => backend.values().remove(&time),
                 };
             }
             for t in 1..=minutes {
-                backend.values.borrow_mut().insert(end + t * 60, 1.0);
+                backend.values().insert(end + t * 60, 1.0);
             }
             end += minutes * 60;
             let served = look(&source, 0, end);
