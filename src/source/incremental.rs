@@ -43,11 +43,11 @@ pub(crate) fn overlap_from(start: i64, end: i64, step: i64) -> i64 {
 
 /// Points of one metric and side whose value changed, appeared or vanished when asked for again.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Revision {
-    pub metric: String,
-    pub side: Side,
+pub(crate) struct Revision {
+    pub(crate) metric: String,
+    pub(crate) side: Side,
     /// How many points were revised since the last [`IncrementalSource::take_revisions`].
-    pub points: usize,
+    pub(crate) points: usize,
 }
 
 impl std::fmt::Display for Revision {
@@ -66,7 +66,7 @@ impl std::fmt::Display for Revision {
 struct Fetched {
     start: i64,
     /// The last instant on this query's grid (`start` plus whole steps) that is fetched: the
-    /// next fetch starts one step later.
+    /// next fetch asks again from [`overlap_from`] of it.
     end: i64,
     /// The step of the last fetch (none yet for what an earlier run left).
     step: Option<i64>,
@@ -138,7 +138,7 @@ impl<'a> IncrementalSource<'a> {
 
     /// The points revised by fetches since the last call (late samples, vanished points), per
     /// metric and side, and forgets them.
-    pub fn take_revisions(&self) -> Vec<Revision> {
+    pub(crate) fn take_revisions(&self) -> Vec<Revision> {
         std::mem::take(&mut *self.revisions.borrow_mut())
             .into_iter()
             .map(|((metric, side), points)| Revision { metric, side, points })
