@@ -1,6 +1,6 @@
 //! The judgment of a cron watchdog run (`canary judge ... --state-dir DIR`): it continues from
 //! what the last run of the same canary left ([`crate::actions::watchdog::sequence`]), fetches
-//! only the points that run did not, and with `--looks sequential` judges everything since the
+//! only the points that run did not (and the last few it did again, for late samples), and with `--looks sequential` judges everything since the
 //! sequence's start with the always-valid tests of `canary watch --looks sequential`, so that a
 //! run every minute is one continuous monitor. What this run leaves for the next is returned for
 //! the watchdog to record with the verdict.
@@ -102,6 +102,9 @@ pub(crate) fn judge_run(
         for metric in report.metrics.iter_mut().filter(|m| sequences.iter().any(|s| s.metric == m.name)) {
             metric.findings.push(Finding { kind: FindingKind::NewSequence, side: None, message: message.clone() });
         }
+    }
+    for revision in incremental.take_revisions() {
+        eprintln!("canary: note: {revision}");
     }
     let cost = incremental.cost();
     let leaving = Carried {

@@ -72,7 +72,8 @@ pub struct WatchdogRun {
     /// Why what the last run left was not continued (absent on a first run or when continued).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_reason: Option<String>,
-    /// Queries this run sent to the source (each over the part of its window not already held).
+    /// Queries this run sent to the source (each over the part of its window not already held,
+    /// and the last 5 steps held again, for late samples).
     pub fetched_queries: usize,
     /// Points they returned.
     pub fetched_points: usize,

@@ -39,8 +39,8 @@ pub enum WatchEvent<'a> {
         /// The score, 0 to 100, when one was computed.
         score: Option<f64>,
         reason: &'a str,
-        /// Points fetched from the source for this look (fewer after the first: the fetch is
-        /// incremental).
+        /// Points fetched from the source so far (growing by fewer after the first look: the fetch
+        /// is incremental, the new points and the last 5 steps known again, for late samples).
         points_fetched: usize,
         metrics: Vec<LookMetric<'a>>,
         /// Sequential looks: when this look decided (its window's end, RFC 3339).

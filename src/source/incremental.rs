@@ -4,6 +4,14 @@
 //! For sources whose points mark bucket starts (Datadog), the last bucket of a window is still
 //! filling when fetched and is fetched again by the next look.
 //!
+//! Samples reach a backend late (remote-write lag, a slow scrape, a bucket still filling), so a
+//! point once fetched is not final: every fetch that extends a query also asks again for the
+//! trailing overlap of what is known ([`overlap_from`]: the last 5 steps, at most 5 minutes, at
+//! least one step) and replaces those points with the new answer. A point that vanished from the
+//! new answer is dropped (no data, never the old value kept or a value invented). Each point that
+//! changed, appeared or vanished is counted as a revision per metric and side
+//! ([`IncrementalSource::take_revisions`]), for the command to say so.
+//!
 //! The cron watchdog keeps what is known between runs: [`IncrementalSource::with_known`] starts
 //! from the queries its state file held (validated there), and [`IncrementalSource::known`] gives
 //! back what a run leaves, each query's points from the start of the window it last served.
@@ -20,12 +28,48 @@ use std::collections::{BTreeMap, HashMap};
 
 type Key = (String, Side, QueryRole, String);
 
+/// How many trailing steps of what is known every extending fetch asks for again.
+const OVERLAP_STEPS: i64 = 5;
+/// The most time those steps may span (with long steps, fewer of them; never fewer than one).
+const OVERLAP_SECONDS: i64 = 300;
+
+/// The first instant asked for again when a query known on `start..=end` (on the grid of `start`
+/// with `step`) is extended: the last [`OVERLAP_STEPS`] steps of it, at most [`OVERLAP_SECONDS`],
+/// at least the last step, never before `start`.
+pub(crate) fn overlap_from(start: i64, end: i64, step: i64) -> i64 {
+    let steps = (OVERLAP_SECONDS / step.max(1)).clamp(1, OVERLAP_STEPS);
+    (end - (steps - 1) * step).max(start)
+}
+
+/// Points of one metric and side whose value changed, appeared or vanished when asked for again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Revision {
+    pub(crate) metric: String,
+    pub(crate) side: Side,
+    /// How many points were revised since the last [`IncrementalSource::take_revisions`].
+    pub(crate) points: usize,
+}
+
+impl std::fmt::Display for Revision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "metric `{}` ({}): {} point(s) already fetched changed when asked for again (late samples); judged with the new answer",
+            self.metric,
+            self.side.name(),
+            self.points
+        )
+    }
+}
+
 /// What one query has fetched so far.
 struct Fetched {
     start: i64,
     /// The last instant on this query's grid (`start` plus whole steps) that is fetched: the
-    /// next fetch starts one step later.
+    /// next fetch asks again from [`overlap_from`] of it.
     end: i64,
+    /// The step of the last fetch (none yet for what an earlier run left).
+    step: Option<i64>,
     series: BTreeMap<BTreeMap<String, String>, Vec<crate::model::Point>>,
     /// The start of the last window served: what is kept between runs starts there.
     served_from: i64,
@@ -60,6 +104,7 @@ pub struct IncrementalSource<'a> {
     inner: &'a dyn MetricSource,
     cache: RefCell<HashMap<Key, Fetched>>,
     cost: RefCell<FetchCost>,
+    revisions: RefCell<BTreeMap<(String, Side), usize>>,
 }
 
 impl<'a> IncrementalSource<'a> {
@@ -76,13 +121,28 @@ impl<'a> IncrementalSource<'a> {
                 let fetched = Fetched {
                     start: k.start,
                     end: k.end,
+                    step: None,
                     series: k.series.into_iter().collect(),
                     served_from: k.start,
                 };
                 ((k.metric, k.side, k.role, k.query), fetched)
             })
             .collect();
-        IncrementalSource { inner, cache: RefCell::new(cache), cost: RefCell::new(FetchCost::default()) }
+        IncrementalSource {
+            inner,
+            cache: RefCell::new(cache),
+            cost: RefCell::new(FetchCost::default()),
+            revisions: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// The points revised by fetches since the last call (late samples, vanished points), per
+    /// metric and side, and forgets them.
+    pub(crate) fn take_revisions(&self) -> Vec<Revision> {
+        std::mem::take(&mut *self.revisions.borrow_mut())
+            .into_iter()
+            .map(|((metric, side), points)| Revision { metric, side, points })
+            .collect()
     }
 
     /// Points fetched from the wrapped source so far.
@@ -96,7 +156,8 @@ impl<'a> IncrementalSource<'a> {
     }
 
     /// What is known, each query's points from the start of the last window it served (older
-    /// points are no longer needed by a window that only moves forward).
+    /// points are no longer needed by a window that only moves forward), and at least the
+    /// overlap the next fetch asks for again, so that its revisions are told apart from old points.
     pub fn known(&self) -> Vec<KnownQuery> {
         let cache = self.cache.borrow();
         let mut known: Vec<KnownQuery> = cache
@@ -112,7 +173,10 @@ impl<'a> IncrementalSource<'a> {
                     .series
                     .iter()
                     .map(|(labels, points)| {
-                        (labels.clone(), points.iter().copied().filter(|p| p.time >= fetched.served_from).collect())
+                        let overlap =
+                            fetched.step.map_or(fetched.start, |step| overlap_from(fetched.start, fetched.end, step));
+                        let keep_from = fetched.served_from.min(overlap);
+                        (labels.clone(), points.iter().copied().filter(|p| p.time >= keep_from).collect())
                     })
                     .collect(),
             })
@@ -145,7 +209,8 @@ impl MetricSource for IncrementalSource<'_> {
 
     fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
         let step = |r: &QueryRequest<'_>| r.window.step_seconds as i64;
-        // Only the part of each window not fetched before.
+        // Only the part of each window not fetched before, and the trailing overlap of what is
+        // known again (late samples); a window that ends within what is known is served from it.
         let missing: Vec<QueryRequest<'_>> = requests
             .iter()
             .map(|request| {
@@ -153,7 +218,11 @@ impl MetricSource for IncrementalSource<'_> {
                 let mut cache = self.cache.borrow_mut();
                 match cache.get(&key(request)) {
                     Some(known) if request.window.start >= known.start => {
-                        part.window.start = known.end + step(request);
+                        part.window.start = if request.window.end > known.end {
+                            overlap_from(known.start, known.end, step(request))
+                        } else {
+                            known.end + step(request)
+                        };
                     }
                     // A window reaching back before what is known: fetched again whole, so that
                     // no point is held twice.
@@ -178,39 +247,58 @@ impl MetricSource for IncrementalSource<'_> {
         let mut failures: HashMap<usize, SourceError> = HashMap::new();
         for &index in &wanted {
             let request = &requests[index];
-            match answers.next().expect("one answer per request") {
-                Ok(series) => {
-                    let mut cache = self.cache.borrow_mut();
-                    let entry = cache.entry(key(request)).or_insert_with(|| Fetched {
-                        start: missing[index].window.start,
-                        end: missing[index].window.start - step(request),
-                        series: BTreeMap::new(),
-                        served_from: request.window.start,
-                    });
-                    // A bucket that starts at the window's end was still filling when fetched:
-                    // keep it out, so that the next look fetches it again, complete.
-                    let complete_until = match self.inner.point_time() {
-                        PointTime::IntervalStart => request.window.end - step(request),
-                        PointTime::IntervalEnd => request.window.end,
-                    };
-                    for s in series {
-                        let points: Vec<_> = s.points.into_iter().filter(|p| p.time <= complete_until).collect();
-                        self.cost.borrow_mut().points += points.len();
-                        let known = entry.series.entry(s.labels).or_default();
-                        // Points off the grid past its last complete instant are fetched again
-                        // by the next look: each is kept once.
-                        let newest = known.last().map_or(i64::MIN, |p| p.time);
-                        known.extend(points.into_iter().filter(|p| p.time > newest));
-                    }
-                    // The last point of this query's grid that is complete: the next fetch
-                    // continues on the same grid, one step after it.
-                    let on_grid = complete_until - (complete_until - entry.start).rem_euclid(step(request));
-                    entry.end = entry.end.max(on_grid);
-                }
+            let series = match answers.next().expect("one answer per request") {
+                Ok(series) => series,
                 Err(error) => {
                     failures.insert(index, error);
+                    continue;
                 }
+            };
+            let from = missing[index].window.start;
+            // A bucket that starts at the window's end was still filling when fetched: keep it
+            // out, so that the next look fetches it again, complete.
+            let complete_until = match self.inner.point_time() {
+                PointTime::IntervalStart => request.window.end - step(request),
+                PointTime::IntervalEnd => request.window.end,
+            };
+            let mut answered: BTreeMap<_, Vec<Point>> = BTreeMap::new();
+            for s in series {
+                let points: Vec<Point> =
+                    s.points.into_iter().filter(|p| p.time >= from && p.time <= complete_until).collect();
+                self.cost.borrow_mut().points += points.len();
+                answered.entry(s.labels).or_default().extend(points);
             }
+            let mut cache = self.cache.borrow_mut();
+            let entry = cache.entry(key(request)).or_insert_with(|| Fetched {
+                start: from,
+                end: from - step(request),
+                step: None,
+                series: BTreeMap::new(),
+                served_from: request.window.start,
+            });
+            entry.step = Some(step(request));
+            // What was known from `from` on is replaced by the answer: points that vanished from
+            // it are dropped (no data), never kept or invented.
+            let known_until = entry.end;
+            let mut revised = 0;
+            for (labels, known) in entry.series.iter_mut() {
+                let old = known.split_off(known.partition_point(|p| p.time < from));
+                let new = answered.remove(labels).unwrap_or_default();
+                revised += revisions(&old, &new, known_until);
+                known.extend(new);
+            }
+            for (labels, new) in answered {
+                revised += revisions(&[], &new, known_until);
+                entry.series.insert(labels, new);
+            }
+            entry.series.retain(|_, points| !points.is_empty());
+            if revised > 0 {
+                *self.revisions.borrow_mut().entry((request.metric.to_string(), request.side)).or_default() += revised;
+            }
+            // The last point of this query's grid that is complete: the next fetch continues on
+            // the same grid.
+            let on_grid = complete_until - (complete_until - entry.start).rem_euclid(step(request));
+            entry.end = entry.end.max(on_grid);
         }
         requests
             .iter()
@@ -239,97 +327,17 @@ impl MetricSource for IncrementalSource<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Duration, Point, Window};
-
-    /// Answers with one point per step of the window and counts what it was asked for.
-    struct Counting {
-        asked: RefCell<Vec<(i64, i64)>>,
-        point_time: PointTime,
-    }
-
-    impl MetricSource for Counting {
-        fn description(&self) -> SourceDescription {
-            SourceDescription { kind: "test".into(), url: None, replay: None }
-        }
-        fn point_time(&self) -> PointTime {
-            self.point_time
-        }
-        fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
-            let w = request.window;
-            self.asked.borrow_mut().push((w.start, w.end));
-            let points = (w.start..=w.end)
-                .step_by(w.step_seconds as usize)
-                .map(|t| Point { time: t, value: t as f64 })
-                .collect();
-            Ok(vec![Series { labels: BTreeMap::new(), points }])
-        }
-    }
-
-    #[test]
-    fn later_windows_fetch_only_the_new_tail() {
-        let inner = Counting { asked: RefCell::new(Vec::new()), point_time: PointTime::IntervalEnd };
-        let source = IncrementalSource::new(&inner);
-        let step = Duration::from_secs(60);
-        for end in [600, 1200, 1800] {
-            let window = Window::between(0, end, step, Duration::default()).unwrap();
-            let request = QueryRequest { metric: "m", side: Side::Canary, role: QueryRole::Value, query: "q", window };
-            let series = source.fetch(&request).unwrap();
-            assert_eq!(series[0].points.len() as i64, end / 60 + 1);
-            assert_eq!(series[0].points.last().unwrap().time, end);
-        }
-        assert_eq!(*inner.asked.borrow(), vec![(0, 600), (660, 1200), (1260, 1800)]);
-        assert_eq!(source.points_fetched(), 31);
-        // A sliding window is served from what is known.
-        let window = Window::between(600, 1800, step, Duration::default()).unwrap();
-        let request = QueryRequest { metric: "m", side: Side::Canary, role: QueryRole::Value, query: "q", window };
-        assert_eq!(source.fetch(&request).unwrap()[0].points.len(), 21);
-        assert_eq!(inner.asked.borrow().len(), 3);
-    }
-
-    /// A first window that starts off the grid of its end: later fetches stay on the first
-    /// fetch's grid, and every point is served once.
-    #[test]
-    fn later_fetches_stay_on_the_grid_of_the_first() {
-        let inner = Counting { asked: RefCell::new(Vec::new()), point_time: PointTime::IntervalEnd };
-        let source = IncrementalSource::new(&inner);
-        let step = Duration::from_secs(60);
-        let mut served = Vec::new();
-        for end in [600, 1200, 1800] {
-            let window = Window::between(10, end, step, Duration::default()).unwrap();
-            let request = QueryRequest { metric: "m", side: Side::Canary, role: QueryRole::Value, query: "q", window };
-            served = source.fetch(&request).unwrap().remove(0).points;
-        }
-        let times: Vec<i64> = served.iter().map(|p| p.time).collect();
-        assert_eq!(times, (10..=1800).step_by(60).collect::<Vec<i64>>());
-        assert_eq!(*inner.asked.borrow(), vec![(10, 600), (610, 1200), (1210, 1800)]);
-    }
-
-    /// A window that reaches back before what is known is fetched again whole, without holding
-    /// any point twice.
-    #[test]
-    fn a_window_reaching_back_is_fetched_again_without_duplicates() {
-        let inner = Counting { asked: RefCell::new(Vec::new()), point_time: PointTime::IntervalEnd };
-        let source = IncrementalSource::new(&inner);
-        for (start, end) in [(600, 1200), (0, 1200)] {
-            let window = Window::between(start, end, Duration::from_secs(60), Duration::default()).unwrap();
-            let request = QueryRequest { metric: "m", side: Side::Canary, role: QueryRole::Value, query: "q", window };
-            let points = source.fetch(&request).unwrap().remove(0).points;
-            assert_eq!(points.len() as i64, (end - start) / 60 + 1);
-        }
-    }
-
-    #[test]
-    fn a_bucket_still_filling_is_fetched_again() {
-        let inner = Counting { asked: RefCell::new(Vec::new()), point_time: PointTime::IntervalStart };
-        let source = IncrementalSource::new(&inner);
-        for end in [600, 1200] {
-            let window = Window::between(0, end, Duration::from_secs(60), Duration::default()).unwrap();
-            let request = QueryRequest { metric: "m", side: Side::Canary, role: QueryRole::Value, query: "q", window };
-            source.fetch(&request).unwrap();
-        }
-        assert_eq!(*inner.asked.borrow(), vec![(0, 600), (600, 1200)]);
-    }
+/// How many instants up to `known_until` (what was complete before) differ between what was
+/// known (`old`) and the new answer (`new`): a changed value, a point that appeared (a late
+/// sample) or one that vanished. Both are sorted by time.
+fn revisions(old: &[Point], new: &[Point], known_until: i64) -> usize {
+    let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+    let old: BTreeMap<i64, f64> = old.iter().filter(|p| p.time <= known_until).map(|p| (p.time, p.value)).collect();
+    let new: BTreeMap<i64, f64> = new.iter().filter(|p| p.time <= known_until).map(|p| (p.time, p.value)).collect();
+    let changed = old.iter().filter(|(time, value)| !new.get(time).is_some_and(|v| same(**value, *v))).count();
+    changed + new.keys().filter(|time| !old.contains_key(time)).count()
 }
+
+#[cfg(test)]
+#[path = "incremental_tests.rs"]
+mod tests;

@@ -23,6 +23,7 @@ mod judge_cli;
 mod judge_evidence;
 mod kayenta;
 mod late_canary_traffic;
+mod late_samples;
 mod live_prometheus;
 mod percentile_thresholds;
 mod prometheus_faults;

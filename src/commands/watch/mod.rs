@@ -10,8 +10,9 @@
 //! default) each look gets a share of the analysis's `alpha` by O'Brien-Fleming-type alpha spending
 //! ([`crate::stats::sequential`]); information time is the share of the judged lifetime seen so
 //! far. Either way the chance of a false fail over the whole lifetime stays at most `alpha`. Each
-//! look fetches only the points it has not seen before ([`IncrementalSource`]). What each look
-//! prints is in [`events`].
+//! look fetches only the points it has not seen before and the last few it has again, for late
+//! samples, said on stderr when they changed ([`IncrementalSource`]). What each look prints is in
+//! [`events`].
 
 mod events;
 
@@ -213,6 +214,9 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
             (report, None)
         };
         drop(look_deadline);
+        for revision in incremental.take_revisions() {
+            eprintln!("canary: note: look {}: {revision}", index + 1);
+        }
         refuse_a_pass_without_evidence(&mut report, look.alpha);
         let pending: Vec<features::FeatureAction> =
             feature_actions.iter().filter(|a| !turned_off.contains_key(&a.feature)).cloned().collect();
