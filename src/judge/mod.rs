@@ -107,7 +107,15 @@ pub(crate) fn judge(judgment: Judgment<'_>) -> JudgmentReport {
                 .tests
                 .iter()
                 .filter(|t| t.gating)
-                .find_map(|t| metric::imprecision(t, result.direction, config.inconclusive_beyond(), median, bar));
+                .find_map(|t| metric::imprecision(t, result.direction, config.inconclusive_beyond(), median, bar))
+                .or_else(|| {
+                    // Widened by dispersion, yet the estimate itself lies beyond the margin.
+                    result
+                        .tests
+                        .iter()
+                        .filter(|t| t.gating)
+                        .find_map(|t| metric::dispersed_estimate_beyond_margin(t, result.direction))
+                });
             result.rules_out = metric::rules_out(&result.tests, result.direction, median);
             match imprecise {
                 Some(imprecision) => inconclusive(result, imprecision),

@@ -329,6 +329,10 @@ pub enum InconclusiveRule {
     /// The data drift per side: the rate test's interval allowing for drift of the observed size
     /// does not confirm its fail (the data cannot separate a regression from drift).
     Drift,
+    /// A rate test did not fail only because the data's dispersion widened its interval, while
+    /// its estimate lies beyond the margin in the bad direction (`limit` the margin, `reached` the
+    /// estimate): no evidence of health.
+    EstimateBeyondMargin,
 }
 
 impl MetricResult {
@@ -356,14 +360,18 @@ impl MetricResult {
 
     /// The classification as people read it: `no data` is `inconclusive: drift` when the drift
     /// rule left a failed rate test open (plenty of data, which cannot separate a regression from
-    /// drift), and `too little data` when both sides have data (judged points, and for a count
+    /// drift), `inconclusive: estimate beyond margin` when a dispersion-widened rate test's estimate
+    /// lies beyond its margin, and `too little data` when both sides have data (judged points, and for a count
     /// some exposure), only not enough of it (the JSON keeps `no_data`).
     pub fn label(&self) -> &'static str {
         let has_data =
             |side: &SideData| side.samples > 0 && side.totals.as_ref().is_none_or(|totals| totals.denominator > 0.0);
-        let drift = self.inconclusive.as_ref().is_some_and(|i| i.rule == InconclusiveRule::Drift);
+        let rule = self.inconclusive.as_ref().map(|i| i.rule);
         match self.classification {
-            Classification::NoData if drift => "inconclusive: drift",
+            Classification::NoData if rule == Some(InconclusiveRule::Drift) => "inconclusive: drift",
+            Classification::NoData if rule == Some(InconclusiveRule::EstimateBeyondMargin) => {
+                "inconclusive: estimate beyond margin"
+            }
             Classification::NoData if has_data(&self.baseline) && has_data(&self.canary) => "too little data",
             classification => classification.label(),
         }
@@ -466,6 +474,12 @@ pub struct TestResult {
     /// model, which decides the `drift` rule (a fail it does not confirm is inconclusive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftEvidence>,
+    /// Rate tests widened by dispersion: the interval of the exact binomial test (no dispersion)
+    /// at 80% confidence, which decides the `estimate_beyond_margin` rule. Not in the
+    /// JSON (the rule's reason states it).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub unwidened: Option<(f64, f64)>,
 }
 
 /// A rate test's interval allowing for per-side drift of the size the data show.
@@ -498,6 +512,7 @@ impl TestResult {
             sustained: None,
             effective_samples: None,
             drift: None,
+            unwidened: None,
         }
     }
 }

@@ -30,10 +30,14 @@ pub(crate) fn no_data_policy(analysis: &Analysis, name: &str) -> NoDataPolicy {
         .map_or(NoDataPolicy::Inconclusive, |config| config.no_data)
 }
 
-/// Whether a metric is inconclusive by the drift rule: its rate test failed, but within the drift
-/// the data show (it has data; it is not "no data").
+/// Whether a metric is inconclusive on plenty of data that point to a regression: by the drift
+/// rule (its rate test failed, but within the drift the data show) or by `estimate_beyond_margin`
+/// (its estimate lies beyond the margin). Such a metric has data; it is not "no data".
 fn left_open_by_drift(metric: &MetricResult) -> bool {
-    metric.inconclusive.as_ref().is_some_and(|i| i.rule == InconclusiveRule::Drift)
+    metric
+        .inconclusive
+        .as_ref()
+        .is_some_and(|i| matches!(i.rule, InconclusiveRule::Drift | InconclusiveRule::EstimateBeyondMargin))
 }
 
 pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> RollUp {
@@ -86,7 +90,8 @@ pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> RollUp {
                     && match no_data_policy(analysis, &m.name) {
                         NoDataPolicy::Inconclusive => true,
                         // `ignore` leaves out a metric without data, never one whose test failed
-                        // and that the drift rule left open.
+                        // and that the drift rule left open, nor one whose estimate is beyond
+                        // its margin.
                         NoDataPolicy::Ignore => left_open_by_drift(m),
                         NoDataPolicy::Fail => false,
                     })

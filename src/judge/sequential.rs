@@ -481,29 +481,16 @@ fn rules_out_regression(test: &TestResult, direction: Direction) -> bool {
 /// health, even when its sequence still reaches back within the "too little data" bar: a
 /// regression smaller than the bar would otherwise be promoted before the sequence could show it.
 fn estimate_beyond_margin(test: &TestResult, direction: Direction) -> Option<String> {
-    if !matches!(test.test, TestKindResult::Shift | TestKindResult::Rate) {
-        return None;
-    }
-    let (estimate, margin) = (test.estimate?, test.margin?);
-    let neutral = if test.test == TestKindResult::Rate { 1.0 } else { 0.0 };
-    let mirrored = 2.0 * neutral - margin;
-    let (low_margin, high_margin) = (margin.min(mirrored), margin.max(mirrored));
-    let beyond = match direction {
-        Direction::Increase => estimate > margin,
-        Direction::Decrease => estimate < margin,
-        Direction::Either => estimate > high_margin || estimate < low_margin,
-    };
+    let crossed = crate::judge::metric::estimate_beyond_margin(test, direction)?;
     let show = |v: f64| match test.test {
         TestKindResult::Rate => format!("×{}", short(v)),
         _ => short_signed(v),
     };
-    beyond.then(|| {
-        format!(
-            "not shown healthy yet: the estimate {} lies beyond the margin {} although the confidence sequence does not yet rule out the margin",
-            show(estimate),
-            show(margin)
-        )
-    })
+    Some(format!(
+        "not shown healthy yet: the estimate {} lies beyond the margin {} although the confidence sequence does not yet rule out the margin",
+        show(crossed.estimate),
+        show(crossed.margin)
+    ))
 }
 
 fn fail(result: &mut MetricResult) {

@@ -52,3 +52,37 @@ fn no_data_ignore_does_not_pass_a_fail_the_drift_rule_left_open() {
     assert_eq!(conversion["tests"][0]["outcome"], "fail");
     assert!(report["reason"].as_str().unwrap().contains("conversion"), "{}", report["reason"]);
 }
+
+/// A 20% conversion drop (margin 10%) with a two-minute baseline dip: the dip widens the rate
+/// test's interval until it reaches the margin and the test does not fail, but the estimate and
+/// the exact binomial interval lie beyond the margin. Written by `SPIKE=baseline:15:2:0.3 python3
+/// scripts/dispersion_step.py 3 conversion 0.8 0 tests/data/dependence/estimate-beyond-margin.json`;
+/// main before the rule passed it (exit 0).
+#[test]
+fn a_drop_whose_interval_only_dispersion_widened_is_not_a_pass() {
+    let args = ["judge", "analyses/checkout.yaml", "--replay", "tests/data/dependence/estimate-beyond-margin.json"];
+    let out = run(&[&args[..], &["--format", "json"]].concat(), None);
+    assert_eq!(out.status.code(), Some(3), "{}\n{}", stdout(&out), stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let conversion = metric(&report, "conversion");
+    assert_eq!(conversion["classification"], "no_data", "{}", conversion["reason"]);
+    let rule = &conversion["inconclusive"];
+    assert_eq!(rule["rule"], "estimate_beyond_margin", "{}", conversion["reason"]);
+    assert_eq!(rule["limit"], 0.9);
+    assert!(rule["reached"].as_f64().unwrap() < 0.9, "{rule}");
+    let rate = &conversion["tests"][0];
+    assert_eq!(rate["outcome"], "pass", "the test itself did not fail: {}", rate["reason"]);
+    assert!(rate["effective_samples"].is_number(), "widened by dispersion: {rate}");
+    assert!(conversion["reason"].as_str().unwrap().starts_with("not shown healthy: the rate ×0."));
+    // The table names the rule (the label wraps in its column) and gives the reason.
+    let table = stdout(&run(&args, None));
+    assert!(table.contains("| inconclusive: |") && table.contains("beyond margin |"), "{table}");
+    assert!(table.contains("conversion   not shown healthy: the rate ×0.831"), "{table}");
+    // `no_data: ignore` on conversion (tests/data/dependence/drift-ignore.yaml) does not leave
+    // it out: the run stays inconclusive, never "every metric passed".
+    let ignored = ["judge", "tests/data/dependence/drift-ignore.yaml", "--replay", args[3], "--format", "json"];
+    let out = run(&ignored, None);
+    assert_eq!(out.status.code(), Some(3), "{}\n{}", stdout(&out), stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(report["reason"].as_str().unwrap().contains("conversion"), "{}", report["reason"]);
+}

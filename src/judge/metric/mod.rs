@@ -18,7 +18,10 @@ mod outcome;
 mod rules;
 
 pub(crate) use evidence::positive_evidence;
-pub(crate) use outcome::{Imprecision, drift_unconfirmed, failure_class, imprecision, rules_out, settle_test};
+pub(crate) use outcome::{
+    Imprecision, dispersed_estimate_beyond_margin, drift_unconfirmed, estimate_beyond_margin, failure_class,
+    imprecision, rules_out, settle_test,
+};
 
 use opening::{Opening, Thinning};
 

@@ -223,6 +223,74 @@ pub(crate) fn drift_unconfirmed(test: &TestResult, direction: Direction) -> Opti
     })
 }
 
+/// A shift or rate test's estimate beyond its margin in the bad direction: the estimate and the
+/// margin it crossed (for `either`, the mirrored margin 2·neutral − margin when below).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct MarginCrossed {
+    pub estimate: f64,
+    pub margin: f64,
+}
+
+/// Whether the test's point estimate lies beyond its margin in the bad direction (shift and rate
+/// tests; for `either`, beyond the margin or its mirror image).
+pub(crate) fn estimate_beyond_margin(test: &TestResult, direction: Direction) -> Option<MarginCrossed> {
+    if !matches!(test.test, TestKindResult::Shift | TestKindResult::Rate) {
+        return None;
+    }
+    let (estimate, margin) = (test.estimate?, test.margin?);
+    let neutral = if test.test == TestKindResult::Rate { 1.0 } else { 0.0 };
+    let mirrored = 2.0 * neutral - margin;
+    let (low_margin, high_margin) = (margin.min(mirrored), margin.max(mirrored));
+    let crossed = match direction {
+        Direction::Increase => (estimate > margin).then_some(margin),
+        Direction::Decrease => (estimate < margin).then_some(margin),
+        Direction::Either if estimate > high_margin => Some(high_margin),
+        Direction::Either => (estimate < low_margin).then_some(low_margin),
+    };
+    crossed.map(|margin| MarginCrossed { estimate, margin })
+}
+
+/// The `estimate_beyond_margin` rule of the fixed-horizon judge: a gating rate test that did not
+/// fail only because the data's dispersion widened its interval (the batch-means path:
+/// `effective_samples` is set exactly when the dispersion exceeds 1), while its own point
+/// estimate lies beyond the margin in the bad direction and the exact binomial 80% interval
+/// (`unwidened`) lies wholly beyond it, is no evidence of health. The exact binomial path (no
+/// dispersion) keeps its pass; a failed test is never touched.
+pub(crate) fn dispersed_estimate_beyond_margin(test: &TestResult, direction: Direction) -> Option<Imprecision> {
+    if test.test != TestKindResult::Rate || test.outcome != TestOutcome::Pass || test.effective_samples.is_none() {
+        return None;
+    }
+    let crossed = estimate_beyond_margin(test, direction)?;
+    let (exact_low, exact_high) = test.unwidened?;
+    let wholly_beyond =
+        if crossed.estimate > crossed.margin { exact_low > crossed.margin } else { exact_high < crossed.margin };
+    if !wholly_beyond {
+        return None;
+    }
+    let ratio = |v: f64| format!("×{}", short(v));
+    let interval = match (test.ci_low, test.ci_high) {
+        (Some(low), Some(high)) => {
+            format!(" (the {}interval [{}, {}])", confidence_text(test), ratio(low), ratio(high))
+        }
+        _ => String::new(),
+    };
+    Some(Imprecision {
+        reason: format!(
+            "not shown healthy: the rate {} of the baseline's lies beyond the margin {}, and so does the exact binomial 80% interval [{}, {}]; the test did not fail only because the dispersion of the data widened its interval{interval}",
+            ratio(crossed.estimate),
+            ratio(crossed.margin),
+            ratio(exact_low),
+            ratio(exact_high)
+        ),
+        inconclusive: Inconclusive {
+            rule: InconclusiveRule::EstimateBeyondMargin,
+            setting: None,
+            limit: Some(crossed.margin),
+            reached: Some(crossed.estimate),
+        },
+    })
+}
+
 /// "99.33% " for a test with a confidence, else nothing.
 fn confidence_text(test: &TestResult) -> String {
     test.confidence.map(|c| format!("{}% ", plain(c * 100.0))).unwrap_or_default()
@@ -274,176 +342,7 @@ pub(crate) fn failure_class(test: &TestResult, direction: Direction) -> Classifi
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn interval(test: TestKindResult, low: f64, high: f64, margin: f64) -> TestResult {
-        TestResult {
-            ci_low: Some(low),
-            ci_high: Some(high),
-            confidence: Some(0.99),
-            margin: Some(margin),
-            ..TestResult::new(test)
-        }
-    }
-
-    const JUDGMENT_BAR: TooLittleDataBar =
-        TooLittleDataBar { limit: BarLimit::Ratio(2.5), setting: "judgment.too_little_data_bar" };
-
-    #[test]
-    fn the_default_bar_decides_a_rate_interval_reaching_beyond_it() {
-        let wide = interval(TestKindResult::Rate, 0.8, 2.7, 1.2);
-        let found = imprecision(&wide, Direction::Increase, 0.0, None, JUDGMENT_BAR).unwrap();
-        assert_eq!(
-            found.inconclusive,
-            Inconclusive {
-                rule: InconclusiveRule::TooLittleDataBar,
-                setting: Some("judgment.too_little_data_bar".into()),
-                limit: Some(2.5),
-                reached: Some(2.7),
-            }
-        );
-        assert!(
-            found
-                .reason
-                .contains("reaches ×2.7, beyond ×2.5 (the too-little-data bar, `judgment.too_little_data_bar: 2.5`)"),
-            "{}",
-            found.reason
-        );
-        // Within the bar: no longer too little data (it was under the old ×2 bar).
-        assert!(
-            imprecision(&interval(TestKindResult::Rate, 0.8, 2.2, 1.2), Direction::Increase, 0.0, None, JUDGMENT_BAR)
-                .is_none()
-        );
-        // A decrease: the bad end is the low one, against 1/2.5.
-        let low =
-            imprecision(&interval(TestKindResult::Rate, 0.35, 1.3, 0.95), Direction::Decrease, 0.0, None, JUDGMENT_BAR);
-        assert_eq!(low.unwrap().inconclusive.limit, Some(0.4));
-        assert!(
-            imprecision(&interval(TestKindResult::Rate, 0.45, 1.3, 0.95), Direction::Decrease, 0.0, None, JUDGMENT_BAR)
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn a_metric_bar_replaces_the_default_and_is_named() {
-        let own = TooLittleDataBar { limit: BarLimit::Ratio(2.0), setting: "too_little_data_bar" };
-        let found = imprecision(&interval(TestKindResult::Rate, 0.8, 2.2, 1.2), Direction::Increase, 0.0, None, own);
-        let found = found.unwrap();
-        assert_eq!(found.inconclusive.setting.as_deref(), Some("too_little_data_bar"));
-        assert!(found.reason.contains("`too_little_data_bar: 2`"), "{}", found.reason);
-    }
-
-    #[test]
-    fn a_gauge_bar_is_a_ratio_of_the_baseline_median_or_a_shift_in_units() {
-        // Median 100, bar ×2.5: up to +150, down to -60.
-        let up = interval(TestKindResult::Shift, -10.0, 160.0, 5.0);
-        assert_eq!(
-            imprecision(&up, Direction::Increase, 0.0, Some(100.0), JUDGMENT_BAR).unwrap().inconclusive.limit,
-            Some(150.0)
-        );
-        assert!(
-            imprecision(
-                &interval(TestKindResult::Shift, -10.0, 140.0, 5.0),
-                Direction::Increase,
-                0.0,
-                Some(100.0),
-                JUDGMENT_BAR
-            )
-            .is_none()
-        );
-        let down = interval(TestKindResult::Shift, -61.0, 10.0, 5.0);
-        assert_eq!(
-            imprecision(&down, Direction::Decrease, 0.0, Some(100.0), JUDGMENT_BAR).unwrap().inconclusive.limit,
-            Some(-60.0)
-        );
-        // A shift bar does not need the median, and works where the median is 0.
-        let shift = TooLittleDataBar { limit: BarLimit::Shift(3.0), setting: "too_little_data_shift" };
-        let near_zero = interval(TestKindResult::Shift, -1.0, 2.0, 0.0);
-        assert!(imprecision(&near_zero, Direction::Increase, 0.0, Some(0.0), JUDGMENT_BAR).is_some());
-        assert!(imprecision(&near_zero, Direction::Increase, 0.0, Some(0.0), shift).is_none());
-        let beyond = imprecision(&interval(TestKindResult::Shift, -1.0, 4.0, 0.0), Direction::Either, 0.0, None, shift);
-        assert_eq!(beyond.unwrap().inconclusive.reached, Some(4.0));
-    }
-
-    #[test]
-    fn inconclusive_beyond_is_named_when_only_the_margins_are_exceeded() {
-        // Margin ×1.2, three margins: ×1.6; the interval reaches ×1.8, within the ×2.5 bar.
-        let found =
-            imprecision(&interval(TestKindResult::Rate, 0.8, 1.8, 1.2), Direction::Increase, 3.0, None, JUDGMENT_BAR);
-        let found = found.unwrap();
-        assert_eq!(found.inconclusive.rule, InconclusiveRule::MarginMultiple);
-        assert_eq!(found.inconclusive.setting.as_deref(), Some("inconclusive_beyond"));
-        assert!((found.inconclusive.limit.unwrap() - 1.6).abs() < 1e-12);
-        // Beyond both: the too-little-data bar is named (it alone suffices).
-        let both =
-            imprecision(&interval(TestKindResult::Rate, 0.8, 2.6, 1.2), Direction::Increase, 3.0, None, JUDGMENT_BAR);
-        assert_eq!(both.unwrap().inconclusive.rule, InconclusiveRule::TooLittleDataBar);
-    }
-
-    fn failed_with_drift(estimate: f64, margin: f64, drift: (f64, f64)) -> TestResult {
-        TestResult {
-            outcome: TestOutcome::Fail,
-            estimate: Some(estimate),
-            drift: Some(crate::judge::report::DriftEvidence { drift: 0.08, ci_low: drift.0, ci_high: drift.1 }),
-            ..interval(TestKindResult::Rate, estimate * 0.9, estimate * 1.1, margin)
-        }
-    }
-
-    #[test]
-    fn a_fail_stands_only_where_the_drift_interval_confirms_it() {
-        // Beyond the drift allowance: the fail stands.
-        assert!(drift_unconfirmed(&failed_with_drift(2.0, 1.2, (1.5, 2.7)), Direction::Increase).is_none());
-        // Within it: inconclusive by the drift rule, naming the margin and the end that reached it.
-        let found = drift_unconfirmed(&failed_with_drift(1.6, 1.2, (1.1, 2.4)), Direction::Increase).unwrap();
-        assert_eq!(
-            found.inconclusive,
-            Inconclusive { rule: InconclusiveRule::Drift, setting: None, limit: Some(1.2), reached: Some(1.1) }
-        );
-        assert!(
-            found.reason.contains(
-                "±8% (ten-minute memory), the 99% interval [×1.1, ×2.4] reaches ×1.1, not beyond the margin ×1.2"
-            ),
-            "{}",
-            found.reason
-        );
-        // A decrease and `either` below: the upper end against 1 − δ.
-        assert!(drift_unconfirmed(&failed_with_drift(0.8, 0.95, (0.7, 0.93)), Direction::Decrease).is_none());
-        assert!(drift_unconfirmed(&failed_with_drift(0.8, 0.95, (0.7, 0.97)), Direction::Decrease).is_some());
-        let below = drift_unconfirmed(&failed_with_drift(0.8, 1.05, (0.7, 0.97)), Direction::Either).unwrap();
-        assert!((below.inconclusive.limit.unwrap() - 0.95).abs() < 1e-12);
-        // A drift interval no wider than the test's own on that side adds nothing: the fail stands.
-        let narrower = TestResult { ci_low: Some(1.0), ..failed_with_drift(1.6, 1.2, (1.1, 2.4)) };
-        assert!(drift_unconfirmed(&narrower, Direction::Increase).is_none());
-        // No drift interval (no dispersion), a test that did not fail, or not a rate test: no rule.
-        let plain = TestResult { drift: None, ..failed_with_drift(1.6, 1.2, (1.1, 2.4)) };
-        assert!(drift_unconfirmed(&plain, Direction::Increase).is_none());
-        let passed = TestResult { outcome: TestOutcome::Pass, ..failed_with_drift(1.6, 1.2, (1.1, 2.4)) };
-        assert!(drift_unconfirmed(&passed, Direction::Increase).is_none());
-        let shift = TestResult { test: TestKindResult::Shift, ..failed_with_drift(1.6, 1.2, (1.1, 2.4)) };
-        assert!(drift_unconfirmed(&shift, Direction::Increase).is_none());
-    }
-
-    #[test]
-    fn rules_out_is_the_bad_end_at_the_one_sided_level() {
-        let rate = interval(TestKindResult::Rate, 0.8, 1.22, 1.2);
-        let found = rules_out(std::slice::from_ref(&rate), Direction::Increase, Some(0.01)).unwrap();
-        assert_eq!(
-            (found.kind, found.above, found.below, found.above_relative),
-            (EffectKind::Ratio, Some(1.22), None, None)
-        );
-        assert!((found.level - 0.995).abs() < 1e-12);
-        let decrease = rules_out(std::slice::from_ref(&rate), Direction::Decrease, None).unwrap();
-        assert_eq!((decrease.above, decrease.below), (None, Some(0.8)));
-        let shift = interval(TestKindResult::Shift, -12.0, 23.0, 5.0);
-        let either = rules_out(&[shift], Direction::Either, Some(-500.0)).unwrap();
-        assert_eq!((either.above, either.below), (Some(23.0), Some(-12.0)));
-        assert_eq!((either.above_relative, either.below_relative), (Some(0.046), Some(-0.024)));
-        // No interval (a threshold, a spread test): nothing to state.
-        let spread = interval(TestKindResult::Spread, 0.9, 1.3, 1.2);
-        assert!(rules_out(&[spread], Direction::Increase, None).is_none());
-    }
-}
+mod tests;
 
 #[cfg(test)]
 mod properties {
@@ -481,6 +380,54 @@ mod properties {
             }
             let found = rules_out(std::slice::from_ref(&test), direction, None).unwrap();
             prop_assert_eq!(if decrease { found.below } else { found.above }, Some(if decrease { low } else { high }));
+        }
+
+        /// The `estimate_beyond_margin` rule never makes a pass out of anything: it fires only on
+        /// a rate test that passed, widened by dispersion, with its estimate beyond the margin in
+        /// the bad direction, and what it gives is an inconclusive rule (never a fail undone).
+        #[test]
+        fn the_estimate_rule_only_holds_back_a_widened_pass(
+            estimate in 0.0f64..5.0,
+            margin in 0.5f64..2.0,
+            outcome in prop::sample::select(vec![TestOutcome::Pass, TestOutcome::Fail, TestOutcome::Skipped]),
+            widened in any::<bool>(),
+            direction in prop::sample::select(vec![Direction::Increase, Direction::Decrease, Direction::Either]),
+            exact_low in 0.5f64..1.0,
+            exact_high in 1.0f64..2.0,
+        ) {
+            let test = TestResult {
+                outcome,
+                estimate: Some(estimate),
+                effective_samples: widened.then_some(100.0),
+                unwidened: Some((estimate * exact_low, estimate * exact_high)),
+                ci_low: Some(estimate * 0.5),
+                ci_high: Some(estimate * 2.0),
+                margin: Some(margin),
+                ..TestResult::new(TestKindResult::Rate)
+            };
+            let beyond = match direction {
+                Direction::Increase => estimate > margin,
+                Direction::Decrease => estimate < margin,
+                Direction::Either => estimate > margin.max(2.0 - margin) || estimate < margin.min(2.0 - margin),
+            };
+            let (low, high) = (estimate * exact_low, estimate * exact_high);
+            let upper = match direction {
+                Direction::Increase => true,
+                Direction::Decrease => false,
+                Direction::Either => estimate > 1.0,
+            };
+            let limit = match direction {
+                Direction::Either if upper => margin.max(2.0 - margin),
+                Direction::Either => margin.min(2.0 - margin),
+                _ => margin,
+            };
+            let exact_beyond = if upper { low > limit } else { high < limit };
+            let found = dispersed_estimate_beyond_margin(&test, direction);
+            prop_assert_eq!(found.is_some(), outcome == TestOutcome::Pass && widened && beyond && exact_beyond);
+            if let Some(found) = found {
+                prop_assert_eq!(found.inconclusive.rule, InconclusiveRule::EstimateBeyondMargin);
+                prop_assert_eq!(found.inconclusive.reached, Some(estimate));
+            }
         }
     }
 }
