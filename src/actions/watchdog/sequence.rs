@@ -236,6 +236,11 @@ pub fn parse(value: &serde_json::Value, now: i64) -> Result<Carried, String> {
                 if at <= last || at < query.start || at >= query.end + step {
                     return Err(format!("{what} has a point at {} out of order or outside its span", time(at)));
                 }
+                // One grid per series (a backend's buckets may be aligned to the epoch, not to the
+                // query's start): a point between two steps is not what any fetch returns.
+                if last != i64::MIN && (at - last).rem_euclid(step) != 0 {
+                    return Err(format!("{what} has a point at {} off the step's grid", time(at)));
+                }
                 last = at;
                 let value = match value {
                     Some(v) if !v.is_finite() => return Err(format!("{what} has a value that is not finite")),

@@ -83,6 +83,7 @@ fn hostile_entries_are_refused_with_the_reason() {
         ),
         (Box::new(|v| v["queries"][0]["series"][0]["points"][10][0] = (T0 + 900).into()), "outside its span"),
         (Box::new(|v| v["queries"][0]["end"] = (T0 + 630).into()), "unusable span"),
+        (Box::new(|v| v["queries"][0]["series"][0]["points"][3][0] = (T0 + 187).into()), "off the step's grid"),
         (
             Box::new(|v| {
                 let query = v["queries"][0].clone();
