@@ -5,12 +5,11 @@
 //! code is the worst outcome (`report::fleet`). Each service's rollback webhook and feature
 //! actions act as they would if the service were judged alone.
 
+use super::fleet_plan::{ServicePlan, ShapeCache, plan_service, recogniser, varying_variables};
 use super::judge::{append_step_summary, write_file};
-use super::judging::{PlannedQuery, call_rollback_webhook, check_answers, judge_fetched, plan_queries};
+use super::judging::{call_rollback_webhook, check_answers, judge_fetched};
 use crate::actions::{features, watchdog};
 use crate::cli::{JudgeArgs, JudgeFormat, SourceArgs, WindowArgs};
-use crate::config::template::resolve_sides;
-use crate::config::{DatadogApi, SourceKind};
 use crate::error::CanaryError;
 use crate::judge::Context;
 use crate::judge::report::JudgmentReport;
@@ -20,22 +19,9 @@ use crate::report::fleet::{self, FleetReport, ServiceOutcome};
 use crate::settings::fleet::{FleetMember, check_flags, resolve};
 use crate::settings::{self, deadline, rollback, source::open_source, window};
 use crate::source::SourceError;
-use crate::source::grouping::{GroupableShape, Wanted, fetch_grouped, groupable, groupable_datadog};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use crate::source::grouping::{Wanted, fetch_grouped, groupable};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-
-/// Stands for a grouping variable's value while a query's shape is rendered: letters and digits
-/// (a valid `--var` value) that no real query contains by chance.
-const PLACEHOLDER: &str = "canaryFleetGroupValue7d3f1e";
-
-/// One service's planned queries, with each query's groupable shape and value where it has one.
-struct ServicePlan {
-    window: crate::model::Window,
-    planned: Vec<PlannedQuery>,
-    shapes: Vec<Option<(GroupableShape, String)>>,
-}
 
 pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     check_flags(args)?;
@@ -138,7 +124,8 @@ fn judge_all(
     let varying = if recognise.is_some() { varying_variables(members) } else { BTreeSet::new() };
     let cache = ShapeCache::default();
     let plans: Vec<Result<ServicePlan, CanaryError>> = in_parallel(members.iter().collect(), |member| {
-        plan_service(member, window_flags, now, (&varying, recognise.unwrap_or(groupable)), &cache)
+        let window = window::live_window(&member.resolved.analysis, window_flags, now)?;
+        plan_service(member, window, (&varying, recognise.unwrap_or(groupable)), &cache)
     });
     let mut wanted = Vec::new();
     for (member, plan) in members.iter().zip(&plans) {
@@ -169,22 +156,6 @@ fn judge_all(
 }
 
 type Answer = Result<Vec<crate::model::Series>, SourceError>;
-
-/// Recognises a query shape that can be fetched grouped (see `source::grouping`).
-type Recogniser = fn(&str, &str) -> Option<GroupableShape>;
-
-/// The recogniser of the run's query language: PromQL on Prometheus-compatible sources, Datadog's
-/// on its v2 API (whose combined request carries the grouped queries); none on v1.
-fn recogniser(source: Option<&crate::config::SourceConfig>) -> Option<Recogniser> {
-    match source {
-        None => Some(groupable),
-        Some(source) => match source.kind {
-            SourceKind::Prometheus => Some(groupable),
-            SourceKind::Datadog if source.api != Some(DatadogApi::V1) => Some(groupable_datadog),
-            SourceKind::Datadog => None,
-        },
-    }
-}
 
 /// `work` applied to every item, on as many threads as there are cores, results in order.
 fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
@@ -223,86 +194,6 @@ fn judge_service(
     let fetched = check_answers(analysis, plan.planned, answers)?;
     let context = Context { window: plan.window, point_time, alpha: analysis.judgment.alpha };
     Ok(judge_fetched(analysis, fetched, &context, &member.resolved.sides, description, &BTreeMap::new()))
-}
-
-/// The variables whose values differ between the services (or that only some set): the only
-/// ones a grouped query can be built on.
-fn varying_variables(members: &[FleetMember]) -> BTreeSet<String> {
-    let names: BTreeSet<&String> = members.iter().flat_map(|m| m.vars.keys()).collect();
-    let mut values: BTreeMap<&str, BTreeSet<Option<&str>>> = BTreeMap::new();
-    for member in members {
-        for name in &names {
-            values.entry(name.as_str()).or_default().insert(member.vars.get(*name).map(String::as_str));
-        }
-    }
-    values.into_iter().filter(|(_, seen)| seen.len() > 1).map(|(name, _)| name.to_string()).collect()
-}
-
-/// The queries of one analysis with one variable set to [`PLACEHOLDER`] (the others as a service
-/// sets them), each with its groupable shape: rendered and recognised once for every service that
-/// shares them (`None`: the analysis does not render so).
-type Shaped = Option<Arc<Vec<(String, Option<GroupableShape>)>>>;
-
-/// [`Shaped`] by analysis file and variables (the placeholder marking the grouping variable).
-type ShapeCache = Mutex<HashMap<(PathBuf, BTreeMap<String, String>), Shaped>>;
-
-/// Renders a service's queries, and for each the shape it has when one of the service's own
-/// variables is set to [`PLACEHOLDER`]: a shape is kept only when it is groupable and putting the
-/// value back in gives exactly the query (so templates that branch on the value never group).
-fn plan_service(
-    member: &FleetMember,
-    flags: &WindowArgs,
-    now: i64,
-    grouping: (&BTreeSet<String>, Recogniser),
-    cache: &ShapeCache,
-) -> Result<ServicePlan, CanaryError> {
-    let (varying, recognise) = grouping;
-    let resolved = &member.resolved;
-    let analysis = &resolved.analysis;
-    let window = window::live_window(analysis, flags, now)?;
-    let planned = plan_queries(analysis, window, &resolved.sides, &resolved.overrides)?;
-    let mut shapes: Vec<Option<(GroupableShape, String)>> = planned.iter().map(|_| None).collect();
-    let candidates =
-        member.vars.iter().filter(|(name, _)| varying.contains(*name) && !analysis.fragment_variables.contains(*name));
-    for (name, value) in candidates {
-        let mut overrides = resolved.overrides.clone();
-        overrides.insert(name.clone(), PLACEHOLDER.into());
-        let key = (member.path.clone(), overrides);
-        let cached = cache.lock().ok().and_then(|cache| cache.get(&key).cloned());
-        let shaped = cached.unwrap_or_else(|| {
-            let shaped = shaped_queries(analysis, window, &key.1, recognise);
-            if let Ok(mut cache) = cache.lock() {
-                cache.insert(key, shaped.clone());
-            }
-            shaped
-        });
-        let Some(shaped) = shaped.filter(|shaped| shaped.len() == planned.len()) else { continue };
-        for ((query, (shape_query, shape)), slot) in planned.iter().zip(shaped.iter()).zip(shapes.iter_mut()) {
-            if slot.is_none()
-                && let Some(shape) = shape
-                && shape_query.replace(PLACEHOLDER, value) == query.query
-            {
-                *slot = Some((shape.clone(), value.clone()));
-            }
-        }
-    }
-    Ok(ServicePlan { window, planned, shapes })
-}
-
-/// The analysis's queries rendered with `overrides` (one of them [`PLACEHOLDER`]) and recognised.
-fn shaped_queries(
-    analysis: &crate::config::Analysis,
-    window: crate::model::Window,
-    overrides: &BTreeMap<String, String>,
-    recognise: Recogniser,
-) -> Shaped {
-    let sides = resolve_sides(analysis, overrides).ok()?;
-    let shaped = plan_queries(analysis, window, &sides, overrides).ok()?;
-    let recognised = shaped.into_iter().map(|query| {
-        let shape = recognise(&query.query, PLACEHOLDER);
-        (query.query, shape)
-    });
-    Some(Arc::new(recognised.collect()))
 }
 
 fn write_reports(report: &FleetReport, args: &JudgeArgs) -> Result<(), CanaryError> {

@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod fleet;
+pub(crate) mod fleet_plan;
 pub mod import;
 pub mod judge;
 pub mod judging;
