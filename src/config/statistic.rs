@@ -1,7 +1,6 @@
 //! The statistic a threshold bounds: `mean`, `min`, `max`, any percentile `pNN` (0 < NN < 100,
 //! at most four decimals: `p95`, `p99.9`) for gauges; `rate` and `total` for counts. Parsed from
 //! and written as the name itself.
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A statistic of one side's data. `rate` (Σ numerator / Σ denominator) and `total`
@@ -112,32 +111,11 @@ impl fmt::Display for Statistic {
     }
 }
 
-impl<'de> Deserialize<'de> for Statistic {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Statistic, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for Statistic {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl schemars::JsonSchema for Statistic {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Statistic".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "pattern": "^(mean|min|max|rate|total|p[0-9]{1,3}(\\.[0-9]{1,4})?)$",
-            "description": "mean, min, max or a percentile pNN (0 < NN < 100, at most 4 decimals) for gauges; rate or total for counts"
-        })
-    }
-}
+crate::model::text::written_as_text!(Statistic, {
+    "type": "string",
+    "pattern": "^(mean|min|max|rate|total|p[0-9]{1,3}(\\.[0-9]{1,4})?)$",
+    "description": "mean, min, max or a percentile pNN (0 < NN < 100, at most 4 decimals) for gauges; rate or total for counts"
+});
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ pub mod number;
 pub mod rule;
 pub mod series;
 pub mod side;
+pub(crate) mod text;
 pub mod verdict;
 pub mod window;
 

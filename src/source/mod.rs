@@ -12,6 +12,8 @@ pub mod points;
 pub mod prometheus;
 pub mod recorded;
 pub(crate) mod targets;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use crate::model::{PointTime, QueryRole, Series, Side, SourceDescription, Window};
 

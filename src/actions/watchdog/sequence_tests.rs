@@ -3,11 +3,11 @@
 //! sequence carried over runs through the state file equals the one computed in one go.
 
 use super::*;
-use crate::model::{Duration, PointTime, Series, SourceDescription, Window};
+use crate::model::{Duration, PointTime, Series, Window};
 use crate::source::incremental::IncrementalSource;
-use crate::source::{MetricSource, QueryRequest, SourceError};
+use crate::source::test_support::ScriptedSource;
+use crate::source::{MetricSource, QueryRequest};
 use crate::stats::confidence_sequence::{CountIncrement, rate_drift, rate_ratio_sequence};
-use std::cell::RefCell;
 
 const T0: i64 = 1_795_168_800; // 2026-11-20T10:00:00Z
 const NOW: i64 = T0 + 7200;
@@ -164,15 +164,9 @@ fn a_window_continues_from_the_points_held_when_it_overlaps_them() {
 }
 
 /// Counts of both sides as a deterministic function of time, like a backend that holds them.
-struct Counts {
-    seed: u64,
-    asked: RefCell<usize>,
-}
-
-impl Counts {
-    fn value(&self, time: i64, role: QueryRole, side: Side) -> f64 {
-        let mut x =
-            self.seed ^ (time as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((role as u64) << 7) ^ (side as u64);
+fn counts(seed: u64) -> ScriptedSource<'static> {
+    let value = move |time: i64, role: QueryRole, side: Side| {
+        let mut x = seed ^ (time as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((role as u64) << 7) ^ (side as u64);
         x ^= x >> 31;
         x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
         x ^= x >> 29;
@@ -180,25 +174,15 @@ impl Counts {
             QueryRole::Denominator => 200.0 + (x % 200) as f64,
             _ => (x % 9) as f64,
         }
-    }
-}
-
-impl MetricSource for Counts {
-    fn description(&self) -> SourceDescription {
-        SourceDescription { kind: "test".into(), url: None, replay: None }
-    }
-    fn point_time(&self) -> PointTime {
-        PointTime::IntervalEnd
-    }
-    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
-        *self.asked.borrow_mut() += 1;
+    };
+    ScriptedSource::new("test", PointTime::IntervalEnd, move |request| {
         let w = request.window;
         let points = (w.start..=w.end)
             .step_by(w.step_seconds as usize)
-            .map(|t| Point { time: t, value: self.value(t, request.role, request.side) })
+            .map(|t| Point { time: t, value: value(t, request.role, request.side) })
             .collect();
         Ok(vec![Series { labels: BTreeMap::new(), points }])
-    }
+    })
 }
 
 /// The four count queries of one metric over `window`, through `source`, as paired intervals.
@@ -229,7 +213,7 @@ proptest::proptest! {
         seed in proptest::prelude::any::<u64>(),
         gaps in proptest::collection::vec(1i64..12, 1..8),
     ) {
-        let inner = Counts { seed, asked: RefCell::new(0) };
+        let inner = counts(seed);
         let step = Duration::from_secs(60);
         let mut stored: Option<serde_json::Value> = None;
         let mut end = T0;

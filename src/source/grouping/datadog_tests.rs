@@ -4,11 +4,18 @@
 //! an error, never another service's series.
 
 use super::*;
-use crate::model::{Point, PointTime, QueryRole, Side, SourceDescription};
+use crate::model::{Point, PointTime, QueryRole, Side};
+use crate::source::test_support::{ScriptedSource, any_text_or_made_of};
 use proptest::prelude::*;
-use std::cell::Cell;
 
 const PLACEHOLDER: &str = "propPlaceholder1";
+
+/// The pieces hostile query texts are made of.
+#[rustfmt::skip]
+const DATADOG_PARTS: [&str; 19] = [
+    "sum", ":", "by", " ", "{", "}", ",", "(", ")", "version", "propPlaceholder1", "m.x",
+    ".as_count()", ".rollup(", "!", "*", " AND ", "é", "/",
+];
 
 /// A tag value the grouping accepts (the boolean keywords are queried alone: tested apart).
 fn tag_value() -> impl Strategy<Value = String> {
@@ -65,18 +72,7 @@ proptest! {
 
     #[test]
     fn any_text_is_refused_or_rewritten_with_exactly_the_values(
-        text in proptest::prop_oneof![
-            proptest::prelude::any::<String>(),
-            proptest::collection::vec(
-                proptest::prop_oneof![
-                    Just("sum"), Just(":"), Just("by"), Just(" "), Just("{"), Just("}"), Just(","), Just("("),
-                    Just(")"), Just("version"), Just("propPlaceholder1"), Just("m.x"), Just(".as_count()"),
-                    Just(".rollup("), Just("!"), Just("*"), Just(" AND "), Just("é"), Just("/"),
-                ],
-                0..24,
-            )
-            .prop_map(|parts| parts.concat()),
-        ],
+        text in any_text_or_made_of(&DATADOG_PARTS),
     ) {
         if let Some(shape) = groupable_datadog(&text, PLACEHOLDER) {
             let grouped = shape.grouped_query(&["a", "b.c"]);
@@ -110,9 +106,9 @@ proptest! {
                 group: Some((&shape, value.as_str())),
             })
             .collect();
-        let grouped = FakeDatadog { series: data.clone(), queries: Cell::new(0), hostile };
+        let grouped = fake_datadog(data.clone(), hostile);
         let answers = fetch_grouped(&grouped, &wanted);
-        let alone = FakeDatadog { series: data, queries: Cell::new(0), hostile: 0 };
+        let alone = fake_datadog(data, 0);
         let distinct: std::collections::BTreeSet<&str> = services.iter().map(|(v, _)| v.as_str()).collect();
         for (want, answer) in wanted.iter().zip(&answers.answers) {
             let own = alone.fetch(&want.request).expect("answers");
@@ -125,7 +121,7 @@ proptest! {
         if distinct.len() > 1 {
             prop_assert_eq!(answers.backend_queries, distinct.len().div_ceil(MAX_GROUP_VALUES));
         }
-        prop_assert_eq!(answers.backend_queries, grouped.queries.get());
+        prop_assert_eq!(answers.backend_queries, grouped.queries());
     }
 }
 
@@ -142,26 +138,13 @@ fn hosts(seed: u64, count: usize) -> Vec<Series> {
 /// series of each listed value tagged `version:value`; `hostile` adds to every grouped answer a
 /// series of a value not asked for (1), one without the grouping tag (2), one with another tag
 /// (3), or a second series of a value asked for (4).
-struct FakeDatadog {
-    series: BTreeMap<String, Vec<Series>>,
-    queries: Cell<usize>,
-    hostile: usize,
-}
-
-impl MetricSource for FakeDatadog {
-    fn description(&self) -> SourceDescription {
-        SourceDescription { kind: "datadog".into(), url: None, replay: None }
-    }
-    fn point_time(&self) -> PointTime {
-        PointTime::IntervalStart
-    }
-    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
-        self.queries.set(self.queries.get() + 1);
+fn fake_datadog(series: BTreeMap<String, Vec<Series>>, hostile: usize) -> ScriptedSource<'static> {
+    ScriptedSource::new("datadog", PointTime::IntervalStart, move |request| {
         if let Some(list) = request.query.split("version IN (").nth(1) {
             let list = list.split(')').next().unwrap_or("");
             let mut out = Vec::new();
             for value in list.split(", ") {
-                for one in self.series.get(value).into_iter().flatten() {
+                for one in series.get(value).into_iter().flatten() {
                     let mut tagged = one.clone();
                     tagged.labels.insert("version".into(), value.into());
                     out.push(tagged);
@@ -171,7 +154,7 @@ impl MetricSource for FakeDatadog {
                 labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                 points: vec![Point { time: 0, value: 1.0 }],
             };
-            match self.hostile {
+            match hostile {
                 1 => out.push(stray(&[("version", "NOT-ASKED"), ("host", "h0")])),
                 2 => out.push(stray(&[("host", "h0")])),
                 3 => out.push(stray(&[("version", list.split(", ").next().unwrap_or("")), ("pod", "p")])),
@@ -185,24 +168,8 @@ impl MetricSource for FakeDatadog {
             return Ok(out);
         }
         let value = request.query.split("version:").nth(1).and_then(|rest| rest.split('}').next()).unwrap_or("");
-        Ok(self.series.get(value).cloned().unwrap_or_default())
-    }
-}
-
-/// A source that refuses every query, naming it as the Datadog source does (`metric `m`, canary
-/// numerator: …`).
-struct Refusing;
-
-impl MetricSource for Refusing {
-    fn description(&self) -> SourceDescription {
-        SourceDescription { kind: "datadog".into(), url: None, replay: None }
-    }
-    fn point_time(&self) -> PointTime {
-        PointTime::IntervalStart
-    }
-    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
-        Err(SourceError::Request(format!("{}: Datadog rejected the query (HTTP 400)", request.label())))
-    }
+        Ok(series.get(value).cloned().unwrap_or_default())
+    })
 }
 
 /// Queries fetched once for several metrics of several services (an identical baseline query, a
@@ -225,17 +192,18 @@ fn an_error_names_each_services_own_query() {
         want("requests", Side::Canary, QueryRole::Value, &a, Some((&shape, "a"))),
         want("error_rate", Side::Canary, QueryRole::Denominator, &b, Some((&shape, "b"))),
     ];
-    let answers = fetch_grouped(&Refusing, &wanted);
+    // A source that refuses every query, naming it as the Datadog source does (`metric `m`,
+    // canary numerator: …`).
+    let refusing = ScriptedSource::new("datadog", PointTime::IntervalStart, |request| {
+        Err(SourceError::Request(format!("{}: Datadog rejected the query (HTTP 400)", request.label())))
+    });
+    let answers = fetch_grouped(&refusing, &wanted);
     assert_eq!(answers.backend_queries, 2);
     for (want, answer) in wanted.iter().zip(&answers.answers) {
         let error = answer.as_ref().expect_err("refused").to_string();
         assert_eq!(error, format!("{}: Datadog rejected the query (HTTP 400)", want.request.label()));
     }
-    let stray = FakeDatadog {
-        series: BTreeMap::from([("a".to_string(), hosts(1, 1)), ("b".to_string(), hosts(2, 1))]),
-        queries: Cell::new(0),
-        hostile: 1,
-    };
+    let stray = fake_datadog(BTreeMap::from([("a".to_string(), hosts(1, 1)), ("b".to_string(), hosts(2, 1))]), 1);
     let shape_by_host = format!("sum:trace.http.request.hits{{service:checkout,version:{PLACEHOLDER}}} by {{host}}");
     let shape = groupable_datadog(&shape_by_host, PLACEHOLDER).expect("groupable");
     let (a, b) = (shape_by_host.replace(PLACEHOLDER, "a"), shape_by_host.replace(PLACEHOLDER, "b"));

@@ -3,11 +3,18 @@
 //! `fetch_grouped` hands every wanted query exactly what a source answering it alone would.
 
 use super::*;
-use crate::model::{PointTime, QueryRole, Side, SourceDescription};
+use crate::model::{PointTime, QueryRole, Side};
+use crate::source::test_support::{ScriptedSource, any_text_or_made_of};
 use proptest::prelude::*;
-use std::cell::Cell;
 
 const PLACEHOLDER: &str = "propPlaceholder1";
+
+/// The pieces hostile query texts are made of.
+#[rustfmt::skip]
+const PROMQL_PARTS: [&str; 24] = [
+    "sum", "by", "(", ")", "{", "}", "[", "]", ",", "=", "=~", "!=", "rate", "x", "d", "le",
+    "\"propPlaceholder1\"", "\"a\\\"", "5m", "0.9", "histogram_quantile", "é", " ", "'",
+];
 const SHAPES: [&str; 4] = [
     r#"sum(increase(requests_total{ deployment="PH", code="500" }[1m]))"#,
     r#"histogram_quantile(0.9, sum by (le) (rate(latency_bucket{deployment="PH"}[2m])))"#,
@@ -28,24 +35,12 @@ fn value_regex(query: &str) -> regex::Regex {
 
 /// A source that answers a `deployment="v"` or `deployment=~"a|b"` query with the series of the
 /// values it selects (each labelled with its value when grouped), and counts its queries.
-struct Fake {
-    series: BTreeMap<String, Vec<Series>>,
-    queries: Cell<usize>,
-}
-
-impl MetricSource for Fake {
-    fn description(&self) -> SourceDescription {
-        SourceDescription { kind: "prometheus".into(), url: None, replay: None }
-    }
-    fn point_time(&self) -> PointTime {
-        PointTime::IntervalEnd
-    }
-    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
-        self.queries.set(self.queries.get() + 1);
+fn fake(series: BTreeMap<String, Vec<Series>>) -> ScriptedSource<'static> {
+    ScriptedSource::new("prometheus", PointTime::IntervalEnd, move |request| {
         if request.query.contains("=~") {
             let regex = value_regex(request.query);
             let mut out = Vec::new();
-            for (value, series) in self.series.iter().filter(|(value, _)| regex.is_match(value)) {
+            for (value, series) in series.iter().filter(|(value, _)| regex.is_match(value)) {
                 for one in series {
                     let mut labelled = one.clone();
                     labelled.labels.insert("deployment".into(), value.clone());
@@ -55,8 +50,8 @@ impl MetricSource for Fake {
             return Ok(out);
         }
         let value = request.query.split("deployment=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("");
-        Ok(self.series.get(value).cloned().unwrap_or_default())
-    }
+        Ok(series.get(value).cloned().unwrap_or_default())
+    })
 }
 
 fn series_for(seed: u64, count: usize) -> Vec<Series> {
@@ -116,9 +111,9 @@ proptest! {
                 group: Some((&shapes[*shape], value.as_str())),
             })
             .collect();
-        let grouped = Fake { series: data.clone(), queries: Cell::new(0) };
+        let grouped = fake(data.clone());
         let answers = fetch_grouped(&grouped, &wanted);
-        let alone = Fake { series: data, queries: Cell::new(0) };
+        let alone = fake(data);
         for (want, answer) in wanted.iter().zip(&answers.answers) {
             let own = alone.fetch(&want.request).expect("answers");
             prop_assert_eq!(answer.as_ref().expect("answers"), &own, "{}", want.request.query);
@@ -126,24 +121,12 @@ proptest! {
         let distinct_shapes: std::collections::BTreeSet<usize> = services.iter().map(|(_, _, s)| *s).collect();
         prop_assert!(answers.backend_queries <= services.len());
         prop_assert!(answers.backend_queries <= distinct_shapes.len() * services.len().div_ceil(MAX_GROUP_VALUES).max(1) + distinct_shapes.len());
-        prop_assert_eq!(answers.backend_queries, grouped.queries.get());
+        prop_assert_eq!(answers.backend_queries, grouped.queries());
     }
 
     #[test]
     fn any_text_is_refused_or_rewritten_without_the_placeholder(
-        text in proptest::prop_oneof![
-            proptest::prelude::any::<String>(),
-            proptest::collection::vec(
-                proptest::prop_oneof![
-                    Just("sum"), Just("by"), Just("("), Just(")"), Just("{"), Just("}"), Just("["), Just("]"),
-                    Just(","), Just("="), Just("=~"), Just("!="), Just("rate"), Just("x"), Just("d"), Just("le"),
-                    Just("\"propPlaceholder1\""), Just("\"a\\\""), Just("5m"), Just("0.9"),
-                    Just("histogram_quantile"), Just("é"), Just(" "), Just("'"),
-                ],
-                0..24,
-            )
-            .prop_map(|parts| parts.concat()),
-        ],
+        text in any_text_or_made_of(&PROMQL_PARTS),
     ) {
         if let Some(shape) = groupable(&text, PLACEHOLDER) {
             let query = shape.grouped_query(&["a", "b.c"]);
