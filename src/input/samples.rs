@@ -107,9 +107,19 @@ fn parse_csv_column_limited(
             row_line = if record_end && !at_end { csv.line() - 1 } else { csv.line() };
         }
         let text = &field[..field_length];
-        if row == 0 && index.is_none() {
+        if row == 0 && matches!(column, Selector::Name(_)) {
             let name = String::from_utf8_lossy(text).trim().to_string();
             if Selector::Name(name.clone()) == *column {
+                if let Some(first) = index {
+                    return Err(bad(
+                        row_line,
+                        format!(
+                            "the header names column {column} twice (columns {} and {}): choose one by position with --column",
+                            first + 1,
+                            field_index + 1
+                        ),
+                    ));
+                }
                 index = Some(field_index);
                 found_in_row = true;
             }
@@ -210,6 +220,21 @@ pub fn parse_hyperfine(text: &str, path: &Path, command: Option<&Selector>) -> R
         }
         Some(Selector::Position(position)) if *position <= export.results.len() => position - 1,
         Some(Selector::Name(name)) if export.results.iter().any(|r| r.command == *name) => {
+            let positions: Vec<String> = (export.results.iter().enumerate())
+                .filter(|(_, r)| r.command == *name)
+                .map(|(i, _)| (i + 1).to_string())
+                .collect();
+            if positions.len() > 1 {
+                return Err(bad(
+                    1,
+                    format!(
+                        "{} results have the command {} (positions {}): choose one by position with --command",
+                        positions.len(),
+                        Selector::Name(name.clone()),
+                        positions.join(", ")
+                    ),
+                ));
+            }
             export.results.iter().position(|r| r.command == *name).unwrap_or_default()
         }
         Some(selector) => {
@@ -329,6 +354,24 @@ mod tests {
         let err = parse_csv_column_limited(endless, Path::new("x"), &Selector::Position(1), 1 << 20, 10);
         assert!(err.unwrap_err().to_string().contains("larger than the limit of 1 MiB"));
         assert!("0".parse::<Selector>().is_err());
+    }
+
+    #[test]
+    fn a_name_that_two_columns_or_commands_share_is_refused() {
+        assert_eq!(
+            column("p99,p99\n1,2\n", "p99").unwrap_err(),
+            "a.csv:1: the header names column `p99` twice (columns 1 and 2): choose one by position with --column"
+        );
+        assert_eq!(column("p99,p99\n1,2\n", "2").unwrap(), vec![2.0], "by position it is unambiguous");
+        assert_eq!(column("a,p99,b,a\n1,2,3,4\n", "p99").unwrap(), vec![2.0], "another name's repeat is harmless");
+        let twice = r#"{"results": [{"command": "x", "times": [1.0]}, {"command": "y", "times": [2.0]},
+            {"command": "x", "times": [3.0]}]}"#;
+        let path = Path::new("h.json");
+        assert_eq!(
+            parse_hyperfine(twice, path, Some(&Selector::Name("x".into()))).unwrap_err().to_string(),
+            "h.json:1: 2 results have the command `x` (positions 1, 3): choose one by position with --command"
+        );
+        assert_eq!(parse_hyperfine(twice, path, Some(&Selector::Position(3))).unwrap(), vec![3.0]);
     }
 
     const EXPORT: &str = r#"{"results": [
