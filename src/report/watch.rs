@@ -48,7 +48,8 @@ pub enum WatchEvent<'a> {
         score: Option<f64>,
         reason: &'a str,
         /// Points fetched from the source so far (growing by fewer after the first look: the fetch
-        /// is incremental, the new points and the last 5 steps known again, for late samples).
+        /// is incremental, the new points and the last 5 steps known again, for late samples). With
+        /// several analyses, the run's: every service's together.
         points_fetched: usize,
         metrics: Vec<LookMetric<'a>>,
         /// Sequential looks: when this look decided (its window's end, RFC 3339).

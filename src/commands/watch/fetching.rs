@@ -111,3 +111,101 @@ impl MetricSource for Served<'_> {
         requests.iter().map(|request| self.fetch(request)).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Point, Window};
+    use crate::source::grouping::groupable;
+    use crate::source::incremental::IncrementalSource;
+    use std::collections::BTreeMap;
+
+    const SHAPE: &str = r#"sum(increase(http_requests_total{deployment="PH"}[1m]))"#;
+    const START: i64 = 1_795_168_800;
+
+    /// A Prometheus stand-in: one series per deployment that has data, a point a minute; a
+    /// grouped query (`deployment=~"a|b"`) answers one series per listed value, labelled with it.
+    struct Fake {
+        points: BTreeMap<String, Vec<Point>>,
+        queries: Cell<usize>,
+    }
+
+    impl Fake {
+        fn own(&self, value: &str, window: &Window) -> Vec<Series> {
+            let Some(points) = self.points.get(value) else { return Vec::new() };
+            let points = points.iter().copied().filter(|p| p.time >= window.start && p.time <= window.end).collect();
+            vec![Series { labels: BTreeMap::new(), points }]
+        }
+    }
+
+    impl MetricSource for Fake {
+        fn description(&self) -> SourceDescription {
+            SourceDescription { kind: "prometheus".into(), url: None, replay: None }
+        }
+        fn point_time(&self) -> PointTime {
+            PointTime::IntervalEnd
+        }
+        fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
+            self.queries.set(self.queries.get() + 1);
+            let quoted = |after: &str| request.query.split(after).nth(1).and_then(|r| r.split('"').next());
+            if let Some(values) = quoted("=~\"") {
+                let mut out = Vec::new();
+                for value in values.split('|') {
+                    for mut one in self.own(value, &request.window) {
+                        one.labels.insert("deployment".into(), value.into());
+                        out.push(one);
+                    }
+                }
+                return Ok(out);
+            }
+            Ok(self.own(quoted("deployment=\"").unwrap_or(""), &request.window))
+        }
+    }
+
+    proptest::proptest! {
+        /// Over rounds of growing windows, every service is served exactly what its own query
+        /// returns over its look's window, while the backend gets one grouped query a round
+        /// (services without data included: they get no series, never another's).
+        #[test]
+        fn each_service_is_served_its_own_querys_answer_with_one_query_a_round(
+            services in 2usize..8,
+            with_data in proptest::collection::vec(proptest::bool::ANY, 8),
+            values in proptest::collection::vec(-1e6f64..1e6, 60),
+            ends in proptest::collection::vec(1i64..15, 1..6),
+        ) {
+            let names: Vec<String> = (0..services).map(|i| format!("svc{i}")).collect();
+            let mut points = BTreeMap::new();
+            for (i, name) in names.iter().enumerate().filter(|(i, _)| with_data[*i]) {
+                let series = (0..60).map(|k| Point { time: START + 60 * k as i64, value: values[(k + i) % 60] });
+                points.insert(name.clone(), series.collect::<Vec<_>>());
+            }
+            let fake = Fake { points, queries: Cell::new(0) };
+            let placeholder = "canaryPlaceholder1";
+            let shape = groupable(&SHAPE.replace("PH", placeholder), placeholder).expect("a groupable shape");
+            let queries: Vec<String> = names.iter().map(|name| SHAPE.replace("PH", name)).collect();
+            let shapes = queries.iter().zip(&names).map(|(q, n)| (q.clone(), (shape.clone(), n.clone()))).collect();
+            let grouping = Grouping::new(&fake, shapes);
+            let incremental = IncrementalSource::new(&grouping);
+            let mut end = START;
+            for (round, minutes) in ends.iter().enumerate() {
+                end += 60 * minutes;
+                let window = Window::between(START, end, crate::model::Duration::from_secs(60), Default::default()).unwrap();
+                let requests: Vec<QueryRequest<'_>> = queries
+                    .iter()
+                    .map(|query| QueryRequest { metric: "requests", side: Side::Canary, role: QueryRole::Value, query, window })
+                    .collect();
+                let answers = incremental.fetch_all(&requests);
+                let served = Served::new(&incremental, &requests, answers);
+                for (request, name) in requests.iter().zip(&names) {
+                    let own = fake.own(name, &window);
+                    proptest::prop_assert_eq!(served.fetch(request).unwrap(), own, "{} at round {}", name, round);
+                }
+                proptest::prop_assert_eq!(grouping.backend_queries(), round + 1);
+                // What the round did not fetch is refused, never fetched behind its back.
+                let other = QueryRequest { query: "up", ..requests[0].clone() };
+                proptest::prop_assert!(served.fetch(&other).is_err());
+            }
+            proptest::prop_assert_eq!(fake.queries.get(), ends.len());
+        }
+    }
+}
