@@ -333,6 +333,20 @@ def prometheus_query_times(url: str, runs: int) -> list:
     return [f"| {name} | {timed(one)} | {timed(grouped)} |" for name, (one, grouped) in shapes.items()]
 
 
+def single_and_fleets(args, command: str, files: tuple, common: list, how: tuple) -> tuple:
+    """`canary COMMAND ANALYSIS` of one service, and `canary COMMAND --fleet` of each size."""
+    directory, analysis = files
+    env, count, parse = how
+    single = measure([args.canary, command, analysis, "--var", "canary=svc-000", *common], args.runs, env, count, parse)
+    fleets = {
+        size: measure(
+            [args.canary, command, "--fleet", fleet_yaml(directory, analysis, size), *common], args.runs, env, count, parse
+        )
+        for size in SIZES
+    }
+    return single, fleets
+
+
 WATCH = ["--now", "2026-11-20T10:10:00Z", "--lifetime", "30m", "--interval", "5m", "--format", "json"]
 
 
@@ -378,19 +392,7 @@ def watch_main(args) -> list:
             f.write(prometheus_analysis())
         count = lambda: query_range_requests(prometheus.url)  # noqa: E731
         common = ["--source-url", prometheus.url, *WATCH]
-        single = measure(
-            [args.canary, "watch", analysis, "--var", "canary=svc-000", *common], args.runs, env, count, watch_events
-        )
-        fleets = {
-            size: measure(
-                [args.canary, "watch", "--fleet", fleet_yaml(directory, analysis, size), *common],
-                args.runs,
-                env,
-                count,
-                watch_events,
-            )
-            for size in SIZES
-        }
+        single, fleets = single_and_fleets(args, "watch", (directory, analysis), common, (env, count, watch_events))
         table = [
             "| run | rounds of looks | looks judged | backend requests per look | ÷ single | wall time per look, median (min – max) | ÷ single | peak RSS | outcome |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---|",
@@ -447,18 +449,7 @@ def main() -> int:
             with open(analysis, "w") as f:
                 f.write(text)
             common = ["--source-url", url, *WINDOW, "--format", "json"]
-            single = measure(
-                [args.canary, "judge", analysis, "--var", "canary=svc-000", *common], args.runs, env, count
-            )
-            fleets = {
-                size: measure(
-                    [args.canary, "judge", "--fleet", fleet_yaml(directory, analysis, size), *common],
-                    args.runs,
-                    env,
-                    count,
-                )
-                for size in SIZES
-            }
+            single, fleets = single_and_fleets(args, "judge", (directory, analysis), common, (env, count, json.loads))
             table.extend(rows(label, single, fleets))
         backend_lines = prometheus_query_times(prometheus.url, args.runs)
         version = subprocess.run([args.canary, "--version"], capture_output=True, text=True).stdout.strip()

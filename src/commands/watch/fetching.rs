@@ -72,33 +72,47 @@ fn key(request: &QueryRequest<'_>) -> Key {
 }
 
 /// The answers of one round's fetch, served to each service's judgment; a request that was not
-/// fetched in the round is refused (never fetched behind the round's back).
-pub(super) struct Served<'a> {
-    inner: &'a dyn MetricSource,
+/// fetched in the round is refused (never fetched behind the round's back). What the judgment
+/// asks of the source besides (its description, what its points' times mark, and the scrape
+/// interval, which explains a query that came back empty) is asked once for the round.
+pub(super) struct Served {
     answers: HashMap<Key, Result<Vec<Series>, SourceError>>,
+    description: SourceDescription,
+    point_time: PointTime,
+    /// Asked of the source only when some query came back without a point, as alone.
+    scrape_interval: Option<crate::model::Duration>,
 }
 
-impl<'a> Served<'a> {
+impl Served {
     pub(super) fn new(
-        inner: &'a dyn MetricSource,
+        source: &dyn MetricSource,
         requests: &[QueryRequest<'_>],
         answers: Vec<Result<Vec<Series>, SourceError>>,
-    ) -> Served<'a> {
-        Served { inner, answers: requests.iter().map(key).zip(answers).collect() }
+    ) -> Served {
+        let empty = |answer: &Result<Vec<Series>, SourceError>| {
+            answer.as_ref().is_ok_and(|series| series.iter().all(|s| s.points.is_empty()))
+        };
+        let scrape_interval = if answers.iter().any(empty) { source.scrape_interval() } else { None };
+        Served {
+            answers: requests.iter().map(key).zip(answers).collect(),
+            description: source.description(),
+            point_time: source.point_time(),
+            scrape_interval,
+        }
     }
 }
 
-impl MetricSource for Served<'_> {
+impl MetricSource for Served {
     fn description(&self) -> SourceDescription {
-        self.inner.description()
+        self.description.clone()
     }
 
     fn point_time(&self) -> PointTime {
-        self.inner.point_time()
+        self.point_time
     }
 
     fn scrape_interval(&self) -> Option<crate::model::Duration> {
-        self.inner.scrape_interval()
+        self.scrape_interval
     }
 
     fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
