@@ -266,3 +266,54 @@ fn flags_that_do_not_fit_several_analyses_are_refused_before_any_query() {
     let output = canary(&strings(&["watch", LIVE, LIVE, "--replay", "x.json"]), &[]);
     assert!(stderr(&output).contains("--replay watches one recording"), "{}", stderr(&output));
 }
+
+/// `canary watch ARGS` against the Datadog stand-in of `fleet_datadog.rs`, 10:00 to 10:30 with a
+/// look every 10 minutes, as JSON events.
+async fn watch_datadog(url: &str, fleet: &str) -> Output {
+    let mut command = Command::new(canary_bin());
+    command.args(["watch", "--fleet", fleet, "--source-url", url, "--now", "2026-11-20T10:00:00Z"]);
+    command.args(["--lifetime", "30m", "--interval", "10m", "--format", "json"]);
+    for name in ["DD_SITE", "CANARY_SOURCE_URL", "NO_COLOR"] {
+        command.env_remove(name);
+    }
+    command.env("DD_API_KEY", "fleet-api-key").env("DD_APP_KEY", "fleet-app-key");
+    tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
+}
+
+/// On Datadog, every round of looks is one combined request, however many services; a grouped
+/// answer that cannot be attributed (a series for a value nobody asked for) ends every service
+/// of the group "could not judge" at that look, none with another's data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_datadog_a_round_is_one_request_and_an_unattributable_answer_judges_no_one() {
+    let versions: Vec<String> = (0..20).map(|i| format!("svc-{i:03}")).collect();
+    let server = crate::fleet_datadog::datadog(false).await;
+    let dir = TempDir::new("fleet-watch-datadog");
+    let output = watch_datadog(&server.uri(), &crate::fleet_datadog::fleet(&dir, &versions)).await;
+    assert_eq!(output.status.code(), Some(1), "the regressed services fail: {}", stderr(&output));
+    let events = watch_events(&output);
+    let summary = events.last().unwrap();
+    let rounds = summary["rounds"].as_array().unwrap();
+    let requests = server.received_requests().await.unwrap().len();
+    assert_eq!(requests, rounds.len(), "one combined request a round: {summary}");
+    assert!(rounds.iter().all(|r| r["backend_queries"] == 6), "{summary}");
+    let failed: Vec<&str> = summary["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["outcome"] == "fail")
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["svc-003", "svc-013"], "the regressed services (names ending in 3): {summary}");
+
+    let stray = crate::fleet_datadog::datadog(true).await;
+    let output = watch_datadog(&stray.uri(), &crate::fleet_datadog::fleet(&dir, &versions[..3])).await;
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let events = watch_events(&output);
+    let errors: Vec<&Value> = events.iter().filter(|e| e["event"] == "error").collect();
+    assert_eq!(errors.len(), 3, "{events:?}");
+    for error in errors {
+        assert_eq!((&error["look"], &error["exit_code"]), (&1.into(), &4.into()), "{error}");
+        assert!(error["error"].as_str().unwrap().contains("not asked for"), "{error}");
+    }
+    assert!(events.iter().all(|e| e["event"] != "look"), "no service is judged on the answer");
+}
