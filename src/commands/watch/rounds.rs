@@ -7,6 +7,7 @@ use super::events::Events;
 use super::fetching::{Grouping, Served};
 use super::service::{Shared, Watched};
 use crate::cli::{WatchArgs, WatchLooks};
+use crate::commands::fleet_plan::in_parallel;
 use crate::commands::judging::{LookInput, PlannedQuery, judge_source, plan_queries, sequential_look};
 use crate::error::CanaryError;
 use crate::judge::report::JudgmentReport;
@@ -102,13 +103,12 @@ fn judge_due(
     }
     let answers = incremental.fetch_all(&requests);
     let served = Served::new(incremental, &requests, answers);
-    due.iter()
-        .zip(plans)
-        .map(|(&index, plan)| {
-            plan?;
-            judge_one(&services[index], &served, sequential)
-        })
-        .collect()
+    // Judging is pure and the services independent: they are judged on every core.
+    let jobs: Vec<(usize, Result<Vec<PlannedQuery>, CanaryError>)> = due.iter().copied().zip(plans).collect();
+    in_parallel(jobs, |(index, plan)| {
+        plan?;
+        judge_one(&services[index], &served, sequential)
+    })
 }
 
 /// Judges a service's next look on `source`, as a watch of its analysis alone does.
