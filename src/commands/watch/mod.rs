@@ -12,7 +12,8 @@
 //! far. Either way the chance of a false fail over the whole lifetime stays at most `alpha`. Each
 //! look fetches only the points it has not seen before and the last few it has again, for late
 //! samples, said on stderr when they changed ([`IncrementalSource`]). What each look prints is in
-//! [`events`].
+//! [`events`]; what a look's report does to its service is in [`service`], the looks run round by
+//! round in [`rounds`]. Several analyses (or `--fleet`) are watched in one run by [`several`].
 
 mod events;
 mod fetching;
