@@ -163,7 +163,7 @@ def query_range_requests(url: str) -> float:
     return sum(float(m.group(1)) for m in re.finditer(pattern, text, re.MULTILINE))
 
 
-def measure(cmd: list, runs: int, env: dict, count) -> dict:
+def measure(cmd: list, runs: int, env: dict, count, parse=json.loads) -> dict:
     """Median wall time and peak RSS of `cmd` over `runs` runs, the backend requests of each run
     (by `count()` before and after), and the last run's JSON document."""
     walls, rss, cpu, requests, document = [], [], [], [], None
@@ -177,7 +177,7 @@ def measure(cmd: list, runs: int, env: dict, count) -> dict:
             raise RuntimeError(f"{shlex.join(cmd)} exited {result.returncode}:\n{result.stderr[-3000:]}")
         rss.append(int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr).group(1)))
         cpu.append(sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", result.stderr)))
-        document = json.loads(result.stdout)
+        document = parse(result.stdout)
     return {
         "wall": statistics.median(walls),
         "wall_range": (min(walls), max(walls)),

@@ -1,15 +1,24 @@
 //! `canary watch`: its flags, its output formats and its kinds of looks.
 
 use super::judge::RollbackArgs;
-use super::query::{AnalysisArgs, SourceArgs, parse_time};
+use super::query::{SourceArgs, parse_time, parse_variable};
 use crate::model::Duration;
 use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    #[command(flatten)]
-    pub target: AnalysisArgs,
+    /// The analysis file (YAML), e.g. analyses/checkout.yaml; several are watched in one run (one
+    /// client, the looks of all fetched together, each service stopping at its own verdict).
+    #[arg(required_unless_present = "fleet")]
+    pub analysis: Vec<PathBuf>,
+    /// Watch every service of a fleet file (an analysis and its variables per service, as
+    /// `judge --fleet` takes it) in one run, with grouped queries where their shapes allow.
+    #[arg(long, value_name = "FILE")]
+    pub fleet: Option<PathBuf>,
+    /// Set a template variable, overriding the analysis (repeatable): --var canary=checkout-7f9c.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
+    pub vars: Vec<(String, String)>,
     /// How long the canary runs, from its start (the first judgment is at warm-up + interval).
     #[arg(long, value_name = "DURATION", default_value = "1h")]
     pub lifetime: Duration,
@@ -31,6 +40,7 @@ pub struct WatchArgs {
     pub now: Option<i64>,
     /// Watch recorded data instead of querying the source (the start defaults to the recording's;
     /// looks stop at the recording's end, and a recording shorter than the lifetime cannot pass).
+    /// One analysis only.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
     /// How long after each look's time it queries the live source, so that the source holds the

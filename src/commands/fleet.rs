@@ -5,7 +5,7 @@
 //! code is the worst outcome (`report::fleet`). Each service's rollback webhook and feature
 //! actions act as they would if the service were judged alone.
 
-use super::fleet_plan::{ServicePlan, ShapeCache, plan_service, recogniser, varying_variables};
+use super::fleet_plan::{ServicePlan, ShapeCache, in_parallel, plan_service, recogniser, varying_variables};
 use super::judge::{append_step_summary, write_file};
 use super::judging::{call_rollback_webhook, check_answers, judge_fetched};
 use crate::actions::{features, watchdog};
@@ -156,32 +156,6 @@ fn judge_all(
 }
 
 type Answer = Result<Vec<crate::model::Series>, SourceError>;
-
-/// `work` applied to every item, on as many threads as there are cores, results in order.
-fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, items.len().max(1));
-    let per_worker = items.len().div_ceil(workers).max(1);
-    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(workers);
-    let mut items = items.into_iter();
-    loop {
-        let chunk: Vec<T> = items.by_ref().take(per_worker).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        chunks.push(chunk);
-    }
-    let work = &work;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| scope.spawn(move || chunk.into_iter().map(work).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
-    })
-}
 
 fn judge_service(
     member: &FleetMember,

@@ -2,7 +2,7 @@
 //! watch` (`commands::watch`) with several analyses: each service's queries over a window, and
 //! for each the groupable shape (`source::grouping`) it has when the variable that differs
 //! between the services is left out, so that the services' queries of one shape are fetched as
-//! one grouped query.
+//! one grouped query; and the parallel map both judge their services with.
 
 use super::judging::{PlannedQuery, plan_queries};
 use crate::config::template::resolve_sides;
@@ -117,4 +117,30 @@ fn shaped_queries(
         (query.query, shape)
     });
     Some(Arc::new(recognised.collect()))
+}
+
+/// `work` applied to every item, on as many threads as there are cores, results in order.
+pub(crate) fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, items.len().max(1));
+    let per_worker = items.len().div_ceil(workers).max(1);
+    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(workers);
+    let mut items = items.into_iter();
+    loop {
+        let chunk: Vec<T> = items.by_ref().take(per_worker).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        chunks.push(chunk);
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
 }

@@ -103,11 +103,16 @@ fn summary_table(report: &FleetReport, page: Page) -> Table {
 }
 
 fn tally(report: &FleetReport) -> String {
+    tally_words(report.services.iter().map(|s| s.outcome.as_str()))
+}
+
+/// How many services had each outcome, in order of first appearance: `1 pass, 2 fail`.
+pub(crate) fn tally_words<'a>(outcomes: impl Iterator<Item = &'a str>) -> String {
     let mut counts: Vec<(&str, usize)> = Vec::new();
-    for service in &report.services {
-        match counts.iter_mut().find(|(word, _)| *word == service.outcome) {
+    for outcome in outcomes {
+        match counts.iter_mut().find(|(word, _)| *word == outcome) {
             Some((_, count)) => *count += 1,
-            None => counts.push((&service.outcome, 1)),
+            None => counts.push((outcome, 1)),
         }
     }
     counts.iter().map(|(word, count)| format!("{count} {word}")).collect::<Vec<_>>().join(", ")

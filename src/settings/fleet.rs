@@ -3,10 +3,10 @@
 //! `--var` is) and sides. All services share one source, so the run uses one client.
 
 use super::analysis::ResolvedAnalysis;
-use crate::cli::{JudgeArgs, JudgeFormat};
-use crate::config::Analysis;
+use crate::cli::{JudgeArgs, JudgeFormat, WatchArgs};
 use crate::config::fleet::{self, FleetFile};
 use crate::config::template::resolve_sides;
+use crate::config::{Analysis, JudgeChoice};
 use crate::error::CanaryError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -52,13 +52,51 @@ pub(crate) fn check_flags(args: &JudgeArgs) -> Result<(), CanaryError> {
     Ok(())
 }
 
+/// What names the services of a run, as `judge` and `watch` take it: ANALYSIS files or a fleet
+/// file, the `--var` values every service starts from, and `--judge`.
+pub(crate) struct ServiceFiles<'a> {
+    pub(crate) analysis: &'a [PathBuf],
+    pub(crate) fleet: Option<&'a Path>,
+    pub(crate) vars: &'a [(String, String)],
+    pub(crate) judge: Option<JudgeChoice>,
+}
+
+/// Refuses the flags `watch` with several analyses does not support, before reading anything;
+/// `Ok(true)` when the run watches several analyses (or a fleet file), `Ok(false)` for one.
+pub(crate) fn check_watch_flags(args: &WatchArgs) -> Result<bool, CanaryError> {
+    if args.fleet.is_some() && !args.analysis.is_empty() {
+        return Err(CanaryError::Usage("give either ANALYSIS files or --fleet FILE, not both".into()));
+    }
+    let several = args.fleet.is_some() || args.analysis.len() > 1;
+    if several && args.replay.is_some() {
+        return Err(CanaryError::Usage(
+            "--replay watches one recording of one analysis; with --fleet or more than one ANALYSIS, run one `canary watch ANALYSIS --replay FILE` per recording".into(),
+        ));
+    }
+    if args.analysis.len() > fleet::MAX_SERVICES {
+        return Err(CanaryError::Usage(format!(
+            "{} analyses given; at most {} are watched in one run",
+            args.analysis.len(),
+            fleet::MAX_SERVICES
+        )));
+    }
+    Ok(several)
+}
+
 /// Resolves every service of the run: the fleet file's, or one per ANALYSIS (named by the
 /// analysis's `name`, each with the `--var` values).
 pub(crate) fn resolve(args: &JudgeArgs) -> Result<Vec<FleetMember>, CanaryError> {
+    let files =
+        ServiceFiles { analysis: &args.analysis, fleet: args.fleet.as_deref(), vars: &args.vars, judge: args.judge };
+    resolve_services(&files)
+}
+
+/// [`resolve`] for any command that names its services with [`ServiceFiles`].
+pub(crate) fn resolve_services(args: &ServiceFiles<'_>) -> Result<Vec<FleetMember>, CanaryError> {
     let globals: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     // Each analysis file is read and checked once, however many services use it.
     let mut loaded = BTreeMap::new();
-    let members = match &args.fleet {
+    let members = match args.fleet {
         Some(path) => {
             let file = FleetFile::load(path)?;
             let dir = path.parent().unwrap_or(Path::new("."));
@@ -68,7 +106,7 @@ pub(crate) fn resolve(args: &JudgeArgs) -> Result<Vec<FleetMember>, CanaryError>
                     let mut vars = globals.clone();
                     vars.extend(service.vars.clone());
                     let analysis = service.analysis_path(dir);
-                    member(service.name.clone(), &analysis, vars, args, &mut loaded).map_err(|error| {
+                    member(service.name.clone(), &analysis, vars, args.judge, &mut loaded).map_err(|error| {
                         CanaryError::Usage(format!("{}: service `{}`: {error}", path.display(), service.name))
                     })
                 })
@@ -77,8 +115,8 @@ pub(crate) fn resolve(args: &JudgeArgs) -> Result<Vec<FleetMember>, CanaryError>
         None => {
             let mut names = BTreeSet::new();
             let mut members = Vec::new();
-            for path in &args.analysis {
-                let member = member(String::new(), path, globals.clone(), args, &mut loaded)?;
+            for path in args.analysis {
+                let member = member(String::new(), path, globals.clone(), args.judge, &mut loaded)?;
                 let name = member.resolved.analysis.name.clone();
                 if !names.insert(name.clone()) {
                     return Err(CanaryError::Usage(format!(
@@ -99,14 +137,14 @@ fn member(
     name: String,
     path: &Path,
     vars: BTreeMap<String, String>,
-    args: &JudgeArgs,
+    judge: Option<JudgeChoice>,
     loaded: &mut BTreeMap<PathBuf, Analysis>,
 ) -> Result<FleetMember, CanaryError> {
     let analysis = match loaded.get(path) {
         Some(analysis) => analysis.clone(),
         None => {
             let mut analysis = Analysis::load(path)?;
-            if let Some(judge) = args.judge {
+            if let Some(judge) = judge {
                 analysis.judgment.judge = judge;
             }
             loaded.insert(path.to_path_buf(), analysis.clone());

@@ -115,7 +115,7 @@ impl Respond for FleetTimeseries {
     }
 }
 
-async fn datadog(stray: bool) -> MockServer {
+pub(crate) async fn datadog(stray: bool) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/v2/query/timeseries"))
@@ -145,7 +145,7 @@ fn json_of(output: &Output) -> Value {
 }
 
 /// A fleet file of `versions` over the analysis, in `dir`.
-fn fleet(dir: &TempDir, versions: &[String]) -> String {
+pub(crate) fn fleet(dir: &TempDir, versions: &[String]) -> String {
     let analysis = dir.file("analysis.yaml", ANALYSIS);
     let mut text = String::from("version: 1\nservices:\n");
     for version in versions {

@@ -14,6 +14,7 @@ mod few_blocks;
 mod first_run;
 mod fleet;
 mod fleet_datadog;
+mod fleet_watch;
 mod github_action;
 mod hostile_receiver;
 mod hostile_sources;

@@ -12,30 +12,33 @@
 //! far. Either way the chance of a false fail over the whole lifetime stays at most `alpha`. Each
 //! look fetches only the points it has not seen before and the last few it has again, for late
 //! samples, said on stderr when they changed ([`IncrementalSource`]). What each look prints is in
-//! [`events`].
+//! [`events`]; what a look's report does to its service is in [`service`], the looks run round by
+//! round in [`rounds`]. Several analyses (or `--fleet`) are watched in one run by [`several`].
 
 mod events;
+mod fetching;
+mod rounds;
+mod service;
+mod several;
 
-use super::judging::{LookInput, call_rollback_webhook, check_recorded_offsets, judge_source, sequential_look};
-use crate::actions::features;
+use super::judging::check_recorded_offsets;
 use crate::cli::{WatchArgs, WatchLooks};
 use crate::config::{Analysis, JudgeChoice};
 use crate::error::CanaryError;
 use crate::judge::report::{Classification, JudgmentReport, TestOutcome};
-use crate::judge::sequential;
 use crate::model::{
     Verdict, clock,
     number::p_value,
     window::{Window, align_down, align_up, format_timestamp},
 };
 use crate::settings::analysis::ResolvedAnalysis;
-use crate::settings::{self, deadline, rollback, source::open_source};
+use crate::settings::{self, rollback, source::open_source};
 use crate::source::MetricSource;
 use crate::source::incremental::IncrementalSource;
 use crate::source::recorded::{RecordedSource, Recording};
 use crate::stats::sequential::look_level;
 use events::Events;
-use std::collections::BTreeMap;
+use service::{Ended, Shared, Watched};
 
 /// One planned look.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -146,36 +149,38 @@ fn plan(start: i64, args: &WatchArgs, analysis: &Analysis, data_end: Option<i64>
             args.lifetime, args.interval
         )));
     }
-    Ok(Plan { looks, cut_at_data_end })
-}
-
-pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
-    let ResolvedAnalysis { analysis, overrides, sides } =
-        ResolvedAnalysis::load(&args.target.analysis, &args.target.vars, None)?;
-    let feature_actions = settings::features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
-    // Features turned off at an earlier look: their actions are not called again.
-    let mut turned_off: BTreeMap<String, crate::judge::report::WebhookOutcome> = BTreeMap::new();
-    let (source, recorded_bounds): (Box<dyn MetricSource>, Option<(i64, i64)>) = match &args.replay {
-        Some(path) => {
-            let recording = Recording::load(path)?;
-            check_recorded_offsets(&analysis, &recording, path)?;
-            let bounds = recording.bounds();
-            (Box::new(RecordedSource::new(recording, path)), Some(bounds))
-        }
-        None => (open_source(&analysis, &args.source)?, None),
-    };
-    let recorded_start = recorded_bounds.map(|(start, _)| start);
-    // A fixed clock (or recorded data) runs the looks back to back; otherwise each waits for its time.
-    let simulated = args.now.is_some() || recorded_start.is_some();
-    let start = args.now.or(recorded_start).unwrap_or_else(clock::now);
-    let Plan { mut looks, cut_at_data_end } = plan(start, args, &analysis, recorded_bounds.map(|(_, end)| end))?;
-    let is_sequential = args.looks == WatchLooks::Sequential;
-    if is_sequential {
+    if args.looks == WatchLooks::Sequential {
         // Always-valid tests: every look at the full alpha.
         for look in &mut looks {
             look.alpha = analysis.judgment.alpha;
         }
     }
+    Ok(Plan { looks, cut_at_data_end })
+}
+
+pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
+    if settings::fleet::check_watch_flags(args)? {
+        return several::run(args);
+    }
+    let path = &args.analysis[0];
+    let resolved = ResolvedAnalysis::load(path, &args.vars, None)?;
+    let feature_actions =
+        settings::features::prepare(&resolved.analysis, &resolved.sides, &resolved.overrides, args.rollback.dry_run)?;
+    let analysis = &resolved.analysis;
+    let (source, recorded_bounds): (Box<dyn MetricSource>, Option<(i64, i64)>) = match &args.replay {
+        Some(path) => {
+            let recording = Recording::load(path)?;
+            check_recorded_offsets(analysis, &recording, path)?;
+            let bounds = recording.bounds();
+            (Box::new(RecordedSource::new(recording, path)), Some(bounds))
+        }
+        None => (open_source(analysis, &args.source)?, None),
+    };
+    let recorded_start = recorded_bounds.map(|(start, _)| start);
+    // A fixed clock (or recorded data) runs the looks back to back; otherwise each waits for its time.
+    let simulated = args.now.is_some() || recorded_start.is_some();
+    let start = args.now.or(recorded_start).unwrap_or_else(clock::now);
+    let Plan { looks, cut_at_data_end } = plan(start, args, analysis, recorded_bounds.map(|(_, end)| end))?;
     if let Some(data_end) = cut_at_data_end {
         eprintln!(
             "canary: WARNING: the recording ends at {}, before the lifetime ({} from {}): looks stop there and the run cannot pass; pass --lifetime to watch the recorded time only",
@@ -185,95 +190,23 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         );
     }
     // Resolved before any query, so that a missing secret stops the run before anything acts.
-    let rollback = rollback::resolve(&analysis, &args.rollback)?;
+    let rollback = rollback::resolve(analysis, &args.rollback)?;
     let incremental = IncrementalSource::new(source.as_ref());
-    let mut out = Events::new(args.format);
-    out.start(&analysis, start, &looks, args.looks)?;
-    let mut last: Option<JudgmentReport> = None;
-    for (index, look) in looks.iter().enumerate() {
-        if !simulated {
-            wait_until(look.at + args.settle.as_secs() as i64);
-        }
-        // `--timeout` bounds each look, fetching and judging, as it bounds a whole `judge` run.
-        let look_deadline =
-            deadline::exit_unless_done_within(deadline::run_deadline(&args.source), format!("look {}", index + 1));
-        let (mut report, sequences) = if is_sequential {
-            let look = LookInput {
-                analysis: &analysis,
-                source: &incremental,
-                window: look.window,
-                sides: &sides,
-                overrides: &overrides,
-                alpha: look.alpha,
-            };
-            let (report, sequences) = sequential_look(&look)?;
-            (report, Some(sequences))
-        } else {
-            let report =
-                judge_source(&analysis, &incremental, look.window, &sides, &overrides, look.alpha, &BTreeMap::new())?;
-            (report, None)
-        };
-        drop(look_deadline);
-        for revision in incremental.take_revisions() {
-            eprintln!("canary: note: look {}: {revision}", index + 1);
-        }
-        refuse_a_pass_without_evidence(&mut report, look.alpha);
-        let pending: Vec<features::FeatureAction> =
-            feature_actions.iter().filter(|a| !turned_off.contains_key(&a.feature)).cloned().collect();
-        features::act(&mut report, &pending, clock::now());
-        for feature in &mut report.features {
-            match (&feature.action, turned_off.get(&feature.feature)) {
-                (None, Some(earlier)) if feature.failed => feature.action = Some(earlier.clone()),
-                (Some(outcome), None) if outcome.delivered || outcome.dry_run => {
-                    turned_off.insert(feature.feature.clone(), outcome.clone());
-                }
-                _ => {}
-            }
-        }
-        if report.verdict == Verdict::Pass && !turned_off.is_empty() {
-            let names: Vec<&str> = turned_off.keys().map(String::as_str).collect();
-            report.verdict = Verdict::FeatureOff;
-            report.reason =
-                format!("{}; feature(s) turned off at an earlier look: {}", report.reason, names.join(", "));
-        }
-        let last_look = index + 1 == looks.len();
-        // An early promotion is a decision of its own: the rest of the lifetime is not needed.
-        // It needs every metric's sequence to rule out a regression beyond its margin, not only
-        // the look's pass (which a sequence still reaching the "too little data" bar may give).
-        let promoted = args.promote_early && sequential::promotable(&report, sequences.as_deref().unwrap_or_default());
-        if let Some(data_end) = cut_at_data_end
-            && last_look
-            && !promoted
-            && report.verdict == Verdict::Pass
-        {
-            report.verdict = Verdict::Inconclusive;
-            report.reason = format!(
-                "the recording ends at {}, before the end of the lifetime ({} from {}): the rest of the lifetime was never judged; {}",
-                format_timestamp(data_end),
-                args.lifetime,
-                format_timestamp(start),
-                report.reason
-            );
-        }
-        let stop = report.verdict == Verdict::Fail;
-        let inconclusive_end = last_look && report.verdict == Verdict::Inconclusive;
-        if let Some(rollback) = &rollback
-            && (stop || (inconclusive_end && rollback.on_inconclusive))
-        {
-            report.rollback = Some(call_rollback_webhook(&report, &rollback.webhook));
-        }
-        out.look(index + 1, looks.len(), look, &report, incremental.points_fetched(), sequences.as_deref())?;
-        if promoted && !last_look {
-            out.promote(index + 1, look, &report)?;
-        }
-        last = Some(report);
-        if stop || promoted {
-            break;
-        }
+    let mut out = Events::new(args.format, None);
+    out.start(analysis, start, &looks, args.looks, None)?;
+    let file = path.display().to_string();
+    let mut service = Watched::new(None, file, resolved, feature_actions, (looks, cut_at_data_end));
+    service.rollback = rollback;
+    let mut services = [service];
+    let shared = Shared { promote_early: args.promote_early, lifetime: args.lifetime, start };
+    let how = rounds::Rounds { args, shared: &shared, simulated, grouping: None };
+    rounds::watch(&mut services, &incremental, &how, &mut out)?;
+    let [service] = services;
+    match service.ended {
+        Some(Ended::Judged(report)) => Ok(report.verdict),
+        Some(Ended::Failed(error)) => Err(error),
+        None => unreachable!("a watch ends every service it starts"),
     }
-    let report = last.expect("a plan has at least one look");
-    out.finish(&report)?;
-    Ok(report.verdict)
 }
 
 /// An early look spends a tiny share of alpha, at which a test may not run at all. A metric that
@@ -302,13 +235,6 @@ pub(crate) fn refuse_a_pass_without_evidence(report: &mut JudgmentReport, alpha:
         p_value(alpha),
         report.reason
     );
-}
-
-fn wait_until(time: i64) {
-    let now = clock::now();
-    if time > now {
-        std::thread::sleep(std::time::Duration::from_secs((time - now) as u64));
-    }
 }
 
 #[cfg(test)]
