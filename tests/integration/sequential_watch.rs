@@ -259,3 +259,46 @@ fn a_promotion_rules_out_a_regression_beyond_the_margin() {
         assert!(sequence["high"].as_f64().is_none_or(|h| h >= 1.5), "not promoted although shown: {earlier}");
     }
 }
+
+/// `judgment.sequential_drift: 3%` (an analysis whose service drifts little says so): a 2.5×
+/// error rate fails at an earlier look than under the default 15% allowance, the looks show the
+/// allowance in force, the test's reason names the setting, and a healthy canary is not failed.
+#[test]
+fn a_smaller_drift_allowance_fails_a_regression_sooner() {
+    let dir = TempDir::new("sequential-drift");
+    let analysis = std::fs::read_to_string(ANALYSIS).unwrap() + "judgment:\n  sequential_drift: 3%\n";
+    let calm = dir.file("calm.yaml", &analysis).display().to_string();
+    let replay = recording(&dir, "errors.json", 1000.0, 0.004, 2.5, 1);
+    let fail_look = |analysis: &str| {
+        let (output, events) = watch_analysis(analysis, &replay, &["--interval", "1m"]);
+        assert_eq!(output.status.code(), Some(1), "{}", explain(&output));
+        let looks: Vec<Value> = events.iter().filter(|e| e["event"] == "look").cloned().collect();
+        let last = events.last().unwrap().clone();
+        (looks, last)
+    };
+    let (default_looks, _) = fail_look(ANALYSIS);
+    let (calm_looks, last) = fail_look(&calm);
+    assert!(calm_looks.len() < default_looks.len(), "3%: look {}, 15%: look {}", calm_looks.len(), default_looks.len());
+    assert_eq!(default_looks[0]["sequences"][0]["drift_allowance"], 0.15);
+    assert_eq!(calm_looks[0]["sequences"][0]["drift_allowance"], 0.03);
+    let test = &last["report"]["metrics"][0]["tests"][0];
+    assert!(
+        test["reason"].as_str().unwrap().contains("allowing for 3% drift a side (judgment.sequential_drift)"),
+        "{test}"
+    );
+
+    let healthy = recording(&dir, "healthy.json", 1000.0, 0.004, 1.0, 1);
+    let (output, events) = watch_analysis(&calm, &healthy, &["--interval", "1m"]);
+    assert_ne!(output.status.code(), Some(1), "{}", explain(&output));
+    assert_ne!(events.last().unwrap()["verdict"], "fail");
+
+    // Out of range: the usage error names the field and the range.
+    let wrong = dir.file("wrong.yaml", &analysis.replace("sequential_drift: 3%", "sequential_drift: 80%"));
+    let (output, _) = watch_analysis(&wrong.display().to_string(), &replay, &["--interval", "1m"]);
+    assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
+    assert!(
+        stderr(&output).contains("judgment.sequential_drift must be a percentage from 1% to 50%"),
+        "{}",
+        explain(&output)
+    );
+}

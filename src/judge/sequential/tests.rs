@@ -121,6 +121,7 @@ fn too_few_intervals_skip_the_test() {
         family: 1,
         alpha: 0.01,
         step_seconds: 60,
+        count_drift: PRIOR_RATE_DRIFT,
     };
     let (test, summary) = sequential_test(&spec);
     assert_eq!(test.outcome, TestOutcome::Skipped);
