@@ -446,6 +446,33 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// A larger drift allowance never assumes less drift, and never narrows the confidence
+        /// sequence: an analysis that allows for more drift can only be slower to fail.
+        #[test]
+        fn a_larger_drift_allowance_never_narrows_the_sequence(
+            intervals in proptest::collection::vec((0u32..50, 1u32..2000, 0u32..50, 1u32..2000), 1..60),
+            smaller in 0.01f64..0.5,
+            extra in 0.0f64..0.49,
+        ) {
+            let larger = (smaller + extra).min(0.5);
+            let phi = drift_correlation(60.0);
+            let counts: Vec<CountIncrement> = intervals
+                .iter()
+                .map(|&(x1, n1, x2, n2)| CountIncrement {
+                    canary_events: x1 as f64,
+                    canary_exposure: n1 as f64,
+                    baseline_events: x2 as f64,
+                    baseline_exposure: n2 as f64,
+                })
+                .collect();
+            let (low_drift, high_drift) = (rate_drift_towards(&counts, phi, smaller), rate_drift_towards(&counts, phi, larger));
+            proptest::prop_assert!(low_drift.is_finite() && low_drift >= 0.0 && low_drift <= high_drift * (1.0 + 1e-12));
+            let Some((a, b)) = rate_ratio_sequence(&counts, 0.01, low_drift, phi) else { return Ok(()) };
+            let (c, d) = rate_ratio_sequence(&counts, 0.01, high_drift, phi).unwrap();
+            // Within the bisection's tolerance.
+            proptest::prop_assert!(c <= a * (1.0 + 1e-9) && d >= b * (1.0 - 1e-9), "[{a}, {b}] vs [{c}, {d}]");
+        }
+
         /// The decision and the reported sequence agree: the "at most r0" test rejects exactly
         /// when the sequence's lower end lies above r0, and the lower end never exceeds the upper.
         #[test]
