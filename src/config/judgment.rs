@@ -30,6 +30,26 @@ pub struct JudgmentConfig {
     /// times the baseline in the bad direction (1/bar for decreases). Metrics may set their own.
     #[serde(default = "default_too_little_data_bar")]
     pub too_little_data_bar: f64,
+    /// The per-side drift of count rates (a percentage, 1% to 50%) that the always-valid
+    /// sequences of `canary watch --looks sequential` and the sequential watchdog allow for until
+    /// half an hour of data shows the service's own. Unset: 15% (the judge's overdispersion
+    /// model). A service known to drift less gets faster detection for saying so.
+    #[serde(default)]
+    pub sequential_drift: Option<crate::model::Margin>,
+}
+
+/// The range `judgment.sequential_drift` must lie in, in percent.
+pub const SEQUENTIAL_DRIFT_PERCENT: std::ops::RangeInclusive<f64> = 1.0..=50.0;
+
+impl JudgmentConfig {
+    /// The sequential count drift allowance as a fraction (0.03 for `3%`), when the analysis sets
+    /// one (validated to be a percentage in [`SEQUENTIAL_DRIFT_PERCENT`]).
+    pub fn sequential_drift_fraction(&self) -> Option<f64> {
+        match self.sequential_drift {
+            Some(crate::model::Margin::Percent(percent)) => Some(percent / 100.0),
+            _ => None,
+        }
+    }
 }
 
 /// The default "too little data" bar: see docs/analysis.md, "Too little data".
@@ -84,6 +104,7 @@ impl Default for JudgmentConfig {
             judge: JudgeChoice::default(),
             kayenta_multiple_series: KayentaMultipleSeries::default(),
             too_little_data_bar: default_too_little_data_bar(),
+            sequential_drift: None,
         }
     }
 }

@@ -35,6 +35,17 @@ impl Analysis {
                 judgment.too_little_data_bar
             )));
         }
+        if let Some(drift) = judgment.sequential_drift {
+            let range = &super::judgment::SEQUENTIAL_DRIFT_PERCENT;
+            if !matches!(drift, Margin::Percent(p) if range.contains(&p)) {
+                return Err(top(format!(
+                    "judgment.sequential_drift must be a percentage from {}% to {}% (the per-side drift of count \
+                     rates the sequential looks allow for; default 15%), got `{drift}`",
+                    range.start(),
+                    range.end()
+                )));
+            }
+        }
         if !(0.0..=100.0).contains(&judgment.marginal_score)
             || !(0.0..=100.0).contains(&judgment.pass_score)
             || judgment.marginal_score > judgment.pass_score

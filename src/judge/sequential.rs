@@ -26,8 +26,8 @@ use crate::config::{Analysis, MetricKind, TestKind};
 use crate::model::number::{p_value, plain, short, short_signed};
 use crate::model::{Direction, Margin, PointTime, QueryRole, Series, Side, Window};
 use crate::stats::confidence_sequence::{
-    CountIncrement, drift_correlation, rate_drift, rate_ratio_evidence, rate_ratio_log_evidence, rate_ratio_sequence,
-    shift_log_evidence, shift_sequence, shift_summary,
+    CountIncrement, PRIOR_RATE_DRIFT, drift_correlation, rate_drift_towards, rate_ratio_evidence,
+    rate_ratio_log_evidence, rate_ratio_sequence, shift_log_evidence, shift_sequence, shift_summary,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -66,6 +66,9 @@ pub struct SequenceResult {
     pub variance_inflation: Option<f64>,
     /// `fail`, `pass` (regression beyond the margin ruled out), or `open`.
     pub decision: String,
+    /// Counts: the per-side drift of the rates (a fraction) the sequence allows for until the
+    /// data show their own (`judgment.sequential_drift`, 0.15 unless the analysis sets it).
+    pub drift_allowance: Option<f64>,
 }
 
 impl SequenceResult {
@@ -83,6 +86,7 @@ impl SequenceResult {
             adjusted_p_value: None,
             variance_inflation: None,
             decision: "open".into(),
+            drift_allowance: None,
         }
     }
 }
@@ -180,10 +184,12 @@ struct SequentialTest<'t> {
     family: usize,
     alpha: f64,
     step_seconds: u64,
+    /// The counts' prior per-side drift (a fraction).
+    count_drift: f64,
 }
 
 fn sequential_test(spec: &SequentialTest<'_>) -> (TestResult, SequenceResult) {
-    let SequentialTest { name, data, direction, margin, family, alpha, step_seconds } = *spec;
+    let SequentialTest { name, data, direction, margin, family, alpha, step_seconds, count_drift } = *spec;
     let alpha_metric = alpha / family as f64;
     let phi = drift_correlation(step_seconds as f64);
     // Two one-sided tests for `either`, each at half the metric's share.
@@ -206,6 +212,7 @@ fn sequential_test(spec: &SequentialTest<'_>) -> (TestResult, SequenceResult) {
         }
         Ok(Increments::Count(pairs)) => {
             summary.intervals = pairs.len();
+            summary.drift_allowance = Some(count_drift);
             let (above, below) = null_ratios(margin);
             let events: f64 = pairs.iter().map(|c| c.canary_events + c.baseline_events).sum();
             test.statistic = Some(pairs.iter().map(|c| c.canary_events).sum());
@@ -220,7 +227,7 @@ fn sequential_test(spec: &SequentialTest<'_>) -> (TestResult, SequenceResult) {
                 let total = |f: fn(&CountIncrement) -> f64| pairs.iter().map(f).sum::<f64>();
                 let ratio = (total(|c| c.canary_events) / total(|c| c.canary_exposure))
                     / (total(|c| c.baseline_events) / total(|c| c.baseline_exposure));
-                let drift = rate_drift(pairs, phi);
+                let drift = rate_drift_towards(pairs, phi, count_drift);
                 let score = rate_ratio_evidence(pairs, ratio.clamp(1e-6, 1e6), drift, phi);
                 summary.variance_inflation =
                     (score.model_variance > 0.0).then(|| score.variance / score.model_variance);
@@ -271,6 +278,12 @@ fn sequential_test(spec: &SequentialTest<'_>) -> (TestResult, SequenceResult) {
         let failed = adjusted <= alpha;
         test.outcome = if failed { TestOutcome::Fail } else { TestOutcome::Pass };
         test.reason = reason(&test, failed, family, alpha);
+        if matches!(data, Ok(Increments::Count(_))) && count_drift != PRIOR_RATE_DRIFT {
+            test.reason.push_str(&format!(
+                "; allowing for {}% drift a side (judgment.sequential_drift)",
+                short(count_drift * 100.0)
+            ));
+        }
         summary.estimate = test.estimate;
         summary.low = test.ci_low;
         summary.high = test.ci_high;
@@ -332,6 +345,7 @@ pub fn apply(
     let statistical =
         |input: &MetricInput<'_>| input.config.tests().iter().any(|t| matches!(t, TestKind::Shift | TestKind::Rate));
     let family = inputs.iter().filter(|i| statistical(i)).count().max(1);
+    let count_drift = analysis.judgment.sequential_drift_fraction().unwrap_or(PRIOR_RATE_DRIFT);
     let mut sequences = Vec::new();
     for input in inputs.iter().filter(|i| statistical(i)) {
         let name = input.name();
@@ -346,6 +360,7 @@ pub fn apply(
             family,
             alpha,
             step_seconds: window.step_seconds,
+            count_drift,
         });
         let was_settled = settled(result);
         result

@@ -24,7 +24,8 @@
 //! (correlation φ = exp(−step/τ) between neighbours), whose size is estimated from the data
 //! (moment estimate, corrected for the bias of a correlated sample, shrunk towards a prior worth
 //! [`PRIOR_RATE_SECONDS`] or [`PRIOR_SHIFT_SECONDS`] of data). For counts the noise part is the binomial variance of the
-//! conditional test and the drift is ±σ per side on the rates; for gauges the share of the
+//! conditional test and the drift is ±σ per side on the rates (prior σ: the analysis's
+//! `judgment.sequential_drift`, [`PRIOR_RATE_DRIFT`] unless set); for gauges the share of the
 //! variance that drifts starts at all of it (conservative) and is learned from the lag-1
 //! correlation. This is how the tests stay valid under the judge's overdispersion model
 //! (checked by simulation in `scripts/sequential_reference.py` and `bench/watch_quality.py`).
@@ -137,6 +138,13 @@ pub struct ScoreSum {
 /// variance of the canary's share beyond the binomial one, at the fitted ratio, shrunk towards
 /// [`PRIOR_RATE_DRIFT`].
 pub fn rate_drift(increments: &[CountIncrement], phi: f64) -> f64 {
+    rate_drift_towards(increments, phi, PRIOR_RATE_DRIFT)
+}
+
+/// [`rate_drift`] shrunk towards `prior_drift` instead (an analysis's own drift allowance,
+/// `judgment.sequential_drift`): the drift assumed until [`PRIOR_RATE_SECONDS`] of data show
+/// another.
+pub fn rate_drift_towards(increments: &[CountIncrement], phi: f64, prior_drift: f64) -> f64 {
     let valid: Vec<&CountIncrement> =
         increments.iter().filter(|c| c.is_valid() && c.canary_events + c.baseline_events > 0.0).collect();
     let total = |f: fn(&CountIncrement) -> f64| valid.iter().map(|c| f(c)).sum::<f64>();
@@ -152,12 +160,12 @@ pub fn rate_drift(increments: &[CountIncrement], phi: f64) -> f64 {
     }
     let n = valid.len();
     if n == 0 || !fitted.is_finite() {
-        return PRIOR_RATE_DRIFT;
+        return prior_drift;
     }
     let estimate = (excess / correlated_sample_factor(n, phi)).max(0.0);
     let mean_scale = scale / n as f64;
     let prior = prior_intervals(PRIOR_RATE_SECONDS, phi) * mean_scale;
-    ((estimate + prior * PRIOR_RATE_DRIFT.powi(2)) / (scale + prior)).sqrt()
+    ((estimate + prior * prior_drift.powi(2)) / (scale + prior)).sqrt()
 }
 
 /// The score sum of the canary's share of events against the rate ratio `ratio` (canary rate /
@@ -247,7 +255,10 @@ impl ShiftSummary {
 
 /// Summarises the paired differences canary − baseline (finite values only) taken `phi` apart
 /// in drift correlation. The share of their variance that drifts is estimated from the lag-one
-/// correlation and shrunk towards 1 (all of it: the conservative start).
+/// correlation and shrunk towards 1 (all of it: the conservative start). Points of overlapping
+/// range windows are all kept: the overlap's neighbour correlation is read as drift, which is
+/// conservative (thinning them to windows that share nothing was measured and dropped, see
+/// BENCHMARKS.md, "Repeated looks").
 pub fn shift_summary(differences: &[f64], phi: f64) -> Option<ShiftSummary> {
     let values: Vec<f64> = differences.iter().copied().filter(|d| d.is_finite()).collect();
     let n = values.len();
@@ -395,6 +406,29 @@ mod tests {
         assert!(rate_ratio_sequence(&[], 0.01, 0.1, phi).is_none());
     }
 
+    /// A smaller drift allowance narrows the sequence of calm counts (the prior dominates the
+    /// first half hour), the default allowance is `rate_drift`'s, and with no data the drift is the
+    /// allowance itself.
+    #[test]
+    fn the_drift_allowance_sets_the_prior_of_the_count_drift() {
+        let phi = drift_correlation(60.0);
+        let calm: Vec<CountIncrement> = (0..20)
+            .map(|k| CountIncrement {
+                canary_events: (4 + k % 3) as f64,
+                canary_exposure: 1000.0,
+                baseline_events: (5 - k % 2) as f64,
+                baseline_exposure: 1000.0,
+            })
+            .collect();
+        assert_eq!(rate_drift(&calm, phi), rate_drift_towards(&calm, phi, PRIOR_RATE_DRIFT));
+        let (wide, narrow) = (rate_drift_towards(&calm, phi, 0.15), rate_drift_towards(&calm, phi, 0.03));
+        assert!(narrow < wide && narrow < 0.06 && wide > 0.1, "{narrow} {wide}");
+        let (wide_low, wide_high) = rate_ratio_sequence(&calm, 0.01, wide, phi).unwrap();
+        let (low, high) = rate_ratio_sequence(&calm, 0.01, narrow, phi).unwrap();
+        assert!(low > wide_low && high < wide_high && low < 1.0 && high > 1.0, "{low} {high} {wide_low} {wide_high}");
+        assert_eq!(rate_drift_towards(&[], phi, 0.03), 0.03);
+    }
+
     #[test]
     fn the_shift_sequence_narrows_with_data() {
         let wobble = |n: usize, shift: f64| -> Vec<f64> {
@@ -412,6 +446,33 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// A larger drift allowance never assumes less drift, and never narrows the confidence
+        /// sequence: an analysis that allows for more drift can only be slower to fail.
+        #[test]
+        fn a_larger_drift_allowance_never_narrows_the_sequence(
+            intervals in proptest::collection::vec((0u32..50, 1u32..2000, 0u32..50, 1u32..2000), 1..60),
+            smaller in 0.01f64..0.5,
+            extra in 0.0f64..0.49,
+        ) {
+            let larger = (smaller + extra).min(0.5);
+            let phi = drift_correlation(60.0);
+            let counts: Vec<CountIncrement> = intervals
+                .iter()
+                .map(|&(x1, n1, x2, n2)| CountIncrement {
+                    canary_events: x1 as f64,
+                    canary_exposure: n1 as f64,
+                    baseline_events: x2 as f64,
+                    baseline_exposure: n2 as f64,
+                })
+                .collect();
+            let (low_drift, high_drift) = (rate_drift_towards(&counts, phi, smaller), rate_drift_towards(&counts, phi, larger));
+            proptest::prop_assert!(low_drift.is_finite() && low_drift >= 0.0 && low_drift <= high_drift * (1.0 + 1e-12));
+            let Some((a, b)) = rate_ratio_sequence(&counts, 0.01, low_drift, phi) else { return Ok(()) };
+            let (c, d) = rate_ratio_sequence(&counts, 0.01, high_drift, phi).unwrap();
+            // Within the bisection's tolerance.
+            proptest::prop_assert!(c <= a * (1.0 + 1e-9) && d >= b * (1.0 - 1e-9), "[{a}, {b}] vs [{c}, {d}]");
+        }
+
         /// The decision and the reported sequence agree: the "at most r0" test rejects exactly
         /// when the sequence's lower end lies above r0, and the lower end never exceeds the upper.
         #[test]

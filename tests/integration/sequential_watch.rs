@@ -259,3 +259,70 @@ fn a_promotion_rules_out_a_regression_beyond_the_margin() {
         assert!(sequence["high"].as_f64().is_none_or(|h| h >= 1.5), "not promoted although shown: {earlier}");
     }
 }
+
+/// `judgment.sequential_drift: 3%` (an analysis whose service drifts little says so): a 2.5×
+/// error rate at 1,000 requests a minute fails at minute 8 instead of 17 under the default 15%
+/// allowance, the looks (and the cron watchdog's report) show the allowance in force, the
+/// test's reason names the setting, a healthy canary is not failed, and 80% is refused.
+#[test]
+fn a_smaller_drift_allowance_fails_a_regression_sooner() {
+    let dir = TempDir::new("sequential-drift");
+    let analysis = std::fs::read_to_string(ANALYSIS).unwrap() + "judgment:\n  sequential_drift: 3%\n";
+    let calm = dir.file("calm.yaml", &analysis).display().to_string();
+    let replay = recording(&dir, "errors.json", 1000.0, 0.004, 2.5, 1);
+    let fail_look = |analysis: &str| {
+        let (output, events) = watch_analysis(analysis, &replay, &["--interval", "1m"]);
+        assert_eq!(output.status.code(), Some(1), "{}", explain(&output));
+        let looks: Vec<Value> = events.iter().filter(|e| e["event"] == "look").cloned().collect();
+        let last = events.last().unwrap().clone();
+        (looks, last)
+    };
+    let (default_looks, _) = fail_look(ANALYSIS);
+    let (calm_looks, last) = fail_look(&calm);
+    let (calm_at, default_at) = (calm_looks.len(), default_looks.len());
+    assert!(calm_at <= 10 && default_at >= 15, "3%: look {calm_at}, 15%: look {default_at}");
+    assert_eq!(default_looks[0]["sequences"][0]["drift_allowance"], 0.15);
+    assert_eq!(calm_looks[0]["sequences"][0]["drift_allowance"], 0.03);
+    let test = &last["report"]["metrics"][0]["tests"][0];
+    assert!(
+        test["reason"].as_str().unwrap().contains("allowing for 3% drift a side (judgment.sequential_drift)"),
+        "{test}"
+    );
+
+    let healthy = recording(&dir, "healthy.json", 1000.0, 0.004, 1.0, 1);
+    let (output, events) = watch_analysis(&calm, &healthy, &["--interval", "1m"]);
+    assert_ne!(output.status.code(), Some(1), "{}", explain(&output));
+    assert_ne!(events.last().unwrap()["verdict"], "fail");
+
+    // The cron watchdog's sequential looks carry the same allowance.
+    for (analysis, allowance) in [(ANALYSIS, 0.15), (calm.as_str(), 0.03)] {
+        let state = dir.path().join(format!("state-{allowance}"));
+        let state = state.display().to_string();
+        let args = [
+            "judge",
+            analysis,
+            "--replay",
+            &replay,
+            "--state-dir",
+            &state,
+            "--looks",
+            "sequential",
+            "--format",
+            "json",
+        ];
+        let output = run(&args, None);
+        let report: Value =
+            serde_json::from_str(&stdout(&output)).unwrap_or_else(|e| panic!("{e}: {}", explain(&output)));
+        assert_eq!(report["watchdog"]["sequences"][0]["drift_allowance"], allowance, "{}", explain(&output));
+    }
+
+    // Out of range: the usage error names the field and the range.
+    let wrong = dir.file("wrong.yaml", &analysis.replace("sequential_drift: 3%", "sequential_drift: 80%"));
+    let (output, _) = watch_analysis(&wrong.display().to_string(), &replay, &["--interval", "1m"]);
+    assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
+    assert!(
+        stderr(&output).contains("judgment.sequential_drift must be a percentage from 1% to 50%"),
+        "{}",
+        explain(&output)
+    );
+}

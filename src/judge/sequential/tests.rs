@@ -121,9 +121,50 @@ fn too_few_intervals_skip_the_test() {
         family: 1,
         alpha: 0.01,
         step_seconds: 60,
+        count_drift: PRIOR_RATE_DRIFT,
     };
     let (test, summary) = sequential_test(&spec);
     assert_eq!(test.outcome, TestOutcome::Skipped);
     assert_eq!(summary.decision, "open");
     assert!(test.reason.contains("fewer than"), "{}", test.reason);
+}
+
+/// The analysis's drift allowance reaches the count test: its sequence is narrower at 3% than
+/// at the default 15%, the summary carries the allowance in force, and the reason names the
+/// setting only when it is not the default. Gauges carry none.
+#[test]
+fn the_drift_allowance_reaches_the_count_test() {
+    let pairs: Vec<CountIncrement> = (0..20)
+        .map(|k| CountIncrement {
+            canary_events: (5 + k % 3) as f64,
+            canary_exposure: 1000.0,
+            baseline_events: (4 + k % 2) as f64,
+            baseline_exposure: 1000.0,
+        })
+        .collect();
+    let data = Ok(Increments::Count(pairs));
+    let spec = |count_drift: f64| SequentialTest {
+        name: "errors",
+        data: &data,
+        direction: Direction::Increase,
+        margin: Some(Margin::Percent(20.0)),
+        family: 1,
+        alpha: 0.01,
+        step_seconds: 60,
+        count_drift,
+    };
+    let (default_test, default_summary) = sequential_test(&spec(PRIOR_RATE_DRIFT));
+    let (calm_test, calm_summary) = sequential_test(&spec(0.03));
+    assert_eq!((default_summary.drift_allowance, calm_summary.drift_allowance), (Some(0.15), Some(0.03)));
+    let width = |s: &SequenceResult| s.high.unwrap() / s.low.unwrap();
+    assert!(width(&calm_summary) < width(&default_summary), "{calm_summary:?} {default_summary:?}");
+    assert!(
+        calm_test.reason.contains("allowing for 3% drift a side (judgment.sequential_drift)"),
+        "{}",
+        calm_test.reason
+    );
+    assert!(!default_test.reason.contains("sequential_drift"), "{}", default_test.reason);
+    let gauge = Ok(Increments::Gauge { differences: vec![0.1, -0.2, 0.05, 0.0, 0.15, -0.1], baseline: vec![1.0; 6] });
+    let (_, summary) = sequential_test(&SequentialTest { data: &gauge, ..spec(0.03) });
+    assert_eq!(summary.drift_allowance, None);
 }
