@@ -19,7 +19,7 @@ use crate::report::fleet::{self, FleetReport, ServiceOutcome};
 use crate::settings::fleet::{FleetMember, check_flags, resolve};
 use crate::settings::{self, deadline, rollback, source::open_source, window};
 use crate::source::SourceError;
-use crate::source::grouping::{Wanted, fetch_grouped, groupable};
+use crate::source::grouping::{Wanted, fetch_grouped_within, groupable};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
@@ -136,7 +136,7 @@ fn judge_all(
             }
         }
     }
-    let fetched = fetch_grouped(source.as_ref(), &wanted);
+    let fetched = fetch_grouped_within(source.as_ref(), &wanted, source_flags.max_series);
     drop(wanted);
     let mut answers = fetched.answers.into_iter();
     let jobs: Vec<(&FleetMember, Result<ServicePlan, CanaryError>, Vec<Answer>)> = members

@@ -96,13 +96,18 @@ impl<S: HttpSource> MetricSource for S {
     }
 
     fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
+        self.fetch_all_for(requests, &vec![1; requests.len()])
+    }
+
+    fn fetch_all_for(&self, requests: &[QueryRequest<'_>], members: &[usize]) -> Vec<Result<Vec<Series>, SourceError>> {
         let batch = self.batch();
         let limits = BatchLimits {
             concurrency: batch.concurrency,
             total_timeout: batch.total_timeout,
             url: http::redact_url(batch.url),
         };
-        let plan = FetchPlan::new(requests);
+        let mut plan = FetchPlan::new(requests);
+        plan.answer_for(members);
         let groups = self.groups(&plan.distinct);
         run_batch(batch.runtime, plan, groups, limits, S::PROGRESS, &batch.secrets, self.group_runner(), S::finish)
     }
@@ -145,6 +150,16 @@ impl FetchPlan {
             query.label = shared_label(&uses);
         }
         FetchPlan { distinct, answers, requests }
+    }
+
+    /// Gives each distinct query the budget of the most services any of its requests answers for
+    /// (`members[i]` for request `i`; 1 where missing).
+    pub(crate) fn answer_for(&mut self, members: &[usize]) {
+        for (request, &at) in self.answers.iter().enumerate() {
+            let members = members.get(request).copied().unwrap_or(1).max(1);
+            let query = &mut self.distinct[at];
+            query.members = query.members.max(members);
+        }
     }
 
     /// The answers of the distinct queries given to every request, in the requests' order.
@@ -215,9 +230,66 @@ pub(crate) struct OwnedQuery {
     /// The last point's time, inclusive.
     pub(crate) end: i64,
     pub(crate) step: u64,
+    /// How many services' queries this one answers (a grouped query, `source::grouping`): its
+    /// answer may hold their budgets together (see [`OwnedQuery::budget`]); 1 for a query of its own.
+    pub(crate) members: usize,
+}
+
+/// The most series a grouped query's answer may hold, whatever the services' budgets add up to
+/// (unless one service's `--max-series` is higher): 10 × the default `--max-series`.
+pub(crate) const GROUP_MAX_SERIES: usize = 100_000;
+
+/// The most bytes a grouped query's answer may have, whatever the services' budgets add up to
+/// (unless one service's `--max-response-size` is larger): 4 × the default, so that a run's memory
+/// stays bounded by `--concurrency` × 256 MiB of answers in flight.
+pub(crate) const GROUP_MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// What one query's answer may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Budget {
+    pub(crate) max_series: usize,
+    pub(crate) max_response_bytes: u64,
+    /// How many services' budgets it adds up (1: the query's own).
+    pub(crate) members: usize,
+}
+
+impl Budget {
+    /// The budget of a query answering for `members` services, each allowed `max_series` series
+    /// and `max_response_bytes` bytes: their sum, but never more than [`GROUP_MAX_SERIES`] and
+    /// [`GROUP_MAX_RESPONSE_BYTES`] (nor less than one service's own budget).
+    pub(crate) fn for_members(max_series: usize, max_response_bytes: u64, members: usize) -> Budget {
+        let members = members.max(1);
+        if members == 1 {
+            return Budget { max_series, max_response_bytes, members };
+        }
+        Budget {
+            max_series: max_series.saturating_mul(members).min(GROUP_MAX_SERIES.max(max_series)),
+            max_response_bytes: max_response_bytes
+                .saturating_mul(members as u64)
+                .min(GROUP_MAX_RESPONSE_BYTES.max(max_response_bytes)),
+            members,
+        }
+    }
+
+    /// How an error names the series limit: `the limit set by --max-series` for a query of its own.
+    pub(crate) fn series_limit(&self) -> String {
+        if self.members == 1 {
+            "the limit set by --max-series".into()
+        } else {
+            format!(
+                "the limit of a query grouped for {} services (their --max-series together, at most {GROUP_MAX_SERIES})",
+                self.members
+            )
+        }
+    }
 }
 
 impl OwnedQuery {
+    /// This query's budget under the source's `--max-series` and `--max-response-size`.
+    pub(crate) fn budget(&self, connection: &super::connection::Connection) -> Budget {
+        Budget::for_members(connection.max_series, connection.max_response_bytes, self.members)
+    }
+
     pub(crate) fn new(request: &QueryRequest<'_>) -> OwnedQuery {
         OwnedQuery {
             label: request.label(),
@@ -228,6 +300,7 @@ impl OwnedQuery {
             start: request.window.start,
             end: request.window.end,
             step: request.window.step_seconds,
+            members: 1,
         }
     }
 }
@@ -244,6 +317,7 @@ pub(crate) fn fuzz_query(query: &str, step: u64) -> OwnedQuery {
         start: 0,
         end: 600,
         step,
+        members: 1,
     }
 }
 

@@ -68,6 +68,12 @@ pub trait MetricSource {
     fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
         requests.iter().map(|request| self.fetch(request)).collect()
     }
+    /// [`MetricSource::fetch_all`] where request `i` answers for `members[i]` services (a grouped
+    /// query, `grouping`): a source with per-answer limits allows it their budgets together.
+    fn fetch_all_for(&self, requests: &[QueryRequest<'_>], members: &[usize]) -> Vec<Result<Vec<Series>, SourceError>> {
+        let _ = members;
+        self.fetch_all(requests)
+    }
     /// The server's scrape interval, when it can tell (one extra request; `None` when unknown),
     /// to explain an empty answer whose range is too short for it.
     fn scrape_interval(&self) -> Option<crate::model::Duration> {

@@ -184,14 +184,15 @@ async fn request(
         .await
         .map_err(|error| fetch::send_failed(query, &url, &error, settings.connection.retries))?;
     let status = response.status();
-    let body = http::read_bounded_body(response, settings.connection.max_response_bytes, &url)
+    let budget = query.budget(&settings.connection);
+    let body = http::read_bounded_body(response, budget.max_response_bytes, &url)
         .await
         .map_err(|e| unavailable(e.to_string()))?;
-    let (query, auth, max_series) = (query.clone(), settings.auth.clone(), settings.connection.max_series);
+    let (query, auth) = (query.clone(), settings.auth.clone());
     let secrets = settings.secrets();
     let parse = move || {
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        interpret(status, &body, &url, &query, &auth, &Limits { max_series, secrets: &secrets })
+        interpret(status, &body, &url, &query, &auth, &Limits { budget, secrets: &secrets })
     };
     fetch::parse_off_runtime(parse, SourceError::Unavailable).await
 }
@@ -207,13 +208,15 @@ pub fn parse_response_bytes(status: u16, body: &[u8]) -> Result<Vec<Series>, Sou
 
 /// What an answer may hold, and the credentials it must not echo.
 struct Limits<'a> {
-    max_series: usize,
+    budget: fetch::Budget,
     secrets: &'a [&'a str],
 }
 
 impl Default for Limits<'_> {
     fn default() -> Self {
-        Limits { max_series: super::points::DEFAULT_MAX_SERIES, secrets: &[] }
+        // The body is read already: only the series count is checked here.
+        let budget = fetch::Budget::for_members(super::points::DEFAULT_MAX_SERIES, u64::MAX, 1);
+        Limits { budget, secrets: &[] }
     }
 }
 
@@ -291,10 +294,12 @@ fn interpret(
         )));
     }
     let series: Vec<MatrixSeries> =
-        http::parse_bounded_list(data.result.get(), limits.max_series).map_err(|error| match error {
+        http::parse_bounded_list(data.result.get(), limits.budget.max_series).map_err(|error| match error {
             http::BoundedListError::TooMany => unavailable(format!(
-                "the query returned more than {} series, the limit set by --max-series: aggregate it (sum by …) or raise --max-series\n  query: {}",
-                limits.max_series, query.query
+                "the query returned more than {} series, {}: aggregate it (sum by …) or raise --max-series\n  query: {}",
+                limits.budget.max_series,
+                limits.budget.series_limit(),
+                query.query
             )),
             http::BoundedListError::Json(e) => unavailable(format!("malformed result from {url}: {e}")),
         })?;
@@ -459,14 +464,14 @@ mod tests {
         let one = r#"{"metric":{},"values":[[60,"1"]]}"#;
         let body =
             format!(r#"{{"status":"success","data":{{"resultType":"matrix","result":[{}]}}}}"#, [one; 4].join(","));
-        let limits = Limits { max_series: 3, secrets: &[] };
+        let limits = Limits { budget: fetch::Budget { max_series: 3, ..Limits::default().budget }, secrets: &[] };
         let error =
             interpret(reqwest::StatusCode::OK, body.as_bytes(), "u", &query(), &Auth::None, &limits).unwrap_err();
         assert!(
             error.to_string().contains("more than 3 series") && error.to_string().contains("--max-series"),
             "{error}"
         );
-        let limits = Limits { max_series: 4, secrets: &[] };
+        let limits = Limits { budget: fetch::Budget { max_series: 4, ..Limits::default().budget }, secrets: &[] };
         assert_eq!(
             interpret(reqwest::StatusCode::OK, body.as_bytes(), "u", &query(), &Auth::None, &limits).unwrap().len(),
             4
@@ -476,7 +481,8 @@ mod tests {
     #[test]
     fn echoed_errors_never_show_the_credentials() {
         let body = br#"{"status":"error","errorType":"execution","error":"token s3cr3t-token is not allowed [31m"}"#;
-        let limits = Limits { max_series: 10, secrets: &["s3cr3t-token"] };
+        let limits =
+            Limits { budget: fetch::Budget { max_series: 10, ..Limits::default().budget }, secrets: &["s3cr3t-token"] };
         let error = interpret(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body, "u", &query(), &Auth::None, &limits)
             .unwrap_err()
             .to_string();

@@ -13,6 +13,7 @@ mod fetch_requests;
 mod few_blocks;
 mod first_run;
 mod fleet;
+mod fleet_budget;
 mod fleet_datadog;
 mod fleet_watch;
 mod github_action;

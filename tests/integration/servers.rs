@@ -589,11 +589,17 @@ impl Server {
 
     /// Prometheus, loaded with `data` through `promtool tsdb create-blocks-from openmetrics`.
     pub fn prometheus(data: &Dataset) -> Server {
+        Server::prometheus_from_openmetrics(&data.openmetrics())
+    }
+
+    /// Prometheus, loaded with the OpenMetrics `text` (timestamps in seconds, `# EOF` at the end)
+    /// through `promtool tsdb create-blocks-from openmetrics`.
+    pub fn prometheus_from_openmetrics(text: &str) -> Server {
         for _ in 0..5 {
             let started = Instant::now();
             let dir = server_dir("prometheus");
             let openmetrics = dir.join("data.om");
-            std::fs::write(&openmetrics, data.openmetrics()).unwrap();
+            std::fs::write(&openmetrics, text).unwrap();
             let tsdb = dir.join("tsdb");
             let output = Command::new("promtool")
                 .args(["tsdb", "create-blocks-from", "openmetrics"])

@@ -1,13 +1,13 @@
 //! How the looks of a watch of several analyses share their fetches: every service with a look at
 //! one time asks the one incremental source for its new points in a single `fetch_all`
 //! ([`crate::source::incremental`]); below it, [`Grouping`] hands the missing parts to
-//! [`fetch_grouped`], which fetches identical queries once and queries of one shape that differ
+//! [`fetch_grouped_within`], which fetches identical queries once and queries of one shape that differ
 //! only in a service's label value as one grouped query (as `judge --fleet` does). The answers are
 //! then [`Served`] to each service's own judgment, which plans and checks its queries exactly as
 //! a watch of that analysis alone does.
 
 use crate::model::{PointTime, QueryRole, Series, Side, SourceDescription};
-use crate::source::grouping::{GroupableShape, Wanted, fetch_grouped};
+use crate::source::grouping::{GroupableShape, Wanted, fetch_grouped_within};
 use crate::source::{MetricSource, QueryRequest, SourceError};
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -18,12 +18,18 @@ pub(super) struct Grouping<'a> {
     /// Each groupable query's shape and its service's value of the grouping label, by the query's
     /// text (the same for every window: a query is rendered from the analysis and the step).
     shapes: HashMap<String, (GroupableShape, String)>,
+    /// Each service's `--max-series`, held to its share of a grouped answer.
+    max_series: usize,
     backend_queries: Cell<usize>,
 }
 
 impl<'a> Grouping<'a> {
-    pub(super) fn new(inner: &'a dyn MetricSource, shapes: HashMap<String, (GroupableShape, String)>) -> Grouping<'a> {
-        Grouping { inner, shapes, backend_queries: Cell::new(0) }
+    pub(super) fn new(
+        inner: &'a dyn MetricSource,
+        shapes: HashMap<String, (GroupableShape, String)>,
+        max_series: usize,
+    ) -> Grouping<'a> {
+        Grouping { inner, shapes, max_series, backend_queries: Cell::new(0) }
     }
 
     /// Queries sent to the backend so far.
@@ -57,7 +63,7 @@ impl MetricSource for Grouping<'_> {
                 group: self.shapes.get(request.query).map(|(shape, value)| (shape, value.as_str())),
             })
             .collect();
-        let fetched = fetch_grouped(self.inner, &wanted);
+        let fetched = fetch_grouped_within(self.inner, &wanted, self.max_series);
         self.backend_queries.set(self.backend_queries.get() + fetched.backend_queries);
         fetched.answers
     }
@@ -198,7 +204,7 @@ mod tests {
             let shape = groupable(&SHAPE.replace("PH", placeholder), placeholder).expect("a groupable shape");
             let queries: Vec<String> = names.iter().map(|name| SHAPE.replace("PH", name)).collect();
             let shapes = queries.iter().zip(&names).map(|(q, n)| (q.clone(), (shape.clone(), n.clone()))).collect();
-            let grouping = Grouping::new(&fake, shapes);
+            let grouping = Grouping::new(&fake, shapes, crate::source::points::DEFAULT_MAX_SERIES);
             let incremental = IncrementalSource::new(&grouping);
             let mut end = START;
             for (round, minutes) in ends.iter().enumerate() {

@@ -50,7 +50,7 @@ pub(super) fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         services.push(service);
     }
     let source = open_source(&members[0].resolved.analysis, &args.source)?;
-    let grouping = Grouping::new(source.as_ref(), shapes(&members, &services));
+    let grouping = Grouping::new(source.as_ref(), shapes(&members, &services), args.source.max_series);
     let incremental = IncrementalSource::new(&grouping);
     let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
     let mut out = Events::new(args.format, Some(&names));

@@ -66,7 +66,8 @@ async fn combined(shared: &Shared, queries: &[OwnedQuery]) -> Result<Vec<Vec<Ser
     let base = settings.connection.url.trim_end_matches('/');
     let url = format!("{base}/api/v2/query/timeseries");
     // The answer holds every query's series: each query gets the budget a request of its own has.
-    let max_bytes = settings.connection.max_response_bytes.saturating_mul(queries.len() as u64);
+    let max_bytes =
+        queries.iter().map(|q| q.budget(&settings.connection).max_response_bytes).fold(0u64, u64::saturating_add);
     let mut merged: Vec<BTreeMap<BTreeMap<String, String>, Vec<Point>>> = vec![BTreeMap::new(); queries.len()];
     let mut first = group.start;
     while first <= group.end {
@@ -102,7 +103,7 @@ async fn combined(shared: &Shared, queries: &[OwnedQuery]) -> Result<Vec<Vec<Ser
                     Series { labels, points }
                 })
                 .collect();
-            at_most(series, settings.connection.max_series, query, &query.query)
+            at_most(series, query.budget(&settings.connection).max_series, query, &query.query)
         })
         .collect()
 }

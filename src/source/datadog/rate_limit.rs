@@ -54,13 +54,13 @@ pub(super) async fn request(
             Ok((http::redact_url(&url), client.post(&url).header(CONTENT_TYPE, "application/json").body(body)))
         }
     };
-    let (api, owned_query, owned_sent, max_series) =
-        (settings.api, query.clone(), sent.to_string(), settings.connection.max_series);
+    let budget = query.budget(&settings.connection);
+    let (api, owned_query, owned_sent, max_series) = (settings.api, query.clone(), sent.to_string(), budget.max_series);
     let parse = move |status, body: Vec<u8>, url: String| {
         interpret(api, status, &body, &url, &owned_query, &owned_sent)
             .and_then(|series| at_most(series, max_series, &owned_query, &owned_sent))
     };
-    send(shared, query, settings.connection.max_response_bytes, build, parse).await
+    send(shared, query, budget.max_response_bytes, build, parse).await
 }
 
 /// A query's series, or an error when there are more than `--max-series`.

@@ -52,8 +52,19 @@ fn window_key(window: &Window) -> WindowKey {
     (window.start, window.end, window.step_seconds)
 }
 
-/// Fetches every wanted query, identical ones once and groupable ones grouped.
+/// Fetches every wanted query, identical ones once and groupable ones grouped, with no limit on
+/// the series of one service's share of a grouped answer beyond the source's own.
+#[cfg(test)]
 pub(crate) fn fetch_grouped(source: &dyn MetricSource, wanted: &[Wanted<'_>]) -> Answers {
+    fetch_grouped_within(source, wanted, usize::MAX)
+}
+
+/// [`fetch_grouped`] where each service may have at most `max_series` series per query (its
+/// `--max-series`). A grouped query answers for all its services at once, so the source allows it
+/// their budgets together ([`MetricSource::fetch_all_for`], within a hard cap); each service's own
+/// share of the answer is then checked against `max_series`, and only a service whose share is
+/// larger fails (could not judge, its own query named), as it would alone.
+pub(crate) fn fetch_grouped_within(source: &dyn MetricSource, wanted: &[Wanted<'_>], max_series: usize) -> Answers {
     // Groupable queries by (shape, window), then by value.
     let mut groups: BTreeMap<(&GroupableShape, WindowKey), BTreeMap<&str, Vec<usize>>> = BTreeMap::new();
     for (index, want) in wanted.iter().enumerate() {
@@ -63,7 +74,7 @@ pub(crate) fn fetch_grouped(source: &dyn MetricSource, wanted: &[Wanted<'_>]) ->
             groups.entry((shape, window_key(&want.request.window))).or_default().entry(value).or_default().push(index);
         }
     }
-    let mut backend: Vec<(QueryRequest<'_>, Option<String>, Delivery)> = Vec::new();
+    let mut backend: Backend<'_> = Vec::new();
     let mut grouped = vec![false; wanted.len()];
     for ((shape, _), values) in &groups {
         if values.len() < 2 {
@@ -101,9 +112,17 @@ pub(crate) fn fetch_grouped(source: &dyn MetricSource, wanted: &[Wanted<'_>]) ->
         .iter()
         .map(|(request, query, _)| QueryRequest { query: query.as_deref().unwrap_or(request.query), ..request.clone() })
         .collect();
-    let results = source.fetch_all(&requests);
-    let backend_queries = requests.len();
+    let members: Vec<usize> = backend
+        .iter()
+        .map(|(_, _, delivery)| match delivery {
+            Delivery::Exact(_) => 1,
+            Delivery::Grouped { members, .. } => members.len(),
+        })
+        .collect();
+    let results = source.fetch_all_for(&requests, &members);
+    let mut backend_queries = requests.len();
     drop(requests);
+    let (backend, results) = alone_when_over_budget(source, wanted, backend, results, &mut backend_queries);
     let mut answers: Vec<Option<Result<Vec<Series>, SourceError>>> = (0..wanted.len()).map(|_| None).collect();
     for ((request, _, delivery), result) in backend.into_iter().zip(results) {
         let sent = request.label();
@@ -129,7 +148,12 @@ pub(crate) fn fetch_grouped(source: &dyn MetricSource, wanted: &[Wanted<'_>]) ->
                 for (value, indices) in members {
                     let series = by_value.remove(&value).unwrap_or_default();
                     for index in indices {
-                        answers[index] = Some(Ok(series.clone()));
+                        let own = &wanted[index].request;
+                        answers[index] = Some(if series.len() > max_series {
+                            Err(too_many_series(own, &shape.label, &value, series.len(), max_series))
+                        } else {
+                            Ok(series.clone())
+                        });
                     }
                 }
             }
@@ -142,6 +166,63 @@ pub(crate) fn fetch_grouped(source: &dyn MetricSource, wanted: &[Wanted<'_>]) ->
         })
         .collect();
     Answers { answers, backend_queries }
+}
+
+/// One backend query: what it asks (and, when grouped, the grouped text) and how its answer is
+/// handed out.
+type Backend<'a> = Vec<(QueryRequest<'a>, Option<String>, Delivery<'a>)>;
+
+/// Results in the order of a [`Backend`].
+type Results = Vec<Result<Vec<Series>, SourceError>>;
+
+/// The grouped queries whose answer was larger than their services' budgets together (more
+/// series, or more bytes, than the source allowed): each of their services asks its own query
+/// once more, alone, as it would without the fleet, so that only a service over its own limit
+/// fails. Counts the extra queries in `backend_queries`.
+fn alone_when_over_budget<'a>(
+    source: &dyn MetricSource,
+    wanted: &[Wanted<'a>],
+    backend: Backend<'a>,
+    results: Results,
+    backend_queries: &mut usize,
+) -> (Backend<'a>, Results) {
+    let over_budget = |result: &Result<Vec<Series>, SourceError>| {
+        result.as_ref().is_err_and(|error| {
+            let message = error.to_string();
+            message.contains("--max-series") || message.contains("--max-response-size")
+        })
+    };
+    let (mut kept, mut kept_results, mut alone) = (Vec::new(), Vec::new(), Vec::new());
+    for (entry, result) in backend.into_iter().zip(results) {
+        match entry.2 {
+            Delivery::Grouped { members, .. } if over_budget(&result) => {
+                for (_, indices) in members {
+                    alone.push((wanted[indices[0]].request.clone(), None, Delivery::Exact(indices)));
+                }
+            }
+            _ => {
+                kept.push(entry);
+                kept_results.push(result);
+            }
+        }
+    }
+    if !alone.is_empty() {
+        let requests: Vec<QueryRequest<'a>> = alone.iter().map(|(request, _, _)| request.clone()).collect();
+        kept_results.extend(source.fetch_all_for(&requests, &vec![1; requests.len()]));
+        *backend_queries += requests.len();
+        kept.extend(alone);
+    }
+    (kept, kept_results)
+}
+
+/// A service's share of a grouped answer that is larger than its own `--max-series`: the error
+/// its own query alone would have met, naming its metric, side, role and query.
+fn too_many_series(own: &QueryRequest<'_>, label: &str, value: &str, count: usize, max_series: usize) -> SourceError {
+    SourceError::Unavailable(format!(
+        "{}: the query returned {count} series (its share, `{label}` = `{value}`, of a query grouped for several services), more than --max-series {max_series}: aggregate it (sum by …) or raise --max-series\n  query: {}",
+        own.label(),
+        own.query
+    ))
 }
 
 /// For a shape that names what its answer holds (Datadog's `by` tags): every series carries the
@@ -208,6 +289,8 @@ fn attributed(error: &SourceError, sent: &str, own: &QueryRequest<'_>) -> Source
     }
 }
 
+#[cfg(test)]
+mod budget_tests;
 #[cfg(test)]
 mod datadog_tests;
 #[cfg(test)]
