@@ -22,9 +22,14 @@ on a Datadog v2 stand-in: backend requests, wall time and peak memory.
   query, and counts requests), with the same fleet over a Datadog analysis
   (`sum:trace.http.request.errors{service:checkout,version:{{ canary }}}.as_count()`…).
 
-    python3 bench/fleet.py [--canary target/release/canary] [--runs 10] [--output FILE]
+    python3 bench/fleet.py [--canary target/release/canary] [--before OTHER_CANARY] [--runs 10] [--output FILE]
 
-Needs prometheus and promtool on PATH and GNU time (/usr/bin/time). Prints a Markdown section.
+With `--before` (e.g. main's build), every row is measured for both binaries back to back in the
+same run (before, then after), so that both see the same load; the table gets a `canary` column.
+Prometheus's own time for each canary query is measured with curl (`time_total`, the query POSTed
+alone), the part of the wall time no client can remove.
+
+Needs prometheus and promtool on PATH, curl and GNU time (/usr/bin/time). Prints a Markdown section.
 """
 from __future__ import annotations
 
@@ -271,7 +276,7 @@ class DatadogStandIn:
         self.server.shutdown()
 
 
-def rows(label: str, single: dict, fleets: dict) -> list:
+def rows(label: str, single: dict, fleets: dict, binary: str = "") -> list:
     out = []
     base_requests = single["requests"][-1]
     for name, result in [("1 analysis, plain `canary judge`", single)] + [
@@ -282,7 +287,7 @@ def rows(label: str, single: dict, fleets: dict) -> list:
         doc = result["document"]
         outcome = doc.get("outcome", doc.get("verdict"))
         out.append(
-            f"| {label} | {name} | {shown} | {requests[-1] / base_requests:.2f}× | "
+            f"| {label} |{binary} {name} | {shown} | {requests[-1] / base_requests:.2f}× | "
             f"{result['wall'] * 1000:.1f} ms ({result['wall_range'][0] * 1000:.1f} – {result['wall_range'][1] * 1000:.1f}) | "
             f"{result['wall'] / single['wall']:.2f}× | {result['cpu'] * 1000:.0f} ms | {result['rss_kb'] / 1024:.1f} MiB | {outcome} |"
         )
@@ -312,12 +317,11 @@ def prometheus_query_times(url: str, runs: int) -> list:
     def timed(query: str) -> str:
         times = []
         form = {"query": query, "start": DATA_START + 600, "end": DATA_END, "step": 60}
-        body = urllib.parse.urlencode(form).encode()
+        body = urllib.parse.urlencode(form)
+        curl = ["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "--data", body, f"{url}/api/v1/query_range"]
         for _ in range(runs):
-            started = time.perf_counter()
-            with urllib.request.urlopen(f"{url}/api/v1/query_range", body) as answer:
-                answer.read()
-            times.append((time.perf_counter() - started) * 1000)
+            answer = subprocess.run(curl, capture_output=True, text=True, check=True)
+            times.append(float(answer.stdout) * 1000)
         return f"{statistics.median(times):.1f} ms ({min(times):.1f} – {max(times):.1f})"
 
     return [f"| {name} | {timed(one)} | {timed(grouped)} |" for name, (one, grouped) in shapes.items()]
@@ -326,9 +330,11 @@ def prometheus_query_times(url: str, runs: int) -> list:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--canary", default=os.path.join(REPO, "target/release/canary"))
+    parser.add_argument("--before", help="another canary binary measured side by side (e.g. main's)")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--output")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]
     directory = tempfile.mkdtemp(prefix="canary-fleet-bench-")
     prometheus = standin = None
     lines = []
@@ -337,6 +343,9 @@ def main() -> int:
         standin = DatadogStandIn()
         env = dict(os.environ, NO_COLOR="1", DD_API_KEY="bench-api-key", DD_APP_KEY="bench-app-key")
         env.pop("CANARY_SOURCE_URL", None)
+        binaries = [("", args.canary)]
+        if args.before:
+            binaries = [(" before:", args.before), (" after:", args.canary)]
         table = [
             "| backend | run | backend requests per run | ÷ single | wall time, median (min – max) | ÷ single | canary CPU (user + sys) | peak RSS | outcome |",
             "|---|---|---:|---:|---:|---:|---:|---:|---|",
@@ -349,33 +358,36 @@ def main() -> int:
             with open(analysis, "w") as f:
                 f.write(text)
             common = ["--source-url", url, *WINDOW, "--format", "json"]
-            single = measure(
-                [args.canary, "judge", analysis, "--var", "canary=svc-000", *common], args.runs, env, count
-            )
-            fleets = {
-                size: measure(
-                    [args.canary, "judge", "--fleet", fleet_yaml(directory, analysis, size), *common],
-                    args.runs,
-                    env,
-                    count,
-                )
-                for size in SIZES
+            # Each configuration measured for every binary back to back: the same load for both.
+            singles = {
+                name: measure([binary, "judge", analysis, "--var", "canary=svc-000", *common], args.runs, env, count)
+                for name, binary in binaries
             }
-            table.extend(rows(label, single, fleets))
+            fleets = {name: {} for name, _ in binaries}
+            for size in SIZES:
+                fleet = fleet_yaml(directory, analysis, size)
+                for name, binary in binaries:
+                    fleets[name][size] = measure([binary, "judge", "--fleet", fleet, *common], args.runs, env, count)
+            for name, _ in binaries:
+                table.extend(rows(label, singles[name], fleets[name], name))
         backend_lines = prometheus_query_times(prometheus.url, args.runs)
         version = subprocess.run([args.canary, "--version"], capture_output=True, text=True).stdout.strip()
+        before_version = args.before and subprocess.run([args.before, "--version"], capture_output=True, text=True).stdout.strip()
         commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
         lines = [
             f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: `python3 bench/fleet.py --runs {args.runs}"
-            f" --canary {os.path.relpath(args.canary, REPO)}` ({version}, commit `{commit.stdout.strip()}`); "
-            f"load average (1 min) at the end {os.getloadavg()[0]:.2f}.",
+            f" --canary {os.path.relpath(args.canary, REPO)}"
+            + (f" --before {args.before}" if args.before else "")
+            + f"` ({version}, commit `{commit.stdout.strip()}`"
+            + (f"; before: {before_version}" if args.before else "")
+            + f"); load average (1 min) at the start {load_at_start:.2f}, at the end {os.getloadavg()[0]:.2f}.",
             "",
             f"Machine: {machine()}.",
             "",
             *table,
             "",
-            "Prometheus's own time for the canary queries of the 100-service run, each POSTed alone from",
-            f"Python to `/api/v1/query_range` (median of {args.runs}, min – max), against one service's query:",
+            "Prometheus's own time for the canary queries of the 100-service run, each POSTed alone with",
+            f"curl to `/api/v1/query_range` (`time_total`, median of {args.runs}, min – max), against one service's query:",
             "",
             "| query | 1 service | 100 services, grouped |",
             "|---|---:|---:|",

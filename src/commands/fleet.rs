@@ -22,13 +22,15 @@ use crate::source::SourceError;
 use crate::source::grouping::{Wanted, fetch_grouped_within, groupable};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
+use std::sync::Arc;
 
 pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     check_flags(args)?;
-    let members = resolve(args)?;
+    // Shared with the judgment's thread, not copied: a hundred analyses are a hundred clones.
+    let members = Arc::new(resolve(args)?);
     // Resolved before any query, as for one analysis: a missing secret stops the run first.
     let mut actions = Vec::with_capacity(members.len());
-    for member in &members {
+    for member in members.iter() {
         let resolved = &member.resolved;
         let features = settings::features::prepare(
             &resolved.analysis,
@@ -39,7 +41,7 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
         actions.push((features, rollback::resolve(&resolved.analysis, &args.rollback)?));
     }
     let deadline = deadline::run_deadline(&args.source);
-    let (window_flags, source_flags, judged_members) = (args.window.clone(), args.source.clone(), members.clone());
+    let (window_flags, source_flags, judged_members) = (args.window.clone(), args.source.clone(), Arc::clone(&members));
     let (results, backend_queries) =
         deadline::within_deadline(deadline, move || judge_all(&judged_members, &source_flags, &window_flags))?;
     let mut services = Vec::with_capacity(members.len());
