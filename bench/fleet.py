@@ -197,6 +197,12 @@ def measure(cmd: list, runs: int, env: dict, count, parse=json.loads) -> dict:
     }
 
 
+def shown_path(path: str) -> str:
+    """`path` relative to the repository when it is inside it, else as given."""
+    relative = os.path.relpath(path, REPO)
+    return path if relative.startswith("..") else relative
+
+
 def machine() -> str:
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name:")), "?")
@@ -380,7 +386,7 @@ def main() -> int:
         commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
         lines = [
             f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: `python3 bench/fleet.py --runs {args.runs}"
-            f" --canary {os.path.relpath(args.canary, REPO)}"
+            f" --canary {shown_path(args.canary)}"
             + (f" --before {args.before}" if args.before else "")
             + f"` ({version}, commit `{commit.stdout.strip()}`"
             + (f"; before: {before_version}" if args.before else "")
