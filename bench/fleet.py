@@ -337,6 +337,43 @@ def prometheus_query_times(url: str, runs: int) -> list:
     return [f"| {name} | {timed(one)} | {timed(grouped)} |" for name, (one, grouped) in shapes.items()]
 
 
+def p99_forms(url: str, runs: int) -> list:
+    """Prometheus's time (curl `time_total`, the median) for other ways of writing the grouped p99
+    query of 100 services, each checked to give exactly the same series (values compared as text)."""
+    values = "|".join(f"svc-{i:03d}" for i in range(100))
+    selector = f'http_request_duration_seconds_bucket{{ deployment=~"{values}" }}'
+    forms = {
+        "`histogram_quantile(0.99, sum by (le, deployment) (rate(…[2m])))` (canary's)":
+            f"histogram_quantile(0.99, sum by (le, deployment) (rate({selector}[2m])))",
+        "`… sum by (deployment, le) (…)`": f"histogram_quantile(0.99, sum by (deployment, le) (rate({selector}[2m])))",
+        "`… sum(rate(…[2m])) by (le, deployment)`":
+            f"histogram_quantile(0.99, sum(rate({selector}[2m])) by (le, deployment))",
+        "no label matcher (all 101 deployments, the baseline's series dropped)":
+            "histogram_quantile(0.99, sum by (le, deployment) (rate(http_request_duration_seconds_bucket[2m])))",
+    }
+    body = lambda query: urllib.parse.urlencode(  # noqa: E731
+        {"query": query, "start": DATA_START + 600, "end": DATA_END, "step": 60}
+    )
+    out, reference = [], None
+    for name, query in forms.items():
+        curl = ["curl", "-s", "-w", "\n%{time_total}", "--data", body(query), f"{url}/api/v1/query_range"]
+        times, answer = [], None
+        for _ in range(runs):
+            printed = subprocess.run(curl, capture_output=True, text=True, check=True).stdout
+            answer, seconds = printed.rsplit("\n", 1)
+            times.append(float(seconds) * 1000)
+        series = json.loads(answer)["data"]["result"]
+        kept = sorted(
+            (json.dumps(s["metric"], sort_keys=True), s["values"])
+            for s in series
+            if s["metric"].get("deployment", "").startswith("svc-")
+        )
+        reference = reference or kept
+        same = "identical" if kept == reference else "DIFFERENT"
+        out.append(f"| {name} | {statistics.median(times):.1f} ms ({min(times):.1f} – {max(times):.1f}) | {same} |")
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--canary", default=os.path.join(REPO, "target/release/canary"))
@@ -381,6 +418,7 @@ def main() -> int:
             for name, _ in binaries:
                 table.extend(rows(label, singles[name], fleets[name], name))
         backend_lines = prometheus_query_times(prometheus.url, args.runs)
+        form_lines = p99_forms(prometheus.url, args.runs)
         version = subprocess.run([args.canary, "--version"], capture_output=True, text=True).stdout.strip()
         before_version = args.before and subprocess.run([args.before, "--version"], capture_output=True, text=True).stdout.strip()
         commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
@@ -402,6 +440,13 @@ def main() -> int:
             "| query | 1 service | 100 services, grouped |",
             "|---|---:|---:|",
             *backend_lines,
+            "",
+            "The grouped p99 query written other ways (curl `time_total`, median, min – max; the answer",
+            "compared with canary's form):",
+            "",
+            "| form | Prometheus's time | series |",
+            "|---|---:|---|",
+            *form_lines,
         ]
     finally:
         if prometheus:
