@@ -5,10 +5,10 @@
 //! does when judged alone.
 
 use crate::servers::{DATA_END, DATA_START, SCRAPE, Server, SplitMix64, WINDOW_END, WINDOW_START};
-use crate::support::{TempDir, canary_bin, stderr, stdout};
+use crate::support::{TempDir, run, stderr, stdout};
 use serde_json::Value;
 use std::fmt::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 const SERVICES: usize = 100;
 /// Instances (one series each) of every service but the wide one, and of the wide one.
@@ -64,14 +64,9 @@ fn openmetrics() -> String {
     text
 }
 
+/// canary with `args` (every source flag given, so no `CANARY_*` variable of the shell matters).
 fn canary(args: &[&str]) -> Output {
-    Command::new(canary_bin())
-        .args(args)
-        .env_remove("CANARY_SOURCE_URL")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .stdin(Stdio::null())
-        .output()
-        .expect("canary runs")
+    run(args, None)
 }
 
 fn json(output: &Output) -> Value {
