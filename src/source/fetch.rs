@@ -240,8 +240,8 @@ pub(crate) struct OwnedQuery {
 pub(crate) const GROUP_MAX_SERIES: usize = 100_000;
 
 /// The most bytes a grouped query's answer may have, whatever the services' budgets add up to
-/// (unless one service's `--max-response-size` is larger): 4 × the default, so that a run's memory
-/// stays bounded by `--concurrency` × 256 MiB of answers in flight.
+/// (unless one service's `--max-response-size` is larger): 4 × the default, so that what one grouped
+/// query brings into memory stays bounded.
 pub(crate) const GROUP_MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// What one query's answer may hold.
