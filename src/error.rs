@@ -116,7 +116,9 @@ impl CanaryError {
             | CanaryError::Template(_)
             | CanaryError::Recording(_)
             | CanaryError::Source(crate::source::SourceError::Request(_)) => exit_code::USAGE,
-            CanaryError::Source(crate::source::SourceError::Unavailable(_)) => exit_code::COULD_NOT_JUDGE,
+            CanaryError::Source(
+                crate::source::SourceError::Unavailable(_) | crate::source::SourceError::OverBudget(_),
+            ) => exit_code::COULD_NOT_JUDGE,
             CanaryError::NotEnoughData(_) => exit_code::INCONCLUSIVE,
             CanaryError::Output(_) | CanaryError::Unwritable { .. } | CanaryError::Watchdog(_) => {
                 exit_code::COULD_NOT_JUDGE

@@ -334,7 +334,7 @@ pub async fn read_bounded_body(
     shown_url: &str,
 ) -> Result<Vec<u8>, super::SourceError> {
     let too_large = || {
-        super::SourceError::Unavailable(format!(
+        super::SourceError::OverBudget(format!(
             "the answer from {shown_url} is larger than the {} allowed by --max-response-size: narrow the query (fewer series, a shorter window or a longer step) or raise --max-response-size",
             format_size(max_bytes)
         ))

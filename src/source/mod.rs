@@ -44,6 +44,11 @@ pub enum SourceError {
     /// The backend could not be reached or refused (exit 4).
     #[error("{0}")]
     Unavailable(String),
+    /// The answer was larger than the query's budget (`--max-series`, `--max-response-size`):
+    /// could not judge (exit 4), like [`SourceError::Unavailable`]; a grouped query over its
+    /// services' budget is asked again per service.
+    #[error("{0}")]
+    OverBudget(String),
 }
 
 impl SourceError {
@@ -52,6 +57,7 @@ impl SourceError {
         match self {
             SourceError::Request(m) => SourceError::Request(http::scrub_secrets(&m, secrets)),
             SourceError::Unavailable(m) => SourceError::Unavailable(http::scrub_secrets(&m, secrets)),
+            SourceError::OverBudget(m) => SourceError::OverBudget(http::scrub_secrets(&m, secrets)),
         }
     }
 }

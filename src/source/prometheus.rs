@@ -295,7 +295,7 @@ fn interpret(
     }
     let series: Vec<MatrixSeries> =
         http::parse_bounded_list(data.result.get(), limits.budget.max_series).map_err(|error| match error {
-            http::BoundedListError::TooMany => unavailable(format!(
+            http::BoundedListError::TooMany => SourceError::OverBudget(format!(
                 "the query returned more than {} series, {}: aggregate it (sum by …) or raise --max-series\n  query: {}",
                 limits.budget.max_series,
                 limits.budget.series_limit(),

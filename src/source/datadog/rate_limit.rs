@@ -71,7 +71,7 @@ pub(super) fn at_most(
     sent: &str,
 ) -> Result<Vec<Series>, SourceError> {
     if series.len() > max_series {
-        return Err(SourceError::Unavailable(format!(
+        return Err(SourceError::OverBudget(format!(
             "{}: the query returned {} series, more than --max-series {max_series}: aggregate it or raise --max-series\n  query: {sent}",
             query.label,
             series.len()

@@ -44,7 +44,7 @@ impl Budgeted {
         }
         let budget = Budget::for_members(self.max_series, u64::MAX, members);
         if out.len() > budget.max_series {
-            return Err(SourceError::Unavailable(format!(
+            return Err(SourceError::OverBudget(format!(
                 "the query returned more than {} series, {}",
                 budget.max_series,
                 budget.series_limit()

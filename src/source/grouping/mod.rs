@@ -186,12 +186,7 @@ fn alone_when_over_budget<'a>(
     results: Results,
     backend_queries: &mut usize,
 ) -> (Backend<'a>, Results) {
-    let over_budget = |result: &Result<Vec<Series>, SourceError>| {
-        result.as_ref().is_err_and(|error| {
-            let message = error.to_string();
-            message.contains("--max-series") || message.contains("--max-response-size")
-        })
-    };
+    let over_budget = |result: &Result<Vec<Series>, SourceError>| matches!(result, Err(SourceError::OverBudget(_)));
     let (mut kept, mut kept_results, mut alone) = (Vec::new(), Vec::new(), Vec::new());
     for (entry, result) in backend.into_iter().zip(results) {
         match entry.2 {
@@ -218,7 +213,7 @@ fn alone_when_over_budget<'a>(
 /// A service's share of a grouped answer that is larger than its own `--max-series`: the error
 /// its own query alone would have met, naming its metric, side, role and query.
 fn too_many_series(own: &QueryRequest<'_>, label: &str, value: &str, count: usize, max_series: usize) -> SourceError {
-    SourceError::Unavailable(format!(
+    SourceError::OverBudget(format!(
         "{}: the query returned {count} series (its share, `{label}` = `{value}`, of a query grouped for several services), more than --max-series {max_series}: aggregate it (sum by …) or raise --max-series\n  query: {}",
         own.label(),
         own.query
@@ -286,6 +281,7 @@ fn attributed(error: &SourceError, sent: &str, own: &QueryRequest<'_>) -> Source
     match error {
         SourceError::Request(message) => SourceError::Request(rename(message)),
         SourceError::Unavailable(message) => SourceError::Unavailable(rename(message)),
+        SourceError::OverBudget(message) => SourceError::OverBudget(rename(message)),
     }
 }
 
