@@ -296,7 +296,8 @@ fn interpret(
     let series: Vec<MatrixSeries> =
         http::parse_bounded_list(data.result.get(), limits.budget.max_series).map_err(|error| match error {
             http::BoundedListError::TooMany => SourceError::OverBudget(format!(
-                "the query returned more than {} series, {}: aggregate it (sum by …) or raise --max-series\n  query: {}",
+                "{}: the query returned more than {} series, {}: aggregate it (sum by …) or raise --max-series\n  query: {}",
+                query.label,
                 limits.budget.max_series,
                 limits.budget.series_limit(),
                 query.query
@@ -471,6 +472,8 @@ mod tests {
             error.to_string().contains("more than 3 series") && error.to_string().contains("--max-series"),
             "{error}"
         );
+        assert!(matches!(error, SourceError::OverBudget(_)), "a typed over-budget error: {error:?}");
+        assert!(error.to_string().starts_with(&query().label), "names the query's metric and side: {error}");
         let limits = Limits { budget: fetch::Budget { max_series: 4, ..Limits::default().budget }, secrets: &[] };
         assert_eq!(
             interpret(reqwest::StatusCode::OK, body.as_bytes(), "u", &query(), &Auth::None, &limits).unwrap().len(),
