@@ -317,3 +317,80 @@ async fn on_datadog_a_round_is_one_request_and_an_unattributable_answer_judges_n
     }
     assert!(events.iter().all(|e| e["event"] != "look"), "no service is judged on the answer");
 }
+
+/// A round that passes `--timeout` (the Datadog stand-in stalls from its third request on)
+/// leaves the services still watched "could not judge", while the one that had already failed
+/// keeps its fail: the summary is printed, the exit code is the worst (fail), and the failed
+/// service's webhook fired once, at its own look.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_past_the_timeout_keeps_the_outcomes_already_decided() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+    struct Stalled;
+    impl Respond for Stalled {
+        fn respond(&self, request: &Request) -> ResponseTemplate {
+            crate::fleet_datadog::FleetTimeseries { stray: false }
+                .respond(request)
+                .set_delay(std::time::Duration::from_secs(60))
+        }
+    }
+    let server = MockServer::start().await;
+    let timeseries = || Mock::given(method("POST")).and(path("/api/v2/query/timeseries"));
+    let receiver = MockServer::start().await;
+    let dir = TempDir::new("fleet-watch-timeout");
+    let versions = ["svc-000".to_string(), "svc-003".to_string()];
+    let fleet = crate::fleet_datadog::fleet(&dir, &versions);
+    for format in ["json", "table"] {
+        server.reset().await;
+        timeseries()
+            .respond_with(crate::fleet_datadog::FleetTimeseries { stray: false })
+            .up_to_n_times(2)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        timeseries().respond_with(Stalled).with_priority(2).mount(&server).await;
+        receiver.reset().await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&receiver).await;
+        let mut command = Command::new(canary_bin());
+        command.args(["watch", "--fleet", &fleet, "--source-url", &server.uri(), "--now", "2026-11-20T10:00:00Z"]);
+        command.args(["--lifetime", "30m", "--interval", "10m", "--timeout", "3s", "--format", format]);
+        command.args(["--rollback-webhook", &receiver.uri()]);
+        for name in ["DD_SITE", "CANARY_SOURCE_URL", "NO_COLOR", "CANARY_ROLLBACK_WEBHOOK"] {
+            command.env_remove(name);
+        }
+        command.env("DD_API_KEY", "fleet-api-key").env("DD_APP_KEY", "fleet-app-key").env("COLUMNS", "120");
+        let started = std::time::Instant::now();
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the round's deadline ended the run");
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "fail beats could-not-judge: {}\n{}",
+            stderr(&output),
+            stdout(&output)
+        );
+        assert!(stderr(&output).contains("timed out"), "{}", stderr(&output));
+        assert_eq!(receiver.received_requests().await.unwrap().len(), 1, "the failed service's webhook, once");
+        if format == "table" {
+            let text = stdout(&output);
+            assert!(text.contains("=== summary: 2 services,"), "{text}");
+            assert!(text.contains("svc-000: could not judge at look 3: timed out"), "{text}");
+            continue;
+        }
+        let events = watch_events(&output);
+        let summary = events.last().unwrap();
+        assert_eq!(summary["event"], "summary", "{}", stdout(&output));
+        assert_eq!(summary["exit_code"], 1, "{summary}");
+        let outcome = |i: usize| {
+            let s = &summary["services"][i];
+            (s["name"].as_str().unwrap(), s["outcome"].as_str().unwrap(), s["look"].as_u64().unwrap())
+        };
+        assert_eq!(outcome(0), ("svc-000", "could_not_judge", 3), "{summary}");
+        assert_eq!(outcome(1), ("svc-003", "fail", 2), "{summary}");
+        assert_eq!(summary["rounds"].as_array().unwrap().len(), 2, "the rounds that finished: {summary}");
+        assert!(summary["services"][0]["error"].as_str().unwrap().starts_with("timed out"), "{summary}");
+        let error = events.iter().find(|e| e["event"] == "error").expect("an error event for the timed-out service");
+        assert_eq!((&error["service"], &error["look"], &error["exit_code"]), (&"svc-000".into(), &3.into(), &4.into()));
+        assert_eq!(events.iter().filter(|e| e["event"] == "error").count(), 1, "only the service still watched");
+    }
+}

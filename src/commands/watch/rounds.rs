@@ -6,6 +6,7 @@
 use super::events::Events;
 use super::fetching::{Grouping, Served};
 use super::service::{Shared, Watched};
+use super::several;
 use crate::cli::{WatchArgs, WatchLooks};
 use crate::commands::fleet_plan::in_parallel;
 use crate::commands::judging::{LookInput, PlannedQuery, judge_source, plan_queries, sequential_look};
@@ -56,7 +57,17 @@ pub(super) fn watch(
         };
         let before = grouping.map_or(0, Grouping::backend_queries);
         // `--timeout` bounds each round, fetching and judging, as it bounds a whole `judge` run.
-        let round_deadline = deadline::exit_unless_done_within(deadline::run_deadline(&args.source), what.clone());
+        // Past it, the services due at this round end "could not judge" (as one alone would);
+        // those already ended keep their outcome.
+        let limit = deadline::run_deadline(&args.source);
+        let round_deadline = if several {
+            let error = deadline::timed_out(&what, limit, "the services due at it could not be judged");
+            let on_timeout = several::when_a_round_times_out(services, &due, &done, shared.start, error, out);
+            deadline::exit_unless_done_within(limit, on_timeout)
+        } else {
+            let error = deadline::timed_out(&what, limit, "nothing was judged");
+            deadline::exit_unless_done_within(limit, move || deadline::report_timeout(error))
+        };
         let results = judge_due(services, &due, incremental, sequential);
         drop(round_deadline);
         for revision in incremental.take_revisions() {

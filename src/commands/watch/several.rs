@@ -61,7 +61,7 @@ pub(super) fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     let shared = Shared { promote_early: args.promote_early, lifetime: args.lifetime, start };
     let how = Rounds { args, shared: &shared, simulated, grouping: Some(&grouping) };
     let done = rounds::watch(&mut services, &incremental, &how, &mut out)?;
-    let summary = summary(&services, done, start);
+    let summary = summary(&services, done, start, None);
     out.summary(&summary)?;
     let worst = services.into_iter().filter_map(|service| service.ended).max_by_key(|ended| severity(exit_code(ended)));
     match worst {
@@ -98,19 +98,62 @@ fn shapes(members: &[FleetMember], services: &[Watched]) -> HashMap<String, (Gro
     shapes
 }
 
-/// Each service's outcome: the look that decided it and its verdict or error.
-fn summary(services: &[Watched], rounds: Vec<WatchRound>, start: i64) -> WatchSummary {
+/// What ends the run when the round of `due` passes its deadline (`error`): each service due at
+/// it ends "could not judge" at that look (an error event each), the others keep their outcome;
+/// the summary of the rounds `done` is printed, `error` goes to stderr, and the exit code is the
+/// worst outcome. Prepared before the round, run by the deadline's thread.
+pub(super) fn when_a_round_times_out(
+    services: &[Watched],
+    due: &[usize],
+    done: &[WatchRound],
+    start: i64,
+    error: CanaryError,
+    out: &Events,
+) -> impl FnOnce() -> u8 + Send + 'static {
+    let text = error.to_string();
+    let summary = summary(services, done.to_vec(), start, Some((due, &text)));
+    let timed_out: Vec<(String, usize)> =
+        due.iter().map(|&i| (services[i].name.clone().unwrap_or_default(), services[i].next + 1)).collect();
+    let mut out = out.again();
+    move || {
+        for (name, look) in &timed_out {
+            // Output that cannot be written any more cannot change the exit code either.
+            let _ = out.error(name, *look, &error);
+        }
+        let _ = out.summary(&summary);
+        settings::deadline::report_timeout(error);
+        summary.exit_code
+    }
+}
+
+/// Each service's outcome: the look that decided it and its verdict or error; `timed_out`: the
+/// services due at a round that passed its deadline, and the deadline's error.
+fn summary(
+    services: &[Watched],
+    rounds: Vec<WatchRound>,
+    start: i64,
+    timed_out: Option<(&[usize], &str)>,
+) -> WatchSummary {
     let mut watched = Vec::with_capacity(services.len());
-    for service in services {
-        let (code, failing, error) = match &service.ended {
-            Some(Ended::Judged(report)) => {
+    for (index, service) in services.iter().enumerate() {
+        let (code, failing, error) = match (&service.ended, timed_out) {
+            (Some(Ended::Judged(report)), _) => {
                 let failing = report.metrics.iter().filter(|m| m.classification.is_fail()).map(|m| m.name.clone());
                 (report.verdict.exit_code(), failing.collect(), None)
             }
-            Some(Ended::Failed(error)) => (error.exit_code(), Vec::new(), Some(error.to_string())),
-            None => (crate::error::exit_code::COULD_NOT_JUDGE, Vec::new(), Some("not judged".into())),
+            (Some(Ended::Failed(error)), _) => (error.exit_code(), Vec::new(), Some(error.to_string())),
+            (None, Some((due, error))) if due.contains(&index) => {
+                (crate::error::exit_code::COULD_NOT_JUDGE, Vec::new(), Some(error.to_string()))
+            }
+            (None, Some((_, error))) => (
+                crate::error::exit_code::COULD_NOT_JUDGE,
+                Vec::new(),
+                Some(format!("not judged: the run ended, {error}")),
+            ),
+            (None, None) => (crate::error::exit_code::COULD_NOT_JUDGE, Vec::new(), Some("not judged".into())),
         };
-        let look = service.next.max(1);
+        // A service that timed out is decided at the look it was due for.
+        let look = if service.ended.is_none() && timed_out.is_some() { service.next + 1 } else { service.next.max(1) };
         let decided = service.looks.get(look - 1).map_or(start, |l| l.window.end);
         watched.push(WatchedService {
             name: service.name.clone().unwrap_or_default(),
