@@ -394,3 +394,33 @@ async fn a_round_past_the_timeout_keeps_the_outcomes_already_decided() {
         assert_eq!(events.iter().filter(|e| e["event"] == "error").count(), 1, "only the service still watched");
     }
 }
+
+/// Two analyses whose steps differ but that share a query's text (the baseline's p99 latency,
+/// whose range does not follow the step): each is still judged on points of its own step, exactly
+/// as alone, never on the other's grid.
+#[test]
+fn analyses_of_different_steps_sharing_a_query_are_each_judged_as_alone() {
+    let server = servers::prometheus();
+    let dir = TempDir::new("fleet-watch-steps");
+    let text = std::fs::read_to_string(live_analysis()).unwrap();
+    let coarse = text.replace("name: checkout-live", "name: checkout-coarse").replace("step: 1m", "step: 2m");
+    assert_ne!(coarse, text);
+    let coarse = dir.file("coarse.yaml", &coarse);
+    let coarse = coarse.to_str().unwrap();
+    let deployment = "canary=checkout-healthy";
+    let mut args = strings(&["watch", LIVE, coarse, "--var", deployment]);
+    args.extend(watch_args(server, "json"));
+    let output = canary(&args, &[]);
+    let events = watch_events(&output);
+    assert_eq!(events.last().unwrap()["event"], "summary", "{}", stderr(&output));
+    for (name, file) in [("checkout-live", LIVE), ("checkout-coarse", coarse)] {
+        let mut alone = strings(&["watch", file, "--var", deployment]);
+        alone.extend(watch_args(server, "json"));
+        let single = watch_events(&canary(&alone, &[]));
+        let (together, single) = (own_events(&events, name), own_events(&single, ""));
+        assert_eq!(together.len(), single.len(), "{name}");
+        for (together, single) in together.iter().zip(&single) {
+            assert_eq!(together, single, "{name}");
+        }
+    }
+}

@@ -1,10 +1,11 @@
 //! The looks of a watch, one round at a time: a round is every service with a look at that time
 //! (one analysis: its one look). The round's queries are fetched together, in one `fetch_all` of
-//! the one incremental source, under one deadline; each service is then judged on its own answers
-//! exactly as alone ([`super::service`]) and goes on, or ends, on its own.
+//! the incremental source (one per step, [`super::fetching::ByStep`]), under one deadline; each
+//! service is then judged on its own answers exactly as alone ([`super::service`]) and goes on,
+//! or ends, on its own.
 
 use super::events::Events;
-use super::fetching::{Grouping, Served};
+use super::fetching::{ByStep, Grouping, Served};
 use super::service::{Shared, Watched};
 use super::several;
 use crate::cli::{WatchArgs, WatchLooks};
@@ -17,7 +18,6 @@ use crate::model::window::format_timestamp;
 use crate::report::watch::WatchRound;
 use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::deadline;
-use crate::source::incremental::IncrementalSource;
 use crate::source::{MetricSource, QueryRequest};
 use std::collections::BTreeMap;
 
@@ -36,7 +36,7 @@ pub(super) struct Rounds<'a> {
 /// only. Returns each round's backend queries (several analyses).
 pub(super) fn watch(
     services: &mut [Watched],
-    incremental: &IncrementalSource<'_>,
+    incremental: &ByStep<'_>,
     rounds: &Rounds<'_>,
     out: &mut Events,
 ) -> Result<Vec<WatchRound>, CanaryError> {
@@ -92,12 +92,7 @@ pub(super) fn watch(
 type LookResult = Result<(JudgmentReport, Option<Vec<SequenceResult>>), CanaryError>;
 
 /// Fetches the next look of every service in `due` together, then judges each on its answers.
-fn judge_due(
-    services: &[Watched],
-    due: &[usize],
-    incremental: &IncrementalSource<'_>,
-    sequential: bool,
-) -> Vec<LookResult> {
+fn judge_due(services: &[Watched], due: &[usize], incremental: &ByStep<'_>, sequential: bool) -> Vec<LookResult> {
     let plans: Vec<Result<Vec<PlannedQuery>, CanaryError>> = due
         .iter()
         .map(|&index| {

@@ -9,7 +9,7 @@
 //! worst outcome, in `report::fleet`'s order.
 
 use super::events::Events;
-use super::fetching::Grouping;
+use super::fetching::{ByStep, Grouping};
 use super::plan;
 use super::rounds::{self, Rounds};
 use super::service::{Ended, Shared, Watched};
@@ -22,7 +22,6 @@ use crate::report::watch::{WatchRound, WatchSummary, WatchedService};
 use crate::settings::fleet::{FleetMember, ServiceFiles, resolve_services};
 use crate::settings::{self, rollback, source::open_source};
 use crate::source::grouping::GroupableShape;
-use crate::source::incremental::IncrementalSource;
 use std::collections::{BTreeSet, HashMap};
 
 pub(super) fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
@@ -51,7 +50,7 @@ pub(super) fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     }
     let source = open_source(&members[0].resolved.analysis, &args.source)?;
     let grouping = Grouping::new(source.as_ref(), shapes(&members, &services));
-    let incremental = IncrementalSource::new(&grouping);
+    let incremental = ByStep::new(&grouping);
     let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
     let mut out = Events::new(args.format, Some(&names));
     for service in &services {
