@@ -318,12 +318,9 @@ async fn on_datadog_a_round_is_one_request_and_an_unattributable_answer_judges_n
     assert!(events.iter().all(|e| e["event"] != "look"), "no service is judged on the answer");
 }
 
-/// A round that passes `--timeout` (the Datadog stand-in stalls from its third request on)
-/// leaves the services still watched "could not judge", while the one that had already failed
-/// keeps its fail: the summary is printed, the exit code is the worst (fail), and the failed
-/// service's webhook fired once, at its own look.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_round_past_the_timeout_keeps_the_outcomes_already_decided() {
+/// The Datadog stand-in of `fleet_datadog.rs`, which answers its first two requests and stalls
+/// (a minute) from the third on; and a webhook receiver.
+async fn stalling_datadog() -> (wiremock::MockServer, wiremock::MockServer) {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
     struct Stalled;
@@ -336,63 +333,119 @@ async fn a_round_past_the_timeout_keeps_the_outcomes_already_decided() {
     }
     let server = MockServer::start().await;
     let timeseries = || Mock::given(method("POST")).and(path("/api/v2/query/timeseries"));
+    let answering = crate::fleet_datadog::FleetTimeseries { stray: false };
+    timeseries().respond_with(answering).up_to_n_times(2).with_priority(1).mount(&server).await;
+    timeseries().respond_with(Stalled).with_priority(2).mount(&server).await;
     let receiver = MockServer::start().await;
-    let dir = TempDir::new("fleet-watch-timeout");
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&receiver).await;
+    (server, receiver)
+}
+
+/// `canary watch` of svc-000 and svc-003 (regressed) on `server`, 10:00 to 10:30, a look every
+/// 10 minutes, the webhook at `receiver`.
+fn stalled_watch(server: &str, receiver: &str, dir: &TempDir, extra: &[&str]) -> Command {
     let versions = ["svc-000".to_string(), "svc-003".to_string()];
-    let fleet = crate::fleet_datadog::fleet(&dir, &versions);
+    let fleet = crate::fleet_datadog::fleet(dir, &versions);
+    let mut command = Command::new(canary_bin());
+    command.args(["watch", "--fleet", &fleet, "--source-url", server, "--now", "2026-11-20T10:00:00Z"]);
+    command.args(["--lifetime", "30m", "--interval", "10m", "--rollback-webhook", receiver]).args(extra);
+    for name in ["DD_SITE", "CANARY_SOURCE_URL", "NO_COLOR", "CANARY_ROLLBACK_WEBHOOK"] {
+        command.env_remove(name);
+    }
+    command.env("DD_API_KEY", "fleet-api-key").env("DD_APP_KEY", "fleet-app-key").env("COLUMNS", "120");
+    command
+}
+
+/// The summary of a stopped run: svc-003 failed at look 2 (before the stop), svc-000 could not
+/// be judged at look 3 (`why`), with an error event; only the rounds that finished.
+fn assert_stopped_summary(output: &Output, why: &str) {
+    let events = watch_events(output);
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary", "{}", stdout(output));
+    assert_eq!(summary["exit_code"], 1, "{summary}");
+    let outcome = |i: usize| {
+        let s = &summary["services"][i];
+        (s["name"].as_str().unwrap(), s["outcome"].as_str().unwrap(), s["look"].as_u64().unwrap())
+    };
+    assert_eq!(outcome(0), ("svc-000", "could_not_judge", 3), "{summary}");
+    assert_eq!(outcome(1), ("svc-003", "fail", 2), "{summary}");
+    assert_eq!(summary["rounds"].as_array().unwrap().len(), 2, "the rounds that finished: {summary}");
+    assert!(summary["services"][0]["error"].as_str().unwrap().starts_with(why), "{summary}");
+    let errors: Vec<&Value> = events.iter().filter(|e| e["event"] == "error").collect();
+    assert_eq!(errors.len(), 1, "only the service still watched: {errors:?}");
+    assert_eq!(
+        (&errors[0]["service"], &errors[0]["look"], &errors[0]["exit_code"]),
+        (&"svc-000".into(), &3.into(), &4.into())
+    );
+}
+
+/// A round that passes `--timeout` (the Datadog stand-in stalls from its third request on)
+/// leaves the services still watched "could not judge", while the one that had already failed
+/// keeps its fail: the summary is printed, the exit code is the worst (fail), and the failed
+/// service's webhook fired once, at its own look.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_past_the_timeout_keeps_the_outcomes_already_decided() {
+    let dir = TempDir::new("fleet-watch-timeout");
     for format in ["json", "table"] {
-        server.reset().await;
-        timeseries()
-            .respond_with(crate::fleet_datadog::FleetTimeseries { stray: false })
-            .up_to_n_times(2)
-            .with_priority(1)
-            .mount(&server)
-            .await;
-        timeseries().respond_with(Stalled).with_priority(2).mount(&server).await;
-        receiver.reset().await;
-        Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&receiver).await;
-        let mut command = Command::new(canary_bin());
-        command.args(["watch", "--fleet", &fleet, "--source-url", &server.uri(), "--now", "2026-11-20T10:00:00Z"]);
-        command.args(["--lifetime", "30m", "--interval", "10m", "--timeout", "3s", "--format", format]);
-        command.args(["--rollback-webhook", &receiver.uri()]);
-        for name in ["DD_SITE", "CANARY_SOURCE_URL", "NO_COLOR", "CANARY_ROLLBACK_WEBHOOK"] {
-            command.env_remove(name);
-        }
-        command.env("DD_API_KEY", "fleet-api-key").env("DD_APP_KEY", "fleet-app-key").env("COLUMNS", "120");
+        let (server, receiver) = stalling_datadog().await;
+        let mut command = stalled_watch(&server.uri(), &receiver.uri(), &dir, &["--timeout", "3s", "--format", format]);
         let started = std::time::Instant::now();
         let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
         assert!(started.elapsed() < std::time::Duration::from_secs(30), "the round's deadline ended the run");
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "fail beats could-not-judge: {}\n{}",
-            stderr(&output),
-            stdout(&output)
-        );
-        assert!(stderr(&output).contains("timed out"), "{}", stderr(&output));
+        let explain = format!("{}\n{}", stderr(&output), stdout(&output));
+        assert_eq!(output.status.code(), Some(1), "fail beats could-not-judge: {explain}");
+        assert!(stderr(&output).contains("timed out"), "{explain}");
         assert_eq!(receiver.received_requests().await.unwrap().len(), 1, "the failed service's webhook, once");
         if format == "table" {
             let text = stdout(&output);
             assert!(text.contains("=== summary: 2 services,"), "{text}");
             assert!(text.contains("svc-000: could not judge at look 3: timed out"), "{text}");
-            continue;
+        } else {
+            assert_stopped_summary(&output, "timed out");
         }
-        let events = watch_events(&output);
-        let summary = events.last().unwrap();
-        assert_eq!(summary["event"], "summary", "{}", stdout(&output));
-        assert_eq!(summary["exit_code"], 1, "{summary}");
-        let outcome = |i: usize| {
-            let s = &summary["services"][i];
-            (s["name"].as_str().unwrap(), s["outcome"].as_str().unwrap(), s["look"].as_u64().unwrap())
-        };
-        assert_eq!(outcome(0), ("svc-000", "could_not_judge", 3), "{summary}");
-        assert_eq!(outcome(1), ("svc-003", "fail", 2), "{summary}");
-        assert_eq!(summary["rounds"].as_array().unwrap().len(), 2, "the rounds that finished: {summary}");
-        assert!(summary["services"][0]["error"].as_str().unwrap().starts_with("timed out"), "{summary}");
-        let error = events.iter().find(|e| e["event"] == "error").expect("an error event for the timed-out service");
-        assert_eq!((&error["service"], &error["look"], &error["exit_code"]), (&"svc-000".into(), &3.into(), &4.into()));
-        assert_eq!(events.iter().filter(|e| e["event"] == "error").count(), 1, "only the service still watched");
     }
+}
+
+/// SIGTERM in the middle of a round (stalled): the run prints what it decided (the summary, the
+/// service still watched "could not judge") and exits 143; the failed service's webhook fired
+/// once, at its look, never again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_in_a_round_prints_the_summary_and_exits_143() {
+    use std::io::BufRead;
+    let dir = TempDir::new("fleet-watch-sigterm");
+    let (server, receiver) = stalling_datadog().await;
+    let mut command = stalled_watch(&server.uri(), &receiver.uri(), &dir, &["--format", "json"]);
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = String::new();
+        // Until svc-003's final verdict (round 2): round 3 then stalls.
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains(r#""event":"final""#) {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        for line in lines {
+            seen.push_str(&line.unwrap());
+            seen.push('\n');
+        }
+        let mut output = child.wait_with_output().unwrap();
+        output.stdout = seen.into_bytes();
+        output
+    })
+    .await
+    .unwrap();
+    let explain = format!("{}\n{}", stderr(&output), stdout(&output));
+    assert_eq!(output.status.code(), Some(143), "{explain}");
+    assert!(stderr(&output).contains("SIGTERM received"), "{explain}");
+    assert_eq!(receiver.received_requests().await.unwrap().len(), 1, "the failed service's webhook, once");
+    assert_stopped_summary(&output, "interrupted");
 }
 
 /// Two analyses whose steps differ but that share a query's text (the baseline's p99 latency,

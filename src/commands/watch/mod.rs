@@ -21,6 +21,7 @@ mod fetching;
 mod rounds;
 mod service;
 mod several;
+mod stopping;
 
 use super::judging::check_recorded_offsets;
 use crate::cli::{WatchArgs, WatchLooks};
@@ -199,7 +200,8 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     service.rollback = rollback;
     let mut services = [service];
     let shared = Shared { promote_early: args.promote_early, lifetime: args.lifetime, start };
-    let how = rounds::Rounds { args, shared: &shared, simulated, grouping: None };
+    let stopping = stopping::Stopping::watch_signals();
+    let how = rounds::Rounds { args, shared: &shared, simulated, grouping: None, stopping: &stopping };
     rounds::watch(&mut services, &incremental, &how, &mut out)?;
     let [service] = services;
     match service.ended {

@@ -8,6 +8,7 @@ use super::events::Events;
 use super::fetching::{ByStep, Grouping, Served};
 use super::service::{Shared, Watched};
 use super::several;
+use super::stopping::Stopping;
 use crate::cli::{WatchArgs, WatchLooks};
 use crate::commands::fleet_plan::in_parallel;
 use crate::commands::judging::{LookInput, PlannedQuery, judge_source, plan_queries, sequential_look};
@@ -29,6 +30,8 @@ pub(super) struct Rounds<'a> {
     pub(super) simulated: bool,
     /// Several analyses: below the incremental source, the grouping that counts backend queries.
     pub(super) grouping: Option<&'a Grouping<'a>>,
+    /// What a signal or a round past its deadline prints: kept up to date after every round.
+    pub(super) stopping: &'a Stopping,
 }
 
 /// Runs every service's looks until each service's watch has ended. With one analysis, an error
@@ -40,10 +43,13 @@ pub(super) fn watch(
     rounds: &Rounds<'_>,
     out: &mut Events,
 ) -> Result<Vec<WatchRound>, CanaryError> {
-    let Rounds { args, shared, simulated, grouping } = *rounds;
+    let Rounds { args, shared, simulated, grouping, stopping } = *rounds;
     let several = grouping.is_some();
     let sequential = args.looks == WatchLooks::Sequential;
     let mut done = Vec::new();
+    if several {
+        *stopping.lock() = Some(several::interrupted(services, &done, shared.start, out));
+    }
     while let Some(at) = services.iter().filter_map(Watched::next_look).map(|look| look.at).min() {
         if !simulated {
             wait_until(at + args.settle.as_secs() as i64);
@@ -62,7 +68,15 @@ pub(super) fn watch(
         let limit = deadline::run_deadline(&args.source);
         let round_deadline = if several {
             let error = deadline::timed_out(&what, limit, "the services due at it could not be judged");
-            let on_timeout = several::when_a_round_times_out(services, &due, &done, shared.start, error, out);
+            let timed_out = several::stopped(services, &due, &done, shared.start, out, &error.to_string());
+            let stopping = stopping.clone();
+            let on_timeout = move || {
+                // Held until the process ends: a signal now prints nothing more.
+                let _stop = stopping.lock();
+                let code = timed_out.print(&error);
+                deadline::report_timeout(error);
+                code
+            };
             deadline::exit_unless_done_within(limit, on_timeout)
         } else {
             let error = deadline::timed_out(&what, limit, "nothing was judged");
@@ -73,6 +87,8 @@ pub(super) fn watch(
         for revision in incremental.take_revisions() {
             eprintln!("canary: note: {what}: {revision}");
         }
+        // A signal waits for the round's conclusion (its webhook deliveries) to finish.
+        let mut stop = stopping.lock();
         for (&index, result) in due.iter().zip(results) {
             let service = &mut services[index];
             match result {
@@ -85,6 +101,9 @@ pub(super) fn watch(
         }
         let backend_queries = grouping.map_or(0, Grouping::backend_queries) - before;
         done.push(WatchRound { at: format_timestamp(at), services: due.len(), backend_queries });
+        if several {
+            *stop = Some(several::interrupted(services, &done, shared.start, out));
+        }
     }
     Ok(done)
 }

@@ -13,6 +13,7 @@ use super::fetching::{ByStep, Grouping};
 use super::plan;
 use super::rounds::{self, Rounds};
 use super::service::{Ended, Shared, Watched};
+use super::stopping::{Snapshot, Stopping};
 use crate::cli::WatchArgs;
 use crate::commands::fleet_plan::{ShapeCache, plan_service, recogniser, varying_variables};
 use crate::error::CanaryError;
@@ -58,8 +59,12 @@ pub(super) fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     }
     out.header()?;
     let shared = Shared { promote_early: args.promote_early, lifetime: args.lifetime, start };
-    let how = Rounds { args, shared: &shared, simulated, grouping: Some(&grouping) };
+    let stopping = Stopping::watch_signals();
+    let how = Rounds { args, shared: &shared, simulated, grouping: Some(&grouping), stopping: &stopping };
     let done = rounds::watch(&mut services, &incremental, &how, &mut out)?;
+    // Held to the end: a signal now prints no other summary.
+    let mut stop = stopping.lock();
+    *stop = None;
     let summary = summary(&services, done, start, None);
     out.summary(&summary)?;
     let worst = services.into_iter().filter_map(|service| service.ended).max_by_key(|ended| severity(exit_code(ended)));
@@ -97,32 +102,27 @@ fn shapes(members: &[FleetMember], services: &[Watched]) -> HashMap<String, (Gro
     shapes
 }
 
-/// What ends the run when the round of `due` passes its deadline (`error`): each service due at
-/// it ends "could not judge" at that look (an error event each), the others keep their outcome;
-/// the summary of the rounds `done` is printed, `error` goes to stderr, and the exit code is the
-/// worst outcome. Prepared before the round, run by the deadline's thread.
-pub(super) fn when_a_round_times_out(
+/// What a signal prints between or during rounds: every service still watched ends "could not
+/// judge" at its next look ([`super::stopping`]).
+pub(super) fn interrupted(services: &[Watched], done: &[WatchRound], start: i64, out: &Events) -> Snapshot {
+    let running: Vec<usize> = (0..services.len()).filter(|&i| services[i].ended.is_none()).collect();
+    stopped(services, &running, done, start, out, super::stopping::INTERRUPTED)
+}
+
+/// What a stop prints (a signal, or a round past its deadline): the services of `ended` (still
+/// watched) end "could not judge" at their next look, for `why` (an error event each), the others
+/// keep their outcome; then the summary of the rounds `done`, whose exit code is the worst outcome.
+/// Prepared by the main thread, printed by the one that ends the run.
+pub(super) fn stopped(
     services: &[Watched],
-    due: &[usize],
+    ended: &[usize],
     done: &[WatchRound],
     start: i64,
-    error: CanaryError,
     out: &Events,
-) -> impl FnOnce() -> u8 + Send + 'static {
-    let text = error.to_string();
-    let summary = summary(services, done.to_vec(), start, Some((due, &text)));
-    let timed_out: Vec<(String, usize)> =
-        due.iter().map(|&i| (services[i].name.clone().unwrap_or_default(), services[i].next + 1)).collect();
-    let mut out = out.again();
-    move || {
-        for (name, look) in &timed_out {
-            // Output that cannot be written any more cannot change the exit code either.
-            let _ = out.error(name, *look, &error);
-        }
-        let _ = out.summary(&summary);
-        settings::deadline::report_timeout(error);
-        summary.exit_code
-    }
+    why: &str,
+) -> Snapshot {
+    let running = ended.iter().map(|&i| (services[i].name.clone().unwrap_or_default(), services[i].next + 1)).collect();
+    Snapshot { running, summary: summary(services, done.to_vec(), start, Some((ended, why))), out: out.again() }
 }
 
 /// Each service's outcome: the look that decided it and its verdict or error; `timed_out`: the
