@@ -477,3 +477,39 @@ fn analyses_of_different_steps_sharing_a_query_are_each_judged_as_alone() {
         }
     }
 }
+
+/// Label values that a careless split would confuse with a real one (a prefix of it, a regex
+/// matching it unescaped, the same letters in upper case) are grouped with it yet never served its data:
+/// each is judged on its own (empty) answer and none passes; the real one is judged as alone.
+#[test]
+fn values_that_resemble_another_are_never_served_its_data() {
+    let server = servers::prometheus();
+    let dir = TempDir::new("fleet-watch-lookalikes");
+    let services = [
+        ("real", "checkout-healthy"),
+        ("prefix", "checkout-health"),
+        // `.` is the one regex metacharacter a value may hold (others are refused as input).
+        ("regex", "checkout.healthy"),
+        ("upper", "CHECKOUT-HEALTHY"),
+    ];
+    let fleet = fleet_file(&dir, &services);
+    let mut args = strings(&["watch", "--fleet", fleet.to_str().unwrap()]);
+    args.extend(watch_args(server, "json"));
+    let output = canary(&args, &[]);
+    let events = watch_events(&output);
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary", "{}", stderr(&output));
+    // Grouped: the canaries' queries of one shape in one query (alone: 5 per service and side).
+    for round in summary["rounds"].as_array().unwrap() {
+        assert!(round["backend_queries"].as_u64().unwrap() <= 10, "{round}");
+    }
+    let outcomes = summary["services"].as_array().unwrap();
+    assert_eq!(outcomes[0]["outcome"], "pass", "{summary}");
+    for outcome in &outcomes[1..] {
+        assert_ne!(outcome["outcome"], "pass", "{outcome}");
+        assert_ne!(outcome["outcome"], "fail", "judged on another's data: {outcome}");
+    }
+    let mut alone = strings(&["watch", LIVE, "--var", "canary=checkout-healthy"]);
+    alone.extend(watch_args(server, "json"));
+    assert_eq!(own_events(&events, "real"), own_events(&watch_events(&canary(&alone, &[])), ""));
+}
