@@ -88,27 +88,15 @@ impl<'a> ByStep<'a> {
     pub(super) fn points_fetched(&self) -> usize {
         self.steps.borrow().values().map(IncrementalSource::points_fetched).sum()
     }
-}
 
-impl MetricSource for ByStep<'_> {
-    fn description(&self) -> SourceDescription {
-        self.inner.description()
-    }
-
-    fn point_time(&self) -> PointTime {
-        self.inner.point_time()
-    }
-
-    fn scrape_interval(&self) -> Option<crate::model::Duration> {
-        self.inner.scrape_interval()
-    }
-
-    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
-        self.fetch_all(std::slice::from_ref(request)).pop().expect("one answer per request")
+    /// The source below: what the looks' judgments ask of it besides points (its description,
+    /// what its points' times mark, its scrape interval) is the same at every step.
+    pub(super) fn inner(&self) -> &'a dyn MetricSource {
+        self.inner
     }
 
     /// Each step's requests from its own incremental source, answers in the order asked.
-    fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
+    pub(super) fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
         let mut by_step: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
         for (index, request) in requests.iter().enumerate() {
             by_step.entry(request.window.step_seconds).or_default().push(index);

@@ -127,7 +127,7 @@ fn judge_due(services: &[Watched], due: &[usize], incremental: &ByStep<'_>, sequ
         }
     }
     let answers = incremental.fetch_all(&requests);
-    let served = Served::new(incremental, &requests, answers);
+    let served = Served::new(incremental.inner(), &requests, answers);
     // Judging is pure and the services independent: they are judged on every core.
     let jobs: Vec<(usize, Result<Vec<PlannedQuery>, CanaryError>)> = due.iter().copied().zip(plans).collect();
     in_parallel(jobs, |(index, plan)| {
