@@ -9,6 +9,10 @@
 //!   the exit code is the worst verdict;
 //! - each service's looks and final report are those of a watch of its analysis alone;
 //! - a service whose look cannot be judged ends there, the others go on;
+//! - a round past `--timeout`, SIGTERM in a round and a rate-limited round (Datadog stand-in) keep
+//!   the outcomes already decided, print the summary and fire no webhook twice;
+//! - analyses of different steps sharing a query's text, and label values resembling another's,
+//!   are each judged on their own data;
 //! - flags that do not fit several analyses are refused (exit 2) before any query.
 
 use crate::servers::{self, WINDOW_START};
@@ -357,8 +361,8 @@ fn stalled_watch(server: &str, receiver: &str, dir: &TempDir, extra: &[&str]) ->
 }
 
 /// The summary of a stopped run: svc-003 failed at look 2 (before the stop), svc-000 could not
-/// be judged at look 3 (`why`), with an error event; only the rounds that finished.
-fn assert_stopped_summary(output: &Output, why: &str) {
+/// be judged at look 3 (`why`), with an error event; the `rounds` that finished.
+fn assert_stopped_summary(output: &Output, why: &str, rounds: usize) {
     let events = watch_events(output);
     let summary = events.last().unwrap();
     assert_eq!(summary["event"], "summary", "{}", stdout(output));
@@ -369,7 +373,7 @@ fn assert_stopped_summary(output: &Output, why: &str) {
     };
     assert_eq!(outcome(0), ("svc-000", "could_not_judge", 3), "{summary}");
     assert_eq!(outcome(1), ("svc-003", "fail", 2), "{summary}");
-    assert_eq!(summary["rounds"].as_array().unwrap().len(), 2, "the rounds that finished: {summary}");
+    assert_eq!(summary["rounds"].as_array().unwrap().len(), rounds, "the rounds that finished: {summary}");
     assert!(summary["services"][0]["error"].as_str().unwrap().starts_with(why), "{summary}");
     let errors: Vec<&Value> = events.iter().filter(|e| e["event"] == "error").collect();
     assert_eq!(errors.len(), 1, "only the service still watched: {errors:?}");
@@ -401,7 +405,7 @@ async fn a_round_past_the_timeout_keeps_the_outcomes_already_decided() {
             assert!(text.contains("=== summary: 2 services,"), "{text}");
             assert!(text.contains("svc-000: could not judge at look 3: timed out"), "{text}");
         } else {
-            assert_stopped_summary(&output, "timed out");
+            assert_stopped_summary(&output, "timed out", 2);
         }
     }
 }
@@ -445,7 +449,7 @@ async fn sigterm_in_a_round_prints_the_summary_and_exits_143() {
     assert_eq!(output.status.code(), Some(143), "{explain}");
     assert!(stderr(&output).contains("SIGTERM received"), "{explain}");
     assert_eq!(receiver.received_requests().await.unwrap().len(), 1, "the failed service's webhook, once");
-    assert_stopped_summary(&output, "interrupted");
+    assert_stopped_summary(&output, "interrupted", 2);
 }
 
 /// Two analyses whose steps differ but that share a query's text (the baseline's p99 latency,
@@ -512,4 +516,30 @@ fn values_that_resemble_another_are_never_served_its_data() {
     let mut alone = strings(&["watch", LIVE, "--var", "canary=checkout-healthy"]);
     alone.extend(watch_args(server, "json"));
     assert_eq!(own_events(&events, "real"), own_events(&watch_events(&canary(&alone, &[])), ""));
+}
+
+/// Datadog's rate limit hitting one round (429 from the third request on, after the waits for
+/// its reset): the services due at it end "could not judge" there, never pass; the one that failed before keeps its fail (exit 1) and
+/// its one webhook; the keys appear in no output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_round_ends_its_services_could_not_judge() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let (server, receiver) = stalling_datadog().await;
+    server.reset().await;
+    let timeseries = || Mock::given(method("POST")).and(path("/api/v2/query/timeseries"));
+    let answering = crate::fleet_datadog::FleetTimeseries { stray: false };
+    timeseries().respond_with(answering).up_to_n_times(2).with_priority(1).mount(&server).await;
+    let limited = ResponseTemplate::new(429).insert_header("x-ratelimit-reset", "1");
+    timeseries().respond_with(limited).with_priority(2).mount(&server).await;
+    let dir = TempDir::new("fleet-watch-429");
+    let mut command = stalled_watch(&server.uri(), &receiver.uri(), &dir, &["--format", "json"]);
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+    let explain = format!("{}\n{}", stderr(&output), stdout(&output));
+    assert_eq!(output.status.code(), Some(1), "{explain}");
+    assert!(!explain.contains("fleet-api-key") && !explain.contains("fleet-app-key"), "{explain}");
+    assert_eq!(receiver.received_requests().await.unwrap().len(), 1, "the failed service's webhook, once");
+    // The limited round finished (with an error for its one service).
+    assert_stopped_summary(&output, "metric `error_rate`", 3);
+    assert!(stdout(&output).contains("rate limited"), "{explain}");
 }
