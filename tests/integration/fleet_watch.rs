@@ -433,7 +433,8 @@ async fn sigterm_in_a_round_prints_the_summary_and_exits_143() {
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
-        let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        // The shell's own `kill` (no procps needed).
+        let killed = Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
         assert!(killed.success());
         for line in lines {
             seen.push_str(&line.unwrap());
@@ -453,31 +454,35 @@ async fn sigterm_in_a_round_prints_the_summary_and_exits_143() {
 }
 
 /// Two analyses whose steps differ but that share a query's text (the baseline's p99 latency,
-/// whose range does not follow the step): each is still judged on points of its own step, exactly
-/// as alone, never on the other's grid.
+/// whose range does not follow the step), or whose warm-ups differ (their looks fall at other
+/// times, in rounds of their own): each is still judged on points of its own step, at its own
+/// looks, exactly as alone, never on the other's grid.
 #[test]
-fn analyses_of_different_steps_sharing_a_query_are_each_judged_as_alone() {
+fn analyses_of_different_steps_or_warmups_are_each_judged_as_alone() {
     let server = servers::prometheus();
     let dir = TempDir::new("fleet-watch-steps");
     let text = std::fs::read_to_string(live_analysis()).unwrap();
-    let coarse = text.replace("name: checkout-live", "name: checkout-coarse").replace("step: 1m", "step: 2m");
-    assert_ne!(coarse, text);
-    let coarse = dir.file("coarse.yaml", &coarse);
-    let coarse = coarse.to_str().unwrap();
-    let deployment = "canary=checkout-healthy";
-    let mut args = strings(&["watch", LIVE, coarse, "--var", deployment]);
-    args.extend(watch_args(server, "json"));
-    let output = canary(&args, &[]);
-    let events = watch_events(&output);
-    assert_eq!(events.last().unwrap()["event"], "summary", "{}", stderr(&output));
-    for (name, file) in [("checkout-live", LIVE), ("checkout-coarse", coarse)] {
-        let mut alone = strings(&["watch", file, "--var", deployment]);
-        alone.extend(watch_args(server, "json"));
-        let single = watch_events(&canary(&alone, &[]));
-        let (together, single) = (own_events(&events, name), own_events(&single, ""));
-        assert_eq!(together.len(), single.len(), "{name}");
-        for (together, single) in together.iter().zip(&single) {
-            assert_eq!(together, single, "{name}");
+    let variants = [("step: 1m", "step: 2m"), ("warmup: 0s", "warmup: 7m")];
+    for (index, (from, to)) in variants.into_iter().enumerate() {
+        let other = text.replace("name: checkout-live", "name: checkout-other").replace(from, to);
+        assert_ne!(other, text);
+        let other = dir.file(&format!("other-{index}.yaml"), &other);
+        let other = other.to_str().unwrap();
+        let deployment = "canary=checkout-healthy";
+        let mut args = strings(&["watch", LIVE, other, "--var", deployment]);
+        args.extend(watch_args(server, "json"));
+        let output = canary(&args, &[]);
+        let events = watch_events(&output);
+        assert_eq!(events.last().unwrap()["event"], "summary", "{}", stderr(&output));
+        for (name, file) in [("checkout-live", LIVE), ("checkout-other", other)] {
+            let mut alone = strings(&["watch", file, "--var", deployment]);
+            alone.extend(watch_args(server, "json"));
+            let single = watch_events(&canary(&alone, &[]));
+            let (together, single) = (own_events(&events, name), own_events(&single, ""));
+            assert_eq!(together.len(), single.len(), "{name} ({to})");
+            for (together, single) in together.iter().zip(&single) {
+                assert_eq!(together, single, "{name} ({to})");
+            }
         }
     }
 }
