@@ -107,7 +107,7 @@ pub struct WatchSummary {
 }
 
 /// One round of looks: every service with a look at that time, fetched together.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct WatchRound {
     /// When the looks are judged (RFC 3339).
     pub at: String,

@@ -80,8 +80,8 @@ fn groups(query: &str) -> Result<Vec<(Vec<String>, String)>, String> {
 
 /// Answers a v2 request with every group of every query that has points; `stray` adds to every
 /// grouped query's answer a series for a version nobody asked for.
-struct FleetTimeseries {
-    stray: bool,
+pub(crate) struct FleetTimeseries {
+    pub(crate) stray: bool,
 }
 
 impl Respond for FleetTimeseries {

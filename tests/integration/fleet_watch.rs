@@ -9,6 +9,10 @@
 //!   the exit code is the worst verdict;
 //! - each service's looks and final report are those of a watch of its analysis alone;
 //! - a service whose look cannot be judged ends there, the others go on;
+//! - a round past `--timeout`, SIGTERM in a round and a rate-limited round (Datadog stand-in) keep
+//!   the outcomes already decided, print the summary and fire no webhook twice;
+//! - analyses of different steps sharing a query's text, and label values resembling another's,
+//!   are each judged on their own data;
 //! - flags that do not fit several analyses are refused (exit 2) before any query.
 
 use crate::servers::{self, WINDOW_START};
@@ -316,4 +320,231 @@ async fn on_datadog_a_round_is_one_request_and_an_unattributable_answer_judges_n
         assert!(error["error"].as_str().unwrap().contains("not asked for"), "{error}");
     }
     assert!(events.iter().all(|e| e["event"] != "look"), "no service is judged on the answer");
+}
+
+/// The Datadog stand-in of `fleet_datadog.rs`, which answers its first two requests and stalls
+/// (a minute) from the third on; and a webhook receiver.
+async fn stalling_datadog() -> (wiremock::MockServer, wiremock::MockServer) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+    struct Stalled;
+    impl Respond for Stalled {
+        fn respond(&self, request: &Request) -> ResponseTemplate {
+            crate::fleet_datadog::FleetTimeseries { stray: false }
+                .respond(request)
+                .set_delay(std::time::Duration::from_secs(60))
+        }
+    }
+    let server = MockServer::start().await;
+    let timeseries = || Mock::given(method("POST")).and(path("/api/v2/query/timeseries"));
+    let answering = crate::fleet_datadog::FleetTimeseries { stray: false };
+    timeseries().respond_with(answering).up_to_n_times(2).with_priority(1).mount(&server).await;
+    timeseries().respond_with(Stalled).with_priority(2).mount(&server).await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&receiver).await;
+    (server, receiver)
+}
+
+/// `canary watch` of svc-000 and svc-003 (regressed) on `server`, 10:00 to 10:30, a look every
+/// 10 minutes, the webhook at `receiver`.
+fn stalled_watch(server: &str, receiver: &str, dir: &TempDir, extra: &[&str]) -> Command {
+    let versions = ["svc-000".to_string(), "svc-003".to_string()];
+    let fleet = crate::fleet_datadog::fleet(dir, &versions);
+    let mut command = Command::new(canary_bin());
+    command.args(["watch", "--fleet", &fleet, "--source-url", server, "--now", "2026-11-20T10:00:00Z"]);
+    command.args(["--lifetime", "30m", "--interval", "10m", "--rollback-webhook", receiver]).args(extra);
+    for name in ["DD_SITE", "CANARY_SOURCE_URL", "NO_COLOR", "CANARY_ROLLBACK_WEBHOOK"] {
+        command.env_remove(name);
+    }
+    command.env("DD_API_KEY", "fleet-api-key").env("DD_APP_KEY", "fleet-app-key").env("COLUMNS", "120");
+    command
+}
+
+/// The summary of a stopped run: svc-003 failed at look 2 (before the stop), svc-000 could not
+/// be judged at look 3 (`why`), with an error event; the `rounds` that finished.
+fn assert_stopped_summary(output: &Output, why: &str, rounds: usize) {
+    let events = watch_events(output);
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary", "{}", stdout(output));
+    assert_eq!(summary["exit_code"], 1, "{summary}");
+    let outcome = |i: usize| {
+        let s = &summary["services"][i];
+        (s["name"].as_str().unwrap(), s["outcome"].as_str().unwrap(), s["look"].as_u64().unwrap())
+    };
+    assert_eq!(outcome(0), ("svc-000", "could_not_judge", 3), "{summary}");
+    assert_eq!(outcome(1), ("svc-003", "fail", 2), "{summary}");
+    assert_eq!(summary["rounds"].as_array().unwrap().len(), rounds, "the rounds that finished: {summary}");
+    assert!(summary["services"][0]["error"].as_str().unwrap().starts_with(why), "{summary}");
+    let errors: Vec<&Value> = events.iter().filter(|e| e["event"] == "error").collect();
+    assert_eq!(errors.len(), 1, "only the service still watched: {errors:?}");
+    assert_eq!(
+        (&errors[0]["service"], &errors[0]["look"], &errors[0]["exit_code"]),
+        (&"svc-000".into(), &3.into(), &4.into())
+    );
+}
+
+/// A round that passes `--timeout` (the Datadog stand-in stalls from its third request on)
+/// leaves the services still watched "could not judge", while the one that had already failed
+/// keeps its fail: the summary is printed, the exit code is the worst (fail), and the failed
+/// service's webhook fired once, at its own look.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_past_the_timeout_keeps_the_outcomes_already_decided() {
+    let dir = TempDir::new("fleet-watch-timeout");
+    for format in ["json", "table"] {
+        let (server, receiver) = stalling_datadog().await;
+        let mut command = stalled_watch(&server.uri(), &receiver.uri(), &dir, &["--timeout", "3s", "--format", format]);
+        let started = std::time::Instant::now();
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the round's deadline ended the run");
+        let explain = format!("{}\n{}", stderr(&output), stdout(&output));
+        assert_eq!(output.status.code(), Some(1), "fail beats could-not-judge: {explain}");
+        assert!(stderr(&output).contains("timed out"), "{explain}");
+        assert_eq!(receiver.received_requests().await.unwrap().len(), 1, "the failed service's webhook, once");
+        if format == "table" {
+            let text = stdout(&output);
+            assert!(text.contains("=== summary: 2 services,"), "{text}");
+            assert!(text.contains("svc-000: could not judge at look 3: timed out"), "{text}");
+        } else {
+            assert_stopped_summary(&output, "timed out", 2);
+        }
+    }
+}
+
+/// SIGTERM in the middle of a round (stalled): the run prints what it decided (the summary, the
+/// service still watched "could not judge") and exits 143; the failed service's webhook fired
+/// once, at its look, never again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_in_a_round_prints_the_summary_and_exits_143() {
+    use std::io::BufRead;
+    let dir = TempDir::new("fleet-watch-sigterm");
+    let (server, receiver) = stalling_datadog().await;
+    let mut command = stalled_watch(&server.uri(), &receiver.uri(), &dir, &["--format", "json"]);
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = String::new();
+        // Until svc-003's final verdict (round 2): round 3 then stalls.
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains(r#""event":"final""#) {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        // The shell's own `kill` (no procps needed).
+        let killed = Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
+        assert!(killed.success());
+        for line in lines {
+            seen.push_str(&line.unwrap());
+            seen.push('\n');
+        }
+        let mut output = child.wait_with_output().unwrap();
+        output.stdout = seen.into_bytes();
+        output
+    })
+    .await
+    .unwrap();
+    let explain = format!("{}\n{}", stderr(&output), stdout(&output));
+    assert_eq!(output.status.code(), Some(143), "{explain}");
+    assert!(stderr(&output).contains("SIGTERM received"), "{explain}");
+    assert_eq!(receiver.received_requests().await.unwrap().len(), 1, "the failed service's webhook, once");
+    assert_stopped_summary(&output, "interrupted", 2);
+}
+
+/// Two analyses whose steps differ but that share a query's text (the baseline's p99 latency,
+/// whose range does not follow the step), or whose warm-ups differ (their looks fall at other
+/// times, in rounds of their own): each is still judged on points of its own step, at its own
+/// looks, exactly as alone, never on the other's grid.
+#[test]
+fn analyses_of_different_steps_or_warmups_are_each_judged_as_alone() {
+    let server = servers::prometheus();
+    let dir = TempDir::new("fleet-watch-steps");
+    let text = std::fs::read_to_string(live_analysis()).unwrap();
+    let variants = [("step: 1m", "step: 2m"), ("warmup: 0s", "warmup: 7m")];
+    for (index, (from, to)) in variants.into_iter().enumerate() {
+        let other = text.replace("name: checkout-live", "name: checkout-other").replace(from, to);
+        assert_ne!(other, text);
+        let other = dir.file(&format!("other-{index}.yaml"), &other);
+        let other = other.to_str().unwrap();
+        let deployment = "canary=checkout-healthy";
+        let mut args = strings(&["watch", LIVE, other, "--var", deployment]);
+        args.extend(watch_args(server, "json"));
+        let output = canary(&args, &[]);
+        let events = watch_events(&output);
+        assert_eq!(events.last().unwrap()["event"], "summary", "{}", stderr(&output));
+        for (name, file) in [("checkout-live", LIVE), ("checkout-other", other)] {
+            let mut alone = strings(&["watch", file, "--var", deployment]);
+            alone.extend(watch_args(server, "json"));
+            let single = watch_events(&canary(&alone, &[]));
+            let (together, single) = (own_events(&events, name), own_events(&single, ""));
+            assert_eq!(together.len(), single.len(), "{name} ({to})");
+            for (together, single) in together.iter().zip(&single) {
+                assert_eq!(together, single, "{name} ({to})");
+            }
+        }
+    }
+}
+
+/// Label values that a careless split would confuse with a real one (a prefix of it, a regex
+/// matching it unescaped, the same letters in upper case) are grouped with it yet never served its data:
+/// each is judged on its own (empty) answer and none passes; the real one is judged as alone.
+#[test]
+fn values_that_resemble_another_are_never_served_its_data() {
+    let server = servers::prometheus();
+    let dir = TempDir::new("fleet-watch-lookalikes");
+    let services = [
+        ("real", "checkout-healthy"),
+        ("prefix", "checkout-health"),
+        // `.` is the one regex metacharacter a value may hold (others are refused as input).
+        ("regex", "checkout.healthy"),
+        ("upper", "CHECKOUT-HEALTHY"),
+    ];
+    let fleet = fleet_file(&dir, &services);
+    let mut args = strings(&["watch", "--fleet", fleet.to_str().unwrap()]);
+    args.extend(watch_args(server, "json"));
+    let output = canary(&args, &[]);
+    let events = watch_events(&output);
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary", "{}", stderr(&output));
+    // Grouped: the canaries' queries of one shape in one query (alone: 5 per service and side).
+    for round in summary["rounds"].as_array().unwrap() {
+        assert!(round["backend_queries"].as_u64().unwrap() <= 10, "{round}");
+    }
+    let outcomes = summary["services"].as_array().unwrap();
+    assert_eq!(outcomes[0]["outcome"], "pass", "{summary}");
+    for outcome in &outcomes[1..] {
+        assert_ne!(outcome["outcome"], "pass", "{outcome}");
+        assert_ne!(outcome["outcome"], "fail", "judged on another's data: {outcome}");
+    }
+    let mut alone = strings(&["watch", LIVE, "--var", "canary=checkout-healthy"]);
+    alone.extend(watch_args(server, "json"));
+    assert_eq!(own_events(&events, "real"), own_events(&watch_events(&canary(&alone, &[])), ""));
+}
+
+/// Datadog's rate limit hitting one round (429 from the third request on, after the waits for
+/// its reset): the services due at it end "could not judge" there, never pass; the one that failed before keeps its fail (exit 1) and
+/// its one webhook; the keys appear in no output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_round_ends_its_services_could_not_judge() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let (server, receiver) = stalling_datadog().await;
+    server.reset().await;
+    let timeseries = || Mock::given(method("POST")).and(path("/api/v2/query/timeseries"));
+    let answering = crate::fleet_datadog::FleetTimeseries { stray: false };
+    timeseries().respond_with(answering).up_to_n_times(2).with_priority(1).mount(&server).await;
+    let limited = ResponseTemplate::new(429).insert_header("x-ratelimit-reset", "1");
+    timeseries().respond_with(limited).with_priority(2).mount(&server).await;
+    let dir = TempDir::new("fleet-watch-429");
+    let mut command = stalled_watch(&server.uri(), &receiver.uri(), &dir, &["--format", "json"]);
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+    let explain = format!("{}\n{}", stderr(&output), stdout(&output));
+    assert_eq!(output.status.code(), Some(1), "{explain}");
+    assert!(!explain.contains("fleet-api-key") && !explain.contains("fleet-app-key"), "{explain}");
+    assert_eq!(receiver.received_requests().await.unwrap().len(), 1, "the failed service's webhook, once");
+    // The limited round finished (with an error for its one service).
+    assert_stopped_summary(&output, "metric `error_rate`", 3);
+    assert!(stdout(&output).contains("rate limited"), "{explain}");
 }

@@ -61,6 +61,12 @@ impl Events {
         Events { format, out: std::io::stdout(), width: settings::output::get().width, names }
     }
 
+    /// Another writer of the same output, for a thread of its own (the end of a round that passed
+    /// its deadline, `super::several::when_a_round_times_out`).
+    pub(super) fn again(&self) -> Events {
+        Events { format: self.format, out: std::io::stdout(), width: self.width, names: self.names }
+    }
+
     /// What starts a table row of `service`: its name in the service column (several analyses).
     fn column(&self, service: Option<&str>) -> String {
         match (self.names, service) {

@@ -8,9 +8,10 @@
 
 use crate::model::{PointTime, QueryRole, Series, Side, SourceDescription};
 use crate::source::grouping::{GroupableShape, Wanted, fetch_grouped_within};
+use crate::source::incremental::{IncrementalSource, Revision};
 use crate::source::{MetricSource, QueryRequest, SourceError};
-use std::cell::Cell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
 
 /// A source that fetches its requests grouped where their shapes allow, counting what it sends.
 pub(super) struct Grouping<'a> {
@@ -66,6 +67,61 @@ impl MetricSource for Grouping<'_> {
         let fetched = fetch_grouped_within(self.inner, &wanted, self.max_series);
         self.backend_queries.set(self.backend_queries.get() + fetched.backend_queries);
         fetched.answers
+    }
+}
+
+/// What each step's looks fetched so far, an incremental source per step: the points one query
+/// fetched on one step's grid are never served to a look on another's (two analyses of one run
+/// may share a query's text, the baseline's for instance, and differ in step). One analysis has
+/// one step, so one incremental source, as it always had.
+pub(super) struct ByStep<'a> {
+    inner: &'a dyn MetricSource,
+    steps: RefCell<BTreeMap<u64, IncrementalSource<'a>>>,
+}
+
+impl<'a> ByStep<'a> {
+    pub(super) fn new(inner: &'a dyn MetricSource) -> ByStep<'a> {
+        ByStep { inner, steps: RefCell::new(BTreeMap::new()) }
+    }
+
+    /// The points revised by the fetches since the last call (late samples), as
+    /// [`IncrementalSource::take_revisions`].
+    pub(super) fn take_revisions(&self) -> Vec<Revision> {
+        self.steps.borrow().values().flat_map(IncrementalSource::take_revisions).collect()
+    }
+
+    /// Points fetched so far, every step's.
+    pub(super) fn points_fetched(&self) -> usize {
+        self.steps.borrow().values().map(IncrementalSource::points_fetched).sum()
+    }
+
+    /// The source below: what the looks' judgments ask of it besides points (its description,
+    /// what its points' times mark, its scrape interval) is the same at every step.
+    pub(super) fn inner(&self) -> &'a dyn MetricSource {
+        self.inner
+    }
+
+    /// Each step's requests from its own incremental source, answers in the order asked.
+    pub(super) fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
+        let mut by_step: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        for (index, request) in requests.iter().enumerate() {
+            by_step.entry(request.window.step_seconds).or_default().push(index);
+        }
+        {
+            let mut steps = self.steps.borrow_mut();
+            for &step in by_step.keys() {
+                steps.entry(step).or_insert_with(|| IncrementalSource::new(self.inner));
+            }
+        }
+        let steps = self.steps.borrow();
+        let mut answers: Vec<Option<Result<Vec<Series>, SourceError>>> = requests.iter().map(|_| None).collect();
+        for (step, indices) in by_step {
+            let asked: Vec<QueryRequest<'_>> = indices.iter().map(|&i| requests[i].clone()).collect();
+            for (index, answer) in indices.into_iter().zip(steps[&step].fetch_all(&asked)) {
+                answers[index] = Some(answer);
+            }
+        }
+        answers.into_iter().map(|answer| answer.expect("one answer per request")).collect()
     }
 }
 
@@ -138,7 +194,6 @@ mod tests {
     use crate::model::{Point, Window};
     use crate::source::grouping::groupable;
     use crate::source::incremental::IncrementalSource;
-    use std::collections::BTreeMap;
 
     const SHAPE: &str = r#"sum(increase(http_requests_total{deployment="PH"}[1m]))"#;
     const START: i64 = 1_795_168_800;

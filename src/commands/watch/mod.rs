@@ -11,15 +11,17 @@
 //! ([`crate::stats::sequential`]); information time is the share of the judged lifetime seen so
 //! far. Either way the chance of a false fail over the whole lifetime stays at most `alpha`. Each
 //! look fetches only the points it has not seen before and the last few it has again, for late
-//! samples, said on stderr when they changed ([`IncrementalSource`]). What each look prints is in
-//! [`events`]; what a look's report does to its service is in [`service`], the looks run round by
-//! round in [`rounds`]. Several analyses (or `--fleet`) are watched in one run by [`several`].
+//! samples, said on stderr when they changed ([`crate::source::incremental::IncrementalSource`],
+//! one per step). What each look prints is in [`events`]; what a look's report does to its service
+//! is in [`service`], the looks run round by round in [`rounds`]. Several analyses (or `--fleet`)
+//! are watched in one run by [`several`].
 
 mod events;
 mod fetching;
 mod rounds;
 mod service;
 mod several;
+mod stopping;
 
 use super::judging::check_recorded_offsets;
 use crate::cli::{WatchArgs, WatchLooks};
@@ -34,7 +36,6 @@ use crate::model::{
 use crate::settings::analysis::ResolvedAnalysis;
 use crate::settings::{self, rollback, source::open_source};
 use crate::source::MetricSource;
-use crate::source::incremental::IncrementalSource;
 use crate::source::recorded::{RecordedSource, Recording};
 use crate::stats::sequential::look_level;
 use events::Events;
@@ -191,7 +192,7 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     }
     // Resolved before any query, so that a missing secret stops the run before anything acts.
     let rollback = rollback::resolve(analysis, &args.rollback)?;
-    let incremental = IncrementalSource::new(source.as_ref());
+    let incremental = fetching::ByStep::new(source.as_ref());
     let mut out = Events::new(args.format, None);
     out.start(analysis, start, &looks, args.looks, None)?;
     let file = path.display().to_string();
@@ -199,7 +200,8 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     service.rollback = rollback;
     let mut services = [service];
     let shared = Shared { promote_early: args.promote_early, lifetime: args.lifetime, start };
-    let how = rounds::Rounds { args, shared: &shared, simulated, grouping: None };
+    let stopping = stopping::Stopping::watch_signals();
+    let how = rounds::Rounds { args, shared: &shared, simulated, grouping: None, stopping: &stopping };
     rounds::watch(&mut services, &incremental, &how, &mut out)?;
     let [service] = services;
     match service.ended {

@@ -9,10 +9,11 @@
 //! worst outcome, in `report::fleet`'s order.
 
 use super::events::Events;
-use super::fetching::Grouping;
+use super::fetching::{ByStep, Grouping};
 use super::plan;
 use super::rounds::{self, Rounds};
 use super::service::{Ended, Shared, Watched};
+use super::stopping::{Snapshot, Stopping};
 use crate::cli::WatchArgs;
 use crate::commands::fleet_plan::{ShapeCache, plan_service, recogniser, varying_variables};
 use crate::error::CanaryError;
@@ -22,7 +23,6 @@ use crate::report::watch::{WatchRound, WatchSummary, WatchedService};
 use crate::settings::fleet::{FleetMember, ServiceFiles, resolve_services};
 use crate::settings::{self, rollback, source::open_source};
 use crate::source::grouping::GroupableShape;
-use crate::source::incremental::IncrementalSource;
 use std::collections::{BTreeSet, HashMap};
 
 pub(super) fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
@@ -51,7 +51,7 @@ pub(super) fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     }
     let source = open_source(&members[0].resolved.analysis, &args.source)?;
     let grouping = Grouping::new(source.as_ref(), shapes(&members, &services), args.source.max_series);
-    let incremental = IncrementalSource::new(&grouping);
+    let incremental = ByStep::new(&grouping);
     let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
     let mut out = Events::new(args.format, Some(&names));
     for service in &services {
@@ -59,9 +59,13 @@ pub(super) fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     }
     out.header()?;
     let shared = Shared { promote_early: args.promote_early, lifetime: args.lifetime, start };
-    let how = Rounds { args, shared: &shared, simulated, grouping: Some(&grouping) };
+    let stopping = Stopping::watch_signals();
+    let how = Rounds { args, shared: &shared, simulated, grouping: Some(&grouping), stopping: &stopping };
     let done = rounds::watch(&mut services, &incremental, &how, &mut out)?;
-    let summary = summary(&services, done, start);
+    // Held to the end: a signal now prints no other summary.
+    let mut stop = stopping.lock();
+    *stop = None;
+    let summary = summary(&services, done, start, None);
     out.summary(&summary)?;
     let worst = services.into_iter().filter_map(|service| service.ended).max_by_key(|ended| severity(exit_code(ended)));
     match worst {
@@ -98,19 +102,57 @@ fn shapes(members: &[FleetMember], services: &[Watched]) -> HashMap<String, (Gro
     shapes
 }
 
-/// Each service's outcome: the look that decided it and its verdict or error.
-fn summary(services: &[Watched], rounds: Vec<WatchRound>, start: i64) -> WatchSummary {
+/// What a signal prints between or during rounds: every service still watched ends "could not
+/// judge" at its next look ([`super::stopping`]).
+pub(super) fn interrupted(services: &[Watched], done: &[WatchRound], start: i64, out: &Events) -> Snapshot {
+    let running: Vec<usize> = (0..services.len()).filter(|&i| services[i].ended.is_none()).collect();
+    stopped(services, &running, done, start, out, super::stopping::INTERRUPTED)
+}
+
+/// What a stop prints (a signal, or a round past its deadline): the services of `ended` (still
+/// watched) end "could not judge" at their next look, for `why` (an error event each), the others
+/// keep their outcome; then the summary of the rounds `done`, whose exit code is the worst outcome.
+/// Prepared by the main thread, printed by the one that ends the run.
+pub(super) fn stopped(
+    services: &[Watched],
+    ended: &[usize],
+    done: &[WatchRound],
+    start: i64,
+    out: &Events,
+    why: &str,
+) -> Snapshot {
+    let running = ended.iter().map(|&i| (services[i].name.clone().unwrap_or_default(), services[i].next + 1)).collect();
+    Snapshot { running, summary: summary(services, done.to_vec(), start, Some((ended, why))), out: out.again() }
+}
+
+/// Each service's outcome: the look that decided it and its verdict or error; `timed_out`: the
+/// services due at a round that passed its deadline, and the deadline's error.
+fn summary(
+    services: &[Watched],
+    rounds: Vec<WatchRound>,
+    start: i64,
+    timed_out: Option<(&[usize], &str)>,
+) -> WatchSummary {
     let mut watched = Vec::with_capacity(services.len());
-    for service in services {
-        let (code, failing, error) = match &service.ended {
-            Some(Ended::Judged(report)) => {
+    for (index, service) in services.iter().enumerate() {
+        let (code, failing, error) = match (&service.ended, timed_out) {
+            (Some(Ended::Judged(report)), _) => {
                 let failing = report.metrics.iter().filter(|m| m.classification.is_fail()).map(|m| m.name.clone());
                 (report.verdict.exit_code(), failing.collect(), None)
             }
-            Some(Ended::Failed(error)) => (error.exit_code(), Vec::new(), Some(error.to_string())),
-            None => (crate::error::exit_code::COULD_NOT_JUDGE, Vec::new(), Some("not judged".into())),
+            (Some(Ended::Failed(error)), _) => (error.exit_code(), Vec::new(), Some(error.to_string())),
+            (None, Some((due, error))) if due.contains(&index) => {
+                (crate::error::exit_code::COULD_NOT_JUDGE, Vec::new(), Some(error.to_string()))
+            }
+            (None, Some((_, error))) => (
+                crate::error::exit_code::COULD_NOT_JUDGE,
+                Vec::new(),
+                Some(format!("not judged: the run ended, {error}")),
+            ),
+            (None, None) => (crate::error::exit_code::COULD_NOT_JUDGE, Vec::new(), Some("not judged".into())),
         };
-        let look = service.next.max(1);
+        // A service that timed out is decided at the look it was due for.
+        let look = if service.ended.is_none() && timed_out.is_some() { service.next + 1 } else { service.next.max(1) };
         let decided = service.looks.get(look - 1).map_or(start, |l| l.window.end);
         watched.push(WatchedService {
             name: service.name.clone().unwrap_or_default(),
