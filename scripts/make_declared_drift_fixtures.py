@@ -18,13 +18,12 @@ import os
 import subprocess
 import sys
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "bench"))
 import dependence_quality as dq  # noqa: E402
 import judgment_quality as jq  # noqa: E402
+from make_dependence_fixtures import keep_first_seed  # noqa: E402
 
 OUT = os.path.join(REPO, "tests", "data", "dependence")
 CELL = dq.Cell("a30-drift30", 0, 30, 30.0, 0.08, "overlap")
@@ -58,18 +57,8 @@ def main():
          lambda path: judged(options.binary, declared, path)[1:] == ("fail", "fail_low")),
     ]
     for name, metric, factor, wanted in cases:
-        path = os.path.join(OUT, f"{name}.json")
-        for seed in range(options.tries):
-            rng = np.random.default_rng(np.random.SeedSequence(2026, spawn_key=(len(name), seed)))
-            record = jq.recording(jq.Model(minutes=CELL.minutes), dq.simulate(CELL, rng, metric, factor), jq.QUERIES)
-            with open(path, "w") as f:
-                json.dump(record, f, separators=(",", ":"))
-            if wanted(path):
-                print(f"{name}: seed {seed}", file=sys.stderr)
-                break
-        else:
-            sys.exit(f"{name}: no seed among {options.tries} fits")
-
+        keep_first_seed(name, options.tries, lambda rng, metric=metric, factor=factor: jq.recording(
+            jq.Model(minutes=CELL.minutes), dq.simulate(CELL, rng, metric, factor), jq.QUERIES), wanted)
 
 if __name__ == "__main__":
     main()
