@@ -24,6 +24,10 @@ its rate test allowed for (whether the window's batches showed the drift at all)
 Markdown report.
 
     python3 bench/dependence_quality.py --main-binary /tmp/canary-main [--aa-runs 300] [--runs 100]
+
+`--drift 8%` also judges every scenario with this tree's binary on the same analysis declaring
+`judgment.drift: 8%` (column "declared 8%"), beside the analysis without it ("canary"): the
+one-look count test then re-checks a failed rate test under that per-side drift.
 """
 from __future__ import annotations
 
@@ -145,7 +149,7 @@ class Task:
     kind: str  # "aa" or a REGRESSIONS key
     run: int
     seed: int
-    binaries: tuple  # (label, path) pairs
+    binaries: tuple  # (label, path, analysis variant) triples: "" or "declared"
     analyses: dict
     workdir: str
 
@@ -164,8 +168,8 @@ def run_task(task: Task) -> dict:
         json.dump(jq.recording(jq.Model(minutes=task.cell.minutes), sides, queries), f)
     analysis = task.analyses[task.cell.latency]
     record = {"cell": task.cell.key, "kind": task.kind, "metric": metric, "run": task.run}
-    for label, binary in task.binaries:
-        record[label] = jq.judge_canary(binary, analysis, path)
+    for label, binary, variant in task.binaries:
+        record[label] = jq.judge_canary(binary, task.analyses[task.cell.latency + variant], path)
     record["kayenta"] = jq.judge_kayenta_rust(task.binaries[0][1], analysis, path)
     if task.kind == "aa" and record[task.binaries[0][0]]["verdict"] == "fail":
         record["false_fail_evidence"] = rate_evidence(task.binaries[0][1], analysis, path)
@@ -190,8 +194,21 @@ def rate_evidence(binary: str, analysis: str, path: str) -> dict:
 
 
 def drift_rule_fired(judged: dict) -> bool:
-    return any((m.get("reason") or "").find("within what drift of the observed size produces") >= 0
-               for m in judged.get("metrics", {}).values())
+    reasons = [m.get("reason") or "" for m in judged.get("metrics", {}).values()]
+    return any("within what drift of the observed size produces" in r
+               or "within what the declared drift (judgment.drift) could produce" in r for r in reasons)
+
+
+def declaring(path: str, drift: str, workdir: str) -> str:
+    """A copy of the analysis at `path` that declares `judgment.drift: DRIFT`."""
+    with open(path) as f:
+        text = f.read()
+    if "\njudgment:" in text:
+        raise SystemExit(f"--drift: {path} already has a judgment section")
+    out = os.path.join(workdir, "declared-" + os.path.basename(path))
+    with open(out, "w") as f:
+        f.write(f"{text.rstrip()}\njudgment:\n  drift: '{drift}'\n")
+    return out
 
 
 def detected(judged: dict, metric: str) -> bool:
@@ -269,11 +286,12 @@ def report(records: list[dict], labels: list[str], command: str, seconds: float)
             row.append(pct(sum(kayenta_detected(r) for r in rs), n))
             out("| " + " | ".join(row) + " |")
     out("")
+    for label in labels:
+        fired = [r for r in records if drift_rule_fired(r[label])]
+        out(f"`inconclusive: drift` ({label}): fired in {sum(r['kind'] == 'aa' for r in fired)} healthy runs and "
+            f"{sum(r['kind'] != 'aa' for r in fired)} regression runs of {len(records)}.")
+        out("")
     label = labels[0]
-    fired = [r for r in records if drift_rule_fired(r[label])]
-    out(f"`inconclusive: drift` ({label}): fired in {sum(r['kind'] == 'aa' for r in fired)} healthy runs and "
-        f"{sum(r['kind'] != 'aa' for r in fired)} regression runs of {len(records)}.")
-    out("")
     evidence = [e for r in records for e in r.get("false_fail_evidence", {}).values()]
     if evidence:
         shown = sum(e["dispersion"] > 1.0 for e in evidence)
@@ -297,15 +315,18 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=100, help="runs per regression on drift-free cells (default 100)")
     parser.add_argument("--cells", default=None, help="comma-separated cell keys (default all): "
                         + ",".join(c.key for c in cells()))
+    parser.add_argument("--drift", help="also judge with the analysis declaring judgment.drift, e.g. 8%%")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--jsonl", metavar="FILE", help="write one JSON record per scenario to FILE")
     parser.add_argument("--output", metavar="FILE", help="also write the Markdown report to FILE")
     options = parser.parse_args()
-    binaries = [("canary", os.path.abspath(options.binary))]
+    binaries = [("canary", os.path.abspath(options.binary), "")]
+    if options.drift:
+        binaries.append((f"declared {options.drift}", os.path.abspath(options.binary), "-declared"))
     if options.main_binary:
-        binaries.append(("main", os.path.abspath(options.main_binary)))
-    for _, binary in binaries:
+        binaries.append(("main", os.path.abspath(options.main_binary), ""))
+    for _, binary, _ in binaries:
         if not os.access(binary, os.X_OK):
             sys.exit(f"{binary}: not an executable; build it (cargo build --release)")
     wanted = set(options.cells.split(",")) if options.cells else None
@@ -313,6 +334,8 @@ def main() -> int:
     workdir = tempfile.mkdtemp(prefix="canary-dependence-")
     analyses = {"overlap": os.path.abspath(os.path.join(jq.HERE, "quality-analysis.yaml")),
                 "boundary": boundary_analysis(workdir)}
+    if options.drift:
+        analyses.update({f"{key}-declared": declaring(path, options.drift, workdir) for key, path in list(analyses.items())})
     tasks = []
     for cell in chosen:
         tasks += [Task(cell, "aa", run, options.seed, tuple(binaries), analyses, workdir)
@@ -331,7 +354,7 @@ def main() -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     command = "python3 bench/dependence_quality.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    jq.write_outputs(records, report(records, [lb for lb, _ in binaries], command.strip(), time.time() - started),
+    jq.write_outputs(records, report(records, [lb for lb, _, _ in binaries], command.strip(), time.time() - started),
                      options)
     return 0
 

@@ -22,7 +22,7 @@ p99 latency ×1.2 and ×1.5, conversion −15% and −30%.
 Reports per level and scenario: fails (lifetime false fails on healthy canaries), early
 promotions (false passes on regressions), and the median minute of the decision.
 
-`--sequential-drift 3%` judges with the analysis's `judgment.sequential_drift` set (the drift
+`--sequential-drift 3%` judges with the analysis's `judgment.drift` set (the drift
 allowance of the count sequences; default 15%).
 
     python3 bench/watch_quality.py [--aa-runs 340] [--runs 40] [--seed 13] [--jobs 2] [--sequential-drift 3%]
@@ -119,7 +119,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--binary", default=os.path.join(jq.REPO, "target", "release", "canary"))
     parser.add_argument("--analysis", default=os.path.join(jq.HERE, "quality-analysis.yaml"))
-    parser.add_argument("--sequential-drift", help="judgment.sequential_drift of the analysis, e.g. 3%%")
+    parser.add_argument("--sequential-drift", help="judgment.drift of the analysis, e.g. 3%%")
     options = parser.parse_args()
     started = time.time()
     with tempfile.TemporaryDirectory() as workdir:
@@ -130,7 +130,7 @@ def main() -> int:
                 raise SystemExit("--sequential-drift: the analysis already has a judgment section")
             options.analysis = os.path.join(workdir, "analysis.yaml")
             with open(options.analysis, "w") as f:
-                f.write(f"{text}\njudgment:\n  sequential_drift: '{options.sequential_drift}'\n")
+                f.write(f"{text}\njudgment:\n  drift: '{options.sequential_drift}'\n")
         tasks = [(options.binary, options.analysis, workdir, level[0], kind, run, options.seed)
                  for level in LEVELS for kind in KINDS
                  for run in range(options.aa_runs if kind.startswith("aa") else options.runs)]

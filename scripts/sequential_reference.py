@@ -17,7 +17,7 @@ simulation (the anytime-valid recipe of reference/algorithms.md §6b, with a nor
    Rust code judges them, and the design measured and dropped (issue 13): one point in 2 from a
    fixed origin (nested across looks), the drift share read at lag one of those points at its
    upper one-standard-error bound.
-6. The count test with an analysis's own drift allowance (`judgment.sequential_drift: 3%`) on
+6. The count test with an analysis's own drift allowance (`judgment.drift: 3%`) on
    counts that drift 3% (what the setting claims) and 15% (the cost of claiming too little).
 
     python3 scripts/sequential_reference.py [--runs 2000] [--seed 1]
@@ -207,7 +207,7 @@ def main() -> int:
     ):
         alarms = count_false_alarm(rng, options.runs, 60, requests, rate, drift, alpha)
         print(f"3. counts, {label}, 60 looks: lifetime false alarm {interval(alarms, options.runs)}")
-    # An analysis's own drift allowance (judgment.sequential_drift: 3%): valid when the service
+    # An analysis's own drift allowance (judgment.drift: 3%): valid when the service
     # drifts as little as it says, and the cost when it drifts more.
     for label, requests, rate, drift in (
         ("errors 0.4%, 300 req/min, drift 3%", 300, 0.004, 0.03),

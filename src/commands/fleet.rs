@@ -168,7 +168,12 @@ fn judge_service(
 ) -> Result<JudgmentReport, CanaryError> {
     let analysis = &member.resolved.analysis;
     let fetched = check_answers(analysis, plan.planned, answers)?;
-    let context = Context { window: plan.window, point_time, alpha: analysis.judgment.alpha };
+    let context = Context {
+        window: plan.window,
+        point_time,
+        alpha: analysis.judgment.alpha,
+        declared_drift: analysis.judgment.drift_fraction(),
+    };
     Ok(judge_fetched(analysis, fetched, &context, &member.resolved.sides, description, &BTreeMap::new()))
 }
 

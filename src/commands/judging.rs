@@ -160,7 +160,9 @@ fn judge_look(
 ) -> Result<(JudgmentReport, Vec<crate::judge::sequential::SequenceResult>), CanaryError> {
     let LookInput { analysis, source, window, sides, overrides, alpha } = *look;
     let fetched = fetch_everything(analysis, source, window, sides, overrides)?;
-    let context = Context { window, point_time: source.point_time(), alpha };
+    // Sequences carry the declared drift themselves; a one-look judgment re-checks its fails.
+    let declared_drift = if sequential { None } else { analysis.judgment.drift_fraction() };
+    let context = Context { window, point_time: source.point_time(), alpha, declared_drift };
     let notes = short_range_notes(source, &fetched);
     let inputs = metric_inputs(analysis, fetched, carries);
     let sequential_inputs = sequential.then(|| inputs.clone());

@@ -30,22 +30,25 @@ pub struct JudgmentConfig {
     /// times the baseline in the bad direction (1/bar for decreases). Metrics may set their own.
     #[serde(default = "default_too_little_data_bar")]
     pub too_little_data_bar: f64,
-    /// The per-side drift of count rates (a percentage, 1% to 50%) that the always-valid
-    /// sequences of `canary watch --looks sequential` and the sequential watchdog allow for until
-    /// half an hour of data shows the service's own. Unset: 15% (the judge's overdispersion
-    /// model). A service known to drift less gets faster detection for saying so.
+    /// The per-side drift of count rates the judge allows for (a percentage, 1% to 50%): how far
+    /// each deployment's error/conversion rates wander on their own, as a relative standard
+    /// deviation. Sequences (`canary watch --looks sequential`, the sequential watchdog): the
+    /// allowance until half an hour of data shows the service's own; unset, 15%. One-look
+    /// judgments (`canary judge`, fixed-look `watch`): a failed rate test is re-checked under this
+    /// drift and is inconclusive (`drift`) when it could explain the failure; unset, drift is read
+    /// from the window's batches only.
     #[serde(default)]
-    pub sequential_drift: Option<crate::model::Margin>,
+    pub drift: Option<crate::model::Margin>,
 }
 
-/// The range `judgment.sequential_drift` must lie in, in percent.
-pub const SEQUENTIAL_DRIFT_PERCENT: std::ops::RangeInclusive<f64> = 1.0..=50.0;
+/// The range `judgment.drift` must lie in, in percent.
+pub const DRIFT_PERCENT: std::ops::RangeInclusive<f64> = 1.0..=50.0;
 
 impl JudgmentConfig {
-    /// The sequential count drift allowance as a fraction (0.03 for `3%`), when the analysis sets
-    /// one (validated to be a percentage in [`SEQUENTIAL_DRIFT_PERCENT`]).
-    pub fn sequential_drift_fraction(&self) -> Option<f64> {
-        match self.sequential_drift {
+    /// The declared per-side count drift as a fraction (0.03 for `3%`), when the analysis sets
+    /// one (validated to be a percentage in [`DRIFT_PERCENT`]).
+    pub fn drift_fraction(&self) -> Option<f64> {
+        match self.drift {
             Some(crate::model::Margin::Percent(percent)) => Some(percent / 100.0),
             _ => None,
         }
@@ -104,7 +107,7 @@ impl Default for JudgmentConfig {
             judge: JudgeChoice::default(),
             kayenta_multiple_series: KayentaMultipleSeries::default(),
             too_little_data_bar: default_too_little_data_bar(),
-            sequential_drift: None,
+            drift: None,
         }
     }
 }

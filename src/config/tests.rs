@@ -280,23 +280,26 @@ fn a_too_little_data_bar_out_of_range_is_an_error_naming_the_field() {
 }
 
 #[test]
-fn the_sequential_drift_is_a_bounded_percentage_unset_by_default() {
-    assert_eq!(parse(MINIMAL).unwrap().judgment.sequential_drift_fraction(), None);
+fn the_drift_is_a_bounded_percentage_unset_by_default() {
+    assert_eq!(parse(MINIMAL).unwrap().judgment.drift_fraction(), None);
     for (text, fraction) in [("3%", 0.03), ("'1%'", 0.01), ("50%", 0.5), ("12.5%", 0.125)] {
-        let analysis = parse(&format!("{MINIMAL}judgment:\n  sequential_drift: {text}\n")).unwrap();
-        let found = analysis.judgment.sequential_drift_fraction().unwrap();
+        let analysis = parse(&format!("{MINIMAL}judgment:\n  drift: {text}\n")).unwrap();
+        let found = analysis.judgment.drift_fraction().unwrap();
         assert!((found - fraction).abs() < 1e-12, "{text}: {found}");
     }
     // Out of range, not a percentage, not a number: the field, the range and the value are named.
     for (text, shown) in [("0.5%", "0.5%"), ("51%", "51%"), ("0%", "0%"), ("3", "3"), ("0.03", "0.03")] {
-        let err = parse(&format!("{MINIMAL}judgment:\n  sequential_drift: {text}\n")).unwrap_err().to_string();
+        let err = parse(&format!("{MINIMAL}judgment:\n  drift: {text}\n")).unwrap_err().to_string();
         assert!(
-            err.contains("judgment.sequential_drift must be a percentage from 1% to 50%") && err.contains(shown),
+            err.contains("judgment.drift must be a percentage from 1% to 50%") && err.contains(shown),
             "{text}: {err}"
         );
     }
     for text in ["-3%", "fast", ".nan"] {
-        let err = parse(&format!("{MINIMAL}judgment:\n  sequential_drift: {text}\n")).unwrap_err().to_string();
-        assert!(err.contains("sequential_drift") || err.contains("margin"), "{text}: {err}");
+        let err = parse(&format!("{MINIMAL}judgment:\n  drift: {text}\n")).unwrap_err().to_string();
+        assert!(
+            err.contains("judgment.drift") || err.contains("field `drift`") || err.contains("margin"),
+            "{text}: {err}"
+        );
     }
 }

@@ -35,12 +35,12 @@ impl Analysis {
                 judgment.too_little_data_bar
             )));
         }
-        if let Some(drift) = judgment.sequential_drift {
-            let range = &super::judgment::SEQUENTIAL_DRIFT_PERCENT;
+        if let Some(drift) = judgment.drift {
+            let range = &super::judgment::DRIFT_PERCENT;
             if !matches!(drift, Margin::Percent(p) if range.contains(&p)) {
                 return Err(top(format!(
-                    "judgment.sequential_drift must be a percentage from {}% to {}% (the per-side drift of count \
-                     rates the sequential looks allow for; default 15%), got `{drift}`",
+                    "judgment.drift must be a percentage from {}% to {}% (the per-side drift of count \
+                     rates the judge allows for, as a relative standard deviation), got `{drift}`",
                     range.start(),
                     range.end()
                 )));

@@ -225,7 +225,8 @@ pub enum EffectKind {
 pub struct Inconclusive {
     pub rule: InconclusiveRule,
     /// The analysis setting that set the bar: `too_little_data_bar`, `too_little_data_shift`,
-    /// `inconclusive_beyond` (the metric's), or `judgment.too_little_data_bar` (the default).
+    /// `inconclusive_beyond` (the metric's), or `judgment.too_little_data_bar` (the default);
+    /// for the `drift` rule, `judgment.drift` when the drift allowed for was declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setting: Option<String>,
     /// The bar in the test's effect units: a ratio for `rate`, a shift in the metric's units for
@@ -400,8 +401,9 @@ pub struct TestResult {
     /// inflation) or events (rate: both sides' events divided by the long-run dispersion).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_samples: Option<f64>,
-    /// Rate tests on data that show dispersion: the interval under the judge's per-side drift
-    /// model, which decides the `drift` rule (a fail it does not confirm is inconclusive).
+    /// Rate tests on data that show dispersion, or under a declared `judgment.drift`: the
+    /// interval under the judge's per-side drift model, which decides the `drift` rule (a fail it
+    /// does not confirm is inconclusive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftEvidence>,
     /// Rate tests widened by dispersion: the interval of the exact binomial test (no dispersion)
@@ -412,7 +414,8 @@ pub struct TestResult {
     pub unwidened: Option<(f64, f64)>,
 }
 
-/// A rate test's interval allowing for per-side drift of the size the data show.
+/// A rate test's interval allowing for per-side drift of the size the data show, or the
+/// analysis declares (`judgment.drift`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct DriftEvidence {
     /// The per-side drift allowed for: relative standard deviation of each side's rate.
@@ -420,6 +423,11 @@ pub struct DriftEvidence {
     /// The rate ratio's interval at the test's confidence under that drift.
     pub ci_low: f64,
     pub ci_high: f64,
+    /// Whether the drift is the analysis's `judgment.drift` rather than read from the batches.
+    /// Not in the JSON (the `drift` rule's reason and setting say so).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub declared: bool,
 }
 
 impl TestResult {

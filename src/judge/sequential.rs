@@ -67,7 +67,7 @@ pub struct SequenceResult {
     /// `fail`, `pass` (regression beyond the margin ruled out), or `open`.
     pub decision: String,
     /// Counts: the per-side drift of the rates (a fraction) the sequence allows for until the
-    /// data show their own (`judgment.sequential_drift`, 0.15 unless the analysis sets it).
+    /// data show their own (`judgment.drift`, 0.15 unless the analysis sets it).
     pub drift_allowance: Option<f64>,
 }
 
@@ -279,10 +279,8 @@ fn sequential_test(spec: &SequentialTest<'_>) -> (TestResult, SequenceResult) {
         test.outcome = if failed { TestOutcome::Fail } else { TestOutcome::Pass };
         test.reason = reason(&test, failed, family, alpha);
         if matches!(data, Ok(Increments::Count(_))) && count_drift != PRIOR_RATE_DRIFT {
-            test.reason.push_str(&format!(
-                "; allowing for {}% drift a side (judgment.sequential_drift)",
-                short(count_drift * 100.0)
-            ));
+            test.reason
+                .push_str(&format!("; allowing for {}% drift a side (judgment.drift)", short(count_drift * 100.0)));
         }
         summary.estimate = test.estimate;
         summary.low = test.ci_low;
@@ -345,7 +343,7 @@ pub fn apply(
     let statistical =
         |input: &MetricInput<'_>| input.config.tests().iter().any(|t| matches!(t, TestKind::Shift | TestKind::Rate));
     let family = inputs.iter().filter(|i| statistical(i)).count().max(1);
-    let count_drift = analysis.judgment.sequential_drift_fraction().unwrap_or(PRIOR_RATE_DRIFT);
+    let count_drift = analysis.judgment.drift_fraction().unwrap_or(PRIOR_RATE_DRIFT);
     let mut sequences = Vec::new();
     for input in inputs.iter().filter(|i| statistical(i)) {
         let name = input.name();

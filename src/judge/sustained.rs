@@ -381,7 +381,12 @@ mod judged {
     fn run(analysis: &Analysis, input: MetricInput<'_>, minutes: i64) -> JudgmentReport {
         let window =
             Window::between(START, START + minutes * 60, Duration::from_secs(60), Duration::default()).unwrap();
-        let context = Context { window, point_time: PointTime::IntervalEnd, alpha: analysis.judgment.alpha };
+        let context = Context {
+            window,
+            point_time: PointTime::IntervalEnd,
+            alpha: analysis.judgment.alpha,
+            declared_drift: None,
+        };
         let sides = resolve_sides(analysis, &BTreeMap::new()).unwrap();
         let source = SourceDescription { kind: "t".into(), url: None, replay: None };
         judge(Judgment { analysis, inputs: vec![input], context, sides: &sides, source })

@@ -51,8 +51,12 @@ fn count<'a>(
 
 fn run(analysis: &Analysis, inputs: &[MetricInput<'_>], minutes: i64) -> JudgmentReport {
     let inputs = inputs.to_vec();
-    let context =
-        Context { window: window(minutes), point_time: PointTime::IntervalEnd, alpha: analysis.judgment.alpha };
+    let context = Context {
+        window: window(minutes),
+        point_time: PointTime::IntervalEnd,
+        alpha: analysis.judgment.alpha,
+        declared_drift: analysis.judgment.drift_fraction(),
+    };
     let sides = crate::config::template::resolve_sides(analysis, &BTreeMap::new()).unwrap();
     let source = SourceDescription { kind: "synthetic".into(), url: None, replay: None };
     crate::kayenta::judge(Judgment { analysis, inputs, context, sides: &sides, source })

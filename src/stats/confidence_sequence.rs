@@ -25,7 +25,7 @@
 //! (moment estimate, corrected for the bias of a correlated sample, shrunk towards a prior worth
 //! [`PRIOR_RATE_SECONDS`] or [`PRIOR_SHIFT_SECONDS`] of data). For counts the noise part is the binomial variance of the
 //! conditional test and the drift is ±σ per side on the rates (prior σ: the analysis's
-//! `judgment.sequential_drift`, [`PRIOR_RATE_DRIFT`] unless set); for gauges the share of the
+//! `judgment.drift`, [`PRIOR_RATE_DRIFT`] unless set); for gauges the share of the
 //! variance that drifts starts at all of it (conservative) and is learned from the lag-1
 //! correlation. This is how the tests stay valid under the judge's overdispersion model
 //! (checked by simulation in `scripts/sequential_reference.py` and `bench/watch_quality.py`).
@@ -142,7 +142,7 @@ pub fn rate_drift(increments: &[CountIncrement], phi: f64) -> f64 {
 }
 
 /// [`rate_drift`] shrunk towards `prior_drift` instead (an analysis's own drift allowance,
-/// `judgment.sequential_drift`): the drift assumed until [`PRIOR_RATE_SECONDS`] of data show
+/// `judgment.drift`): the drift assumed until [`PRIOR_RATE_SECONDS`] of data show
 /// another.
 pub fn rate_drift_towards(increments: &[CountIncrement], phi: f64, prior_drift: f64) -> f64 {
     let valid: Vec<&CountIncrement> =

@@ -154,12 +154,21 @@ pub fn batch_drift(
     (variance.is_finite() && expected > 0.0).then(|| variance.max(0.0).sqrt().clamp(DRIFT_FLOOR, DRIFT_CEILING))
 }
 
+/// Where the per-side drift σ of [`drift_rate_interval`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DriftSize {
+    /// Read from the window's batches ([`batch_drift`]): only where they clearly show drift.
+    FromBatches,
+    /// Declared by the analysis (a relative standard deviation, e.g. 0.08): taken as given.
+    Declared(f64),
+}
+
 /// The rate ratio's interval under the judge's per-side drift model, for data that show dispersion.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DriftInterval {
     pub ci_low: f64,
     pub ci_high: f64,
-    /// The per-side drift σ allowed for ([`batch_drift`]).
+    /// The per-side drift σ allowed for ([`batch_drift`], or the declared one).
     pub drift: f64,
     /// Variance of the canary's events under the drift model over their binomial variance, at the
     /// window's ratio.
@@ -174,14 +183,17 @@ pub struct DriftInterval {
 /// batch-means test, it counts the correlation of drift between batches, which few long batches
 /// cannot see. The critical value is the normal one, not Student's on the batches' few degrees of
 /// freedom: σ is an allowance (credited beyond two standard errors, clamped to
-/// [[`DRIFT_FLOOR`], [`DRIFT_CEILING`]]), not an estimate whose noise the interval carries. `None`
-/// when the batches do not clearly show drift or there are no events.
+/// [[`DRIFT_FLOOR`], [`DRIFT_CEILING`]]), not an estimate whose noise the interval carries.
+/// [`DriftSize::Declared`] takes σ as given instead (the analysis's `judgment.drift`: neither read
+/// from the batches nor clamped), whether or not the batches show drift. `None` when σ comes from
+/// the batches and they do not clearly show drift, or there are no events.
 pub fn drift_rate_interval(
     canary: &[IntervalCount],
     baseline: &[IntervalCount],
     confidence: f64,
     batches: usize,
     phi: f64,
+    size: DriftSize,
 ) -> Option<DriftInterval> {
     use super::confidence_sequence::{CountIncrement, bisect_log, rate_ratio_evidence};
     let increments: Vec<CountIncrement> = canary
@@ -201,7 +213,11 @@ pub fn drift_rate_interval(
         return None;
     }
     let fitted = ((x1 + 0.5) / n1) / ((x2 + 0.5) / n2);
-    let drift = batch_drift(canary, baseline, fitted, batches, phi)?;
+    let drift = match size {
+        DriftSize::FromBatches => batch_drift(canary, baseline, fitted, batches, phi)?,
+        DriftSize::Declared(sigma) if sigma.is_finite() && sigma > 0.0 => sigma,
+        DriftSize::Declared(_) => return None,
+    };
     let at_fitted = rate_ratio_evidence(&increments, fitted, drift, phi);
     let inflation = (at_fitted.variance / at_fitted.model_variance).max(1.0);
     let critical = normal::upper_quantile((1.0 - confidence) / 2.0);
@@ -378,7 +394,14 @@ mod tests {
             let side = |key: &str| intervals_of(&case[key]);
             let (confidence, phi) = (case["confidence"].as_f64().unwrap(), case["phi"].as_f64().unwrap());
             let batches = case["batches"].as_u64().unwrap() as usize;
-            let got = drift_rate_interval(&side("canary"), &side("baseline"), confidence, batches, phi);
+            let got = drift_rate_interval(
+                &side("canary"),
+                &side("baseline"),
+                confidence,
+                batches,
+                phi,
+                DriftSize::FromBatches,
+            );
             match (got, case["drift"].as_f64()) {
                 (Some(found), Some(drift)) => {
                     close(found.drift, drift, 1e-9, "drift");
@@ -429,11 +452,12 @@ mod tests {
         let phi = crate::stats::confidence_sequence::drift_correlation(60.0);
         let baseline = scattered(120.0, 0, |_| 1.0);
         let steady = scattered(110.0, 5, |_| 1.0);
-        assert_eq!(drift_rate_interval(&steady, &baseline, 0.98, LONG_RUN_BATCHES, phi), None);
+        assert_eq!(drift_rate_interval(&steady, &baseline, 0.98, LONG_RUN_BATCHES, phi, DriftSize::FromBatches), None);
         // ±20% over the window, one slow swing: the batches see it, the interval allows for it.
         let swing = |i: usize| 1.0 + 0.2 * (std::f64::consts::TAU * i as f64 / 30.0).sin();
         let wandering = scattered(110.0, 5, swing);
-        let found = drift_rate_interval(&wandering, &baseline, 0.98, LONG_RUN_BATCHES, phi).expect("drift");
+        let found = drift_rate_interval(&wandering, &baseline, 0.98, LONG_RUN_BATCHES, phi, DriftSize::FromBatches)
+            .expect("drift");
         assert!(found.drift >= DRIFT_FLOOR && found.drift <= DRIFT_CEILING, "{found:?}");
         assert!(found.inflation > 1.0, "{found:?}");
         let ratio = wandering.iter().map(|c| c.events).sum::<f64>() / baseline.iter().map(|c| c.events).sum::<f64>();
@@ -453,6 +477,46 @@ mod tests {
             found.ci_low < batch_means.ci_low && found.ci_high > batch_means.ci_high,
             "{found:?} vs {batch_means:?}"
         );
+    }
+
+    #[test]
+    fn a_declared_drift_is_taken_as_given_and_widens_the_interval() {
+        let phi = crate::stats::confidence_sequence::drift_correlation(60.0);
+        let baseline = scattered(120.0, 0, |_| 1.0);
+        let steady = scattered(110.0, 5, |_| 1.0);
+        let interval =
+            |canary: &[IntervalCount], size| drift_rate_interval(canary, &baseline, 0.98, LONG_RUN_BATCHES, phi, size);
+        // No drift in the batches: declared, the interval exists anyway, at the declared σ (below
+        // the floor and above the ceiling alike: neither estimated nor clamped).
+        for sigma in [0.01, 0.08, 0.3] {
+            let found = interval(&steady, DriftSize::Declared(sigma)).expect("declared");
+            assert_eq!(found.drift, sigma);
+        }
+        let (narrow, wide) = (
+            interval(&steady, DriftSize::Declared(0.01)).unwrap(),
+            interval(&steady, DriftSize::Declared(0.08)).unwrap(),
+        );
+        assert!(wide.ci_low < narrow.ci_low && wide.ci_high > narrow.ci_high, "{wide:?} vs {narrow:?}");
+        // Batches that show drift: a declaration at least that large is at least as wide.
+        let swing = |i: usize| 1.0 + 0.2 * (std::f64::consts::TAU * i as f64 / 30.0).sin();
+        let wandering = scattered(110.0, 5, swing);
+        let seen = interval(&wandering, DriftSize::FromBatches).expect("drift");
+        assert_eq!(interval(&wandering, DriftSize::Declared(seen.drift)), Some(seen));
+        let declared = interval(&wandering, DriftSize::Declared(seen.drift + 0.05)).unwrap();
+        assert!(declared.ci_low < seen.ci_low && declared.ci_high > seen.ci_high, "{declared:?} vs {seen:?}");
+        // Wider than the exact binomial interval (no drift) at the same level.
+        let total = |side: &[IntervalCount]| {
+            (side.iter().map(|c| c.events).sum::<f64>(), side.iter().map(|c| c.exposure).sum::<f64>())
+        };
+        let ((x1, n1), (x2, n2)) = (total(&steady), total(&baseline));
+        let exact =
+            crate::stats::compare_rates(x1 as u64, n1, x2 as u64, n2, crate::stats::Alternative::TwoSided, 0.98, 1.0)
+                .unwrap();
+        assert!(wide.ci_low < exact.ci_low && wide.ci_high > exact.ci_high, "{wide:?} vs {exact:?}");
+        // A declaration that is no drift at all gives no interval.
+        for bad in [0.0, -0.1, f64::NAN, f64::INFINITY] {
+            assert_eq!(interval(&steady, DriftSize::Declared(bad)), None);
+        }
     }
 
     #[test]
@@ -489,6 +553,27 @@ mod tests {
             proptest::prop_assert!(f >= 1.0 && f <= series.len().max(1) as f64, "{f}");
         }
 
+        /// A larger declared drift never narrows the interval (the score's variance only grows).
+        #[test]
+        fn a_larger_declared_drift_never_narrows_the_interval(
+            counts in proptest::collection::vec((0.0f64..1e5, 1.0f64..1e6, 0.0f64..1e5, 1.0f64..1e6), 3..40),
+            small in 0.01f64..0.5,
+            more in 0.0f64..0.5,
+        ) {
+            let (canary, baseline): (Vec<IntervalCount>, Vec<IntervalCount>) = counts
+                .iter()
+                .map(|&(x1, n1, x2, n2)| {
+                    (IntervalCount { events: x1.min(n1).floor(), exposure: n1 }, IntervalCount { events: x2.min(n2).floor(), exposure: n2 })
+                })
+                .unzip();
+            let phi = crate::stats::confidence_sequence::drift_correlation(60.0);
+            let at = |sigma| drift_rate_interval(&canary, &baseline, 0.98, LONG_RUN_BATCHES, phi, DriftSize::Declared(sigma));
+            if let (Some(narrow), Some(wide)) = (at(small), at(small + more)) {
+                proptest::prop_assert!(wide.ci_low <= narrow.ci_low * (1.0 + 1e-6), "{wide:?} vs {narrow:?}");
+                proptest::prop_assert!(wide.ci_high >= narrow.ci_high * (1.0 - 1e-6), "{wide:?} vs {narrow:?}");
+            }
+        }
+
         /// Whatever the counts (zero-event intervals, one huge batch, counts up to the rate test's
         /// bound), a drift interval is finite, positive and ordered, its inflation at least 1, and
         /// its drift lies within the floor and ceiling: nothing non-finite reaches the JSON.
@@ -507,7 +592,7 @@ mod tests {
                 })
                 .unzip();
             let phi = crate::stats::confidence_sequence::drift_correlation(60.0);
-            if let Some(found) = drift_rate_interval(&canary, &baseline, confidence, LONG_RUN_BATCHES, phi) {
+            if let Some(found) = drift_rate_interval(&canary, &baseline, confidence, LONG_RUN_BATCHES, phi, DriftSize::FromBatches) {
                 proptest::prop_assert!(found.ci_low.is_finite() && found.ci_high.is_finite(), "{found:?}");
                 proptest::prop_assert!(0.0 < found.ci_low && found.ci_low <= found.ci_high, "{found:?}");
                 proptest::prop_assert!((DRIFT_FLOOR..=DRIFT_CEILING).contains(&found.drift), "{found:?}");

@@ -86,3 +86,50 @@ fn a_drop_whose_interval_only_dispersion_widened_is_not_a_pass() {
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(report["reason"].as_str().unwrap().contains("conversion"), "{}", report["reason"]);
 }
+
+/// `judgment.drift` on one look: a healthy canary whose conversion drifted on its own (±8% per
+/// side, 30-minute memory; written by `scripts/make_declared_drift_fixtures.py`) fails on the
+/// window's batches alone (exit 1); declaring `drift: 8%` re-checks the fail under that drift and
+/// leaves it open (exit 3, rule `drift`, naming the setting), while a ×0.7 conversion still fails.
+#[test]
+fn a_declared_drift_leaves_a_drifting_conversion_open_and_still_fails_a_clear_drop() {
+    let judge = |analysis: &str, recording: &str| {
+        let path = format!("tests/data/dependence/{recording}.json");
+        let out = run(
+            &["judge", &format!("tests/data/dependence/{analysis}.yaml"), "--replay", &path, "--format", "json"],
+            None,
+        );
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+        (out.status.code(), report)
+    };
+    let (code, report) = judge("quality", "declared-drift-healthy");
+    assert_eq!(code, Some(1), "{}", report["reason"]);
+    let conversion = metric(&report, "conversion");
+    assert_eq!(conversion["classification"], "fail_low", "{}", conversion["reason"]);
+    assert!(conversion["tests"][0].get("drift").is_none(), "the batches show no drift: {conversion}");
+
+    let (code, report) = judge("quality-declared-drift", "declared-drift-healthy");
+    assert_eq!((code, report["verdict"].as_str()), (Some(3), Some("inconclusive")), "{}", report["reason"]);
+    let conversion = metric(&report, "conversion");
+    assert_eq!(conversion["inconclusive"]["rule"], "drift", "{}", conversion["reason"]);
+    assert_eq!(conversion["inconclusive"]["setting"], "judgment.drift");
+    assert!(conversion["inconclusive"]["reached"].as_f64().unwrap() > 0.95, "{conversion}");
+    let reason = conversion["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("within what the declared drift (judgment.drift) could produce") && reason.contains("±8%"),
+        "{reason}"
+    );
+    let rate = &conversion["tests"][0];
+    assert_eq!(rate["outcome"], "fail", "only the metric is left open: {rate}");
+    assert_eq!(rate["drift"]["drift"], 0.08);
+    // The other metrics are judged as without the declaration.
+    for name in ["error_rate", "p99_latency"] {
+        assert_eq!(metric(&report, name)["classification"], "pass", "{name}");
+    }
+
+    let (code, report) = judge("quality-declared-drift", "declared-drift-regression");
+    assert_eq!(code, Some(1), "{}", report["reason"]);
+    let conversion = metric(&report, "conversion");
+    assert_eq!(conversion["classification"], "fail_low", "{}", conversion["reason"]);
+    assert!(conversion["tests"][0]["drift"]["ci_high"].as_f64().unwrap() < 0.95, "{conversion}");
+}

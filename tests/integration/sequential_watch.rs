@@ -260,14 +260,14 @@ fn a_promotion_rules_out_a_regression_beyond_the_margin() {
     }
 }
 
-/// `judgment.sequential_drift: 3%` (an analysis whose service drifts little says so): a 2.5×
+/// `judgment.drift: 3%` (an analysis whose service drifts little says so): a 2.5×
 /// error rate at 1,000 requests a minute fails at minute 8 instead of 17 under the default 15%
 /// allowance, the looks (and the cron watchdog's report) show the allowance in force, the
 /// test's reason names the setting, a healthy canary is not failed, and 80% is refused.
 #[test]
 fn a_smaller_drift_allowance_fails_a_regression_sooner() {
     let dir = TempDir::new("sequential-drift");
-    let analysis = std::fs::read_to_string(ANALYSIS).unwrap() + "judgment:\n  sequential_drift: 3%\n";
+    let analysis = std::fs::read_to_string(ANALYSIS).unwrap() + "judgment:\n  drift: 3%\n";
     let calm = dir.file("calm.yaml", &analysis).display().to_string();
     let replay = recording(&dir, "errors.json", 1000.0, 0.004, 2.5, 1);
     let fail_look = |analysis: &str| {
@@ -284,10 +284,7 @@ fn a_smaller_drift_allowance_fails_a_regression_sooner() {
     assert_eq!(default_looks[0]["sequences"][0]["drift_allowance"], 0.15);
     assert_eq!(calm_looks[0]["sequences"][0]["drift_allowance"], 0.03);
     let test = &last["report"]["metrics"][0]["tests"][0];
-    assert!(
-        test["reason"].as_str().unwrap().contains("allowing for 3% drift a side (judgment.sequential_drift)"),
-        "{test}"
-    );
+    assert!(test["reason"].as_str().unwrap().contains("allowing for 3% drift a side (judgment.drift)"), "{test}");
 
     let healthy = recording(&dir, "healthy.json", 1000.0, 0.004, 1.0, 1);
     let (output, events) = watch_analysis(&calm, &healthy, &["--interval", "1m"]);
@@ -317,12 +314,8 @@ fn a_smaller_drift_allowance_fails_a_regression_sooner() {
     }
 
     // Out of range: the usage error names the field and the range.
-    let wrong = dir.file("wrong.yaml", &analysis.replace("sequential_drift: 3%", "sequential_drift: 80%"));
+    let wrong = dir.file("wrong.yaml", &analysis.replace("drift: 3%", "drift: 80%"));
     let (output, _) = watch_analysis(&wrong.display().to_string(), &replay, &["--interval", "1m"]);
     assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
-    assert!(
-        stderr(&output).contains("judgment.sequential_drift must be a percentage from 1% to 50%"),
-        "{}",
-        explain(&output)
-    );
+    assert!(stderr(&output).contains("judgment.drift must be a percentage from 1% to 50%"), "{}", explain(&output));
 }

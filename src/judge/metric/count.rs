@@ -166,7 +166,8 @@ pub(super) fn evaluate_count(opening: &Opening<'_, '_>, result: &mut MetricResul
         let mut test = rate_test(&canary_counts, &baseline_counts, config.direction, config.margin, confidence);
         // Only beside a test that ran: a skipped test's counts (beyond its bound) give no evidence.
         if test.0.p_value.is_some() {
-            test.0.drift = drift_evidence(&canary_counts, &baseline_counts, confidence, spacing);
+            test.0.drift =
+                drift_evidence(&canary_counts, &baseline_counts, confidence, spacing, context.declared_drift);
         }
         if let Some((dispersion, batches)) = test.1 {
             result.findings.push(Finding {
@@ -243,7 +244,8 @@ fn invalid_count(side: Side, role: QueryRole, bad: &Point, findings: &mut Vec<Fi
     (Classification::Error, message)
 }
 
-/// The rate ratio's interval allowing for per-side drift of the size the data show, for data
+/// The rate ratio's interval allowing for per-side drift: of the size the analysis declares
+/// (`judgment.drift`, whatever the batches show), or else of the size the data show, for data
 /// whose intervals `spacing` seconds apart show dispersion (`None` otherwise: the exact test
 /// stands alone).
 fn drift_evidence(
@@ -251,11 +253,18 @@ fn drift_evidence(
     baseline: &[IntervalCount],
     confidence: f64,
     spacing: f64,
+    declared: Option<f64>,
 ) -> Option<DriftEvidence> {
+    use crate::stats::dependence::{DriftSize, LONG_RUN_BATCHES, drift_rate_interval};
     let phi = crate::stats::confidence_sequence::drift_correlation(spacing);
-    let batches = crate::stats::dependence::LONG_RUN_BATCHES;
-    let interval = crate::stats::dependence::drift_rate_interval(canary, baseline, confidence, batches, phi)?;
-    Some(DriftEvidence { drift: interval.drift, ci_low: interval.ci_low, ci_high: interval.ci_high })
+    let size = declared.map_or(DriftSize::FromBatches, DriftSize::Declared);
+    let interval = drift_rate_interval(canary, baseline, confidence, LONG_RUN_BATCHES, phi, size)?;
+    Some(DriftEvidence {
+        drift: interval.drift,
+        ci_low: interval.ci_low,
+        ci_high: interval.ci_high,
+        declared: declared.is_some(),
+    })
 }
 
 /// Null rate ratios for a relative margin: (1 + δ) above, (1 − δ) below.

@@ -170,6 +170,10 @@ pub struct Context {
     pub window: Window,
     pub point_time: PointTime,
     pub alpha: f64,
+    /// The per-side count drift a one-look judgment allows for (`judgment.drift`, a fraction):
+    /// a failed rate test is re-checked under it. `None` when undeclared, and for sequential
+    /// looks, whose sequences carry the allowance themselves.
+    pub declared_drift: Option<f64>,
 }
 
 /// A metric evaluated up to the multiplicity correction.

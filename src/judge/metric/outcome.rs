@@ -177,8 +177,9 @@ pub(crate) fn imprecision(
     })
 }
 
-/// The `drift` rule for a failed rate test on data that show dispersion: when its interval under
-/// the per-side drift the data show ([`crate::judge::report::DriftEvidence`]) does not lie wholly
+/// The `drift` rule for a failed rate test on data that show dispersion, or under a declared
+/// `judgment.drift`: when its interval under that per-side drift
+/// ([`crate::judge::report::DriftEvidence`]) does not lie wholly
 /// beyond the margin in the failing direction, the data cannot separate a regression from drift
 /// and the metric is inconclusive. A fail the drift interval confirms stands; never a pass.
 pub(crate) fn drift_unconfirmed(test: &TestResult, direction: Direction) -> Option<Imprecision> {
@@ -203,9 +204,14 @@ pub(crate) fn drift_unconfirmed(test: &TestResult, direction: Direction) -> Opti
         return None;
     }
     let ratio = |v: f64| format!("×{}", short(v));
+    let (size, setting) = if drift.declared {
+        ("the declared drift (judgment.drift) could produce", Some("judgment.drift".to_string()))
+    } else {
+        ("drift of the observed size produces", None)
+    };
     Some(Imprecision {
         reason: format!(
-            "rate {} of the baseline's is within what drift of the observed size produces: allowing each side's rate to wander by ±{}% (ten-minute memory), the {}interval [{}, {}] reaches {}, not beyond the margin {}; the data cannot separate a regression from drift",
+            "rate {} of the baseline's is within what {size}: allowing each side's rate to wander by ±{}% (ten-minute memory), the {}interval [{}, {}] reaches {}, not beyond the margin {}; the data cannot separate a regression from drift",
             test.estimate.map(ratio).unwrap_or_else(|| "?".into()),
             short(drift.drift * 100.0),
             confidence_text(test),
@@ -216,7 +222,7 @@ pub(crate) fn drift_unconfirmed(test: &TestResult, direction: Direction) -> Opti
         ),
         inconclusive: Inconclusive {
             rule: InconclusiveRule::Drift,
-            setting: None,
+            setting,
             limit: Some(limit),
             reached: Some(reached),
         },

@@ -158,12 +158,8 @@ fn the_drift_allowance_reaches_the_count_test() {
     assert_eq!((default_summary.drift_allowance, calm_summary.drift_allowance), (Some(0.15), Some(0.03)));
     let width = |s: &SequenceResult| s.high.unwrap() / s.low.unwrap();
     assert!(width(&calm_summary) < width(&default_summary), "{calm_summary:?} {default_summary:?}");
-    assert!(
-        calm_test.reason.contains("allowing for 3% drift a side (judgment.sequential_drift)"),
-        "{}",
-        calm_test.reason
-    );
-    assert!(!default_test.reason.contains("sequential_drift"), "{}", default_test.reason);
+    assert!(calm_test.reason.contains("allowing for 3% drift a side (judgment.drift)"), "{}", calm_test.reason);
+    assert!(!default_test.reason.contains("judgment.drift"), "{}", default_test.reason);
     let gauge = Ok(Increments::Gauge { differences: vec![0.1, -0.2, 0.05, 0.0, 0.15, -0.1], baseline: vec![1.0; 6] });
     let (_, summary) = sequential_test(&SequentialTest { data: &gauge, ..spec(0.03) });
     assert_eq!(summary.drift_allowance, None);

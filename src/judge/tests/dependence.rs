@@ -250,3 +250,72 @@ fn no_data_ignore_never_ignores_a_fail_the_drift_rule_left_open() {
     assert_eq!(report.verdict, Verdict::Inconclusive, "{}", report.reason);
     assert!(report.reason.contains("conversion"), "{}", report.reason);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// A declared `judgment.drift` only ever re-checks a fail: a fail stays a fail or becomes
+    /// inconclusive (`drift`, naming the setting), never a pass; any other outcome is untouched.
+    #[test]
+    fn a_declared_drift_never_turns_a_fail_into_a_pass_and_never_touches_a_pass(
+        ratio in 0.6f64..1.15,
+        wander in 0.0f64..0.25,
+        noise in proptest::collection::vec(-12.0f64..12.0, 30),
+        percent in 1u32..=50,
+    ) {
+        let canary: Vec<f64> =
+            wandering(ratio, wander).iter().zip(&noise).map(|(c, n)| (c + n).round().max(0.0)).collect();
+        let undeclared = &judge_conversion(&canary).metrics[0];
+        let a = analysis(CONVERSION, &format!("judgment:\n  drift: {percent}%\n"));
+        let sessions = vec![1500.0; 30];
+        let baseline: Vec<f64> = (0..30).map(|i| 120.0 + 5.0 * ((i % 3) as f64 - 1.0)).collect();
+        let report = run(&a, &[count(&a.metrics[0], (&baseline, &sessions), (&canary, &sessions))], 30);
+        let declared = &report.metrics[0];
+        if undeclared.classification.is_fail() {
+            let rechecked = declared.inconclusive.as_ref().is_some_and(|i| {
+                i.rule == report::InconclusiveRule::Drift && i.setting.as_deref() == Some("judgment.drift")
+            });
+            proptest::prop_assert!(
+                declared.classification == undeclared.classification || rechecked,
+                "{:?} -> {:?}: {}", undeclared.classification, declared.classification, declared.reason
+            );
+            if rechecked {
+                proptest::prop_assert!(declared.reason.contains("the declared drift (judgment.drift) could produce"));
+                proptest::prop_assert_eq!(declared.classification, Classification::NoData);
+            }
+        } else if !by_drift_rule(undeclared) {
+            // Untouched, unless the batches' own drift made it inconclusive: the declaration replaces that.
+            proptest::prop_assert_eq!(declared.classification, undeclared.classification);
+            proptest::prop_assert_eq!(&declared.reason, &undeclared.reason);
+        }
+        proptest::prop_assert!(
+            declared.classification != Classification::Pass || undeclared.classification == Classification::Pass
+        );
+    }
+}
+
+/// A conversion 12% below the baseline's on steady data fails; declaring 8% drift a side, a gap
+/// that size is within what drift produces (inconclusive, naming the setting), while a 40% drop
+/// still fails.
+#[test]
+fn a_declared_drift_rechecks_a_fail_and_keeps_a_clear_regression() {
+    let declared = analysis(CONVERSION, "judgment:\n  drift: 8%\n");
+    let sessions = vec![1500.0; 30];
+    let baseline: Vec<f64> = (0..30).map(|i| 120.0 + 5.0 * ((i % 3) as f64 - 1.0)).collect();
+    let judge_declared = |canary: &[f64]| {
+        run(&declared, &[count(&declared.metrics[0], (&baseline, &sessions), (canary, &sessions))], 30)
+    };
+    let modest = wandering(0.88, 0.0);
+    assert!(judge_conversion(&modest).metrics[0].classification.is_fail());
+    let report = judge_declared(&modest);
+    let metric = &report.metrics[0];
+    assert_eq!(metric.classification, Classification::NoData, "{}", metric.reason);
+    let inconclusive = metric.inconclusive.as_ref().expect("inconclusive");
+    assert_eq!(
+        (inconclusive.rule, inconclusive.setting.as_deref()),
+        (report::InconclusiveRule::Drift, Some("judgment.drift"))
+    );
+    assert!(metric.reason.contains("the declared drift (judgment.drift) could produce"), "{}", metric.reason);
+    assert!(metric.reason.contains("±8%"), "{}", metric.reason);
+    assert_eq!(metric.tests[0].drift.map(|d| d.drift), Some(0.08));
+    assert!(judge_declared(&wandering(0.6, 0.0)).metrics[0].classification.is_fail());
+}

@@ -180,7 +180,7 @@ fn a_window_with_an_absurd_step_or_warmup_is_an_error_not_a_panic() {
     let sides = crate::config::template::resolve_sides(&a, &BTreeMap::new()).unwrap();
     for (step, warmup) in [(u64::MAX, 0), (0, 0), (60, u64::MAX)] {
         let window = Window { start: START, end: START + 1800, step_seconds: step, warmup_seconds: warmup };
-        let context = Context { window, point_time: PointTime::IntervalStart, alpha: 0.01 };
+        let context = Context { window, point_time: PointTime::IntervalStart, alpha: 0.01, declared_drift: None };
         let source = SourceDescription { kind: "synthetic".into(), url: None, replay: None };
         let report = judge(Judgment { analysis: &a, inputs: vec![input.clone()], context, sides: &sides, source });
         assert_eq!(report.metrics[0].classification, Classification::Error, "{step} {warmup}");

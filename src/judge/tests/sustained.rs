@@ -12,7 +12,7 @@ fn a_sustained_burst_fires_when_canary_points_are_off_the_baseline_grid_or_step(
     for (spacing, offset, step) in [(60, 7, 60), (30, 0, 60), (60, 0, 120)] {
         let (baseline, canary) = burst(spacing, offset);
         let window = Window::between(START, START + 1800, Duration::from_secs(step), Duration::default()).unwrap();
-        let context = Context { window, point_time: PointTime::IntervalEnd, alpha: 0.01 };
+        let context = Context { window, point_time: PointTime::IntervalEnd, alpha: 0.01, declared_drift: None };
         let sides = crate::config::template::resolve_sides(&a, &BTreeMap::new()).unwrap();
         let source = SourceDescription { kind: "synthetic".into(), url: None, replay: None };
         let inputs = vec![count_at(&a.metrics[0], &baseline, &canary)];

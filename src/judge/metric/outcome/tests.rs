@@ -111,7 +111,12 @@ fn failed_with_drift(estimate: f64, margin: f64, drift: (f64, f64)) -> TestResul
     TestResult {
         outcome: TestOutcome::Fail,
         estimate: Some(estimate),
-        drift: Some(crate::judge::report::DriftEvidence { drift: 0.08, ci_low: drift.0, ci_high: drift.1 }),
+        drift: Some(crate::judge::report::DriftEvidence {
+            drift: 0.08,
+            ci_low: drift.0,
+            ci_high: drift.1,
+            declared: false,
+        }),
         ..interval(TestKindResult::Rate, estimate * 0.9, estimate * 1.1, margin)
     }
 }
