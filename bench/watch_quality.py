@@ -22,10 +22,10 @@ p99 latency ×1.2 and ×1.5, conversion −15% and −30%.
 Reports per level and scenario: fails (lifetime false fails on healthy canaries), early
 promotions (false passes on regressions), and the median minute of the decision.
 
-`--sequential-drift 3%` judges with the analysis's `judgment.drift` set (the drift
+`--drift 3%` judges with the analysis's `judgment.drift` set (the drift
 allowance of the count sequences; default 15%).
 
-    python3 bench/watch_quality.py [--aa-runs 340] [--runs 40] [--seed 13] [--jobs 2] [--sequential-drift 3%]
+    python3 bench/watch_quality.py [--aa-runs 340] [--runs 40] [--seed 13] [--jobs 2] [--drift 3%]
 """
 from __future__ import annotations
 
@@ -119,18 +119,18 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--binary", default=os.path.join(jq.REPO, "target", "release", "canary"))
     parser.add_argument("--analysis", default=os.path.join(jq.HERE, "quality-analysis.yaml"))
-    parser.add_argument("--sequential-drift", help="judgment.drift of the analysis, e.g. 3%%")
+    parser.add_argument("--drift", help="judgment.drift of the analysis, e.g. 3%%")
     options = parser.parse_args()
     started = time.time()
     with tempfile.TemporaryDirectory() as workdir:
-        if options.sequential_drift:
+        if options.drift:
             with open(options.analysis) as f:
                 text = f.read()
             if "\njudgment:" in text:
-                raise SystemExit("--sequential-drift: the analysis already has a judgment section")
+                raise SystemExit("--drift: the analysis already has a judgment section")
             options.analysis = os.path.join(workdir, "analysis.yaml")
             with open(options.analysis, "w") as f:
-                f.write(f"{text}\njudgment:\n  drift: '{options.sequential_drift}'\n")
+                f.write(f"{text}\njudgment:\n  drift: '{options.drift}'\n")
         tasks = [(options.binary, options.analysis, workdir, level[0], kind, run, options.seed)
                  for level in LEVELS for kind in KINDS
                  for run in range(options.aa_runs if kind.startswith("aa") else options.runs)]
@@ -140,7 +140,7 @@ def main() -> int:
     print(f"## Repeated looks: `canary watch` over a {MINUTES}-minute lifetime, one look a minute\n")
     print(f"Command: `python3 bench/watch_quality.py --aa-runs {options.aa_runs} --runs {options.runs} "
           f"--seed {options.seed}"
-          f"{' --sequential-drift ' + options.sequential_drift if options.sequential_drift else ''}`; {len(records)} scenarios in {seconds:.0f} s (2 cores). Alpha 0.01; "
+          f"{' --drift ' + options.drift if options.drift else ''}`; {len(records)} scenarios in {seconds:.0f} s (2 cores). Alpha 0.01; "
           "minutes counted from the canary's start.\n")
     print("| traffic | scenario | runs | new: fail | new: median minute of the fail | new: promoted early "
           "| new: median minute of the promotion | O'Brien-Fleming: fail | OBF: median minute of the fail "
