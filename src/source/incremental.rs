@@ -22,7 +22,7 @@
 //! about half of them.
 
 use super::{MetricSource, QueryRequest, SourceError};
-use crate::model::{Point, PointTime, QueryRole, Series, Side, SourceDescription};
+use crate::model::{Point, PointTime, QueryRole, Series, Side};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
@@ -191,21 +191,7 @@ fn key(request: &QueryRequest<'_>) -> Key {
 }
 
 impl MetricSource for IncrementalSource<'_> {
-    fn description(&self) -> SourceDescription {
-        self.inner.description()
-    }
-
-    fn point_time(&self) -> PointTime {
-        self.inner.point_time()
-    }
-
-    fn scrape_interval(&self) -> Option<crate::model::Duration> {
-        self.inner.scrape_interval()
-    }
-
-    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
-        self.fetch_all(std::slice::from_ref(request)).pop().expect("one result per request")
-    }
+    crate::source::passes_through_to_inner!();
 
     fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
         let step = |r: &QueryRequest<'_>| r.window.step_seconds as i64;

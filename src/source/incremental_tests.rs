@@ -4,7 +4,7 @@
 //! known and are reported as revisions (a proptest: served points equal a fresh fetch).
 
 use super::*;
-use crate::model::{Duration, Point, Window};
+use crate::model::{Duration, Point, SourceDescription, Window};
 
 /// A backend that records what it was asked for. Without `held` it answers one point per step of
 /// the window (its time as value); with it, the points it holds now on the window's grid, which

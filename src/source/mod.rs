@@ -87,6 +87,33 @@ pub trait MetricSource {
     }
 }
 
+/// The parts of [`MetricSource`] that a source layered over another (its field `inner`) passes
+/// through unchanged: what it is, how its timestamps read, its scrape interval, and one query as
+/// a batch of one. Written inside the `impl MetricSource` of wrappers that only change `fetch_all`.
+macro_rules! passes_through_to_inner {
+    () => {
+        fn description(&self) -> $crate::model::SourceDescription {
+            self.inner.description()
+        }
+
+        fn point_time(&self) -> $crate::model::PointTime {
+            self.inner.point_time()
+        }
+
+        fn scrape_interval(&self) -> Option<$crate::model::Duration> {
+            self.inner.scrape_interval()
+        }
+
+        fn fetch(
+            &self,
+            request: &$crate::source::QueryRequest<'_>,
+        ) -> Result<Vec<$crate::model::Series>, $crate::source::SourceError> {
+            self.fetch_all(std::slice::from_ref(request)).pop().expect("one answer per request")
+        }
+    };
+}
+pub(crate) use passes_through_to_inner;
+
 /// A progress bar on stderr, shown only when stderr is a terminal and `CI` is unset.
 pub fn progress_bar(length: u64, message: &'static str) -> indicatif::ProgressBar {
     use std::io::IsTerminal;

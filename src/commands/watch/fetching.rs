@@ -40,21 +40,7 @@ impl<'a> Grouping<'a> {
 }
 
 impl MetricSource for Grouping<'_> {
-    fn description(&self) -> SourceDescription {
-        self.inner.description()
-    }
-
-    fn point_time(&self) -> PointTime {
-        self.inner.point_time()
-    }
-
-    fn scrape_interval(&self) -> Option<crate::model::Duration> {
-        self.inner.scrape_interval()
-    }
-
-    fn fetch(&self, request: &QueryRequest<'_>) -> Result<Vec<Series>, SourceError> {
-        self.fetch_all(std::slice::from_ref(request)).pop().expect("one answer per request")
-    }
+    crate::source::passes_through_to_inner!();
 
     fn fetch_all(&self, requests: &[QueryRequest<'_>]) -> Vec<Result<Vec<Series>, SourceError>> {
         let wanted: Vec<Wanted<'_>> = requests
