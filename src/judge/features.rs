@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | fail | any | fail (failed features are still turned off, and the deployment is rolled back) |
 //! | inconclusive | any | inconclusive (failed features are still turned off) |
+//! | pass (or none) | one left open by the drift rule | inconclusive |
 //! | pass (or none) | all pass | pass |
 //! | pass (or none) | some fail | `feature_off` (exit 5), once their actions succeed |
 
@@ -50,6 +51,20 @@ pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> (RollUp, Vec<Fe
         score::roll_up(analysis, &deployment)
     };
     roll_up.groups = all_groups;
+    // A feature's metric whose test failed but that the drift rule left open points to a
+    // regression the judge could not confirm: the feature is not turned off, nor is it a pass.
+    let open: Vec<&str> = metrics
+        .iter()
+        .filter(|m| feature_of(&m.group).is_some() && !failed(m) && score::left_open_by_drift(m))
+        .map(|m| m.name.as_str())
+        .collect();
+    if roll_up.verdict == Verdict::Pass
+        && let Some(first) = open.first()
+    {
+        let reason = &metrics.iter().find(|m| m.name == *first).expect("listed").reason;
+        roll_up.verdict = Verdict::Inconclusive;
+        roll_up.reason = format!("{} could not be judged (`{first}`: {reason})", open.join(", "));
+    }
     let off: Vec<String> = features
         .iter()
         .filter(|f| f.failed)

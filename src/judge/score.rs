@@ -33,7 +33,7 @@ pub(crate) fn no_data_policy(analysis: &Analysis, name: &str) -> NoDataPolicy {
 /// Whether a metric is inconclusive on plenty of data that point to a regression: by the drift
 /// rule (its rate test failed, but within the drift the data show) or by `estimate_beyond_margin`
 /// (its estimate lies beyond the margin). Such a metric has data; it is not "no data".
-fn left_open_by_drift(metric: &MetricResult) -> bool {
+pub(crate) fn left_open_by_drift(metric: &MetricResult) -> bool {
     metric
         .inconclusive
         .as_ref()

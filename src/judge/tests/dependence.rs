@@ -319,3 +319,24 @@ fn a_declared_drift_rechecks_a_fail_and_keeps_a_clear_regression() {
     assert_eq!(metric.tests[0].drift.map(|d| d.drift), Some(0.08));
     assert!(judge_declared(&wandering(0.6, 0.0)).metrics[0].classification.is_fail());
 }
+
+/// A feature group's conversion 12% low fails the feature (`feature_off`); declaring 8% drift a
+/// side leaves that metric inconclusive (`drift`), which must not turn the run into a pass: the
+/// feature's data point to a regression the judge could not confirm, so the run is inconclusive.
+#[test]
+fn a_declared_drift_never_turns_a_failed_feature_into_a_pass() {
+    let metric = format!("{CONVERSION}    group: search\n");
+    let groups = "groups:\n  - name: search\n    feature: search\n    action:\n      url: 'http://127.0.0.1:9/off'\n";
+    let sessions = vec![1500.0; 30];
+    let baseline: Vec<f64> = (0..30).map(|i| 120.0 + 5.0 * ((i % 3) as f64 - 1.0)).collect();
+    let modest = wandering(0.88, 0.0);
+    let judged = |extra: &str| {
+        let a = analysis(&metric, &format!("{groups}{extra}"));
+        run(&a, &[count(&a.metrics[0], (&baseline, &sessions), (&modest, &sessions))], 30)
+    };
+    assert_eq!(judged("").verdict, Verdict::FeatureOff);
+    let report = judged("judgment:\n  drift: 8%\n");
+    assert_eq!(report.metrics[0].inconclusive.as_ref().map(|i| i.rule), Some(report::InconclusiveRule::Drift));
+    assert_eq!(report.verdict, Verdict::Inconclusive, "{}", report.reason);
+    assert!(report.reason.contains("conversion"), "{}", report.reason);
+}
