@@ -445,6 +445,19 @@ mod tests {
         assert!(shift_log_evidence(&many, 5.0, true) < 0.0);
     }
 
+    /// Count increments from (canary events, canary exposure, baseline events, baseline exposure).
+    fn increments(intervals: &[(u32, u32, u32, u32)]) -> Vec<CountIncrement> {
+        intervals
+            .iter()
+            .map(|&(x1, n1, x2, n2)| CountIncrement {
+                canary_events: x1 as f64,
+                canary_exposure: n1 as f64,
+                baseline_events: x2 as f64,
+                baseline_exposure: n2 as f64,
+            })
+            .collect()
+    }
+
     proptest::proptest! {
         /// A larger drift allowance never assumes less drift, and never narrows the confidence
         /// sequence: an analysis that allows for more drift can only be slower to fail.
@@ -456,15 +469,7 @@ mod tests {
         ) {
             let larger = (smaller + extra).min(0.5);
             let phi = drift_correlation(60.0);
-            let counts: Vec<CountIncrement> = intervals
-                .iter()
-                .map(|&(x1, n1, x2, n2)| CountIncrement {
-                    canary_events: x1 as f64,
-                    canary_exposure: n1 as f64,
-                    baseline_events: x2 as f64,
-                    baseline_exposure: n2 as f64,
-                })
-                .collect();
+            let counts = increments(&intervals);
             let (low_drift, high_drift) = (rate_drift_towards(&counts, phi, smaller), rate_drift_towards(&counts, phi, larger));
             proptest::prop_assert!(low_drift.is_finite() && low_drift >= 0.0 && low_drift <= high_drift * (1.0 + 1e-12));
             let Some((a, b)) = rate_ratio_sequence(&counts, 0.01, low_drift, phi) else { return Ok(()) };
@@ -481,15 +486,7 @@ mod tests {
             r0 in 0.2f64..5.0,
         ) {
             let phi = drift_correlation(60.0);
-            let counts: Vec<CountIncrement> = intervals
-                .iter()
-                .map(|&(x1, n1, x2, n2)| CountIncrement {
-                    canary_events: x1 as f64,
-                    canary_exposure: n1 as f64,
-                    baseline_events: x2 as f64,
-                    baseline_exposure: n2 as f64,
-                })
-                .collect();
+            let counts = increments(&intervals);
             let drift = rate_drift(&counts, phi);
             proptest::prop_assert!(drift.is_finite() && drift >= 0.0);
             let Some((low, high)) = rate_ratio_sequence(&counts, 0.01, drift, phi) else { return Ok(()) };
