@@ -17,7 +17,7 @@ use crate::model::{PointTime, SourceDescription, Verdict, clock};
 use crate::report::Page;
 use crate::report::fleet::{self, FleetReport, ServiceOutcome};
 use crate::settings::fleet::{FleetMember, check_flags, resolve};
-use crate::settings::{self, deadline, rollback, source::open_source, window};
+use crate::settings::{self, deadline, source::open_source, window};
 use crate::source::SourceError;
 use crate::source::grouping::{Wanted, fetch_grouped_within, groupable};
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,14 +31,7 @@ pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     // Resolved before any query, as for one analysis: a missing secret stops the run first.
     let mut actions = Vec::with_capacity(members.len());
     for member in members.iter() {
-        let resolved = &member.resolved;
-        let features = settings::features::prepare(
-            &resolved.analysis,
-            &resolved.sides,
-            &resolved.overrides,
-            args.rollback.dry_run,
-        )?;
-        actions.push((features, rollback::resolve(&resolved.analysis, &args.rollback)?));
+        actions.push(member.actions(&args.rollback)?);
     }
     let deadline = deadline::run_deadline(&args.source);
     let (window_flags, source_flags, judged_members) = (args.window.clone(), args.source.clone(), Arc::clone(&members));

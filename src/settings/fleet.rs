@@ -23,6 +23,20 @@ pub(crate) struct FleetMember {
     pub(crate) vars: BTreeMap<String, String>,
 }
 
+impl FleetMember {
+    /// Its feature actions and rollback webhook, resolved before any query: a missing secret
+    /// stops the run first, as it would for the analysis alone.
+    pub(crate) fn actions(
+        &self,
+        flags: &crate::cli::RollbackArgs,
+    ) -> Result<(Vec<crate::actions::features::FeatureAction>, Option<super::rollback::Rollback>), CanaryError> {
+        let resolved = &self.resolved;
+        let features =
+            super::features::prepare(&resolved.analysis, &resolved.sides, &resolved.overrides, flags.dry_run)?;
+        Ok((features, super::rollback::resolve(&resolved.analysis, flags)?))
+    }
+}
+
 /// Refuses the flags a many-analysis run does not support, before reading anything.
 pub(crate) fn check_flags(args: &JudgeArgs) -> Result<(), CanaryError> {
     let refuse = |what: &str| {

@@ -21,7 +21,7 @@ use crate::model::{Verdict, clock, window::format_timestamp};
 use crate::report::fleet::{outcome_word, severity};
 use crate::report::watch::{WatchRound, WatchSummary, WatchedService};
 use crate::settings::fleet::{FleetMember, ServiceFiles, resolve_services};
-use crate::settings::{self, rollback, source::open_source};
+use crate::settings::source::open_source;
 use crate::source::grouping::GroupableShape;
 use std::collections::{BTreeSet, HashMap};
 
@@ -36,13 +36,7 @@ pub(super) fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
         let named = |error: CanaryError| CanaryError::Usage(format!("service `{}`: {error}", member.name));
         let resolved = member.resolved.clone();
         let plan = plan(start, args, &resolved.analysis, None).map_err(named)?;
-        let features = settings::features::prepare(
-            &resolved.analysis,
-            &resolved.sides,
-            &resolved.overrides,
-            args.rollback.dry_run,
-        )?;
-        let rollback = rollback::resolve(&resolved.analysis, &args.rollback)?;
+        let (features, rollback) = member.actions(&args.rollback)?;
         let file = member.path.display().to_string();
         let mut service =
             Watched::new(Some(member.name.clone()), file, resolved, features, (plan.looks, plan.cut_at_data_end));
