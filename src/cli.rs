@@ -16,7 +16,7 @@ mod watch;
 pub use compare::CompareArgs;
 pub use judge::{JudgeArgs, JudgeFormat, RollbackArgs, WatchdogLooks};
 pub use parse::{Look, color_flag, parse};
-pub use query::{RecordArgs, SourceArgs, ValidateArgs, WindowArgs};
+pub use query::{RecordArgs, ServicesArgs, SourceArgs, ValidateArgs, WindowArgs};
 use serve::SERVE_HELP;
 pub use serve::ServeArgs;
 pub use watch::{WatchArgs, WatchFormat, WatchLooks};

@@ -1,7 +1,7 @@
 //! `canary judge`: its flags, its report formats, and the rollback and cron-watchdog flags it
 //! shares with `watch`.
 
-use super::query::{SourceArgs, WindowArgs, parse_variable};
+use super::query::{ServicesArgs, SourceArgs, WindowArgs};
 use super::values::{JudgeArg, choice};
 use crate::config::JudgeChoice;
 use clap::Args;
@@ -9,17 +9,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct JudgeArgs {
-    /// The analysis file (YAML), e.g. analyses/checkout.yaml; several are judged in one run (one
-    /// report each, a summary, the exit code of the worst verdict).
-    #[arg(required_unless_present = "fleet")]
-    pub analysis: Vec<PathBuf>,
-    /// Judge every service of a fleet file (an analysis and its variables per service) in one
-    /// run, with grouped queries where their shapes allow.
-    #[arg(long, value_name = "FILE")]
-    pub fleet: Option<PathBuf>,
-    /// Set a template variable, overriding the analysis (repeatable): --var canary=checkout-7f9c.
-    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
-    pub vars: Vec<(String, String)>,
+    #[command(flatten)]
+    pub services: ServicesArgs,
     /// Judge recorded data (from `canary record`) instead of querying the source.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,

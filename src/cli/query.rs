@@ -17,6 +17,23 @@ pub struct AnalysisArgs {
     pub vars: Vec<(String, String)>,
 }
 
+/// The analyses `judge` and `watch` take: one, several (one process, one client, grouped
+/// queries, each service as alone, a summary, the exit code of the worst outcome), or a fleet file.
+#[derive(Debug, Clone, Args)]
+pub struct ServicesArgs {
+    /// The analysis file (YAML), e.g. analyses/checkout.yaml; several are handled in one run (one
+    /// client, each service as alone, a summary, the exit code of the worst outcome).
+    #[arg(required_unless_present = "fleet")]
+    pub analysis: Vec<PathBuf>,
+    /// Every service of a fleet file (an analysis and its variables per service) in one run, with
+    /// grouped queries where their shapes allow.
+    #[arg(long, value_name = "FILE")]
+    pub fleet: Option<PathBuf>,
+    /// Set a template variable, overriding the analysis (repeatable): --var canary=checkout-7f9c.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
+    pub vars: Vec<(String, String)>,
+}
+
 /// The judged window; each flag overrides the analysis's `window`.
 #[derive(Debug, Clone, Args, Default)]
 pub struct WindowArgs {

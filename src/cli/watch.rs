@@ -1,24 +1,15 @@
 //! `canary watch`: its flags, its output formats and its kinds of looks.
 
 use super::judge::RollbackArgs;
-use super::query::{SourceArgs, parse_time, parse_variable};
+use super::query::{ServicesArgs, SourceArgs, parse_time};
 use crate::model::Duration;
 use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// The analysis file (YAML), e.g. analyses/checkout.yaml; several are watched in one run (one
-    /// client, the looks of all fetched together, each service stopping at its own verdict).
-    #[arg(required_unless_present = "fleet")]
-    pub analysis: Vec<PathBuf>,
-    /// Watch every service of a fleet file (an analysis and its variables per service, as
-    /// `judge --fleet` takes it) in one run, with grouped queries where their shapes allow.
-    #[arg(long, value_name = "FILE")]
-    pub fleet: Option<PathBuf>,
-    /// Set a template variable, overriding the analysis (repeatable): --var canary=checkout-7f9c.
-    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_variable)]
-    pub vars: Vec<(String, String)>,
+    #[command(flatten)]
+    pub services: ServicesArgs,
     /// How long the canary runs, from its start (the first judgment is at warm-up + interval).
     #[arg(long, value_name = "DURATION", default_value = "1h")]
     pub lifetime: Duration,

@@ -19,12 +19,12 @@ use std::path::Path;
 
 pub fn run(args: &JudgeArgs) -> Result<Verdict, CanaryError> {
     // Several analyses, or a fleet file: one run for all of them.
-    let [analysis_path] = args.analysis.as_slice() else { return super::fleet::run(args) };
-    if args.fleet.is_some() {
+    let [analysis_path] = args.services.analysis.as_slice() else { return super::fleet::run(args) };
+    if args.services.fleet.is_some() {
         return super::fleet::run(args);
     }
     let ResolvedAnalysis { analysis, overrides, sides } =
-        ResolvedAnalysis::load(analysis_path, &args.vars, args.judge)?;
+        ResolvedAnalysis::load(analysis_path, &args.services.vars, args.judge)?;
     let feature_actions = settings::features::prepare(&analysis, &sides, &overrides, args.rollback.dry_run)?;
     // Resolved before any query, so that a missing secret stops the run before anything acts.
     let rollback = rollback::resolve(&analysis, &args.rollback)?;

@@ -44,7 +44,7 @@ pub(crate) fn check_flags(args: &JudgeArgs) -> Result<(), CanaryError> {
             "{what} is not supported when several analyses are judged in one run (--fleet or more than one ANALYSIS); run them one by one"
         )))
     };
-    if args.fleet.is_some() && !args.analysis.is_empty() {
+    if args.services.fleet.is_some() && !args.services.analysis.is_empty() {
         return Err(CanaryError::Usage("give either ANALYSIS files or --fleet FILE, not both".into()));
     }
     if args.replay.is_some() {
@@ -56,10 +56,10 @@ pub(crate) fn check_flags(args: &JudgeArgs) -> Result<(), CanaryError> {
     if args.format == JudgeFormat::Junit || args.outputs.iter().any(|(format, _)| *format == JudgeFormat::Junit) {
         return refuse("the junit format");
     }
-    if args.analysis.len() > fleet::MAX_SERVICES {
+    if args.services.analysis.len() > fleet::MAX_SERVICES {
         return Err(CanaryError::Usage(format!(
             "{} analyses given; at most {} are judged in one run",
-            args.analysis.len(),
+            args.services.analysis.len(),
             fleet::MAX_SERVICES
         )));
     }
@@ -75,22 +75,29 @@ pub(crate) struct ServiceFiles<'a> {
     pub(crate) judge: Option<JudgeChoice>,
 }
 
+impl<'a> ServiceFiles<'a> {
+    /// The services named on the command line (ANALYSIS…, --fleet, --var), judged by `judge`.
+    pub(crate) fn new(services: &'a crate::cli::ServicesArgs, judge: Option<JudgeChoice>) -> ServiceFiles<'a> {
+        ServiceFiles { analysis: &services.analysis, fleet: services.fleet.as_deref(), vars: &services.vars, judge }
+    }
+}
+
 /// Refuses the flags `watch` with several analyses does not support, before reading anything;
 /// `Ok(true)` when the run watches several analyses (or a fleet file), `Ok(false)` for one.
 pub(crate) fn check_watch_flags(args: &WatchArgs) -> Result<bool, CanaryError> {
-    if args.fleet.is_some() && !args.analysis.is_empty() {
+    if args.services.fleet.is_some() && !args.services.analysis.is_empty() {
         return Err(CanaryError::Usage("give either ANALYSIS files or --fleet FILE, not both".into()));
     }
-    let several = args.fleet.is_some() || args.analysis.len() > 1;
+    let several = args.services.fleet.is_some() || args.services.analysis.len() > 1;
     if several && args.replay.is_some() {
         return Err(CanaryError::Usage(
             "--replay watches one recording of one analysis; with --fleet or more than one ANALYSIS, run one `canary watch ANALYSIS --replay FILE` per recording".into(),
         ));
     }
-    if args.analysis.len() > fleet::MAX_SERVICES {
+    if args.services.analysis.len() > fleet::MAX_SERVICES {
         return Err(CanaryError::Usage(format!(
             "{} analyses given; at most {} are watched in one run",
-            args.analysis.len(),
+            args.services.analysis.len(),
             fleet::MAX_SERVICES
         )));
     }
@@ -100,9 +107,7 @@ pub(crate) fn check_watch_flags(args: &WatchArgs) -> Result<bool, CanaryError> {
 /// Resolves every service of the run: the fleet file's, or one per ANALYSIS (named by the
 /// analysis's `name`, each with the `--var` values).
 pub(crate) fn resolve(args: &JudgeArgs) -> Result<Vec<FleetMember>, CanaryError> {
-    let files =
-        ServiceFiles { analysis: &args.analysis, fleet: args.fleet.as_deref(), vars: &args.vars, judge: args.judge };
-    resolve_services(&files)
+    resolve_services(&ServiceFiles::new(&args.services, args.judge))
 }
 
 /// [`resolve`] for any command that names its services with [`ServiceFiles`].

@@ -163,8 +163,8 @@ pub fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
     if settings::fleet::check_watch_flags(args)? {
         return several::run(args);
     }
-    let path = &args.analysis[0];
-    let resolved = ResolvedAnalysis::load(path, &args.vars, None)?;
+    let path = &args.services.analysis[0];
+    let resolved = ResolvedAnalysis::load(path, &args.services.vars, None)?;
     let feature_actions =
         settings::features::prepare(&resolved.analysis, &resolved.sides, &resolved.overrides, args.rollback.dry_run)?;
     let analysis = &resolved.analysis;

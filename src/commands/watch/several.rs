@@ -26,7 +26,7 @@ use crate::source::grouping::GroupableShape;
 use std::collections::{BTreeSet, HashMap};
 
 pub(super) fn run(args: &WatchArgs) -> Result<Verdict, CanaryError> {
-    let files = ServiceFiles { analysis: &args.analysis, fleet: args.fleet.as_deref(), vars: &args.vars, judge: None };
+    let files = ServiceFiles::new(&args.services, None);
     let members = resolve_services(&files)?;
     let simulated = args.now.is_some();
     let start = args.now.unwrap_or_else(clock::now);
