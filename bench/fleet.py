@@ -454,10 +454,15 @@ def main() -> int:
         if standin:
             standin.stop()
         subprocess.run(["rm", "-rf", directory])
+    return emit(lines, args.output)
+
+
+def emit(lines: list[str], output: str | None) -> int:
+    """Prints the report's lines, and writes them to `output` when one is given."""
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.output:
-        with open(args.output, "w") as f:
+    if output:
+        with open(output, "w") as f:
             f.write(text)
     return 0
 

@@ -28,7 +28,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from fleet import SIZES, fleet_yaml, machine, measure, openmetrics, prometheus_analysis, query_range_requests  # noqa: E402
+from fleet import SIZES, emit, fleet_yaml, machine, measure, openmetrics, prometheus_analysis, query_range_requests  # noqa: E402
 from prometheus_fetch import Prometheus  # noqa: E402
 
 
@@ -120,12 +120,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--output")
     args = parser.parse_args()
-    text = "\n".join(watch_main(args)) + "\n"
-    print(text)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text)
-    return 0
+    return emit(watch_main(args), args.output)
 
 
 if __name__ == "__main__":
