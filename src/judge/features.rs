@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | fail | any | fail (failed features are still turned off, and the deployment is rolled back) |
 //! | inconclusive | any | inconclusive (failed features are still turned off) |
-//! | pass (or none) | one left open by the drift rule | inconclusive |
+//! | pass (or none) | one not judged (error, no data, left open by the drift rule) | inconclusive |
 //! | pass (or none) | all pass | pass |
 //! | pass (or none) | some fail | `feature_off` (exit 5), once their actions succeed |
 
@@ -51,11 +51,12 @@ pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> (RollUp, Vec<Fe
         score::roll_up(analysis, &deployment)
     };
     roll_up.groups = all_groups;
-    // A feature's metric whose test failed but that the drift rule left open points to a
-    // regression the judge could not confirm: the feature is not turned off, nor is it a pass.
+    // A feature's metric the judge could not judge (an error, no data, a failed test the drift
+    // rule left open) is no evidence of the feature's health: nothing is turned off for it, and
+    // the run is not a pass, as for a deployment metric.
     let open: Vec<&str> = metrics
         .iter()
-        .filter(|m| feature_of(&m.group).is_some() && !failed(m) && score::left_open_by_drift(m))
+        .filter(|m| feature_of(&m.group).is_some() && !failed(m) && score::unresolved(analysis, m))
         .map(|m| m.name.as_str())
         .collect();
     if roll_up.verdict == Verdict::Pass

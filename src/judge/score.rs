@@ -40,6 +40,20 @@ pub(crate) fn left_open_by_drift(metric: &MetricResult) -> bool {
         .is_some_and(|i| matches!(i.rule, InconclusiveRule::Drift | InconclusiveRule::EstimateBeyondMargin))
 }
 
+/// Whether `metric` could not be judged and keeps a run from passing: an error, or no data under
+/// `no_data: inconclusive` (or left open by the drift rule, whatever the policy short of `fail`).
+pub(crate) fn unresolved(analysis: &Analysis, metric: &MetricResult) -> bool {
+    metric.classification == Classification::Error
+        || (metric.classification == Classification::NoData
+            && match no_data_policy(analysis, &metric.name) {
+                NoDataPolicy::Inconclusive => true,
+                // `ignore` leaves out a metric without data, never one whose test failed and that
+                // the drift rule left open, nor one whose estimate is beyond its margin.
+                NoDataPolicy::Ignore => left_open_by_drift(metric),
+                NoDataPolicy::Fail => false,
+            })
+}
+
 pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> RollUp {
     let failed = |m: &MetricResult| counts_as_failed(analysis, m);
     let mut group_names: Vec<String> = analysis.groups.iter().map(|g| g.name.value.clone()).collect();
@@ -82,21 +96,7 @@ pub fn roll_up(analysis: &Analysis, metrics: &[MetricResult]) -> RollUp {
             reason: format!("critical metric `{}` failed: {}", critical.name, critical.reason),
         };
     }
-    let unresolved: Vec<&MetricResult> = metrics
-        .iter()
-        .filter(|m| {
-            m.classification == Classification::Error
-                || (m.classification == Classification::NoData
-                    && match no_data_policy(analysis, &m.name) {
-                        NoDataPolicy::Inconclusive => true,
-                        // `ignore` leaves out a metric without data, never one whose test failed
-                        // and that the drift rule left open, nor one whose estimate is beyond
-                        // its margin.
-                        NoDataPolicy::Ignore => left_open_by_drift(m),
-                        NoDataPolicy::Fail => false,
-                    })
-        })
-        .collect();
+    let unresolved: Vec<&MetricResult> = metrics.iter().filter(|m| unresolved(analysis, m)).collect();
     let Some(value) = score else {
         let reason = match unresolved.first() {
             Some(m) => format!("no metric could be judged; `{}`: {}", m.name, m.reason),

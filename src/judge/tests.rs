@@ -138,6 +138,7 @@ fn burst(spacing: i64, offset: i64) -> (Vec<quality::Interval>, Vec<quality::Int
 
 mod counts;
 mod dependence;
+mod features;
 mod gauge;
 mod never_passes_without_evidence;
 mod run;
