@@ -548,3 +548,47 @@ async fn a_rate_limited_round_ends_its_services_could_not_judge() {
     assert_stopped_summary(&output, "metric `error_rate`", 3);
     assert!(stdout(&output).contains("rate limited"), "{explain}");
 }
+
+/// A second SIGTERM while the first waits for a stalled webhook delivery (the receiver answers
+/// after 30 s) ends the run at once, with 143: a stuck shutdown never holds the watch hostage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_ends_a_stop_stuck_in_a_webhook_at_once() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let dir = TempDir::new("fleet-watch-second-signal");
+    let (server, _) = stalling_datadog().await;
+    let receiver = MockServer::start().await;
+    let stalled = ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(30));
+    Mock::given(method("POST")).respond_with(stalled).mount(&receiver).await;
+    let mut command = stalled_watch(&server.uri(), &receiver.uri(), &dir, &["--format", "json"]);
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let kill = |pid: u32| {
+        let killed = Command::new("sh").args(["-c", &format!("kill -TERM {pid}")]).status().unwrap();
+        assert!(killed.success());
+    };
+    // svc-003 fails at round 2: its webhook delivery is under way.
+    let waiting = std::time::Instant::now();
+    while receiver.received_requests().await.unwrap().is_empty() {
+        assert!(waiting.elapsed() < std::time::Duration::from_secs(60), "no webhook delivery");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    kill(child.id());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(child.try_wait().unwrap().is_none(), "the first signal waits for the delivery");
+    kill(child.id());
+    let signalled = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if signalled.elapsed() > std::time::Duration::from_secs(5) {
+            break None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert_eq!(status.and_then(|s| s.code()), Some(143), "the second signal ends the run at once");
+}

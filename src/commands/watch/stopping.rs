@@ -3,11 +3,13 @@
 //! so far (several analyses: an `error` event for each service still watched and the summary,
 //! prepared by the main thread after every round) and exits 130 (SIGINT) or 143 (SIGTERM), as
 //! the watchdog does. A round past its deadline and a signal exclude each other: only one of them
-//! ends the run and prints.
+//! ends the run and prints. A second signal during that wait ends the run at once, printing nothing
+//! more (the same exit code as its signal's).
 
 use super::events::Events;
 use crate::error::exit_code;
 use crate::report::watch::WatchSummary;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// What a stop prints: the services still watched (name, the look they were due for) and the
@@ -45,6 +47,13 @@ impl Stopping {
     pub(super) fn watch_signals() -> Stopping {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let stopping = Stopping::default();
+        // A second signal ends the run at once (a stop stuck in a webhook delivery never holds the
+        // watch): the first arms the shutdown, which is registered before it, so checked first.
+        let stopped = Arc::new(AtomicBool::new(false));
+        for (signal, code) in [(SIGINT, exit_code::INTERRUPTED), (SIGTERM, exit_code::TERMINATED)] {
+            let _ = signal_hook::flag::register_conditional_shutdown(signal, i32::from(code), Arc::clone(&stopped));
+            let _ = signal_hook::flag::register(signal, Arc::clone(&stopped));
+        }
         let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else { return stopping };
         let snapshot = stopping.clone();
         let _ = std::thread::Builder::new().name("canary-signals".into()).spawn(move || {
