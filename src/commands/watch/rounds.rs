@@ -80,7 +80,12 @@ pub(super) fn watch(
             deadline::exit_unless_done_within(limit, on_timeout)
         } else {
             let error = deadline::timed_out(&what, limit, "nothing was judged");
-            deadline::exit_unless_done_within(limit, move || deadline::report_timeout(error))
+            let stopping = stopping.clone();
+            deadline::exit_unless_done_within(limit, move || {
+                // As for several: a timeout and a signal never both print or both set the code.
+                let _stop = stopping.lock();
+                deadline::report_timeout(error)
+            })
         };
         let results = judge_due(services, &due, incremental, sequential);
         drop(round_deadline);
